@@ -1,0 +1,62 @@
+//! Command-line interface: argument definitions, logging setup and dispatch to subcommands.
+
+mod dataplane_stats;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+const ABOUT: &str = "VRRP agent with an XDP data plane that obeys the election";
+const LONG_ABOUT: &str = "\
+vrrp-agent runs the VRRP election (RFC 5798 VRRPv3, RFC 3768 VRRPv2) for many routers at once \
+and drives an XDP program on the same interfaces, so the kernel data path forwards virtual-IP \
+traffic only on the node that is MASTER.
+
+Privileges: root, or CAP_BPF + CAP_NET_ADMIN + CAP_NET_RAW (+ CAP_SYS_ADMIN to enter other \
+network namespaces, CAP_PERFMON for BPF_PROG_TEST_RUN).";
+
+#[derive(Parser)]
+#[command(name = "vrrp-agent", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Log level (error, warn, info, debug, trace) or a tracing filter such as
+    /// `vrrp_agent=debug`. RUST_LOG, when set, wins. At debug, the XDP program's own debug
+    /// logs are switched on too.
+    #[arg(long, global = true, default_value = "info", value_name = "FILTER")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Attach the XDP program to interfaces and print its counters: adverts per (VRID,
+    /// version, family) and frames by kind, malformed ones included. Detaches on exit
+    /// (Ctrl-C / SIGTERM, or after --count snapshots).
+    #[command(alias = "xdp-stats")]
+    DataplaneStats(dataplane_stats::Args),
+}
+
+pub fn init_logging(level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|e| {
+            eprintln!("vrrp-agent: invalid --log-level `{level}` ({e}); using `info`");
+            EnvFilter::new("info")
+        });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Whether debug-level events are enabled (used to switch the XDP program's logs on).
+pub fn debug_enabled() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::DataplaneStats(args) => dataplane_stats::run(args),
+    }
+}

@@ -1,0 +1,7 @@
+//! vrrp-agent library: everything the `vrrp-agent` binary and the privileged test suite share.
+//!
+//! Module map (arrows point inwards; edges depend on the core, never the reverse):
+//! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
+//! * `netns`: enter named network namespaces.
+pub mod dataplane;
+pub mod netns;

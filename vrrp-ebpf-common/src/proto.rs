@@ -1,0 +1,20 @@
+//! Wire constants the XDP parser needs (and the agent's tests reuse). Pure constants.
+
+/// IANA protocol number of VRRP (IPv4 protocol / IPv6 next header).
+pub const IPPROTO_VRRP: u8 = 112;
+/// Length of the fixed VRRP header (version/type .. checksum), both v2 and v3.
+pub const VRRP_HEADER_LEN: usize = 8;
+/// Length of the VRRPv2 authentication data that follows the address list.
+pub const VRRP_V2_AUTH_LEN: usize = 8;
+/// VRRP packet type "advertisement", the only type defined by RFC 3768 / RFC 5798.
+pub const VRRP_TYPE_ADVERT: u8 = 1;
+/// EtherType values (host order).
+pub const ETH_P_IPV4: u16 = 0x0800;
+pub const ETH_P_IPV6: u16 = 0x86dd;
+pub const ETH_P_8021Q: u16 = 0x8100;
+pub const ETH_P_8021AD: u16 = 0x88a8;
+/// Header lengths.
+pub const ETH_HLEN: usize = 14;
+pub const VLAN_HLEN: usize = 4;
+pub const IPV4_MIN_HLEN: usize = 20;
+pub const IPV6_HLEN: usize = 40;

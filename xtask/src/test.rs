@@ -1,0 +1,171 @@
+//! `cargo xtask test`: setup, XDP object, lints, every test suite, and a summary.
+//!
+//! The privileged suite (`tests/`: BPF_PROG_TEST_RUN, namespaces, real agents) needs root;
+//! `--unprivileged` runs everything else.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::Stdio,
+    time::Instant,
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    cmd::{self, done, step},
+    ebpf::{self, OBJECT_ENV},
+    setup::{self, NIGHTLY, SetupArgs, is_root},
+};
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Skip the privileged suite (`tests/`), for running without root.
+    #[arg(long)]
+    pub unprivileged: bool,
+    /// Skip `cargo fmt --check` and clippy.
+    #[arg(long)]
+    pub no_lint: bool,
+    /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
+    #[arg(last = true)]
+    pub cargo_args: Vec<String>,
+}
+
+pub fn run(args: &TestArgs) -> Result<()> {
+    let started = Instant::now();
+    if !args.unprivileged && !is_root() {
+        bail!(
+            "the privileged test suite needs root (it loads XDP programs and creates network \
+             namespaces). Run `sudo cargo xtask test`, or `cargo xtask test --unprivileged` for \
+             the rest"
+        );
+    }
+    let tc = setup::run(&SetupArgs::default())?;
+    let object = ebpf::build_object(&tc)?;
+    if !args.no_lint {
+        lint(&tc.bpf_linker_bin)?;
+    }
+
+    let t = step("running the test suites");
+    let mut test = cmd::cargo(None);
+    test.args(["test", "--no-fail-fast"]);
+    if args.unprivileged {
+        test.arg("--workspace").args(["--exclude", "vrrp-tests"]);
+        test.args(["--exclude", "vrrp-ebpf"]);
+    } else {
+        test.arg("--workspace").args(["--exclude", "vrrp-ebpf"]);
+    }
+    if !args.cargo_args.is_empty() {
+        test.arg("--").args(&args.cargo_args);
+    }
+    test.env(OBJECT_ENV, &object).stdout(Stdio::piped());
+    let shown = cmd::display(&test);
+    let mut child = test
+        .spawn()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    let mut summary = Summary::default();
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo test output")?;
+        println!("{line}");
+        summary.observe(&line);
+    }
+    let status = child.wait()?;
+    done("test suites finished", t);
+
+    eprintln!(
+        "\n==> summary: {} passed, {} failed, {} ignored in {} test binaries ({:.0}s in all)",
+        summary.passed,
+        summary.failed,
+        summary.ignored,
+        summary.binaries,
+        started.elapsed().as_secs_f64()
+    );
+    if args.unprivileged {
+        eprintln!("    (privileged suite skipped: --unprivileged)");
+    }
+    if !status.success() || summary.failed > 0 {
+        bail!("tests failed: `{shown}` ({status})");
+    }
+    Ok(())
+}
+
+fn lint(bpf_linker_bin: &std::path::Path) -> Result<()> {
+    let t = step("lint: rustfmt and clippy (host crates on stable, XDP crate on nightly)");
+    cmd::run(cmd::cargo(None).args(["fmt", "--all", "--", "--check"]))
+        .context("code is not formatted: run `cargo fmt --all`")?;
+    cmd::run(cmd::cargo(None).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+    .context("clippy found problems in the host crates")?;
+    let mut path = std::ffi::OsString::from(bpf_linker_bin);
+    if let Some(p) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(p);
+    }
+    cmd::run(
+        cmd::cargo(Some(NIGHTLY))
+            .args(["clippy", "--package", "vrrp-ebpf", "--quiet"])
+            .args(["--target", "bpfel-unknown-none", "-Z", "build-std=core"])
+            .args(["--target-dir", "target/ebpf-clippy"])
+            .env("PATH", path)
+            .env(
+                "CARGO_ENCODED_RUSTFLAGS",
+                format!("--cfg=bpf_target_arch=\"{}\"", std::env::consts::ARCH),
+            )
+            .args(["--", "-D", "warnings"]),
+    )
+    .context("clippy found problems in the XDP crate")?;
+    done("lint clean", t);
+    Ok(())
+}
+
+/// Totals of the `test result:` lines cargo prints per test binary.
+#[derive(Default)]
+struct Summary {
+    binaries: u32,
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Summary {
+    fn observe(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        self.binaries += 1;
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match label {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Summary;
+
+    #[test]
+    fn summary_reads_cargo_result_lines() {
+        let mut s = Summary::default();
+        s.observe("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
+        s.observe("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.00s");
+        s.observe("running 5 tests");
+        assert_eq!((s.binaries, s.passed, s.failed, s.ignored), (2, 15, 2, 1));
+    }
+}
