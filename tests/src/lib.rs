@@ -1,1 +1,22 @@
-//! placeholder
+//! Support for vrrp-xdp's privileged end-to-end tests: network namespaces that clean up after
+//! themselves, the keepalived fixture captures, frame builders, and handles on real agent
+//! processes. Every test that uses this crate needs root (see [`require_root`]).
+//!
+//! Network rule: traffic only ever goes to addresses inside namespaces a test created.
+
+pub mod agent;
+pub mod fixtures;
+pub mod frames;
+pub mod netns;
+pub mod xdp;
+
+/// Fails the test with a clear message unless it runs as root (privileged tests cannot be
+/// skipped silently: a skipped test would report green without testing anything).
+pub fn require_root() {
+    if !nix::unistd::geteuid().is_root() {
+        panic!(
+            "this test needs root (it loads XDP programs and creates network namespaces); \
+             run the suite with `cargo xtask test` as root"
+        );
+    }
+}

@@ -2,6 +2,8 @@
 //!
 //! Module map (arrows point inwards; edges depend on the core, never the reverse):
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
+//! * `net`: sockets (raw frames out of an interface).
 //! * `netns`: enter named network namespaces.
 pub mod dataplane;
+pub mod net;
 pub mod netns;

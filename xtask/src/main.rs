@@ -5,10 +5,13 @@
 //!   seconds.
 //! * `build`: the XDP object (nightly, `bpfel-unknown-none`) and the agent that embeds it.
 //! * `test`: setup, build, lint, then every test suite, ending with a summary.
+//! * `demo`: keepalived in one namespace, the agent's XDP program counting its adverts in
+//!   another.
 //!
 //! Depends only on std, clap and anyhow; talks to the rest of the workspace through cargo.
 
 mod cmd;
+mod demo;
 mod ebpf;
 mod setup;
 mod test;
@@ -39,6 +42,8 @@ enum Command {
     Build(ebpf::BuildArgs),
     /// Run setup, build, lints and every test suite (privileged ones need root).
     Test(test::TestArgs),
+    /// Show the XDP program counting a real keepalived's adverts in network namespaces.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
         Command::Setup(args) => setup::run(&args).map(|_| ()),
         Command::Build(args) => ebpf::run_build(&args),
         Command::Test(args) => test::run(&args),
+        Command::Demo(args) => demo::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,8 +42,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
     let tc = setup::run(&SetupArgs::default())?;
     let object = ebpf::build_object(&tc)?;
     if !args.no_lint {
-        lint(&tc.bpf_linker_bin)?;
+        lint(&tc.bpf_linker_bin, &object)?;
     }
+    // The end-to-end tests run the real binary: build it with the object embedded.
+    let t = step("building vrrp-agent for the end-to-end tests");
+    cmd::run(
+        cmd::cargo(None)
+            .args(["build", "--quiet", "--package", "vrrp-agent"])
+            .env(OBJECT_ENV, &object),
+    )?;
+    let agent_bin = cmd::workspace_root().join("target/debug/vrrp-agent");
+    done(&format!("agent: {}", agent_bin.display()), t);
 
     let t = step("running the test suites");
     let mut test = cmd::cargo(None);
@@ -57,7 +66,9 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if !args.cargo_args.is_empty() {
         test.arg("--").args(&args.cargo_args);
     }
-    test.env(OBJECT_ENV, &object).stdout(Stdio::piped());
+    test.env(OBJECT_ENV, &object)
+        .env("VRRP_AGENT_BIN", &agent_bin)
+        .stdout(Stdio::piped());
     let shown = cmd::display(&test);
     let mut child = test
         .spawn()
@@ -89,19 +100,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
     Ok(())
 }
 
-fn lint(bpf_linker_bin: &std::path::Path) -> Result<()> {
+fn lint(bpf_linker_bin: &std::path::Path, object: &std::path::Path) -> Result<()> {
     let t = step("lint: rustfmt and clippy (host crates on stable, XDP crate on nightly)");
     cmd::run(cmd::cargo(None).args(["fmt", "--all", "--", "--check"]))
         .context("code is not formatted: run `cargo fmt --all`")?;
-    cmd::run(cmd::cargo(None).args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--quiet",
-        "--",
-        "-D",
-        "warnings",
-    ]))
+    // Same VRRP_EBPF_OBJECT as the test build, so the agent is not rebuilt in between.
+    cmd::run(
+        cmd::cargo(None)
+            .args(["clippy", "--workspace", "--all-targets", "--quiet"])
+            .args(["--", "-D", "warnings"])
+            .env(OBJECT_ENV, object),
+    )
     .context("clippy found problems in the host crates")?;
     let mut path = std::ffi::OsString::from(bpf_linker_bin);
     if let Some(p) = std::env::var_os("PATH") {

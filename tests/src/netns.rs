@@ -1,0 +1,128 @@
+//! Network namespaces and veth pairs owned by a test, removed on drop (also when the test
+//! fails). Names are `<prefix>-<pid>-<n>`, so parallel tests and parallel runs never collide,
+//! and leftovers of crashed runs (whose pid is gone) are removed the next time.
+
+use std::{
+    fs,
+    process::Command,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+const PREFIX: &str = "vxt";
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// Runs `ip` with `args`; panics with its stderr on failure.
+pub fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `ip` (install iproute2): {e}"));
+    assert!(
+        out.status.success(),
+        "`ip {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace that exists for the life of this value.
+#[derive(Debug)]
+pub struct NetNs {
+    name: String,
+}
+
+impl NetNs {
+    /// Creates a fresh namespace with loopback up.
+    pub fn new() -> Self {
+        reap_stale();
+        let name = format!(
+            "{PREFIX}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        ip(&["netns", "add", &name]);
+        let ns = Self { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `ip -n <ns> args...`.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// Runs a command inside the namespace (`ip netns exec`).
+    pub fn exec(&self, program: &str, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, program])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program} in {}: {e}", self.name))
+    }
+}
+
+impl Default for NetNs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        // Deleting the namespace also deletes every interface inside it (veth peers too).
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Removes namespaces left by earlier test processes that no longer run.
+fn reap_stale() {
+    let Ok(entries) = fs::read_dir(vrrp_agent::netns::NETNS_RUN_DIR) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&format!("{PREFIX}-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        }
+    }
+}
+
+/// Connects `a` and `b` with a veth pair (`a_if` in `a`, `b_if` in `b`), both up. The pair
+/// disappears with either namespace.
+pub fn veth(a: &NetNs, a_if: &str, b: &NetNs, b_if: &str) {
+    assert!(
+        a_if.len() <= 15 && b_if.len() <= 15,
+        "interface names are at most 15 bytes"
+    );
+    ip(&[
+        "link",
+        "add",
+        a_if,
+        "netns",
+        a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+    ]);
+    a.ip(&["link", "set", a_if, "up"]);
+    b.ip(&["link", "set", b_if, "up"]);
+}

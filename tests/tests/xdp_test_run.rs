@@ -1,0 +1,357 @@
+//! The XDP program on crafted and captured frames via BPF_PROG_TEST_RUN: verdicts, untouched
+//! bytes, and exact counter movement for every frame. Needs root.
+
+use vrrp_ebpf_common::counters::Stat;
+use vrrp_tests::{
+    fixtures::{self, CAPTURES, Kind},
+    frames::{self, l3_offset, vrrp_offset, with_ipv4_options, with_vlan, with_vrid},
+    xdp::{self, Delta, assert_pass},
+};
+
+fn expected_for(frame: &[u8]) -> Delta {
+    match fixtures::kind(frame) {
+        Kind::Advert {
+            vrid,
+            version,
+            ipv6,
+        } => Delta::advert(vrid, version, ipv6),
+        Kind::Other => Delta::frame(Stat::NotVrrp),
+    }
+}
+
+#[test]
+fn every_captured_frame_passes_and_is_counted_by_kind() {
+    let dp = xdp::load();
+    for capture in CAPTURES {
+        let frames = fixtures::frames(capture);
+        let adverts = frames
+            .iter()
+            .filter(|f| matches!(fixtures::kind(f), Kind::Advert { .. }))
+            .count();
+        assert!(
+            adverts >= 10,
+            "{capture}: expected keepalived adverts in the capture"
+        );
+        for (i, frame) in frames.iter().enumerate() {
+            assert_pass(
+                &dp,
+                frame,
+                expected_for(frame),
+                &format!("{capture} frame {i}"),
+            );
+        }
+    }
+    // Totals over the whole run, as an end-to-end cross-check of the per-frame deltas.
+    let all: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| fixtures::frames(c)).collect();
+    let snap = dp.counters().unwrap();
+    assert_eq!(snap.stat(Stat::Frames), all.len() as u64);
+    assert_eq!(snap.malformed(), 0);
+    let v2 = fixtures::adverts("v2-pass").len() as u64;
+    let v3v4 = (fixtures::adverts("v3-ipv4").len() + fixtures::adverts("v3-cs").len()) as u64;
+    let v3v6 = fixtures::adverts("v3-ipv6").len() as u64;
+    use vrrp_ebpf_common::counters::Family;
+    assert_eq!(snap.adverts(1, 2, Family::Ipv4), v2);
+    assert_eq!(snap.adverts(1, 3, Family::Ipv4), v3v4);
+    assert_eq!(snap.adverts(1, 3, Family::Ipv6), v3v6);
+    assert_eq!(snap.stat(Stat::Adverts), v2 + v3v4 + v3v6);
+}
+
+#[test]
+fn vlan_tagged_adverts_count_like_untagged_ones() {
+    let dp = xdp::load();
+    for capture in CAPTURES {
+        let advert = fixtures::first_advert(capture);
+        for tpid in [0x8100, 0x88a8] {
+            let tagged = with_vlan(&advert, tpid, 42);
+            assert_pass(
+                &dp,
+                &tagged,
+                expected_for(&advert),
+                &format!("{capture} tagged {tpid:#06x}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn ipv4_header_options_are_skipped_by_ihl() {
+    let dp = xdp::load();
+    // Router Alert (4 bytes), then NOP padding up to the 40-byte maximum.
+    let mut options = vec![0x94, 0x04, 0x00, 0x00];
+    for capture in ["v2-pass", "v3-ipv4"] {
+        let advert = fixtures::first_advert(capture);
+        for extra in (0..=36).step_by(4) {
+            options.resize(4 + extra, 0x01);
+            let framed = with_ipv4_options(&advert, &options);
+            assert_eq!(vrrp_offset(&framed), 14 + 20 + options.len());
+            assert_pass(
+                &dp,
+                &framed,
+                expected_for(&advert),
+                &format!("{capture} with {} option bytes", options.len()),
+            );
+            let tagged = with_vlan(&framed, 0x8100, 7);
+            assert_pass(
+                &dp,
+                &tagged,
+                expected_for(&advert),
+                &format!("{capture} tagged, {} option bytes", options.len()),
+            );
+        }
+        options.truncate(4);
+    }
+}
+
+#[test]
+fn each_vrid_has_its_own_counter() {
+    let dp = xdp::load();
+    for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
+        let advert = fixtures::first_advert(capture);
+        for vrid in 0..=255u8 {
+            let frame = with_vrid(&advert, vrid);
+            assert_pass(
+                &dp,
+                &frame,
+                expected_for(&frame),
+                &format!("{capture} vrid {vrid}"),
+            );
+        }
+    }
+    let snap = dp.counters().unwrap();
+    assert_eq!(
+        snap.adverts.len(),
+        3 * 256,
+        "one slot per (vrid, version, family)"
+    );
+    assert!(snap.adverts.iter().all(|a| a.count == 1));
+}
+
+/// The malformed kind a truncated copy of `full` must be counted as. Truncation always cuts
+/// into the IP packet, whose length field then claims more than the frame holds.
+fn truncated_kind(full: &[u8], len: usize) -> Stat {
+    let l3 = l3_offset(full);
+    if len < l3 {
+        Stat::MalformedL2
+    } else {
+        Stat::MalformedL3
+    }
+}
+
+#[test]
+fn adverts_truncated_at_every_length_are_malformed_and_never_counted_as_adverts() {
+    let dp = xdp::load();
+    let mut variants = Vec::new();
+    for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
+        let advert = fixtures::first_advert(capture);
+        variants.push((format!("{capture} tagged"), with_vlan(&advert, 0x8100, 3)));
+        variants.push((capture.to_string(), advert));
+    }
+    let v2 = fixtures::first_advert("v2-pass");
+    variants.push(("v2 with options".into(), with_ipv4_options(&v2, &[1; 12])));
+    for (name, full) in &variants {
+        for len in 0..full.len() {
+            let cut = &full[..len];
+            if len < frames::ETH_HLEN {
+                // No device delivers frames shorter than an Ethernet header to XDP, and the
+                // kernel refuses them as test input too.
+                assert!(
+                    dp.test_run(cut, 1).is_err(),
+                    "{name}: the kernel accepted a {len}-byte frame"
+                );
+                continue;
+            }
+            assert_pass(
+                &dp,
+                cut,
+                Delta::frame(truncated_kind(full, len)),
+                &format!("{name} cut to {len} of {} bytes", full.len()),
+            );
+        }
+    }
+}
+
+/// Sets the IPv4 total length / IPv6 payload length of an advert to `vrrp_len` bytes of VRRP
+/// and cuts the frame to match.
+fn with_vrrp_len(frame: &[u8], vrrp_len: usize) -> Vec<u8> {
+    let l3 = l3_offset(frame);
+    let off = vrrp_offset(frame);
+    let mut out = frame[..off + vrrp_len].to_vec();
+    if out[l3] >> 4 == 4 {
+        let tot = (off - l3 + vrrp_len) as u16;
+        out[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
+        frames::fix_ipv4_checksum(&mut out, l3);
+    } else {
+        out[l3 + 4..l3 + 6].copy_from_slice(&(vrrp_len as u16).to_be_bytes());
+    }
+    out
+}
+
+#[test]
+fn malformed_vrrp_is_counted_by_kind() {
+    let dp = xdp::load();
+    let v2 = fixtures::first_advert("v2-pass");
+    let v3 = fixtures::first_advert("v3-ipv4");
+    let v6 = fixtures::first_advert("v3-ipv6");
+    let mut cases: Vec<(String, Vec<u8>, Stat)> = Vec::new();
+
+    // IP says the VRRP packet is shorter than its 8-byte header.
+    for (name, f) in [("v2", &v2), ("v3", &v3), ("v6", &v6)] {
+        for len in 0..8 {
+            cases.push((
+                format!("{name}: {len}-byte VRRP"),
+                with_vrrp_len(f, len),
+                Stat::MalformedVrrpTruncated,
+            ));
+        }
+    }
+    // Version and type.
+    for (name, f) in [("v2", &v2), ("v3", &v3), ("v6", &v6)] {
+        for version in [0u8, 1, 4, 15] {
+            let mut bad = f.clone();
+            let o = vrrp_offset(&bad);
+            bad[o] = (version << 4) | 1;
+            cases.push((
+                format!("{name}: version {version}"),
+                bad,
+                Stat::MalformedVrrpVersion,
+            ));
+        }
+        for ty in [0u8, 2, 15] {
+            let mut bad = f.clone();
+            let o = vrrp_offset(&bad);
+            bad[o] = (bad[o] & 0xf0) | ty;
+            cases.push((
+                format!("{name}: type {ty}"),
+                bad,
+                Stat::MalformedVrrpVersion,
+            ));
+        }
+    }
+    // VRRPv2 exists only for IPv4.
+    let mut v2_over_v6 = v6.clone();
+    let o = vrrp_offset(&v2_over_v6);
+    v2_over_v6[o] = 0x21;
+    cases.push((
+        "v2 over IPv6".into(),
+        v2_over_v6,
+        Stat::MalformedVrrpVersion,
+    ));
+    // Address count larger than the packet; v2 without room for its auth data.
+    for (name, f) in [("v2", &v2), ("v3", &v3), ("v6", &v6)] {
+        let mut bad = f.clone();
+        let o = vrrp_offset(&bad);
+        bad[o + 3] += 1;
+        cases.push((
+            format!("{name}: one address more than carried"),
+            bad,
+            Stat::MalformedVrrpLength,
+        ));
+    }
+    let v2_len = v2.len() - vrrp_offset(&v2);
+    cases.push((
+        "v2 without auth data".into(),
+        with_vrrp_len(&v2, v2_len - 8),
+        Stat::MalformedVrrpLength,
+    ));
+    // Fragments: more-fragments flag, or a non-zero offset.
+    for (flags, what) in [
+        (0x2000u16, "MF set"),
+        (0x0001, "offset 8"),
+        (0x3fff, "MF + max offset"),
+    ] {
+        let mut frag = v3.clone();
+        frag[14 + 6..14 + 8].copy_from_slice(&flags.to_be_bytes());
+        frames::fix_ipv4_checksum(&mut frag, 14);
+        cases.push((
+            format!("fragment: {what}"),
+            frag,
+            Stat::MalformedVrrpFragment,
+        ));
+    }
+    // The don't-fragment flag alone is fine.
+    let mut df = v3.clone();
+    df[14 + 6] = 0x40;
+    frames::fix_ipv4_checksum(&mut df, 14);
+    assert_pass(&dp, &df, Delta::advert(1, 3, false), "DF set");
+    // Broken IP headers.
+    for ihl in 0..5u8 {
+        let mut bad = v3.clone();
+        bad[14] = 0x40 | ihl;
+        cases.push((format!("IPv4 IHL {ihl}"), bad, Stat::MalformedL3));
+    }
+    let mut wrong_version = v3.clone();
+    wrong_version[14] = 0x65;
+    cases.push((
+        "IPv4 ethertype, version 6".into(),
+        wrong_version,
+        Stat::MalformedL3,
+    ));
+    let mut wrong_version6 = v6.clone();
+    wrong_version6[14] = 0x40 | (wrong_version6[14] & 0x0f);
+    cases.push((
+        "IPv6 ethertype, version 4".into(),
+        wrong_version6,
+        Stat::MalformedL3,
+    ));
+    let mut short_total = v3.clone();
+    short_total[14 + 2..14 + 4].copy_from_slice(&19u16.to_be_bytes());
+    cases.push((
+        "IPv4 total length < IHL".into(),
+        short_total,
+        Stat::MalformedL3,
+    ));
+    let mut long_total = v3.clone();
+    long_total[14 + 2..14 + 4].copy_from_slice(&1500u16.to_be_bytes());
+    cases.push((
+        "IPv4 total length > frame".into(),
+        long_total,
+        Stat::MalformedL3,
+    ));
+    let mut long_payload = v6.clone();
+    long_payload[14 + 4..14 + 6].copy_from_slice(&1000u16.to_be_bytes());
+    cases.push((
+        "IPv6 payload length > frame".into(),
+        long_payload,
+        Stat::MalformedL3,
+    ));
+    // A tag announced but cut off.
+    let tagged = with_vlan(&v3, 0x8100, 1);
+    cases.push((
+        "VLAN tag cut".into(),
+        tagged[..16].to_vec(),
+        Stat::MalformedL2,
+    ));
+
+    for (what, frame, kind) in &cases {
+        assert_pass(&dp, frame, Delta::frame(*kind), what);
+    }
+}
+
+#[test]
+fn adverts_with_trailing_padding_are_fine() {
+    // Ethernet pads short frames to 60 bytes; the IP length, not the frame, bounds the packet.
+    let dp = xdp::load();
+    for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
+        let mut padded = fixtures::first_advert(capture);
+        padded.resize(padded.len().max(60) + 8, 0);
+        assert_pass(
+            &dp,
+            &padded,
+            expected_for(&padded),
+            &format!("{capture} padded"),
+        );
+    }
+}
+
+#[test]
+fn non_vrrp_traffic_passes_and_is_counted_as_such() {
+    let dp = xdp::load();
+    for (name, frame) in frames::non_vrrp_frames() {
+        assert_eq!(
+            fixtures::kind(&frame),
+            Kind::Other,
+            "{name}: test frame is not VRRP"
+        );
+        assert_pass(&dp, &frame, Delta::frame(Stat::NotVrrp), name);
+    }
+}

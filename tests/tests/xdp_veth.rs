@@ -1,0 +1,270 @@
+//! The XDP program attached by the real agent to a veth in namespaces this test creates:
+//! replayed keepalived captures move the counters by exactly what was sent; attach modes,
+//! fallback, detach on exit, and clear errors for bad arguments. Needs root.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use vrrp_agent::{net::PacketSocket, netns::run_in};
+use vrrp_tests::{
+    agent::AgentProcess,
+    fixtures::{self, CAPTURES, Kind},
+    netns::{NetNs, veth},
+    require_root,
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn xdp_attached(ns: &NetNs, iface: &str) -> Option<&'static str> {
+    let link = ns.ip(&["-d", "link", "show", iface]);
+    if link.contains("xdpgeneric") {
+        Some("generic")
+    } else if link.contains("prog/xdp") {
+        Some("native")
+    } else {
+        None
+    }
+}
+
+fn advert_total(v: &Value) -> u64 {
+    v["counters"]["stats"]["adverts"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn replayed_keepalived_captures_move_counters_by_exactly_what_was_sent() {
+    require_root();
+    let sender = NetNs::new();
+    let router = NetNs::new();
+    veth(&sender, "vx-tx", &router, "vx-rx");
+    let agent = AgentProcess::spawn(
+        "agent",
+        &[
+            "dataplane-stats",
+            "-i",
+            "vx-rx",
+            "--netns",
+            router.name(),
+            "--json",
+            "--interval",
+            "0.1",
+        ],
+    );
+    let first = agent.wait_json(WAIT, "the first snapshot", |v| v["final"] == false);
+    assert_eq!(first["interfaces"][0]["interface"], "vx-rx");
+    assert_eq!(
+        first["interfaces"][0]["mode"], "native",
+        "veth supports native XDP"
+    );
+    assert_eq!(advert_total(&first), 0);
+    assert_eq!(xdp_attached(&router, "vx-rx"), Some("native"));
+
+    // Everything keepalived sent in the four captures, and what etherparse says it is.
+    let frames: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| fixtures::frames(c)).collect();
+    let mut expected: BTreeMap<(u64, u64, &str), u64> = BTreeMap::new();
+    let mut others = 0u64;
+    for f in &frames {
+        match fixtures::kind(f) {
+            Kind::Advert {
+                vrid,
+                version,
+                ipv6,
+            } => {
+                *expected
+                    .entry((
+                        vrid.into(),
+                        version.into(),
+                        if ipv6 { "ipv6" } else { "ipv4" },
+                    ))
+                    .or_default() += 1
+            }
+            Kind::Other => others += 1,
+        }
+    }
+    let total: u64 = expected.values().sum();
+    assert!(
+        total > 250 && others > 50,
+        "captures hold {total} adverts, {others} others"
+    );
+
+    run_in(Some(sender.name()), || {
+        let socket = PacketSocket::open_by_name("vx-tx").expect("packet socket");
+        for (i, f) in frames.iter().enumerate() {
+            socket.send(f).expect("send frame");
+            if i % 32 == 31 {
+                // Let the receiving veth's NAPI drain its ring (256 slots) between bursts.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    })
+    .expect("enter sender namespace");
+
+    agent.wait_json(WAIT, &format!("{total} adverts counted"), |v| {
+        advert_total(v) >= total
+    });
+    agent.signal(Signal::SIGTERM);
+    let last = agent.wait_json(WAIT, "the final snapshot", |v| v["final"] == true);
+    let mut agent = agent;
+    let status = agent.wait_exit(WAIT);
+    assert!(
+        status.success(),
+        "agent exit status {status}\n{}",
+        agent.logs()
+    );
+
+    let mut seen: BTreeMap<(u64, u64, &str), u64> = BTreeMap::new();
+    for a in last["counters"]["adverts"]
+        .as_array()
+        .expect("adverts array")
+    {
+        let family = match a["family"].as_str() {
+            Some("ipv4") => "ipv4",
+            Some("ipv6") => "ipv6",
+            other => panic!("unexpected family {other:?}"),
+        };
+        seen.insert(
+            (
+                a["vrid"].as_u64().unwrap(),
+                a["version"].as_u64().unwrap(),
+                family,
+            ),
+            a["count"].as_u64().unwrap(),
+        );
+    }
+    assert_eq!(seen, expected, "adverts per (VRID, version, family)");
+    let stats = &last["counters"]["stats"];
+    assert_eq!(stats["adverts"].as_u64(), Some(total));
+    for kind in [
+        "malformed_l2",
+        "malformed_l3",
+        "malformed_vrrp_truncated",
+        "malformed_vrrp_version",
+        "malformed_vrrp_length",
+        "malformed_vrrp_fragment",
+    ] {
+        assert_eq!(stats[kind].as_u64(), Some(0), "{kind}");
+    }
+    // The sender's own kernel also talks on the link (IPv6 DAD, MLD, router solicitations),
+    // so "not VRRP" is at least what we replayed.
+    assert!(stats["not_vrrp"].as_u64().unwrap() >= others);
+    assert_eq!(
+        xdp_attached(&router, "vx-rx"),
+        None,
+        "the agent must detach on SIGTERM"
+    );
+    assert!(agent.logs().contains("XDP program detached"));
+}
+
+#[test]
+fn generic_mode_on_request_and_fallback_when_the_driver_lacks_native_xdp() {
+    require_root();
+    let ns = NetNs::new();
+    // A bridge device has no native XDP support.
+    ns.ip(&["link", "add", "vx-br", "type", "bridge"]);
+    ns.ip(&["link", "set", "vx-br", "up"]);
+
+    let auto = AgentProcess::spawn(
+        "auto",
+        &[
+            "dataplane-stats",
+            "-i",
+            "vx-br",
+            "--netns",
+            ns.name(),
+            "--json",
+            "--count",
+            "1",
+        ],
+    );
+    let snap = auto.wait_json(WAIT, "a snapshot", |v| v["final"] == false);
+    assert_eq!(snap["interfaces"][0]["mode"], "generic");
+    let mut auto = auto;
+    assert!(auto.wait_exit(WAIT).success());
+    assert!(
+        auto.logs().contains("falling back to generic mode"),
+        "the fallback must be warned about:\n{}",
+        auto.logs()
+    );
+    assert_eq!(xdp_attached(&ns, "vx-br"), None, "detached after --count");
+
+    let mut native = AgentProcess::spawn(
+        "native",
+        &[
+            "dataplane-stats",
+            "-i",
+            "vx-br",
+            "--netns",
+            ns.name(),
+            "--xdp-mode",
+            "native",
+        ],
+    );
+    let status = native.wait_exit(WAIT);
+    assert!(!status.success());
+    let logs = native.logs();
+    assert!(
+        logs.contains("cannot attach XDP to `vx-br`") && logs.contains("native mode:"),
+        "{logs}"
+    );
+    assert!(!logs.contains("panicked"), "{logs}");
+    assert_eq!(xdp_attached(&ns, "vx-br"), None);
+
+    let generic = AgentProcess::spawn(
+        "generic",
+        &[
+            "dataplane-stats",
+            "-i",
+            "vx-br",
+            "--netns",
+            ns.name(),
+            "--xdp-mode",
+            "generic",
+            "--json",
+        ],
+    );
+    generic.wait_json(WAIT, "a snapshot", |v| {
+        v["interfaces"][0]["mode"] == "generic"
+    });
+    assert_eq!(xdp_attached(&ns, "vx-br"), Some("generic"));
+}
+
+#[test]
+fn bad_arguments_give_clear_errors_not_panics() {
+    require_root();
+    let ns = NetNs::new();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "dataplane-stats",
+                "-i",
+                "vx-nonexistent",
+                "--netns",
+                ns.name(),
+            ],
+            "interface `vx-nonexistent` not found in network namespace",
+        ),
+        (
+            &["dataplane-stats", "-i", "lo", "--netns", "vx-no-such-netns"],
+            "network namespace `vx-no-such-netns` not found",
+        ),
+        (
+            &["dataplane-stats", "-i", "lo", "--xdp-mode", "turbo"],
+            "unknown XDP mode `turbo`",
+        ),
+        (
+            &["dataplane-stats", "-i", "lo", "--interval", "0"],
+            "--interval must be a positive number",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut agent = AgentProcess::spawn("bad-args", args);
+        let status = agent.wait_exit(WAIT);
+        let logs = agent.logs();
+        assert!(!status.success(), "{args:?} succeeded");
+        assert!(
+            logs.contains(message),
+            "{args:?}: expected `{message}` in:\n{logs}"
+        );
+        assert!(!logs.contains("panicked"), "{args:?}:\n{logs}");
+    }
+}
