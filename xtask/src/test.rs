@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use crate::{
     cmd::{self, done, step},
     ebpf::{self, OBJECT_ENV},
-    setup::{self, NIGHTLY, SetupArgs, is_root},
+    setup::{self, SetupArgs, Toolchain, is_root},
 };
 
 #[derive(clap::Args)]
@@ -42,7 +42,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     let tc = setup::run(&SetupArgs::default())?;
     let object = ebpf::build_object(&tc)?;
     if !args.no_lint {
-        lint(&tc.bpf_linker_bin, &object)?;
+        lint(&tc, &object)?;
     }
     // The end-to-end tests run the real binary: build it with the object embedded.
     let t = step("building vrrp-agent for the end-to-end tests");
@@ -100,7 +100,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     Ok(())
 }
 
-fn lint(bpf_linker_bin: &std::path::Path, object: &std::path::Path) -> Result<()> {
+fn lint(tc: &Toolchain, object: &std::path::Path) -> Result<()> {
     let t = step("lint: rustfmt and clippy (host crates on stable, XDP crate on nightly)");
     cmd::run(cmd::cargo(None).args(["fmt", "--all", "--", "--check"]))
         .context("code is not formatted: run `cargo fmt --all`")?;
@@ -112,21 +112,9 @@ fn lint(bpf_linker_bin: &std::path::Path, object: &std::path::Path) -> Result<()
             .env(OBJECT_ENV, object),
     )
     .context("clippy found problems in the host crates")?;
-    let mut path = std::ffi::OsString::from(bpf_linker_bin);
-    if let Some(p) = std::env::var_os("PATH") {
-        path.push(":");
-        path.push(p);
-    }
     cmd::run(
-        cmd::cargo(Some(NIGHTLY))
-            .args(["clippy", "--package", "vrrp-ebpf", "--quiet"])
-            .args(["--target", "bpfel-unknown-none", "-Z", "build-std=core"])
-            .args(["--target-dir", "target/ebpf-clippy"])
-            .env("PATH", path)
-            .env(
-                "CARGO_ENCODED_RUSTFLAGS",
-                format!("--cfg=bpf_target_arch=\"{}\"", std::env::consts::ARCH),
-            )
+        ebpf::nightly_cargo(tc, "clippy")
+            .arg("--quiet")
             .args(["--", "-D", "warnings"]),
     )
     .context("clippy found problems in the XDP crate")?;
