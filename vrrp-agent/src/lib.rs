@@ -1,9 +1,11 @@
 //! vrrp-agent library: everything the `vrrp-agent` binary and the privileged test suite share.
 //!
 //! Module map (arrows point inwards; edges depend on the core, never the reverse):
+//! * `packet`: pure codec (VRRP v2/v3 adverts, checksums, GARP/NA frames). Imports nothing.
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
 //! * `net`: sockets (raw frames out of an interface).
 //! * `netns`: enter named network namespaces.
 pub mod dataplane;
 pub mod net;
 pub mod netns;
+pub mod packet;

@@ -1,0 +1,45 @@
+//! The IPv4 header in front of an advert, as a raw IPv4 socket delivers it (IPv6 raw sockets
+//! deliver the payload only, with the hop limit in ancillary data).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{Advert, DecodeError, IPPROTO_VRRP, RxMeta};
+
+/// Splits an IPv4 packet into its metadata and VRRP message and decodes the advert. Honours
+/// the header length field (options are skipped) and the total length (trailing bytes, such
+/// as Ethernet padding, are ignored).
+pub fn decode_ipv4_packet(packet: &[u8]) -> Result<(Advert, RxMeta), DecodeError> {
+    let ip_err = |reason| DecodeError::IpHeader { reason };
+    if packet.len() < 20 {
+        return Err(ip_err("shorter than 20 bytes"));
+    }
+    if packet[0] >> 4 != 4 {
+        return Err(ip_err("version is not 4"));
+    }
+    let ihl = usize::from(packet[0] & 0x0f) * 4;
+    if ihl < 20 {
+        return Err(ip_err("header length below 20 bytes"));
+    }
+    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+    if total < ihl || total > packet.len() {
+        return Err(ip_err("total length does not match the packet"));
+    }
+    if u16::from_be_bytes([packet[6], packet[7]]) & 0x3fff != 0 {
+        return Err(ip_err("fragmented"));
+    }
+    if packet[9] != IPPROTO_VRRP {
+        return Err(DecodeError::NotVrrp {
+            protocol: packet[9],
+        });
+    }
+    let meta = RxMeta {
+        src: IpAddr::V4(Ipv4Addr::new(
+            packet[12], packet[13], packet[14], packet[15],
+        )),
+        dst: IpAddr::V4(Ipv4Addr::new(
+            packet[16], packet[17], packet[18], packet[19],
+        )),
+        ttl: packet[8],
+    };
+    Ok((Advert::decode(&packet[ihl..total], &meta)?, meta))
+}
