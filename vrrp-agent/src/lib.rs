@@ -2,10 +2,14 @@
 //!
 //! Module map (arrows point inwards; edges depend on the core, never the reverse):
 //! * `packet`: pure codec (VRRP v2/v3 adverts, checksums, GARP/NA frames). Imports nothing.
+//! * `fsm`: sans-IO RFC 5798 state machine (inputs and time in, outputs out). Imports `packet`.
+//! * `sim`: deterministic many-router simulator over `fsm` and `packet` (for tests).
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
 //! * `net`: sockets (raw frames out of an interface).
 //! * `netns`: enter named network namespaces.
 pub mod dataplane;
+pub mod fsm;
 pub mod net;
 pub mod netns;
 pub mod packet;
+pub mod sim;

@@ -1,0 +1,38 @@
+//! Everything that can happen to a virtual router, as values.
+
+use std::net::IpAddr;
+
+use crate::packet::{Advert, DecodeError};
+
+/// An event for [`Instance::handle_input`](super::Instance::handle_input).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Start the election (RFC 5798 §6.4.1 Startup event).
+    Startup,
+    /// Stop: a master sends priority 0 and releases everything (RFC 5798 §6.4.3 Shutdown).
+    Shutdown,
+    /// A decoded advert for this VRID, sent from `src`.
+    Advert { src: IpAddr, advert: Advert },
+    /// A packet for this VRID failed a codec check (counted only).
+    RxDecodeError(DecodeError),
+    /// A tracked object (by index in the config) went up or down.
+    Tracked { index: usize, up: bool },
+    /// The primary address of the instance's interface changed (the source of our adverts
+    /// and our side of the tie-break).
+    PrimaryAddress(IpAddr),
+    /// A command from the instance's sync group.
+    Group(GroupCommand),
+}
+
+/// What a sync group asks a member to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupCommand {
+    /// Another member became master: become master too (from BACKUP).
+    Master { group: String, member: String },
+    /// Another member left master: become backup too.
+    Backup { group: String, member: String },
+    /// Another member is in FAULT: be in FAULT too.
+    Fault { group: String, member: String },
+    /// No member is in FAULT any more.
+    FaultCleared { group: String },
+}

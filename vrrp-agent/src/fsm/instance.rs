@@ -1,0 +1,570 @@
+//! One virtual router: RFC 5798 §6.4 (Initialize, Backup, Master) plus keepalived's FAULT,
+//! tracking, preempt delay and sync-group commands.
+
+use std::{
+    collections::VecDeque,
+    net::IpAddr,
+    time::{Duration, Instant},
+};
+
+use super::{
+    ConfigError, Counters, GroupCommand, InitialState, Input, InstanceConfig, Output, Reason,
+    State, VirtualAddress, VirtualRoute,
+    garp::GarpSchedule,
+    receive,
+    timing::{master_down_interval, skew_time},
+    tracking::Tracking,
+};
+use crate::packet::{Advert, Centisecs, Version};
+
+/// A snapshot for status reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub vrid: u8,
+    pub state: State,
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    /// Who is master as far as we know (ourselves when master).
+    pub master: Option<IpAddr>,
+    pub primary: IpAddr,
+    pub advert_interval: Centisecs,
+    /// The interval the current master advertises (v3 backups adopt it).
+    pub master_adver_interval: Centisecs,
+    pub last_transition: Option<(Instant, Reason)>,
+    pub counters: Counters,
+}
+
+/// The state machine of one virtual router.
+#[derive(Debug)]
+pub struct Instance {
+    config: InstanceConfig,
+    primary: IpAddr,
+    state: State,
+    running: bool,
+    tracking: Tracking,
+    group_fault: bool,
+    master_adver_interval: Centisecs,
+    adver_timer: Option<Instant>,
+    master_down_timer: Option<Instant>,
+    garp: GarpSchedule,
+    preempt_deadline: Option<Instant>,
+    master: Option<IpAddr>,
+    resigned_by: Option<IpAddr>,
+    last_transition: Option<(Instant, Reason)>,
+    counters: Counters,
+    outputs: VecDeque<Output>,
+}
+
+impl Instance {
+    /// A stopped instance (send [`Input::Startup`] to start it). `primary` is the primary
+    /// address of its interface: the source of its adverts and its side of the tie-break.
+    pub fn new(config: InstanceConfig, primary: IpAddr) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self {
+            tracking: Tracking::new(&config.tracked),
+            master_adver_interval: config.advert_interval,
+            config,
+            primary,
+            state: State::Initialize,
+            running: false,
+            group_fault: false,
+            adver_timer: None,
+            master_down_timer: None,
+            garp: GarpSchedule::default(),
+            preempt_deadline: None,
+            master: None,
+            resigned_by: None,
+            last_transition: None,
+            counters: Counters::default(),
+            outputs: VecDeque::new(),
+        })
+    }
+
+    pub fn config(&self) -> &InstanceConfig {
+        &self.config
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Priority after tracked-object weights.
+    pub fn effective_priority(&self) -> u8 {
+        self.tracking
+            .effective_priority(self.config.priority, &self.config.tracked)
+    }
+
+    pub fn status(&self) -> InstanceStatus {
+        InstanceStatus {
+            name: self.config.name.clone(),
+            vrid: self.config.vrid,
+            state: self.state,
+            base_priority: self.config.priority,
+            effective_priority: self.effective_priority(),
+            master: self.master,
+            primary: self.primary,
+            advert_interval: self.config.advert_interval,
+            master_adver_interval: self.master_adver_interval,
+            last_transition: self.last_transition.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// The next effect to carry out, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout) must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.adver_timer,
+            self.master_down_timer,
+            self.garp.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Master => {
+                if self.adver_timer.is_some_and(|t| t <= now) {
+                    self.send_advert(self.effective_priority());
+                    self.adver_timer = Some(now + self.config.advert_interval.as_duration());
+                }
+                for repeat in self.garp.due(&self.config.garp, now) {
+                    self.push_gratuitous(repeat);
+                }
+            }
+            State::Backup => {
+                if self.master_down_timer.is_some_and(|t| t <= now) {
+                    let reason = match self.resigned_by {
+                        Some(master) => Reason::MasterResigned { master },
+                        None => Reason::MasterDown,
+                    };
+                    self.become_master(now, reason);
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    /// Handles one event at `now`.
+    pub fn handle_input(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::Startup => self.startup(now),
+            Input::Shutdown => self.shutdown(now),
+            Input::Advert { src, advert } => self.receive(src, advert, now),
+            Input::RxDecodeError(e) => self.counters.rx_errors.bump(e.kind()),
+            Input::Tracked { index, up } => {
+                if self.tracking.set(index, up) {
+                    self.reevaluate_fault(now);
+                }
+            }
+            Input::PrimaryAddress(addr) => {
+                self.primary = addr;
+                if self.state == State::Master {
+                    self.master = Some(addr);
+                }
+            }
+            Input::Group(cmd) => self.group(cmd, now),
+        }
+    }
+
+    /// Applies a changed configuration in place (reload): no transition unless the change
+    /// demands one; a master adds and removes only the addresses and routes that changed.
+    pub fn reconfigure(&mut self, new: InstanceConfig, now: Instant) -> Result<(), ConfigError> {
+        new.validate()?;
+        let old = std::mem::replace(&mut self.config, new);
+        self.tracking
+            .reconfigure(&old.tracked, &self.config.tracked);
+        if self.state == State::Master {
+            let old_addrs = all_addresses(&old);
+            let new_addrs = all_addresses(&self.config);
+            let gone: Vec<VirtualAddress> = difference(&old_addrs, &new_addrs);
+            let added: Vec<VirtualAddress> = difference(&new_addrs, &old_addrs);
+            let gone_routes: Vec<VirtualRoute> = difference(&old.routes, &self.config.routes);
+            let new_routes: Vec<VirtualRoute> = difference(&self.config.routes, &old.routes);
+            if !gone_routes.is_empty() {
+                self.outputs.push_back(Output::RemoveRoutes(gone_routes));
+            }
+            if !gone.is_empty() {
+                self.outputs.push_back(Output::RemoveAddresses(gone));
+            }
+            if !added.is_empty() {
+                self.outputs.push_back(Output::AddAddresses(added.clone()));
+                self.outputs.push_back(Output::SendGratuitous {
+                    addresses: added.iter().map(|a| a.addr).collect(),
+                    repeat: self.config.garp.master_repeat,
+                });
+            }
+            if !new_routes.is_empty() {
+                self.outputs.push_back(Output::AddRoutes(new_routes));
+            }
+            if old.accept_mode != self.config.accept_mode {
+                self.outputs.push_back(Output::SetOwnership {
+                    owned: true,
+                    accept: self.config.accept_mode,
+                });
+            }
+            let next = now + self.config.advert_interval.as_duration();
+            self.adver_timer = Some(self.adver_timer.map_or(next, |t| t.min(next)));
+        }
+        if self.state == State::Backup && self.config.version == Version::V2 {
+            self.master_adver_interval = self.config.advert_interval;
+        }
+        if self.running {
+            self.reevaluate_fault(now);
+        }
+        Ok(())
+    }
+
+    // ---- events -------------------------------------------------------------------------
+
+    fn startup(&mut self, now: Instant) {
+        if self.running {
+            return;
+        }
+        self.running = true;
+        if let Some(object) = self.fault_reason() {
+            self.enter_fault(now, object);
+        } else if self.effective_priority() == 255 {
+            self.become_master(now, Reason::StartupOwner);
+        } else if self.config.initial_state == InitialState::Master {
+            self.become_master(now, Reason::StartupWantMaster);
+        } else {
+            self.become_backup(now, Reason::Startup, self.config.advert_interval);
+        }
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        if !self.running {
+            return;
+        }
+        self.running = false;
+        let from = self.state;
+        self.transition(now, State::Initialize, Reason::Shutdown);
+        if from == State::Master {
+            self.release(true);
+        }
+        self.clear_timers();
+        self.master = None;
+        self.finish_transition();
+    }
+
+    fn receive(&mut self, src: IpAddr, advert: Advert, now: Instant) {
+        if !self.running || advert.vrid != self.config.vrid || src == self.primary {
+            // Not started, not ours (the driver dispatches by VRID), or our own advert
+            // looped back: nothing to act on.
+            return;
+        }
+        let priority = self.effective_priority();
+        let accepted = match receive::check(&self.config, priority, src, &advert) {
+            Ok(a) => a,
+            Err(e) => {
+                self.counters.rx_errors.bump(e.kind());
+                return;
+            }
+        };
+        self.counters.adverts_rx += 1;
+        if advert.priority == 0 {
+            self.counters.priority_zero_rx += 1;
+        }
+        if accepted.address_list_differs {
+            self.counters.rx_errors.bump("address_list");
+        }
+        let v3 = self.config.version == Version::V3;
+        match self.state {
+            State::Backup => {
+                if advert.priority == 0 {
+                    // RFC 5798 §6.4.2: the master resigned; take over after Skew_Time.
+                    self.master_down_timer = Some(
+                        now + skew_time(self.config.version, priority, self.master_adver_interval),
+                    );
+                    self.resigned_by = Some(src);
+                } else if !self.config.preempt
+                    || advert.priority >= priority
+                    || self.preempt_delay_holds(now)
+                {
+                    if v3 {
+                        self.master_adver_interval = advert.interval;
+                    }
+                    self.master_down_timer = Some(now + self.master_down_interval());
+                    self.master = Some(src);
+                    self.resigned_by = None;
+                    if advert.priority >= priority {
+                        self.preempt_deadline = None;
+                    }
+                }
+                // Else: a lower-priority master and we preempt: discard, so that our
+                // Master_Down_Timer fires and we take over.
+            }
+            State::Master => {
+                if advert.priority == 0 {
+                    // Another router resigned: assert ourselves at once.
+                    self.send_advert(priority);
+                    self.adver_timer = Some(now + self.config.advert_interval.as_duration());
+                } else if advert.priority > priority
+                    || (advert.priority == priority && src > self.primary)
+                {
+                    let reason = if advert.priority > priority {
+                        Reason::HigherPriority {
+                            from: src,
+                            priority: advert.priority,
+                        }
+                    } else {
+                        Reason::HigherAddress {
+                            from: src,
+                            priority: advert.priority,
+                        }
+                    };
+                    let interval = if v3 {
+                        advert.interval
+                    } else {
+                        self.config.advert_interval
+                    };
+                    self.become_backup(now, reason, interval);
+                    self.master = Some(src);
+                } else {
+                    // A lower master (split brain healing): the RFC discards; we also advertise
+                    // at once so that it steps down without waiting for our next interval.
+                    self.send_advert(priority);
+                    self.adver_timer = Some(now + self.config.advert_interval.as_duration());
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    fn group(&mut self, cmd: GroupCommand, now: Instant) {
+        match cmd {
+            GroupCommand::Master { group, member } => {
+                if self.running && self.state == State::Backup {
+                    self.become_master(now, Reason::SyncGroup { group, member });
+                }
+            }
+            GroupCommand::Backup { group, member } => {
+                if self.state == State::Master {
+                    let interval = self.config.advert_interval;
+                    self.become_backup(now, Reason::SyncGroup { group, member }, interval);
+                }
+            }
+            GroupCommand::Fault { group, member } => {
+                self.group_fault = true;
+                if self.running && matches!(self.state, State::Backup | State::Master) {
+                    self.enter_fault_with(now, Reason::SyncGroup { group, member });
+                }
+            }
+            GroupCommand::FaultCleared { .. } => {
+                self.group_fault = false;
+                self.reevaluate_fault(now);
+            }
+        }
+    }
+
+    // ---- transitions --------------------------------------------------------------------
+
+    fn become_master(&mut self, now: Instant, reason: Reason) {
+        self.transition(now, State::Master, reason);
+        self.counters.became_master += 1;
+        self.master_down_timer = None;
+        self.preempt_deadline = None;
+        self.resigned_by = None;
+        self.master = Some(self.primary);
+        self.outputs.push_back(Output::SetOwnership {
+            owned: true,
+            accept: self.config.accept_mode,
+        });
+        let addresses = all_addresses(&self.config);
+        self.outputs
+            .push_back(Output::AddAddresses(addresses.clone()));
+        if !self.config.routes.is_empty() {
+            self.outputs
+                .push_back(Output::AddRoutes(self.config.routes.clone()));
+        }
+        self.send_advert(self.effective_priority());
+        self.adver_timer = Some(now + self.config.advert_interval.as_duration());
+        let repeat = self.garp.start(&self.config.garp, now);
+        self.push_gratuitous(repeat);
+        self.finish_transition();
+    }
+
+    fn become_backup(&mut self, now: Instant, reason: Reason, master_interval: Centisecs) {
+        let from = self.state;
+        self.transition(now, State::Backup, reason);
+        if from == State::Master {
+            self.release(false);
+        }
+        self.clear_timers();
+        self.master_adver_interval = master_interval;
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.master = None;
+        self.finish_transition();
+    }
+
+    fn enter_fault(&mut self, now: Instant, object: String) {
+        self.enter_fault_with(now, Reason::Fault { object });
+    }
+
+    fn enter_fault_with(&mut self, now: Instant, reason: Reason) {
+        let from = self.state;
+        self.transition(now, State::Fault, reason);
+        if from == State::Master {
+            // keepalived: leaving MASTER for FAULT sends priority 0 so a backup takes over
+            // after Skew_Time instead of Master_Down_Interval.
+            self.release(true);
+        }
+        self.clear_timers();
+        self.master = None;
+        self.finish_transition();
+    }
+
+    fn leave_fault(&mut self, now: Instant) {
+        if self.effective_priority() == 255 || self.config.initial_state == InitialState::Master {
+            self.become_master(now, Reason::FaultCleared);
+        } else {
+            self.become_backup(now, Reason::FaultCleared, self.config.advert_interval);
+        }
+    }
+
+    fn reevaluate_fault(&mut self, now: Instant) {
+        if !self.running {
+            return;
+        }
+        match (self.state, self.fault_reason()) {
+            (State::Backup | State::Master, Some(object)) => self.enter_fault(now, object),
+            (State::Fault, None) => self.leave_fault(now),
+            _ => {}
+        }
+    }
+
+    /// Name of the object (or group) holding the instance in FAULT.
+    fn fault_reason(&self) -> Option<String> {
+        if let Some(o) = self.tracking.fault(&self.config.tracked) {
+            return Some(o.name.clone());
+        }
+        self.group_fault.then(|| "sync group".to_string())
+    }
+
+    // ---- helpers ------------------------------------------------------------------------
+
+    fn transition(&mut self, now: Instant, to: State, reason: Reason) {
+        let from = self.state;
+        self.state = to;
+        self.last_transition = Some((now, reason.clone()));
+        self.outputs.push_back(Output::Transition {
+            from,
+            to,
+            reason,
+            at: now,
+        });
+    }
+
+    fn finish_transition(&mut self) {
+        self.outputs.push_back(Output::WriteState(self.state));
+        self.outputs.push_back(Output::RunNotify {
+            state: self.state,
+            priority: self.effective_priority(),
+        });
+    }
+
+    /// Leaving MASTER: ownership first, then (optionally) priority 0, then routes and
+    /// addresses.
+    fn release(&mut self, resign: bool) {
+        self.counters.released_master += 1;
+        self.garp.stop();
+        self.outputs.push_back(Output::SetOwnership {
+            owned: false,
+            accept: self.config.accept_mode,
+        });
+        if resign {
+            self.send_advert(0);
+        }
+        if !self.config.routes.is_empty() {
+            self.outputs
+                .push_back(Output::RemoveRoutes(self.config.routes.clone()));
+        }
+        self.outputs
+            .push_back(Output::RemoveAddresses(all_addresses(&self.config)));
+    }
+
+    fn clear_timers(&mut self) {
+        self.adver_timer = None;
+        self.master_down_timer = None;
+        self.preempt_deadline = None;
+        self.resigned_by = None;
+        self.garp.stop();
+    }
+
+    fn master_down_interval(&self) -> Duration {
+        master_down_interval(
+            self.config.version,
+            self.effective_priority(),
+            self.master_adver_interval,
+        )
+    }
+
+    /// With preempt_delay: tolerate a lower-priority master until the delay, counted from the
+    /// first such advert, has passed.
+    fn preempt_delay_holds(&mut self, now: Instant) -> bool {
+        if self.config.preempt_delay.is_zero() {
+            return false;
+        }
+        let deadline = *self
+            .preempt_deadline
+            .get_or_insert(now + self.config.preempt_delay);
+        now < deadline
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        self.counters.adverts_tx += 1;
+        if priority == 0 {
+            self.counters.priority_zero_tx += 1;
+        }
+        self.outputs.push_back(Output::SendAdvert(Advert {
+            version: self.config.version,
+            vrid: self.config.vrid,
+            priority,
+            interval: self.config.advert_interval,
+            addresses: self
+                .config
+                .virtual_addresses
+                .iter()
+                .map(|a| a.addr)
+                .collect(),
+            auth: self.config.auth,
+        }));
+    }
+
+    fn push_gratuitous(&mut self, repeat: u32) {
+        self.outputs.push_back(Output::SendGratuitous {
+            addresses: all_addresses(&self.config)
+                .into_iter()
+                .map(|a| a.addr)
+                .collect(),
+            repeat,
+        });
+    }
+}
+
+/// Advertised and excluded addresses: all that a master configures.
+fn all_addresses(config: &InstanceConfig) -> Vec<VirtualAddress> {
+    config
+        .virtual_addresses
+        .iter()
+        .chain(&config.excluded_addresses)
+        .cloned()
+        .collect()
+}
+
+fn difference<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Vec<T> {
+    a.iter().filter(|x| !b.contains(x)).cloned().collect()
+}

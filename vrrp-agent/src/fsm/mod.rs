@@ -1,0 +1,34 @@
+//! The sans-IO VRRP state machine (RFC 5798 §6, RFC 3768 §6, with keepalived's FAULT state,
+//! tracking and sync groups) for one virtual router.
+//!
+//! Driven as `handle_input(input, now)` / `handle_timeout(now)`; timers are deadlines
+//! (`poll_timeout()`); effects come out as [`Output`] values (`poll_output()`), in the order
+//! they must be carried out. Time is always an argument: nothing here reads a clock, opens a
+//! socket or spawns a task, so the RFC behaviour is testable with virtual time.
+//!
+//! May import `crate::packet` only.
+
+mod config;
+mod counters;
+mod garp;
+mod input;
+mod instance;
+mod output;
+mod receive;
+mod state;
+mod sync_group;
+mod timing;
+mod tracking;
+
+pub use config::{
+    ConfigError, GarpConfig, InitialState, InstanceConfig, TrackedObject, VirtualAddress,
+    VirtualRoute,
+};
+pub use counters::{Counters, RxErrorCounters};
+pub use input::{GroupCommand, Input};
+pub use instance::{Instance, InstanceStatus};
+pub use output::Output;
+pub use receive::RxCheckError;
+pub use state::{Reason, State};
+pub use sync_group::SyncGroup;
+pub use timing::{master_down_interval, skew_time};

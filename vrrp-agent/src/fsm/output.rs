@@ -1,0 +1,46 @@
+//! Effects of the state machine, as values, in the order the driver must carry them out.
+//!
+//! Takeover: `Transition`, `SetOwnership { owned: true }`, `AddAddresses`, `AddRoutes`,
+//! `SendAdvert`, `SendGratuitous`, `WriteState`, `RunNotify`.
+//! Release: `Transition`, `SetOwnership { owned: false }` (first, so the data plane stops at
+//! once), [`SendAdvert` with priority 0 on shutdown/fault], `RemoveRoutes`, `RemoveAddresses`,
+//! `WriteState`, `RunNotify`.
+
+use std::{net::IpAddr, time::Instant};
+
+use super::{Reason, State, VirtualAddress, VirtualRoute};
+use crate::packet::Advert;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Log line: one per transition, with its reason.
+    Transition {
+        from: State,
+        to: State,
+        reason: Reason,
+        at: Instant,
+    },
+    /// Tell the data plane whether this node owns the virtual addresses.
+    SetOwnership {
+        owned: bool,
+        accept: bool,
+    },
+    /// Multicast this advert (priority 0 when resigning).
+    SendAdvert(Advert),
+    AddAddresses(Vec<VirtualAddress>),
+    RemoveAddresses(Vec<VirtualAddress>),
+    AddRoutes(Vec<VirtualRoute>),
+    RemoveRoutes(Vec<VirtualRoute>),
+    /// Gratuitous ARP (IPv4) / unsolicited NA (IPv6) for each address, `repeat` times.
+    SendGratuitous {
+        addresses: Vec<IpAddr>,
+        repeat: u32,
+    },
+    /// Persist the state (state file).
+    WriteState(State),
+    /// Run the notify scripts for this state (keepalived's `INSTANCE name STATE priority`).
+    RunNotify {
+        state: State,
+        priority: u8,
+    },
+}

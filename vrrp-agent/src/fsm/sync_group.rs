@@ -1,0 +1,80 @@
+//! Sync groups (keepalived's `vrrp_sync_group`): members move together. When a member enters
+//! MASTER, BACKUP or FAULT on its own, the others are told to follow; a group leaves FAULT
+//! only when no member is in FAULT on its own.
+
+use super::{GroupCommand, Input, Reason, State};
+
+/// A sync group over instances identified by the caller's indexes.
+#[derive(Clone, Debug)]
+pub struct SyncGroup {
+    pub name: String,
+    /// (caller's index, instance name)
+    members: Vec<(usize, String)>,
+    /// Members in FAULT on their own account.
+    own_fault: Vec<bool>,
+}
+
+impl SyncGroup {
+    pub fn new(name: &str, members: Vec<(usize, String)>) -> Self {
+        let n = members.len();
+        Self {
+            name: name.to_string(),
+            members,
+            own_fault: vec![false; n],
+        }
+    }
+
+    pub fn contains(&self, index: usize) -> bool {
+        self.members.iter().any(|(i, _)| *i == index)
+    }
+
+    /// A member moved to `to` for `reason`: the inputs to give the other members (same
+    /// instant). Moves caused by the group itself are not propagated again.
+    pub fn on_transition(
+        &mut self,
+        index: usize,
+        to: State,
+        reason: &Reason,
+    ) -> Vec<(usize, Input)> {
+        let Some(pos) = self.members.iter().position(|(i, _)| *i == index) else {
+            return Vec::new();
+        };
+        if matches!(reason, Reason::SyncGroup { .. }) {
+            return Vec::new();
+        }
+        let member = self.members[pos].1.clone();
+        let was_fault = self.own_fault[pos];
+        self.own_fault[pos] = to == State::Fault;
+        let group = self.name.clone();
+        let cmd = match to {
+            State::Master => Some(GroupCommand::Master {
+                group: group.clone(),
+                member,
+            }),
+            State::Backup if was_fault => {
+                if self.own_fault.iter().any(|f| *f) {
+                    None
+                } else {
+                    Some(GroupCommand::FaultCleared {
+                        group: group.clone(),
+                    })
+                }
+            }
+            State::Backup => Some(GroupCommand::Backup {
+                group: group.clone(),
+                member,
+            }),
+            State::Fault => Some(GroupCommand::Fault {
+                group: group.clone(),
+                member,
+            }),
+            State::Initialize => None,
+        };
+        let Some(cmd) = cmd else { return Vec::new() };
+        self.members
+            .iter()
+            .filter(|(i, _)| *i != index)
+            .map(|(i, _)| (*i, Input::Group(cmd.clone())))
+            .collect()
+    }
+}

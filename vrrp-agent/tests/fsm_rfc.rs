@@ -1,0 +1,716 @@
+//! One test per RFC 5798 / RFC 3768 rule, named after its section, on a single state machine
+//! driven with virtual time. Timings for the default config (v3, priority 100, 1 s):
+//! Skew_Time = (256-100)*100/256 = 60 cs, Master_Down_Interval = 300 + 60 = 360 cs.
+
+mod fsm_support;
+
+use std::net::IpAddr;
+
+use fsm_support::*;
+use vrrp_agent::{
+    fsm::{InitialState, Input, Output, Reason, State, VirtualRoute},
+    packet::{Advert, Auth, Centisecs, DecodeError, Version},
+};
+
+const DOWN: u64 = 3600; // ms
+const SKEW: u64 = 600; // ms
+
+#[test]
+fn rfc5798_6_4_1_startup_non_owner_enters_backup_with_master_down_timer() {
+    let (h, out) = Harness::started(config());
+    assert_eq!(h.state(), State::Backup);
+    assert_eq!(transitions(&out), [(State::Initialize, State::Backup)]);
+    assert_eq!(kinds(&out), ["transition", "write_state", "notify"]);
+    assert_eq!(h.next_deadline_in(), Some(ms(DOWN)));
+}
+
+#[test]
+fn rfc5798_6_4_1_startup_owner_becomes_master_advertises_and_announces() {
+    let mut c = config();
+    c.priority = 255;
+    let (h, out) = Harness::started(c);
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(
+        kinds(&out),
+        [
+            "transition",
+            "own",
+            "add_addresses",
+            "advert",
+            "garp",
+            "write_state",
+            "notify"
+        ]
+    );
+    assert_eq!(adverts(&out)[0].priority, 255);
+    assert!(matches!(
+        &out[0],
+        Output::Transition {
+            reason: Reason::StartupOwner,
+            ..
+        }
+    ));
+    assert_eq!(
+        h.next_deadline_in(),
+        Some(ms(1000)),
+        "Adver_Timer = Advertisement_Interval"
+    );
+}
+
+#[test]
+fn keepalived_state_master_starts_as_master() {
+    let mut c = config();
+    c.initial_state = InitialState::Master;
+    let (h, out) = Harness::started(c);
+    assert_eq!(h.state(), State::Master);
+    assert!(matches!(
+        &out[0],
+        Output::Transition {
+            reason: Reason::StartupWantMaster,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn rfc5798_6_4_2_master_down_timer_expiry_makes_backup_master() {
+    let (mut h, _) = Harness::started(config());
+    let out = h.advance(ms(DOWN - 1));
+    assert!(
+        out.is_empty(),
+        "nothing before Master_Down_Interval: {out:?}"
+    );
+    let out = h.advance(ms(1));
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(
+        kinds(&out),
+        [
+            "transition",
+            "own",
+            "add_addresses",
+            "advert",
+            "garp",
+            "write_state",
+            "notify"
+        ]
+    );
+    assert!(matches!(
+        &out[0],
+        Output::Transition {
+            reason: Reason::MasterDown,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_resets_master_down_timer_on_each_advert() {
+    let (mut h, _) = Harness::started(config());
+    for _ in 0..10 {
+        h.advance(ms(1000));
+        h.advert_from(HIGHER_PEER, 150);
+        assert_eq!(h.next_deadline_in(), Some(ms(DOWN)));
+    }
+    assert_eq!(h.state(), State::Backup);
+    assert_eq!(h.inst.status().master, Some(HIGHER_PEER));
+}
+
+#[test]
+fn rfc5798_6_4_2_priority_zero_sets_master_down_timer_to_skew_time() {
+    let (mut h, _) = Harness::started(config());
+    h.advert_from(HIGHER_PEER, 150);
+    h.advance(ms(500));
+    h.advert_from(HIGHER_PEER, 0);
+    assert_eq!(h.next_deadline_in(), Some(ms(SKEW)));
+    let out = h.advance(ms(SKEW));
+    assert_eq!(h.state(), State::Master);
+    assert!(matches!(
+        &out[0],
+        Output::Transition { reason: Reason::MasterResigned { master }, .. } if *master == HIGHER_PEER
+    ));
+    assert_eq!(h.inst.counters().priority_zero_rx, 1);
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_without_preempt_accepts_a_lower_priority_master() {
+    let mut c = config();
+    c.preempt = false;
+    let (mut h, _) = Harness::started(c);
+    for _ in 0..10 {
+        h.advance(ms(1000));
+        h.advert_from(LOWER_PEER, 50);
+    }
+    assert_eq!(h.state(), State::Backup);
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_with_preempt_discards_lower_priority_and_takes_over() {
+    let (mut h, _) = Harness::started(config());
+    h.advance(ms(1000));
+    h.advert_from(LOWER_PEER, 50);
+    assert_eq!(
+        h.next_deadline_in(),
+        Some(ms(DOWN - 1000)),
+        "timer not reset"
+    );
+    let mut took_over_at = None;
+    for _ in 0..4 {
+        h.advance(ms(1000));
+        h.advert_from(LOWER_PEER, 50);
+        if h.state() == State::Master && took_over_at.is_none() {
+            took_over_at = Some(h.elapsed());
+        }
+    }
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(
+        took_over_at,
+        Some(ms(4000)),
+        "took over at the first advert after 3.6 s"
+    );
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_accepts_equal_priority() {
+    let (mut h, _) = Harness::started(config());
+    for _ in 0..10 {
+        h.advance(ms(1000));
+        h.advert_from(LOWER_PEER, 100);
+    }
+    assert_eq!(h.state(), State::Backup, "no tie-break in backup");
+}
+
+#[test]
+fn rfc5798_6_4_2_v3_backup_adopts_the_masters_advert_interval() {
+    let (mut h, _) = Harness::started(config());
+    let mut a = Advert {
+        version: Version::V3,
+        vrid: 7,
+        priority: 200,
+        interval: Centisecs(10),
+        addresses: vec![VIP],
+        auth: Auth::None,
+    };
+    h.advert(HIGHER_PEER, a.clone());
+    // Master_Down_Interval = 3*10 + (156*10)/256 = 30 + 6 = 36 cs.
+    assert_eq!(h.next_deadline_in(), Some(ms(360)));
+    assert_eq!(h.inst.status().master_adver_interval, Centisecs(10));
+    a.interval = Centisecs(200);
+    h.advert(HIGHER_PEER, a);
+    assert_eq!(h.next_deadline_in(), Some(ms(6000 + 1210)));
+}
+
+#[test]
+fn rfc3768_6_3_v2_backup_keeps_its_own_interval() {
+    let (mut h, _) = Harness::started(v2_config("secret12"));
+    h.advert_from(HIGHER_PEER, 200);
+    // 3 s + (256-100)/256 s = 3.609375 s.
+    assert_eq!(
+        h.next_deadline_in(),
+        Some(ms(3609) + std::time::Duration::from_micros(375))
+    );
+}
+
+fn master() -> Harness {
+    let mut c = config();
+    c.initial_state = InitialState::Master;
+    let (mut h, _) = Harness::started(c);
+    assert_eq!(h.state(), State::Master);
+    h.drain();
+    h
+}
+
+#[test]
+fn rfc5798_6_4_3_master_advertises_every_interval() {
+    let mut h = master();
+    let out = h.advance(ms(10_000));
+    let ads = adverts(&out);
+    assert_eq!(ads.len(), 10);
+    assert!(
+        ads.iter()
+            .all(|a| a.priority == 100 && a.vrid == 7 && a.addresses == [VIP])
+    );
+    assert_eq!(h.inst.counters().adverts_tx, 11);
+}
+
+#[test]
+fn rfc5798_6_4_3_master_answers_priority_zero_with_an_advert_at_once() {
+    let mut h = master();
+    h.advance(ms(300));
+    let out = h.advert_from(LOWER_PEER, 0);
+    assert_eq!(kinds(&out), ["advert"]);
+    assert_eq!(h.next_deadline_in(), Some(ms(1000)), "Adver_Timer reset");
+    assert_eq!(h.state(), State::Master);
+}
+
+#[test]
+fn rfc5798_6_4_3_master_steps_down_for_higher_priority() {
+    let mut h = master();
+    let out = h.advert_from(LOWER_PEER, 101);
+    assert_eq!(h.state(), State::Backup);
+    assert_eq!(
+        kinds(&out),
+        [
+            "transition",
+            "disown",
+            "remove_addresses",
+            "write_state",
+            "notify"
+        ]
+    );
+    assert!(matches!(
+        &out[0],
+        Output::Transition {
+            reason: Reason::HigherPriority { priority: 101, .. },
+            ..
+        }
+    ));
+    assert_eq!(h.next_deadline_in(), Some(ms(DOWN)));
+    assert_eq!(h.inst.counters().released_master, 1);
+}
+
+#[test]
+fn rfc5798_6_4_3_equal_priority_higher_address_wins() {
+    let mut h = master();
+    let out = h.advert_from(HIGHER_PEER, 100);
+    assert_eq!(h.state(), State::Backup);
+    assert!(matches!(
+        &out[0],
+        Output::Transition {
+            reason: Reason::HigherAddress { .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn rfc5798_6_4_3_equal_priority_lower_address_is_discarded_and_we_reassert() {
+    let mut h = master();
+    let out = h.advert_from(LOWER_PEER, 100);
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(
+        kinds(&out),
+        ["advert"],
+        "immediate advert so the other master steps down"
+    );
+    let out = h.advert_from(LOWER_PEER, 99);
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(kinds(&out), ["advert"]);
+}
+
+#[test]
+fn rfc5798_6_4_3_shutdown_sends_priority_zero_and_releases_ownership_first() {
+    let mut h = master();
+    let out = h.input(Input::Shutdown);
+    assert_eq!(h.state(), State::Initialize);
+    assert_eq!(
+        kinds(&out),
+        [
+            "transition",
+            "disown",
+            "advert0",
+            "remove_addresses",
+            "write_state",
+            "notify"
+        ]
+    );
+    assert_eq!(h.inst.counters().priority_zero_tx, 1);
+    assert_eq!(h.inst.poll_timeout(), None, "all timers cancelled");
+    assert!(
+        h.advert_from(HIGHER_PEER, 200).is_empty(),
+        "stopped instance ignores adverts"
+    );
+}
+
+#[test]
+fn rfc5798_6_4_2_shutdown_from_backup_cancels_the_timer_silently() {
+    let (mut h, _) = Harness::started(config());
+    let out = h.input(Input::Shutdown);
+    assert_eq!(kinds(&out), ["transition", "write_state", "notify"]);
+    assert_eq!(h.inst.poll_timeout(), None);
+    assert!(h.advance(ms(10_000)).is_empty());
+}
+
+#[test]
+fn rfc5798_7_1_the_address_owner_discards_adverts() {
+    let mut c = config();
+    c.priority = 255;
+    let (mut h, _) = Harness::started(c);
+    h.drain();
+    let out = h.advert_from(HIGHER_PEER, 255);
+    assert!(out.is_empty());
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.inst.counters().rx_errors.get("owner_conflict"), 1);
+    assert_eq!(h.inst.counters().adverts_rx, 0);
+}
+
+#[test]
+fn rfc5798_7_1_version_mismatch_is_discarded_and_counted() {
+    let (mut h, _) = Harness::started(config());
+    let advert = Advert {
+        version: Version::V2,
+        vrid: 7,
+        priority: 200,
+        interval: Centisecs::from_secs(1),
+        addresses: vec![VIP],
+        auth: Auth::None,
+    };
+    h.advert(HIGHER_PEER, advert);
+    assert_eq!(h.next_deadline_in(), Some(ms(DOWN)), "timer not reset");
+    assert_eq!(h.inst.counters().rx_errors.get("version_mismatch"), 1);
+}
+
+#[test]
+fn rfc5798_7_1_address_list_mismatch_is_counted_but_accepted_in_v3() {
+    let (mut h, _) = Harness::started(config());
+    let advert = Advert {
+        version: Version::V3,
+        vrid: 7,
+        priority: 200,
+        interval: Centisecs(100),
+        addresses: vec!["10.9.9.9".parse().unwrap()],
+        auth: Auth::None,
+    };
+    h.advance(ms(1000));
+    h.advert(HIGHER_PEER, advert);
+    assert_eq!(
+        h.next_deadline_in(),
+        Some(ms(DOWN)),
+        "accepted: timer reset"
+    );
+    assert_eq!(h.inst.counters().rx_errors.get("address_list"), 1);
+    assert_eq!(h.inst.counters().adverts_rx, 1);
+}
+
+#[test]
+fn rfc3768_7_1_address_list_mismatch_from_a_non_owner_is_dropped() {
+    let (mut h, _) = Harness::started(v2_config("secret12"));
+    let mut advert = Advert {
+        version: Version::V2,
+        vrid: 7,
+        priority: 200,
+        interval: Centisecs::from_secs(1),
+        addresses: vec!["10.9.9.9".parse().unwrap()],
+        auth: Auth::simple("secret12"),
+    };
+    h.advance(ms(1000));
+    h.advert(HIGHER_PEER, advert.clone());
+    assert_eq!(h.inst.counters().adverts_rx, 0);
+    assert_eq!(h.inst.counters().rx_errors.get("address_list"), 1);
+    advert.priority = 255;
+    h.advert(HIGHER_PEER, advert);
+    assert_eq!(
+        h.inst.counters().adverts_rx,
+        1,
+        "the owner's advert is processed"
+    );
+}
+
+#[test]
+fn rfc3768_7_1_authentication_is_checked() {
+    let (mut h, _) = Harness::started(v2_config("secret12"));
+    let mut advert = Advert {
+        version: Version::V2,
+        vrid: 7,
+        priority: 200,
+        interval: Centisecs::from_secs(1),
+        addresses: vec![VIP],
+        auth: Auth::simple("wrong"),
+    };
+    h.advert(HIGHER_PEER, advert.clone());
+    advert.auth = Auth::None;
+    h.advert(HIGHER_PEER, advert.clone());
+    let c = h.inst.counters();
+    assert_eq!(c.rx_errors.get("auth_failure"), 1);
+    assert_eq!(c.rx_errors.get("auth_type_mismatch"), 1);
+    assert_eq!(c.adverts_rx, 0);
+    // keepalived truncates passwords to 8 bytes: "secret12345" matches "secret12".
+    advert.auth = Auth::simple("secret12345");
+    h.advert(HIGHER_PEER, advert);
+    assert_eq!(h.inst.counters().adverts_rx, 1);
+}
+
+#[test]
+fn rfc3768_7_1_interval_mismatch_is_dropped() {
+    let (mut h, _) = Harness::started(v2_config("secret12"));
+    let advert = Advert {
+        version: Version::V2,
+        vrid: 7,
+        priority: 200,
+        interval: Centisecs::from_secs(2),
+        addresses: vec![VIP],
+        auth: Auth::simple("secret12"),
+    };
+    h.advert(HIGHER_PEER, advert);
+    assert_eq!(h.inst.counters().rx_errors.get("interval_mismatch"), 1);
+    assert_eq!(h.inst.counters().adverts_rx, 0);
+}
+
+#[test]
+fn codec_errors_for_the_vrid_are_counted_by_kind() {
+    let (mut h, _) = Harness::started(config());
+    h.input(Input::RxDecodeError(DecodeError::Ttl { ttl: 64 }));
+    h.input(Input::RxDecodeError(DecodeError::Checksum { found: 1 }));
+    h.input(Input::RxDecodeError(DecodeError::Checksum { found: 2 }));
+    let c = h.inst.counters();
+    assert_eq!(
+        (c.rx_errors.get("ttl"), c.rx_errors.get("checksum")),
+        (1, 2)
+    );
+    assert_eq!(h.state(), State::Backup);
+}
+
+#[test]
+fn own_adverts_looped_back_are_ignored() {
+    let mut h = master();
+    assert!(h.advert_from(PRIMARY, 200).is_empty());
+    assert_eq!(h.state(), State::Master);
+}
+
+#[test]
+fn takeover_and_release_order_ownership_before_addresses_routes_and_garp() {
+    let mut c = config();
+    c.routes.push(VirtualRoute {
+        dst: "0.0.0.0".parse().unwrap(),
+        prefix_len: 0,
+        via: Some("10.0.0.254".parse().unwrap()),
+        dev: None,
+        scope: None,
+        protocol: Some("static".into()),
+        table: None,
+        no_track: true,
+    });
+    c.initial_state = InitialState::Master;
+    let (mut h, out) = Harness::started(c);
+    assert_eq!(
+        kinds(&out),
+        [
+            "transition",
+            "own",
+            "add_addresses",
+            "add_routes",
+            "advert",
+            "garp",
+            "write_state",
+            "notify"
+        ]
+    );
+    let out = h.advert_from(HIGHER_PEER, 200);
+    assert_eq!(
+        kinds(&out),
+        [
+            "transition",
+            "disown",
+            "remove_routes",
+            "remove_addresses",
+            "write_state",
+            "notify"
+        ]
+    );
+}
+
+#[test]
+fn garp_batches_follow_keepalived_delay_repeat_and_refresh() {
+    let mut c = config();
+    c.garp.master_repeat = 3;
+    c.garp.master_delay = ms(5000);
+    c.garp.refresh = Some(ms(20_000));
+    c.garp.refresh_repeat = 2;
+    c.excluded_addresses
+        .push(vrrp_agent::fsm::VirtualAddress::host(
+            "192.168.1.112".parse().unwrap(),
+        ));
+    c.initial_state = InitialState::Master;
+    let (mut h, out) = Harness::started(c);
+    let garps = |out: &[Output]| -> Vec<(Vec<IpAddr>, u32)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::SendGratuitous { addresses, repeat } => Some((addresses.clone(), *repeat)),
+                _ => None,
+            })
+            .collect()
+    };
+    let all = vec![VIP, "192.168.1.112".parse().unwrap()];
+    assert_eq!(
+        garps(&out),
+        [(all.clone(), 3)],
+        "immediate batch covers excluded addresses"
+    );
+    assert!(garps(&h.advance(ms(4999))).is_empty());
+    assert_eq!(
+        garps(&h.advance(ms(1))),
+        [(all.clone(), 3)],
+        "second batch after the delay"
+    );
+    assert!(garps(&h.advance(ms(14_999))).is_empty());
+    assert_eq!(
+        garps(&h.advance(ms(1))),
+        [(all.clone(), 2)],
+        "refresh at 20 s"
+    );
+    assert_eq!(garps(&h.advance(ms(20_000))), [(all, 2)], "and every 20 s");
+    h.advert_from(HIGHER_PEER, 200);
+    for _ in 0..60 {
+        let out = h.advance(ms(1000));
+        assert!(garps(&out).is_empty(), "no GARP after leaving master");
+        h.advert_from(HIGHER_PEER, 200);
+    }
+    assert_eq!(h.state(), State::Backup);
+}
+
+#[test]
+fn tracked_weights_change_priority_and_weightless_failure_faults() {
+    let mut c = config();
+    c.tracked = vec![
+        vrrp_agent::fsm::TrackedObject {
+            name: "uplink".into(),
+            weight: -60,
+        },
+        vrrp_agent::fsm::TrackedObject {
+            name: "ha-link".into(),
+            weight: 0,
+        },
+    ];
+    c.initial_state = InitialState::Master;
+    let (mut h, _) = Harness::started(c);
+    h.input(Input::Tracked {
+        index: 0,
+        up: false,
+    });
+    assert_eq!(h.inst.effective_priority(), 40);
+    assert_eq!(
+        h.state(),
+        State::Master,
+        "a weight alone never moves the state"
+    );
+    let ads = adverts(&h.advance(ms(1000)));
+    assert_eq!(ads[0].priority, 40, "adverts carry the effective priority");
+    let out = h.input(Input::Tracked {
+        index: 1,
+        up: false,
+    });
+    assert_eq!(h.state(), State::Fault);
+    assert_eq!(
+        kinds(&out),
+        [
+            "transition",
+            "disown",
+            "advert0",
+            "remove_addresses",
+            "write_state",
+            "notify"
+        ]
+    );
+    assert!(
+        matches!(&out[0], Output::Transition { reason: Reason::Fault { object }, .. } if object == "ha-link")
+    );
+    assert!(h.advance(ms(10_000)).is_empty(), "FAULT is silent");
+    assert!(h.advert_from(LOWER_PEER, 10).is_empty(), "and deaf");
+    let out = h.input(Input::Tracked { index: 1, up: true });
+    assert_eq!(
+        transitions(&out),
+        [(State::Fault, State::Master)],
+        "state MASTER wanted"
+    );
+}
+
+#[test]
+fn a_fault_at_startup_starts_in_fault_and_clears_to_backup() {
+    let mut c = config();
+    c.tracked = vec![vrrp_agent::fsm::TrackedObject {
+        name: "ha-link".into(),
+        weight: 0,
+    }];
+    let mut h = Harness::new(c);
+    h.input(Input::Tracked {
+        index: 0,
+        up: false,
+    });
+    let out = h.input(Input::Startup);
+    assert_eq!(transitions(&out), [(State::Initialize, State::Fault)]);
+    let out = h.input(Input::Tracked { index: 0, up: true });
+    assert_eq!(transitions(&out), [(State::Fault, State::Backup)]);
+    assert_eq!(h.next_deadline_in(), Some(ms(DOWN)));
+}
+
+#[test]
+fn preempt_delay_tolerates_a_lower_master_for_the_delay() {
+    let mut c = config();
+    c.preempt_delay = ms(10_000);
+    let (mut h, _) = Harness::started(c);
+    let mut took_over = None;
+    for s in 1..=20 {
+        h.advance(ms(1000));
+        h.advert_from(LOWER_PEER, 50);
+        if h.state() == State::Master {
+            took_over = Some(s);
+            break;
+        }
+    }
+    // First lower advert at 1 s; accepted until 11 s; then discarded, the down timer (reset
+    // at 10 s) expires at 13.6 s: master on the advert at 14 s.
+    assert_eq!(took_over, Some(14));
+}
+
+#[test]
+fn reload_with_the_same_config_changes_nothing() {
+    let mut h = master();
+    let config = h.inst.config().clone();
+    h.inst.reconfigure(config, h.now).unwrap();
+    assert!(h.drain().is_empty());
+    assert_eq!(h.state(), State::Master);
+}
+
+#[test]
+fn reload_updates_a_master_in_place() {
+    let mut h = master();
+    let mut config = h.inst.config().clone();
+    config.priority = 90;
+    config
+        .excluded_addresses
+        .push(vrrp_agent::fsm::VirtualAddress::host(
+            "192.168.1.1".parse().unwrap(),
+        ));
+    h.inst.reconfigure(config.clone(), h.now).unwrap();
+    let out = h.drain();
+    assert_eq!(kinds(&out), ["add_addresses", "garp"]);
+    assert_eq!(h.state(), State::Master, "no flap");
+    config.excluded_addresses.clear();
+    h.inst.reconfigure(config, h.now).unwrap();
+    assert_eq!(kinds(&h.drain()), ["remove_addresses"]);
+    assert_eq!(adverts(&h.advance(ms(1000)))[0].priority, 90);
+}
+
+#[test]
+fn invalid_configs_are_refused_with_reasons() {
+    let mut c = config();
+    c.priority = 0;
+    assert!(
+        vrrp_agent::fsm::Instance::new(c, PRIMARY)
+            .unwrap_err()
+            .to_string()
+            .contains("priority 0")
+    );
+    let mut c = config();
+    c.vrid = 0;
+    assert!(c.validate().is_err());
+    let mut c = v2_config("x");
+    c.advert_interval = Centisecs(150);
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("whole seconds")
+    );
+    let mut c = config();
+    c.virtual_addresses.clear();
+    assert!(c.validate().is_err());
+    let mut c = config();
+    c.virtual_addresses
+        .push(vrrp_agent::fsm::VirtualAddress::host(
+            "fd00::1".parse().unwrap(),
+        ));
+    assert!(c.validate().unwrap_err().to_string().contains("mix"));
+    let mut c = config();
+    c.advert_interval = Centisecs(4096);
+    assert!(c.validate().is_err());
+}
