@@ -714,3 +714,38 @@ fn invalid_configs_are_refused_with_reasons() {
     c.advert_interval = Centisecs(4096);
     assert!(c.validate().is_err());
 }
+
+#[test]
+fn a_sync_group_member_waits_for_its_group_before_becoming_master() {
+    let mut c = config();
+    c.sync_group = Some("G".into());
+    let (mut h, _) = Harness::started(c);
+    let out = h.advance(ms(DOWN));
+    assert_eq!(kinds(&out), ["sync_wants_master"]);
+    assert_eq!(h.state(), State::Backup);
+    assert!(h.inst.wants_master());
+    assert_eq!(
+        h.next_deadline_in(),
+        Some(ms(DOWN)),
+        "re-armed while waiting"
+    );
+    // Hearing a master again withdraws the wish.
+    h.advert_from(HIGHER_PEER, 150);
+    assert!(!h.inst.wants_master());
+    h.advance(ms(DOWN));
+    let out = h.input(Input::Group(vrrp_agent::fsm::GroupCommand::Master {
+        group: "G".into(),
+        member: "VR_8".into(),
+    }));
+    assert_eq!(h.state(), State::Master);
+    assert!(
+        matches!(
+            &out[0],
+            Output::Transition {
+                reason: Reason::MasterDown,
+                ..
+            }
+        ),
+        "its own reason"
+    );
+}

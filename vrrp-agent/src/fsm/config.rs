@@ -118,6 +118,9 @@ pub struct InstanceConfig {
     pub auth: Auth,
     pub garp: GarpConfig,
     pub tracked: Vec<TrackedObject>,
+    /// Name of the sync group this instance belongs to: it then becomes master only
+    /// together with every other member (see [`SyncGroup`](super::SyncGroup)).
+    pub sync_group: Option<String>,
 }
 
 /// A configuration the state machine cannot run.
@@ -164,6 +167,7 @@ impl InstanceConfig {
             auth: Auth::None,
             garp: GarpConfig::default(),
             tracked: Vec::new(),
+            sync_group: None,
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Instance {
     preempt_deadline: Option<Instant>,
     master: Option<IpAddr>,
     resigned_by: Option<IpAddr>,
+    /// Sync-group member whose down timer expired: why it wants MASTER.
+    wants_master: Option<Reason>,
     last_transition: Option<(Instant, Reason)>,
     counters: Counters,
     outputs: VecDeque<Output>,
@@ -75,6 +77,7 @@ impl Instance {
             preempt_deadline: None,
             master: None,
             resigned_by: None,
+            wants_master: None,
             last_transition: None,
             counters: Counters::default(),
             outputs: VecDeque::new(),
@@ -91,6 +94,11 @@ impl Instance {
 
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Whether this instance is master or would be (for sync-group promotion).
+    pub fn wants_master(&self) -> bool {
+        self.state == State::Master || (self.state == State::Backup && self.wants_master.is_some())
     }
 
     /// Priority after tracked-object weights.
@@ -150,7 +158,15 @@ impl Instance {
                         Some(master) => Reason::MasterResigned { master },
                         None => Reason::MasterDown,
                     };
-                    self.become_master(now, reason);
+                    if self.config.sync_group.is_some() {
+                        // keepalived's vrrp_sync_can_goto_master: wait for every member
+                        // (prefer backup to thrashing); check again after another interval.
+                        self.wants_master = Some(reason);
+                        self.master_down_timer = Some(now + self.master_down_interval());
+                        self.outputs.push_back(Output::SyncWantsMaster);
+                    } else {
+                        self.become_master(now, reason);
+                    }
                 }
             }
             State::Initialize | State::Fault => {}
@@ -300,6 +316,7 @@ impl Instance {
                     self.master_down_timer = Some(now + self.master_down_interval());
                     self.master = Some(src);
                     self.resigned_by = None;
+                    self.wants_master = None;
                     if advert.priority >= priority {
                         self.preempt_deadline = None;
                     }
@@ -348,7 +365,11 @@ impl Instance {
         match cmd {
             GroupCommand::Master { group, member } => {
                 if self.running && self.state == State::Backup {
-                    self.become_master(now, Reason::SyncGroup { group, member });
+                    let reason = self
+                        .wants_master
+                        .take()
+                        .unwrap_or(Reason::SyncGroup { group, member });
+                    self.become_master(now, reason);
                 }
             }
             GroupCommand::Backup { group, member } => {
@@ -374,6 +395,7 @@ impl Instance {
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
         self.transition(now, State::Master, reason);
+        self.wants_master = None;
         self.counters.became_master += 1;
         self.master_down_timer = None;
         self.preempt_deadline = None;
@@ -497,6 +519,7 @@ impl Instance {
     }
 
     fn clear_timers(&mut self) {
+        self.wants_master = None;
         self.adver_timer = None;
         self.master_down_timer = None;
         self.preempt_deadline = None;

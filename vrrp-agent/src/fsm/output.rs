@@ -43,4 +43,7 @@ pub enum Output {
         state: State,
         priority: u8,
     },
+    /// A sync-group member's master-down timer expired: it wants MASTER but waits until
+    /// every member does (the driver asks its [`SyncGroup`](super::SyncGroup)).
+    SyncWantsMaster,
 }

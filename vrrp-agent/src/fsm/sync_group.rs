@@ -1,6 +1,9 @@
 //! Sync groups (keepalived's `vrrp_sync_group`): members move together. When a member enters
 //! MASTER, BACKUP or FAULT on its own, the others are told to follow; a group leaves FAULT
-//! only when no member is in FAULT on its own.
+//! only when no member is in FAULT on its own. A member goes MASTER only when every member
+//! wants to (its master-down timer expired): otherwise members with different peers would
+//! pull each other up and down forever (keepalived: "prefer backup state to avoid
+//! thrashing").
 
 use super::{GroupCommand, Input, Reason, State};
 
@@ -26,6 +29,30 @@ impl SyncGroup {
 
     pub fn contains(&self, index: usize) -> bool {
         self.members.iter().any(|(i, _)| *i == index)
+    }
+
+    /// Member `index` wants MASTER ([`Output::SyncWantsMaster`](super::Output)): if every
+    /// member wants it (`wants(i)`, i.e. `Instance::wants_master`), the commands that make
+    /// them all master; otherwise nothing and they wait.
+    pub fn on_wants_master(
+        &self,
+        index: usize,
+        wants: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, Input)> {
+        let Some((_, member)) = self.members.iter().find(|(i, _)| *i == index) else {
+            return Vec::new();
+        };
+        if !self.members.iter().all(|(i, _)| wants(*i)) {
+            return Vec::new();
+        }
+        let cmd = GroupCommand::Master {
+            group: self.name.clone(),
+            member: member.clone(),
+        };
+        self.members
+            .iter()
+            .map(|(i, _)| (*i, Input::Group(cmd.clone())))
+            .collect()
     }
 
     /// A member moved to `to` for `reason`: the inputs to give the other members (same

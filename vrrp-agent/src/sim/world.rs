@@ -109,6 +109,13 @@ impl Sim {
 
     /// Makes `members` (instances of `node`) a sync group.
     pub fn add_sync_group(&mut self, node: usize, name: &str, members: &[usize]) {
+        for i in members {
+            let inst = &mut self.instances[*i];
+            inst.config.sync_group = Some(name.to_string());
+            inst.fsm
+                .reconfigure(inst.config.clone(), self.now)
+                .expect("validated before");
+        }
         let members = members
             .iter()
             .map(|i| (*i, self.instances[*i].config.name.clone()))
@@ -404,6 +411,14 @@ impl Sim {
                     let node = self.instances[i].node;
                     for g in &mut self.nodes[node].groups {
                         follow_ups.extend(g.on_transition(i, to, &reason));
+                    }
+                }
+                Output::SyncWantsMaster => {
+                    let node = self.instances[i].node;
+                    let instances = &self.instances;
+                    for g in &self.nodes[node].groups {
+                        follow_ups
+                            .extend(g.on_wants_master(i, |j| instances[j].fsm.wants_master()));
                     }
                 }
                 _ => {}

@@ -122,6 +122,7 @@ pub fn kinds(outputs: &[Output]) -> Vec<&'static str> {
             Output::SendGratuitous { .. } => "garp",
             Output::WriteState(_) => "write_state",
             Output::RunNotify { .. } => "notify",
+            Output::SyncWantsMaster => "sync_wants_master",
         })
         .collect()
 }
@@ -155,3 +156,5 @@ pub fn v2_config(password: &str) -> InstanceConfig {
     c.auth = Auth::simple(password);
     c
 }
+
+pub mod sim;
