@@ -294,7 +294,7 @@ fn rfc5798_6_4_3_equal_priority_lower_address_is_discarded_and_we_reassert() {
     );
     let out = h.advert_from(LOWER_PEER, 99);
     assert_eq!(h.state(), State::Master);
-    assert_eq!(kinds(&out), ["advert"]);
+    assert!(out.is_empty(), "reasserted already in this interval");
 }
 
 #[test]
@@ -748,4 +748,37 @@ fn a_sync_group_member_waits_for_its_group_before_becoming_master() {
         ),
         "its own reason"
     );
+}
+
+#[test]
+fn a_master_reasserts_against_a_lower_master_at_most_once_per_interval() {
+    let mut h = master();
+    assert_eq!(kinds(&h.advert_from(LOWER_PEER, 50)), ["advert"]);
+    for _ in 0..100 {
+        assert!(
+            h.advert_from(LOWER_PEER, 50).is_empty(),
+            "no storm against a peer that never yields"
+        );
+    }
+    h.advance(ms(999));
+    assert!(h.advert_from(LOWER_PEER, 50).is_empty());
+    h.advance(ms(1));
+    assert_eq!(
+        kinds(&h.advert_from(LOWER_PEER, 50)),
+        ["advert"],
+        "one per interval"
+    );
+}
+
+#[test]
+fn a_backup_ignores_a_resignation_from_a_router_it_does_not_follow() {
+    let (mut h, _) = Harness::started(config());
+    h.advert_from(HIGHER_PEER, 150);
+    // The old master's priority 0, reordered behind the new master's advert.
+    h.advert_from(LOWER_PEER, 0);
+    assert_eq!(h.next_deadline_in(), Some(ms(DOWN)), "not Skew_Time");
+    assert_eq!(h.inst.counters().rx_errors.get("stale_resignation"), 1);
+    // The master we follow resigning still counts.
+    h.advert_from(HIGHER_PEER, 0);
+    assert_eq!(h.next_deadline_in(), Some(ms(SKEW)));
 }

@@ -53,6 +53,8 @@ pub struct Instance {
     resigned_by: Option<IpAddr>,
     /// Sync-group member whose down timer expired: why it wants MASTER.
     wants_master: Option<Reason>,
+    /// When a master last answered a lower-priority advert at once (rate limit).
+    last_reassert: Option<Instant>,
     last_transition: Option<(Instant, Reason)>,
     counters: Counters,
     outputs: VecDeque<Output>,
@@ -78,6 +80,7 @@ impl Instance {
             master: None,
             resigned_by: None,
             wants_master: None,
+            last_reassert: None,
             last_transition: None,
             counters: Counters::default(),
             outputs: VecDeque::new(),
@@ -301,6 +304,13 @@ impl Instance {
         match self.state {
             State::Backup => {
                 if advert.priority == 0 {
+                    if self.master.is_some_and(|m| m != src) {
+                        // A resignation from a router that is not the master we follow is
+                        // stale (reordered behind the new master's adverts): acting on it
+                        // would start a second master.
+                        self.counters.rx_errors.bump("stale_resignation");
+                        return;
+                    }
                     // RFC 5798 §6.4.2: the master resigned; take over after Skew_Time.
                     self.master_down_timer = Some(
                         now + skew_time(self.config.version, priority, self.master_adver_interval),
@@ -350,9 +360,15 @@ impl Instance {
                     };
                     self.become_backup(now, reason, interval);
                     self.master = Some(src);
-                } else {
-                    // A lower master (split brain healing): the RFC discards; we also advertise
-                    // at once so that it steps down without waiting for our next interval.
+                } else if self
+                    .last_reassert
+                    .is_none_or(|t| now >= t + self.config.advert_interval.as_duration())
+                {
+                    // A lower master (split brain healing): the RFC discards; like keepalived
+                    // (unless `lower_prio_no_advert`) we also advertise at once so it steps
+                    // down without waiting for our next interval. At most once per interval,
+                    // so a peer that never yields cannot turn this into a storm.
+                    self.last_reassert = Some(now);
                     self.send_advert(priority);
                     self.adver_timer = Some(now + self.config.advert_interval.as_duration());
                 }

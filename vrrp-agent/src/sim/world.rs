@@ -71,7 +71,7 @@ impl Sim {
             instances: Vec::new(),
             queue: BinaryHeap::new(),
             seq: 0,
-            ledger: OwnershipLedger::default(),
+            ledger: OwnershipLedger::new(start),
             events: Vec::new(),
         }
     }
@@ -154,10 +154,9 @@ impl Sim {
     /// dropped at once (the XDP lease, tested in the data-plane suite, bounds it in reality).
     pub fn kill_node(&mut self, node: usize) {
         self.nodes[node].alive = false;
-        let whole = self.net.is_whole();
         for i in self.node_instances(node) {
             let (seg, vrid) = (self.instances[i].segment, self.instances[i].config.vrid);
-            self.ledger.set(seg, vrid, i, false, self.now, whole);
+            self.ledger.set(seg, vrid, i, false, self.now);
         }
     }
 
@@ -182,7 +181,7 @@ impl Sim {
                 self.net.cut(*x, *y);
             }
         }
-        self.ledger.network_changed(self.net.is_whole());
+        self.ledger.network_changed(self.net.is_whole(), self.now);
     }
 
     /// Cuts `node` off from every other node.
@@ -194,11 +193,12 @@ impl Sim {
     /// Removes all partitions.
     pub fn heal(&mut self) {
         self.net.heal();
+        self.ledger.network_changed(self.net.is_whole(), self.now);
     }
 
     pub fn set_loss(&mut self, loss: f64) {
         self.net.config.loss = loss;
-        self.ledger.network_changed(self.net.is_whole());
+        self.ledger.network_changed(self.net.is_whole(), self.now);
     }
 
     pub fn network_whole(&self) -> bool {
@@ -403,9 +403,8 @@ impl Sim {
                 Output::SendAdvert(advert) => self.broadcast(i, &advert),
                 Output::SetOwnership { owned, .. } => {
                     let inst = &self.instances[i];
-                    let whole = self.net.is_whole();
                     self.ledger
-                        .set(inst.segment, inst.config.vrid, i, owned, self.now, whole);
+                        .set(inst.segment, inst.config.vrid, i, owned, self.now);
                 }
                 Output::Transition { to, reason, .. } => {
                     let node = self.instances[i].node;
