@@ -95,13 +95,19 @@ impl Advert {
     }
 
     /// Encodes the VRRP message (no IP header) with its checksum, for sending from `src` to
-    /// `dst` (which the v3 checksum covers).
+    /// `dst` (which the v3 checksum covers; `dst` and every address must be of the family of
+    /// `src`).
     pub fn encode(&self, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, EncodeError> {
         let count =
             u8::try_from(self.addresses.len()).map_err(|_| EncodeError::TooManyAddresses {
                 count: self.addresses.len(),
             })?;
-        if let Some(addr) = self.addresses.iter().find(|a| a.is_ipv4() != src.is_ipv4()) {
+        if let Some(addr) = self
+            .addresses
+            .iter()
+            .chain([&dst])
+            .find(|a| a.is_ipv4() != src.is_ipv4())
+        {
             return Err(EncodeError::MixedFamilies { addr: *addr, src });
         }
         let mut out = Vec::with_capacity(self.encoded_len());
@@ -257,5 +263,25 @@ mod tests {
         vrrp[6..8].copy_from_slice(&csum.to_be_bytes());
         let meta = RxMeta { src, dst, ttl: 255 };
         assert_eq!(Advert::decode(&vrrp, &meta), Err(DecodeError::ZeroInterval));
+    }
+
+    /// The v3 checksum covers both addresses: with `dst` of another family than `src` it
+    /// could not be computed, so encoding must refuse instead of sending a wrong checksum.
+    #[test]
+    fn encode_refuses_a_destination_of_another_family() {
+        let advert = Advert {
+            version: Version::V3,
+            vrid: 1,
+            priority: 100,
+            interval: Centisecs(100),
+            addresses: vec![Ipv4Addr::new(192, 0, 2, 100).into()],
+            auth: Auth::None,
+        };
+        let src: IpAddr = Ipv4Addr::new(192, 0, 2, 1).into();
+        let dst: IpAddr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12).into();
+        assert_eq!(
+            advert.encode(src, dst),
+            Err(EncodeError::MixedFamilies { addr: dst, src })
+        );
     }
 }
