@@ -13,7 +13,7 @@ mod interval;
 mod ipv4;
 
 pub use advert::{Advert, Auth, RxMeta, VRRP_HEADER_LEN, Version};
-pub use checksum::{internet_checksum, vrrp_checksum};
+pub use checksum::{internet_checksum, pseudo_header_checksum, vrrp_checksum};
 pub use error::{DecodeError, EncodeError};
 pub use interval::Centisecs;
 pub use ipv4::decode_ipv4_packet;
