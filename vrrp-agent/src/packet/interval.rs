@@ -24,7 +24,7 @@ impl Centisecs {
 
     /// Whole seconds, if this is a whole number of seconds.
     pub const fn whole_secs(self) -> Option<u32> {
-        if self.0 % 100 == 0 {
+        if self.0.is_multiple_of(100) {
             Some(self.0 / 100)
         } else {
             None
@@ -42,7 +42,7 @@ impl Centisecs {
 
 impl fmt::Display for Centisecs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 100 == 0 {
+        if self.0.is_multiple_of(100) {
             write!(f, "{}s", self.0 / 100)
         } else {
             write!(f, "{}.{:02}s", self.0 / 100, self.0 % 100)
