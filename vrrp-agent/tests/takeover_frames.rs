@@ -20,39 +20,53 @@ fn ip6(s: &str) -> Ipv6Addr {
     s.parse().unwrap()
 }
 
-/// (capture, the addresses its GARPs announce, GARP count, the addresses its NAs announce,
-/// NA count). Each node announces each address 6 times: `vrrp_garp_master_repeat 3` on
-/// becoming master and 3 more after `vrrp_garp_master_delay 1`.
-fn expected() -> Vec<(&'static str, Vec<Ipv4Addr>, usize, Vec<Ipv6Addr>, usize)> {
+/// The takeover frames one capture must hold.
+struct Expected {
+    capture: &'static str,
+    /// The addresses its GARPs announce, and how many GARPs there are.
+    garp_ips: Vec<Ipv4Addr>,
+    garps: usize,
+    /// The addresses its NAs announce, and how many NAs there are.
+    na_ips: Vec<Ipv6Addr>,
+    nas: usize,
+}
+
+/// Each node announces each address 6 times: `vrrp_garp_master_repeat 3` on becoming master
+/// and 3 more after `vrrp_garp_master_delay 1`.
+fn expected() -> Vec<Expected> {
+    let garps = |capture, ips: &[&str]| Expected {
+        capture,
+        garp_ips: ips.iter().map(|ip| ip4(ip)).collect(),
+        garps: 12 * ips.len(),
+        na_ips: vec![],
+        nas: 0,
+    };
     vec![
-        (
+        garps(
             "v2-pass.pcap",
-            vec![ip4("169.254.0.1"), ip4("10.0.10.1"), ip4("192.168.1.112")],
-            36,
-            vec![],
-            0,
+            &["169.254.0.1", "10.0.10.1", "192.168.1.112"],
         ),
-        (
-            "v3-ipv4.pcap",
-            vec![ip4("169.254.0.1"), ip4("10.0.10.1")],
-            24,
-            vec![],
-            0,
-        ),
-        ("v3-cs.pcap", vec![ip4("169.254.0.1")], 12, vec![], 0),
-        (
-            "v3-ipv6.pcap",
-            vec![],
-            0,
-            vec![ip6("fd00:1::100"), ip6("fd00:2::1")],
-            24,
-        ),
+        garps("v3-ipv4.pcap", &["169.254.0.1", "10.0.10.1"]),
+        garps("v3-cs.pcap", &["169.254.0.1"]),
+        Expected {
+            capture: "v3-ipv6.pcap",
+            garp_ips: vec![],
+            garps: 0,
+            na_ips: vec![ip6("fd00:1::100"), ip6("fd00:2::1")],
+            nas: 24,
+        },
     ]
 }
 
 #[test]
 fn captured_frames_parse_and_are_reproduced() {
-    for (capture, garp_ips, garp_count, na_ips, na_count) in expected() {
+    for exp in expected() {
+        let Expected {
+            capture,
+            garp_ips,
+            na_ips,
+            ..
+        } = &exp;
         let (mut garps, mut nas) = (0, 0);
         for (i, frame) in read_capture(capture).iter().enumerate() {
             let ctx = format!("{capture} frame {i}");
@@ -93,8 +107,8 @@ fn captured_frames_parse_and_are_reproduced() {
                 }
             }
         }
-        assert_eq!(garps, garp_count, "{capture}: GARPs");
-        assert_eq!(nas, na_count, "{capture}: NAs");
+        assert_eq!(garps, exp.garps, "{capture}: GARPs");
+        assert_eq!(nas, exp.nas, "{capture}: NAs");
     }
     assert_eq!(CAPTURES.len(), expected().len());
 }
@@ -267,8 +281,7 @@ fn fix_icmp_checksum(frame: &mut [u8]) {
     let end = (54 + usize::from(u16::from_be_bytes([frame[18], frame[19]]))).min(frame.len());
     let src = Ipv6Addr::from(<[u8; 16]>::try_from(&frame[22..38]).unwrap());
     let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&frame[38..54]).unwrap());
-    let csum =
-        vrrp_agent::packet::pseudo_header_checksum(src.into(), dst.into(), 58, &frame[54..end]);
+    let csum = pseudo_header_checksum(src.into(), dst.into(), 58, &frame[54..end]);
     frame[56..58].copy_from_slice(&csum.to_be_bytes());
 }
 

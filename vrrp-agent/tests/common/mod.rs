@@ -104,7 +104,7 @@ pub fn ipv4_payload(ip_packet: &[u8]) -> &[u8] {
 /// An IPv4 packet carrying `vrrp` (protocol 112) with the given TTL and options (whose
 /// length must be a multiple of 4, at most 40), and a correct header checksum.
 pub fn ipv4_packet(vrrp: &[u8], src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, options: &[u8]) -> Vec<u8> {
-    assert!(options.len() % 4 == 0 && options.len() <= 40);
+    assert!(options.len().is_multiple_of(4) && options.len() <= 40);
     let ihl = 20 + options.len();
     let total = u16::try_from(ihl + vrrp.len()).unwrap();
     let mut p = vec![0x40 | (ihl / 4) as u8, 0xc0];
