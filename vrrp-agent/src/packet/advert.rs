@@ -95,13 +95,19 @@ impl Advert {
     }
 
     /// Encodes the VRRP message (no IP header) with its checksum, for sending from `src` to
-    /// `dst` (which the v3 checksum covers).
+    /// `dst` (which the v3 checksum covers; `dst` and every address must be of the family of
+    /// `src`).
     pub fn encode(&self, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, EncodeError> {
         let count =
             u8::try_from(self.addresses.len()).map_err(|_| EncodeError::TooManyAddresses {
                 count: self.addresses.len(),
             })?;
-        if let Some(addr) = self.addresses.iter().find(|a| a.is_ipv4() != src.is_ipv4()) {
+        if let Some(addr) = self
+            .addresses
+            .iter()
+            .chain([&dst])
+            .find(|a| a.is_ipv4() != src.is_ipv4())
+        {
             return Err(EncodeError::MixedFamilies { addr: *addr, src });
         }
         let mut out = Vec::with_capacity(self.encoded_len());
@@ -202,29 +208,25 @@ impl Advert {
                 found: u16::from_be_bytes([c0, c1]),
             });
         }
-        let (interval, auth) = match version {
-            Version::V3 => (
-                Centisecs(u32::from(u16::from_be_bytes([b4, b5]) & 0x0fff)),
-                Auth::None,
-            ),
-            Version::V2 => {
-                let auth_at = needed - V2_AUTH_LEN;
-                let auth = match b4 {
-                    0 => Auth::None,
-                    1 => {
-                        let mut data = [0u8; 8];
-                        data.copy_from_slice(&vrrp[auth_at..auth_at + V2_AUTH_LEN]);
-                        Auth::Simple(data)
-                    }
-                    2 => return Err(DecodeError::AuthAh),
-                    ty => return Err(DecodeError::AuthType { ty }),
-                };
-                (Centisecs::from_secs(u32::from(b5)), auth)
-            }
+        let interval = match version {
+            Version::V3 => Centisecs(u32::from(u16::from_be_bytes([b4, b5]) & 0x0fff)),
+            Version::V2 => Centisecs::from_secs(u32::from(b5)),
         };
         if interval.get() == 0 {
             return Err(DecodeError::ZeroInterval);
         }
+        let auth = match (version, b4) {
+            (Version::V3, _) => Auth::None,
+            (Version::V2, 0) => Auth::None,
+            (Version::V2, 1) => {
+                let auth_at = needed - V2_AUTH_LEN;
+                let mut data = [0u8; 8];
+                data.copy_from_slice(&vrrp[auth_at..auth_at + V2_AUTH_LEN]);
+                Auth::Simple(data)
+            }
+            (Version::V2, 2) => return Err(DecodeError::AuthAh),
+            (Version::V2, ty) => return Err(DecodeError::AuthType { ty }),
+        };
         let list = &vrrp[VRRP_HEADER_LEN..VRRP_HEADER_LEN + usize::from(count) * addr_len];
         let addresses = list
             .chunks_exact(addr_len)
@@ -241,5 +243,45 @@ impl Advert {
             addresses,
             auth,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A v2 message with interval 0 and an unknown auth type: the documented order of the
+    /// checks (interval before auth type) decides which one is reported.
+    #[test]
+    fn zero_interval_is_reported_before_the_auth_type() {
+        let src: IpAddr = Ipv4Addr::new(192, 0, 2, 1).into();
+        let dst: IpAddr = Ipv4Addr::new(224, 0, 0, 18).into();
+        let mut vrrp = vec![
+            0x21, 1, 100, 1, 5, 0, 0, 0, 192, 0, 2, 100, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let csum = vrrp_checksum(Version::V2, &vrrp, src, dst);
+        vrrp[6..8].copy_from_slice(&csum.to_be_bytes());
+        let meta = RxMeta { src, dst, ttl: 255 };
+        assert_eq!(Advert::decode(&vrrp, &meta), Err(DecodeError::ZeroInterval));
+    }
+
+    /// The v3 checksum covers both addresses: with `dst` of another family than `src` it
+    /// could not be computed, so encoding must refuse instead of sending a wrong checksum.
+    #[test]
+    fn encode_refuses_a_destination_of_another_family() {
+        let advert = Advert {
+            version: Version::V3,
+            vrid: 1,
+            priority: 100,
+            interval: Centisecs(100),
+            addresses: vec![Ipv4Addr::new(192, 0, 2, 100).into()],
+            auth: Auth::None,
+        };
+        let src: IpAddr = Ipv4Addr::new(192, 0, 2, 1).into();
+        let dst: IpAddr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12).into();
+        assert_eq!(
+            advert.encode(src, dst),
+            Err(EncodeError::MixedFamilies { addr: dst, src })
+        );
     }
 }

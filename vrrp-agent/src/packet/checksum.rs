@@ -1,6 +1,7 @@
-//! The Internet checksum (RFC 1071) and the VRRP checksum: VRRPv2 over the VRRP message only
-//! (RFC 3768 §5.3.8), VRRPv3 over the message plus the IPv4 or IPv6 pseudo-header with next
-//! header 112 (RFC 5798 §5.2.8).
+//! The Internet checksum (RFC 1071), the same under an IPv4 / IPv6 pseudo-header (RFC 768,
+//! RFC 8200 §8.1; ICMPv6 uses it too), and the VRRP checksum: VRRPv2 over the VRRP message only
+//! (RFC 3768 §5.3.8), VRRPv3 over the message plus the pseudo-header with next header 112
+//! (RFC 5798 §5.2.8). Depends on nothing but the VRRP constants.
 
 use std::net::IpAddr;
 
@@ -32,29 +33,38 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
     !fold(sum_words(data, 0))
 }
 
+/// The checksum of an upper-layer message `data` (checksum field zeroed when computing,
+/// filled in when verifying: then a correct message yields 0) under the IPv4 or IPv6
+/// pseudo-header of `src`, `dst`, `next_header` and the length of `data`.
+///
+/// The IPv4 pseudo-header (src, dst, zero, protocol, 16-bit length) and the IPv6 one (src,
+/// dst, 32-bit length, three zero bytes, next header) have the same one's-complement sum.
+/// With `src` and `dst` of different families (no packet has them) the addresses are left out.
+pub fn pseudo_header_checksum(src: IpAddr, dst: IpAddr, next_header: u8, data: &[u8]) -> u16 {
+    let mut acc = 0u64;
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            acc = sum_words(&s.octets(), acc);
+            acc = sum_words(&d.octets(), acc);
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            acc = sum_words(&s.octets(), acc);
+            acc = sum_words(&d.octets(), acc);
+        }
+        _ => {}
+    }
+    acc += u64::from(next_header);
+    acc += data.len() as u64;
+    !fold(sum_words(data, acc))
+}
+
 /// The checksum of a VRRP message (`vrrp` with its checksum field zeroed, or filled in when
 /// verifying: then a correct message yields 0). `src`/`dst` are used for VRRPv3 only.
 pub fn vrrp_checksum(version: Version, vrrp: &[u8], src: IpAddr, dst: IpAddr) -> u16 {
-    let mut acc = 0u64;
-    if version == Version::V3 {
-        // IPv4 pseudo-header (src, dst, zero, protocol, length) and the IPv6 one (src, dst,
-        // 32-bit length, three zero bytes, next header) have the same one's-complement sum.
-        match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                acc = sum_words(&s.octets(), acc);
-                acc = sum_words(&d.octets(), acc);
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                acc = sum_words(&s.octets(), acc);
-                acc = sum_words(&d.octets(), acc);
-            }
-            // Mixed families cannot occur on the wire; checksum the message alone.
-            _ => {}
-        }
-        acc += u64::from(IPPROTO_VRRP);
-        acc += vrrp.len() as u64;
+    match version {
+        Version::V2 => internet_checksum(vrrp),
+        Version::V3 => pseudo_header_checksum(src, dst, IPPROTO_VRRP, vrrp),
     }
-    !fold(sum_words(vrrp, acc))
 }
 
 #[cfg(test)]

@@ -12,8 +12,10 @@ impl Centisecs {
     /// Largest interval VRRPv3 can carry (12 bits): 40.95 s.
     pub const V3_MAX: Centisecs = Centisecs(0x0fff);
 
+    /// `secs` whole seconds; saturates at `u32::MAX` centiseconds (497 days) instead of
+    /// overflowing, so no input panics. Such intervals are refused by every encoder anyway.
     pub const fn from_secs(secs: u32) -> Self {
-        Centisecs(secs * 100)
+        Centisecs(secs.saturating_mul(100))
     }
 
     pub const fn get(self) -> u32 {
@@ -60,5 +62,12 @@ mod tests {
         assert_eq!(Centisecs(5).as_duration(), Duration::from_millis(50));
         assert_eq!(Centisecs(5).to_string(), "0.05s");
         assert_eq!(Centisecs(200).to_string(), "2s");
+    }
+
+    #[test]
+    fn from_secs_saturates_instead_of_overflowing() {
+        assert_eq!(Centisecs::from_secs(u32::MAX), Centisecs(u32::MAX));
+        assert_eq!(Centisecs::from_secs(42_949_673).get(), u32::MAX);
+        assert_eq!(Centisecs::from_secs(42_949_672).get(), 4_294_967_200);
     }
 }

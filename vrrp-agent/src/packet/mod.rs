@@ -5,18 +5,30 @@
 //! No I/O, no clock, no allocation beyond the returned buffers, and it imports nothing else of
 //! this crate: everything here is testable on plain byte slices. Decoding never panics; every
 //! rejected packet maps to one [`DecodeError`] kind so it can be counted.
+//!
+//! Files: `advert` (the VRRP message), `checksum`, `interval` ([`Centisecs`]), `error`,
+//! `ipv4` (the IPv4 header a raw socket delivers), `garp` and `ndp` (the takeover frames,
+//! built like keepalived's), `ethernet` (their Ethernet header), `bytes` (panic-free field
+//! reads).
 
 mod advert;
+mod bytes;
 mod checksum;
 mod error;
+mod ethernet;
+mod garp;
 mod interval;
 mod ipv4;
+mod ndp;
 
 pub use advert::{Advert, Auth, RxMeta, VRRP_HEADER_LEN, Version};
-pub use checksum::{internet_checksum, vrrp_checksum};
+pub use checksum::{internet_checksum, pseudo_header_checksum, vrrp_checksum};
 pub use error::{DecodeError, EncodeError};
+pub use ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6};
+pub use garp::{GARP_FRAME_LEN, gratuitous_arp, parse_gratuitous_arp};
 pub use interval::Centisecs;
 pub use ipv4::decode_ipv4_packet;
+pub use ndp::{ALL_NODES, NA_FRAME_LEN, UnsolicitedNa, parse_unsolicited_na, unsolicited_na};
 
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: u8 = 112;

@@ -1,0 +1,69 @@
+//! Fuzzes every decoder of the packet codec on the same input: `decode_ipv4_packet`,
+//! `Advert::decode` with an `RxMeta` taken from the first input bytes, and the GARP / NA
+//! parsers. Besides "never panics" it checks that whatever decodes re-encodes to something
+//! that decodes to the same value.
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use libfuzzer_sys::fuzz_target;
+use vrrp_agent::packet::{
+    Advert, RxMeta, decode_ipv4_packet, gratuitous_arp, parse_gratuitous_arp, parse_unsolicited_na,
+    unsolicited_na,
+};
+
+/// Byte 0 chooses: bit 0 IPv6 source, bit 1 IPv6 destination, bit 2 TTL 255 (else byte 1).
+/// Then the source and destination addresses (4 or 16 bytes each); the rest is the message.
+fn split_meta(data: &[u8]) -> Option<(RxMeta, &[u8])> {
+    let (&[select, ttl], rest) = data.split_first_chunk::<2>()?;
+    let (src, rest) = take_addr(rest, select & 1 != 0)?;
+    let (dst, rest) = take_addr(rest, select & 2 != 0)?;
+    let ttl = if select & 4 != 0 { 255 } else { ttl };
+    Some((RxMeta { src, dst, ttl }, rest))
+}
+
+fn take_addr(data: &[u8], v6: bool) -> Option<(IpAddr, &[u8])> {
+    if v6 {
+        let (a, rest) = data.split_first_chunk::<16>()?;
+        Some((Ipv6Addr::from(*a).into(), rest))
+    } else {
+        let (a, rest) = data.split_first_chunk::<4>()?;
+        Some((Ipv4Addr::from(*a).into(), rest))
+    }
+}
+
+/// A decoded advert re-encodes for the same addresses and decodes back to itself.
+fn check_reencode(advert: &Advert, meta: &RxMeta) {
+    if meta.src.is_ipv4() != meta.dst.is_ipv4() {
+        return; // no packet has such addresses; encode refuses them
+    }
+    let vrrp = advert
+        .encode(meta.src, meta.dst)
+        .expect("a decoded advert encodes");
+    assert_eq!(Advert::decode(&vrrp, meta).as_ref(), Ok(advert));
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok((advert, meta)) = decode_ipv4_packet(data) {
+        check_reencode(&advert, &meta);
+    }
+    if let Some((meta, vrrp)) = split_meta(data)
+        && let Ok(advert) = Advert::decode(vrrp, &meta)
+    {
+        check_reencode(&advert, &meta);
+    }
+    if let Some((mac, ip)) = parse_gratuitous_arp(data) {
+        assert_eq!(
+            parse_gratuitous_arp(&gratuitous_arp(mac, ip)),
+            Some((mac, ip))
+        );
+    }
+    if let Some(na) = parse_unsolicited_na(data) {
+        let rebuilt = parse_unsolicited_na(&unsolicited_na(na.mac, na.target, na.router))
+            .expect("a rebuilt NA parses");
+        assert_eq!(
+            (rebuilt.mac, rebuilt.target, rebuilt.router),
+            (na.mac, na.target, na.router)
+        );
+    }
+});
