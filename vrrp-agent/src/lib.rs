@@ -4,12 +4,16 @@
 //! * `packet`: pure codec (VRRP v2/v3 adverts, checksums, GARP/NA frames). Imports nothing.
 //! * `fsm`: sans-IO RFC 5798 state machine (inputs and time in, outputs out). Imports `packet`.
 //! * `sim`: deterministic many-router simulator over `fsm` and `packet` (for tests).
+//! * `config`: configuration model, native TOML and keepalived.conf import. Imports `fsm`.
+//! * `netlink`: rtnetlink (addresses, routes, link state and events), per namespace.
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
 //! * `net`: sockets (raw frames out of an interface).
 //! * `netns`: enter named network namespaces.
+pub mod config;
 pub mod dataplane;
 pub mod fsm;
 pub mod net;
+pub mod netlink;
 pub mod netns;
 pub mod packet;
 pub mod sim;

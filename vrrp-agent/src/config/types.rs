@@ -1,0 +1,155 @@
+//! The validated configuration model both formats produce and the runtime consumes.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use crate::fsm::InstanceConfig;
+
+/// Everything one agent runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentConfig {
+    pub global: GlobalConfig,
+    pub instances: Vec<InstanceSpec>,
+    /// `vrrp_script` definitions, referenced by name from `InstanceSpec::track`.
+    pub scripts: Vec<ScriptSpec>,
+    pub sync_groups: Vec<SyncGroupSpec>,
+}
+
+/// Settings for the whole agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlobalConfig {
+    /// keepalived's `router_id` (informational).
+    pub router_id: Option<String>,
+    /// Where per-instance state files go (default `/run/vrrp-agent/state`).
+    pub state_dir: PathBuf,
+    /// Unix socket for `vrrp-agent status` (default `/run/vrrp-agent/agent.sock`).
+    pub status_socket: PathBuf,
+    /// Time limit for notify scripts (keepalived kills them after this).
+    pub notify_timeout: Duration,
+    /// keepalived's `enable_script_security` / `script_user`: accepted, recorded.
+    pub script_user: Option<String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        Self {
+            router_id: None,
+            state_dir: PathBuf::from("/run/vrrp-agent/state"),
+            status_socket: PathBuf::from("/run/vrrp-agent/agent.sock"),
+            notify_timeout: Duration::from_secs(10),
+            script_user: None,
+        }
+    }
+}
+
+/// One virtual router: the protocol part for the state machine, plus where and how it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceSpec {
+    /// Protocol configuration. Its `tracked` list has one entry per element of `track`, in
+    /// the same order (name and weight), and `sync_group` names the group if any.
+    pub vrrp: InstanceConfig,
+    /// Network namespace (`ip netns` name) the instance lives in; `None`: the agent's own.
+    pub netns: Option<String>,
+    /// Interface the adverts are sent and received on (also the default `dev` of addresses).
+    pub interface: String,
+    /// Unicast peers (keepalived's `unicast_peer`); empty: multicast.
+    pub unicast_peers: Vec<IpAddr>,
+    /// Source address for unicast adverts (keepalived's `unicast_src_ip`).
+    pub unicast_src: Option<IpAddr>,
+    pub notify: NotifySpec,
+    /// What each tracked object is (parallel to `vrrp.tracked`).
+    pub track: Vec<TrackSpec>,
+}
+
+/// Notify scripts (keepalived's arguments: `INSTANCE <name> <STATE> <priority>` for `notify`;
+/// none for the per-state ones).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifySpec {
+    pub any: Option<String>,
+    pub master: Option<String>,
+    pub backup: Option<String>,
+    pub fault: Option<String>,
+    pub stop: Option<String>,
+}
+
+/// A tracked object's kind. Its name and weight live in `vrrp.tracked`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrackSpec {
+    /// Interface link: down when administratively down or without carrier.
+    Interface { name: String },
+    /// A `vrrp_script` by name (see [`AgentConfig::scripts`]).
+    Script { name: String },
+    /// Reachability of a next hop (e.g. the external gateway) from inside the instance's
+    /// namespace, probed on `interface`.
+    Reachability(ReachabilitySpec),
+}
+
+/// How to probe a next hop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReachabilitySpec {
+    pub address: IpAddr,
+    pub interface: String,
+    pub method: ProbeMethod,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive failures before down.
+    pub fall: u32,
+    /// Consecutive successes before up.
+    pub rise: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeMethod {
+    /// ARP request (IPv4) / neighbour solicitation (IPv6), answered by any live host.
+    Neighbour,
+    /// ICMP / ICMPv6 echo.
+    Icmp,
+}
+
+/// A `vrrp_script`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptSpec {
+    pub name: String,
+    /// Command line, run through `/bin/sh -c`.
+    pub command: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive failures before down (default 1).
+    pub fall: u32,
+    /// Consecutive successes before up (default 1).
+    pub rise: u32,
+    /// Default weight of instances tracking it (0: FAULT on failure).
+    pub weight: i32,
+}
+
+/// A `vrrp_sync_group`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncGroupSpec {
+    pub name: String,
+    /// Instance names.
+    pub members: Vec<String>,
+    pub notify: NotifySpec,
+}
+
+/// A problem found in a configuration file: where, and what is expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem is not tied to a line (e.g. a missing file).
+    pub line: usize,
+    pub message: String,
+}
+
+/// Something accepted but worth telling (an unknown keyword, an ignored setting).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
