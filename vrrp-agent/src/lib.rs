@@ -9,11 +9,17 @@
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
 //! * `net`: sockets (raw frames out of an interface).
 //! * `netns`: enter named network namespaces.
+//! * `daemon`: fork to the background with pid files (keepalived drop-in).
+//! * `api`: status reports, their unix-socket server and client, the status table.
+//! * `runtime`: the tokio driver (clock, sockets, netlink, scripts, signals) around `fsm`.
+pub mod api;
 pub mod config;
+pub mod daemon;
 pub mod dataplane;
 pub mod fsm;
 pub mod net;
 pub mod netlink;
 pub mod netns;
 pub mod packet;
+pub mod runtime;
 pub mod sim;

@@ -1,6 +1,8 @@
 //! Command-line interface: argument definitions, logging setup and dispatch to subcommands.
 
 mod dataplane_stats;
+pub mod keepalived;
+pub mod keepalived_args;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -34,6 +36,15 @@ pub enum Command {
     /// (Ctrl-C / SIGTERM, or after --count snapshots).
     #[command(alias = "xdp-stats")]
     DataplaneStats(dataplane_stats::Args),
+    /// keepalived's command line (`-P -f CONF -p PIDFILE -r VRRP_PIDFILE [-D] [-n] [-l]`),
+    /// for Neutron and init scripts; the same as invoking this binary through a link named
+    /// `keepalived`. Try `vrrp-agent keepalived --help`.
+    #[command(disable_help_flag = true)]
+    Keepalived {
+        /// keepalived options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 pub fn init_logging(level: &str) {
@@ -58,5 +69,14 @@ pub fn debug_enabled() -> bool {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::DataplaneStats(args) => dataplane_stats::run(args),
+        Command::Keepalived { args } => keepalived::main(&args),
     }
+}
+
+/// Runs the agent for keepalived-style arguments (config loading, daemonizing, runtime).
+pub fn run_keepalived(args: keepalived_args::KeepalivedArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "running {} is not implemented yet (the runtime is being built)",
+        args.config.display()
+    )
 }

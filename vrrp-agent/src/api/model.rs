@@ -1,0 +1,96 @@
+//! The status report: what `vrrp-agent status [--json]` shows. Serializable both ways so the
+//! client can read what the server wrote.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsm::Counters;
+
+/// One agent's status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub agent: AgentInfo,
+    pub instances: Vec<InstanceReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub version: String,
+    pub pid: u32,
+    pub config: String,
+    pub uptime_secs: f64,
+    /// How the data plane runs ("xdp native on 3 interfaces", "none", ...).
+    pub dataplane: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceReport {
+    pub name: String,
+    pub netns: Option<String>,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    pub family: String,
+    /// MASTER, BACKUP, FAULT or INIT.
+    pub state: String,
+    pub priority: u8,
+    pub base_priority: u8,
+    /// The current master's address, if known (ours when master).
+    pub master: Option<String>,
+    pub master_is_self: bool,
+    pub advert_interval_ms: u64,
+    pub master_advert_interval_ms: u64,
+    pub last_transition: Option<TransitionReport>,
+    pub tracked: Vec<TrackedReport>,
+    pub counters: CountersReport,
+    /// Data-plane counters for this instance, when the XDP program runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataplane: Option<BTreeMap<String, u64>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransitionReport {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub seconds_ago: f64,
+    pub unix_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackedReport {
+    pub name: String,
+    pub up: bool,
+    pub weight: i32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountersReport {
+    pub adverts_rx: u64,
+    pub adverts_tx: u64,
+    pub became_master: u64,
+    pub released_master: u64,
+    pub priority_zero_rx: u64,
+    pub priority_zero_tx: u64,
+    pub rx_errors: BTreeMap<String, u64>,
+}
+
+impl From<&Counters> for CountersReport {
+    fn from(c: &Counters) -> Self {
+        Self {
+            adverts_rx: c.adverts_rx,
+            adverts_tx: c.adverts_tx,
+            became_master: c.became_master,
+            released_master: c.released_master,
+            priority_zero_rx: c.priority_zero_rx,
+            priority_zero_tx: c.priority_zero_tx,
+            rx_errors: c
+                .rx_errors
+                .0
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Rendering status reports as one table, answering "who is master for router X" at a glance
+//! (like `neutron l3-agent-list-hosting-router` with its ha_state column).
+
+use super::model::{InstanceReport, StatusReport};
+
+fn since(i: &InstanceReport) -> String {
+    match &i.last_transition {
+        None => "-".into(),
+        Some(t) => {
+            let s = t.seconds_ago;
+            if s < 120.0 {
+                format!("{s:.1}s")
+            } else if s < 7200.0 {
+                format!("{:.0}m", s / 60.0)
+            } else {
+                format!("{:.1}h", s / 3600.0)
+            }
+        }
+    }
+}
+
+/// One table over all agents' instances, sorted by namespace and name.
+pub fn render(reports: &[StatusReport]) -> String {
+    let mut rows: Vec<&InstanceReport> = reports.iter().flat_map(|r| &r.instances).collect();
+    rows.sort_by(|a, b| (&a.netns, &a.name).cmp(&(&b.netns, &b.name)));
+    let header = [
+        "INSTANCE",
+        "NETNS",
+        "IFACE",
+        "VRID",
+        "STATE",
+        "PRIO",
+        "MASTER",
+        "SINCE",
+        "REASON",
+        "ADV RX/TX",
+        "ERR",
+    ];
+    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for i in rows {
+        let prio = if i.priority == i.base_priority {
+            i.priority.to_string()
+        } else {
+            format!("{} ({})", i.priority, i.base_priority)
+        };
+        let master = match (&i.master, i.master_is_self) {
+            (_, true) => "self".to_string(),
+            (Some(m), false) => m.clone(),
+            (None, false) => "-".into(),
+        };
+        let reason = i
+            .last_transition
+            .as_ref()
+            .map(|t| t.reason.clone())
+            .unwrap_or_default();
+        let errors: u64 = i.counters.rx_errors.values().sum();
+        cells.push(vec![
+            i.name.clone(),
+            i.netns.clone().unwrap_or_else(|| "-".into()),
+            i.interface.clone(),
+            i.vrid.to_string(),
+            i.state.clone(),
+            prio,
+            master,
+            since(i),
+            reason,
+            format!("{}/{}", i.counters.adverts_rx, i.counters.adverts_tx),
+            errors.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            cells
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &cells {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    if cells.len() == 1 {
+        out.push_str("(no instances)\n");
+    }
+    out
+}

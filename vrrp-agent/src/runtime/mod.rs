@@ -1,0 +1,10 @@
+//! The tokio driver around the sans-IO core: the only place that reads the clock and awaits.
+//! It feeds packets, timers, tracking results and signals into the state machines and carries
+//! out their outputs (data plane, addresses and routes, adverts, GARP/NA, notify scripts,
+//! state files).
+//!
+//! May import everything in the crate; nothing imports it but the binary.
+
+pub mod hysteresis;
+pub mod notify;
+pub mod state_file;
