@@ -46,13 +46,14 @@ pub fn commands(spec: &NotifySpec, n: &Notification) -> Vec<(String, Vec<String>
     out
 }
 
+/// The queue of one instance's (or group's) notifications.
+type Queue = mpsc::UnboundedSender<(NotifySpec, Notification)>;
+
 /// Runs notifications in the background, sequentially per name.
 #[derive(Clone)]
 pub struct Notifier {
     timeout: Duration,
-    queues: std::sync::Arc<
-        std::sync::Mutex<HashMap<String, mpsc::UnboundedSender<(NotifySpec, Notification)>>>,
-    >,
+    queues: std::sync::Arc<std::sync::Mutex<HashMap<String, Queue>>>,
 }
 
 impl Notifier {
