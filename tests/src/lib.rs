@@ -8,6 +8,7 @@ pub mod agent;
 pub mod fixtures;
 pub mod frames;
 pub mod netns;
+pub mod topo;
 pub mod xdp;
 
 /// Fails the test with a clear message unless it runs as root (privileged tests cannot be
