@@ -84,6 +84,11 @@ impl NetlinkEvents {
             connection,
         }
     }
+
+    /// The next event (`None` once the connection is gone); the same as `StreamExt::next`.
+    pub async fn recv(&mut self) -> Option<NetlinkEvent> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
 }
 
 impl Stream for NetlinkEvents {
