@@ -109,7 +109,7 @@ pub async fn wait_event<T>(
     match found {
         Ok(Some(found)) => found,
         Ok(None) => panic!("event stream ended while waiting for {what}; saw {seen:#?}"),
-        Err(_) => panic!("no {what} within {EVENT_WAIT:?}; saw {seen:#?}"),
+        Err(_) => panic!("waited {EVENT_WAIT:?} in vain for {what}; saw {seen:#?}"),
     }
 }
 
