@@ -283,8 +283,8 @@ async fn ipv6_default_route_via_a_gateway() {
     }
     let found = ip_json(&lan.ns, &["-6", "route", "show", "default"]);
     let found: Vec<_> = found.as_array().cloned().unwrap_or_default();
-    assert_eq!(found[0]["gateway"], "2001:db8:1::1", "{found:?}");
     assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["gateway"], "2001:db8:1::1");
     assert_eq!(found[0]["dev"], "vx0");
     assert_eq!(found[0]["protocol"], "static");
     for _ in 0..2 {
