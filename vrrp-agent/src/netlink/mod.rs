@@ -1,2 +1,22 @@
 //! rtnetlink at the edge: virtual addresses and routes, interface and address state and
-//! events, inside any named network namespace. (Being written.)
+//! events, inside any named network namespace.
+//!
+//! [`Netlink::open`] gives a cheap-to-clone async handle on one namespace plus the stream of
+//! its link/address events. Depends on the `rtnetlink` crate, `crate::netns` (sockets are
+//! created inside the namespace) and `crate::fsm`'s plain configuration data; nothing here
+//! knows about VRRP state.
+
+mod address;
+mod error;
+mod events;
+mod handle;
+mod info;
+mod names;
+mod query;
+mod route;
+
+pub use error::NetlinkError;
+pub use events::{NetlinkEvent, NetlinkEvents};
+pub use handle::Netlink;
+pub use info::{AddrInfo, LinkInfo, select_primary};
+pub use names::{parse_protocol, parse_scope};
