@@ -154,7 +154,10 @@ fn options_are_set_as_documented() {
             assert!(!sock.multicast_loop_v4().unwrap());
         }
         assert_eq!(sock.device().unwrap().as_deref(), Some(&b"vs-a"[..]));
-        assert!(sock.recv_buffer_size().unwrap() >= 1 << 20, "receive buffer");
+        assert!(
+            sock.recv_buffer_size().unwrap() >= 1 << 20,
+            "receive buffer"
+        );
         assert!(sock.nonblocking().unwrap());
         let fd_flags = nix::fcntl::fcntl(&socket, nix::fcntl::FcntlArg::F_GETFD).unwrap();
         assert_ne!(fd_flags & libc::FD_CLOEXEC, 0, "close-on-exec");
@@ -312,13 +315,31 @@ async fn a_socket_hears_only_its_interface(ipv6: bool) {
     let from_c = v3_advert(ipv6, 20);
     send(&c_sock, &from_c, c_src, dst).await;
     send(&c_sock, &from_c, c_src, b1_addr).await;
-    assert_advert(&next(&b1, "c's multicast").await, &from_c, c_src, dst, b1_index);
-    assert_advert(&next(&b1, "c's unicast").await, &from_c, c_src, b1_addr, b1_index);
+    assert_advert(
+        &next(&b1, "c's multicast").await,
+        &from_c,
+        c_src,
+        dst,
+        b1_index,
+    );
+    assert_advert(
+        &next(&b1, "c's unicast").await,
+        &from_c,
+        c_src,
+        b1_addr,
+        b1_index,
+    );
 
     // Then on vs-b0: the first (and only) thing the vs-b0 socket gets.
     let from_a = v3_advert(ipv6, 21);
     send(&a_sock, &from_a, a_src, dst).await;
-    assert_advert(&next(&b0, "a's multicast").await, &from_a, a_src, dst, b0_index);
+    assert_advert(
+        &next(&b0, "a's multicast").await,
+        &from_a,
+        a_src,
+        dst,
+        b0_index,
+    );
     nothing(&b0, "the socket on vs-b0").await;
     nothing(&b1, "the socket on vs-b1").await;
 }
@@ -338,8 +359,10 @@ async fn v6_socket_hears_only_its_interface() {
 async fn the_source_is_the_one_asked_for(ipv6: bool) {
     let pair = Pair::new();
     let (sources, peer, missing): (Vec<IpAddr>, IpAddr, IpAddr) = if ipv6 {
-        pair.a.ip(&["addr", "add", "fe80::11/64", "dev", "vs-a", "nodad"]);
-        pair.a.ip(&["addr", "add", "fd77::1/64", "dev", "vs-a", "nodad"]);
+        pair.a
+            .ip(&["addr", "add", "fe80::11/64", "dev", "vs-a", "nodad"]);
+        pair.a
+            .ip(&["addr", "add", "fd77::1/64", "dev", "vs-a", "nodad"]);
         let extra: Ipv6Addr = "fe80::11".parse().unwrap();
         let global: Ipv6Addr = "fd77::1".parse().unwrap();
         let missing: Ipv6Addr = "fe80::99".parse().unwrap();
