@@ -4,7 +4,7 @@
 
 use std::io;
 
-use nix::net::if_::if_nametoindex;
+use nix::{ifaddrs::getifaddrs, net::if_::if_nametoindex};
 
 /// Fails unless `ifname` is the interface with index `ifindex` in the current namespace (a
 /// mismatch usually means the caller is in the wrong namespace).
@@ -22,4 +22,22 @@ pub(crate) fn check_ifindex(ifindex: u32, ifname: &str) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The Ethernet (6-byte) address of `ifname`, `None` if it has none (loopback has all
+/// zeros and counts as none; tunnels have no link-layer address).
+pub(crate) fn mac_address(ifname: &str) -> io::Result<Option<[u8; 6]>> {
+    let addrs = getifaddrs().map_err(|errno| {
+        io::Error::new(
+            io::Error::from(errno).kind(),
+            format!("listing interface addresses: {errno}"),
+        )
+    })?;
+    Ok(addrs
+        .filter(|a| a.interface_name == ifname)
+        .filter_map(|a| {
+            let link = *a.address?.as_link_addr()?;
+            if link.halen() == 6 { link.addr() } else { None }
+        })
+        .find(|mac| *mac != [0; 6]))
 }
