@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod fixtures;
 pub mod frames;
+pub mod links;
 pub mod netlink_support;
 pub mod netns;
 pub mod topo;

@@ -1,0 +1,166 @@
+//! A raw VRRP socket (IP protocol 112) for one interface and one address family.
+//!
+//! [`VrrpSocket::open`] creates it in the network namespace of the *calling thread*: to open
+//! it in a router's namespace, call it inside `crate::netns::run_in`, whose thread has no
+//! tokio runtime. Once open it works from any thread: [`VrrpSocket::into_async`] (inside a
+//! runtime) registers it with the reactor and gives the [`AsyncVrrpSocket`] that sends and
+//! receives.
+//!
+//! Received packets carry their interface, source, destination and TTL / hop limit
+//! ([`Received`]); TTL 255 is *not* enforced here (that is `Advert::decode`'s receive check,
+//! so a wrong TTL can be counted). Sent messages leave with exactly the source address asked
+//! for, TTL / hop limit 255, out of this interface only.
+//!
+//! Files: `options` (socket options), `rx` and `tx` (one `recvmsg` / `sendmsg`), `ipv4`
+//! (splitting the IPv4 header off). Imports `crate::packet` (constants, `RxMeta`,
+//! `DecodeError`) and the `net` helpers; socket2, nix, tokio.
+
+mod ipv4;
+mod options;
+mod rx;
+mod tx;
+
+use std::{
+    io,
+    net::IpAddr,
+    os::fd::{AsFd, BorrowedFd},
+};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{Interest, unix::AsyncFd};
+
+pub use rx::{Received, RecvError};
+
+use super::{async_fd, error::context, link, queue};
+use crate::packet::IPPROTO_VRRP;
+
+/// A raw VRRP socket, open and configured but not yet attached to a tokio runtime.
+#[derive(Debug)]
+pub struct VrrpSocket {
+    socket: Socket,
+    ifindex: u32,
+    ipv6: bool,
+}
+
+impl VrrpSocket {
+    /// Opens a raw VRRP socket for interface `ifname` (index `ifindex`) of the current
+    /// network namespace, IPv6 if `ipv6`, else IPv4: bound to the interface
+    /// (`SO_BINDTODEVICE`), member of 224.0.0.18 / ff02::12 on it, multicast out of it, TTL /
+    /// hop limit 255 for multicast and unicast, multicast loop off, packet info (and IPv6 hop
+    /// limit) on receive, a receive buffer of at least 1 MiB, non-blocking, close-on-exec.
+    /// Packets that reached the socket before it was bound to the interface are discarded.
+    ///
+    /// Fails if `ifname` is not the interface `ifindex` of this namespace.
+    pub fn open(ifindex: u32, ifname: &str, ipv6: bool) -> io::Result<Self> {
+        let what = format!(
+            "{} VRRP socket on {ifname}",
+            if ipv6 { "IPv6" } else { "IPv4" }
+        );
+        link::check_ifindex(ifindex, ifname).map_err(context(&what))?;
+        let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+        let socket = Socket::new(
+            domain,
+            Type::RAW.nonblocking().cloexec(),
+            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+        )
+        .map_err(context(format!("{what}: socket(IPPROTO_VRRP)")))?;
+        options::configure(&socket, ifindex, ifname, ipv6).map_err(context(&what))?;
+        queue::drain(socket.as_fd()).map_err(context(&what))?;
+        Ok(Self {
+            socket,
+            ifindex,
+            ipv6,
+        })
+    }
+
+    /// The interface this socket is bound to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Whether this is an IPv6 socket.
+    pub fn is_ipv6(&self) -> bool {
+        self.ipv6
+    }
+
+    /// Registers the socket with the tokio runtime of the caller (an error outside any
+    /// runtime; the runtime needs IO enabled).
+    pub fn into_async(self) -> io::Result<AsyncVrrpSocket> {
+        Ok(AsyncVrrpSocket {
+            fd: async_fd::register_owned(self.socket)?,
+            ifindex: self.ifindex,
+            ipv6: self.ipv6,
+        })
+    }
+}
+
+impl AsFd for VrrpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+/// A raw VRRP socket registered with a tokio runtime. Receiving and sending can run
+/// concurrently (share it in an `Arc`).
+#[derive(Debug)]
+pub struct AsyncVrrpSocket {
+    fd: AsyncFd<Socket>,
+    ifindex: u32,
+    ipv6: bool,
+}
+
+impl AsyncVrrpSocket {
+    /// The interface this socket is bound to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Whether this is an IPv6 socket.
+    pub fn is_ipv6(&self) -> bool {
+        self.ipv6
+    }
+
+    /// Waits for the next packet. A packet that cannot be used (see [`RecvError`]) is
+    /// returned as an error and dropped; only [`RecvError::Io`] means the socket failed.
+    pub async fn recv(&self) -> Result<Received, RecvError> {
+        let mut buf = vec![0u8; rx::RECV_BUF_LEN];
+        self.fd
+            .async_io(Interest::READABLE, |socket| {
+                rx::receive(socket, self.ipv6, &mut buf)
+            })
+            .await?
+    }
+
+    /// Sends one encoded VRRP message (checksum computed for `src`) from `src` to `dst` (the
+    /// VRRP group or a unicast peer) out of this socket's interface. `src` must be an address
+    /// of this host (for IPv6 not tentative) and of the socket's family, as must `dst`.
+    pub async fn send(&self, vrrp: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
+        self.check_addresses(src, dst)?;
+        self.fd
+            .async_io(Interest::WRITABLE, |socket| {
+                tx::transmit(socket, self.ifindex, vrrp, src, dst)
+            })
+            .await
+            .map_err(context(format!(
+                "sending VRRP from {src} to {dst} on interface {}",
+                self.ifindex
+            )))
+    }
+
+    fn check_addresses(&self, src: IpAddr, dst: IpAddr) -> io::Result<()> {
+        let invalid = |why: String| Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        if src.is_ipv6() != self.ipv6 || dst.is_ipv6() != self.ipv6 {
+            let family = if self.ipv6 { "IPv6" } else { "IPv4" };
+            return invalid(format!(
+                "{src} -> {dst}: this socket sends {family} only, from and to {family} addresses"
+            ));
+        }
+        if src.is_unspecified() || src.is_multicast() {
+            return invalid(format!("{src} cannot be a source address"));
+        }
+        if dst.is_unspecified() {
+            return invalid(format!("{dst} cannot be a destination address"));
+        }
+        Ok(())
+    }
+}
