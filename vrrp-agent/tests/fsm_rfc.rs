@@ -477,6 +477,8 @@ fn takeover_and_release_order_ownership_before_addresses_routes_and_garp() {
         scope: None,
         protocol: Some("static".into()),
         table: None,
+        metric: None,
+        src: None,
         no_track: true,
     });
     c.initial_state = InitialState::Master;

@@ -1,9 +1,24 @@
-//! Agent configuration: the validated model (`types`), the native TOML format, the import of
-//! the keepalived.conf subset Neutron writes, and loading either with file/line diagnostics.
+//! Agent configuration: the validated model (`types`), the native TOML format (`native`),
+//! the import of the keepalived.conf subset Neutron writes (`keepalived`), and loading either
+//! with file/line diagnostics (`load`). Both formats produce a `draft` that `assemble`
+//! resolves and cross-checks (`checks`); one-line entries (addresses, routes, tracking) share
+//! one parser (`entries`, over `values`); `summary` describes a configuration for humans.
 //!
 //! May import `crate::fsm` and `crate::packet` (the model embeds `fsm::InstanceConfig`).
 //! Never panics on any input.
 
+mod assemble;
+mod checks;
+mod diag;
+mod draft;
+mod entries;
+mod keepalived;
+mod load;
+mod native;
+mod summary;
 mod types;
+mod values;
 
+pub use load::{Format, Loaded, detect, load, parse_keepalived, parse_toml};
+pub use summary::summary;
 pub use types::*;

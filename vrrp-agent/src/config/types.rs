@@ -55,6 +55,9 @@ pub struct InstanceSpec {
     pub unicast_peers: Vec<IpAddr>,
     /// Source address for unicast adverts (keepalived's `unicast_src_ip`).
     pub unicast_src: Option<IpAddr>,
+    /// Source address for multicast adverts (keepalived's `mcast_src_ip`, which Neutron
+    /// writes); `None`: the interface's primary address.
+    pub mcast_src: Option<IpAddr>,
     pub notify: NotifySpec,
     /// What each tracked object is (parallel to `vrrp.tracked`).
     pub track: Vec<TrackSpec>,

@@ -15,6 +15,8 @@ pub struct VirtualAddress {
     /// `scope` as iproute2 spells it (global, link, host, ...).
     pub scope: Option<String>,
     pub label: Option<String>,
+    /// `brd` as iproute2 spells it: an IPv4 address, `+` (set host bits) or `-` (clear them).
+    pub broadcast: Option<String>,
     /// keepalived's `no_track`: a problem with this address does not fault the instance.
     pub no_track: bool,
 }
@@ -28,6 +30,7 @@ impl VirtualAddress {
             dev: None,
             scope: None,
             label: None,
+            broadcast: None,
             no_track: false,
         }
     }
@@ -45,6 +48,10 @@ pub struct VirtualRoute {
     /// `protocol static` and friends.
     pub protocol: Option<String>,
     pub table: Option<u32>,
+    /// `metric` (also spelt `priority` / `preference`).
+    pub metric: Option<u32>,
+    /// Preferred source address (`src`).
+    pub src: Option<IpAddr>,
     pub no_track: bool,
 }
 

@@ -1,0 +1,154 @@
+//! `global_defs { ... }`: the agent-wide settings (`router_id`, `script_user`) and the
+//! defaults instances inherit (`vrrp_version`, `vrrp_garp_master_*`). E-mail settings are
+//! accepted and ignored with a warning.
+//!
+//! Imports `super::{args, tree}`, `crate::config::{diag, types, values}`, `crate::fsm` and
+//! `crate::packet`.
+
+use std::time::Duration;
+
+use super::{
+    args::{self, Seen, at},
+    tree::Stmt,
+};
+use crate::{
+    config::{
+        diag::Diag,
+        types::{ConfigError, GlobalConfig},
+        values,
+    },
+    fsm::GarpConfig,
+    packet::Version,
+};
+
+/// What instances inherit from `global_defs`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Defaults {
+    /// `vrrp_version` (default 2); IPv6 instances use 3 regardless.
+    pub version: Version,
+    pub garp: GarpConfig,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            version: Version::V2,
+            garp: GarpConfig::default(),
+        }
+    }
+}
+
+/// Upper limits shared with the instance-level garp settings.
+pub(crate) const GARP_DELAY_MAX_S: u32 = 3600;
+pub(crate) const GARP_REFRESH_MAX_S: u32 = 86_400;
+pub(crate) const GARP_REPEAT_MAX: u32 = 1000;
+
+const SECTION: &str = "global_defs";
+
+/// Applies one `global_defs` block.
+pub(crate) fn parse(
+    diag: &mut Diag,
+    stmt: &Stmt,
+    global: &mut GlobalConfig,
+    defaults: &mut Defaults,
+) -> Result<(), ConfigError> {
+    let mut seen = Seen::default();
+    for s in args::block(diag, stmt, false)? {
+        let key = s.keyword();
+        match key {
+            "router_id" => {
+                seen.note(diag, s, SECTION);
+                global.router_id = Some(args::one(diag, s)?.to_string());
+            }
+            "vrrp_version" => {
+                seen.note(diag, s, SECTION);
+                defaults.version = version(diag, s)?;
+            }
+            "vrrp_garp_master_delay" => {
+                seen.note(diag, s, SECTION);
+                defaults.garp.master_delay = garp_delay(diag, s)?;
+            }
+            "vrrp_garp_master_repeat" => {
+                seen.note(diag, s, SECTION);
+                defaults.garp.master_repeat = garp_repeat(diag, s)?;
+            }
+            "vrrp_garp_master_refresh" => {
+                seen.note(diag, s, SECTION);
+                defaults.garp.refresh = garp_refresh(diag, s)?;
+            }
+            "vrrp_garp_master_refresh_repeat" => {
+                seen.note(diag, s, SECTION);
+                defaults.garp.refresh_repeat = garp_repeat(diag, s)?;
+            }
+            "script_user" => {
+                seen.note(diag, s, SECTION);
+                args::no_block(diag, s)?;
+                let Some(user) = s.args().first() else {
+                    return Err(
+                        diag.error(s.line, "script_user: expected a user name, got nothing")
+                    );
+                };
+                if s.args().len() > 1 {
+                    diag.warn(s.line, "script_user: the group is not supported, ignored");
+                }
+                global.script_user = Some(user.text.clone());
+            }
+            "enable_script_security" => args::flag(diag, s)?,
+            "notification_email"
+            | "notification_email_from"
+            | "smtp_server"
+            | "smtp_connect_timeout"
+            | "smtp_helo_name"
+            | "smtp_alert"
+            | "smtp_alert_vrrp"
+            | "email_faults" => args::ignored(diag, s, SECTION, "vrrp-agent sends no e-mail"),
+            _ => args::unknown(diag, s, SECTION),
+        }
+    }
+    Ok(())
+}
+
+/// `version` / `vrrp_version`: 2 or 3.
+pub(crate) fn version(diag: &Diag, s: &Stmt) -> Result<Version, ConfigError> {
+    let v = args::one(diag, s)?;
+    match v {
+        "2" => Ok(Version::V2),
+        "3" => Ok(Version::V3),
+        _ => Err(diag.error(
+            s.line,
+            format!("{}: expected 2 or 3, got `{v}`", s.keyword()),
+        )),
+    }
+}
+
+/// `[vrrp_]garp_master_delay`: whole seconds, 0 (no second burst) to 3600.
+pub(crate) fn garp_delay(diag: &Diag, s: &Stmt) -> Result<Duration, ConfigError> {
+    let v = args::one(diag, s)?;
+    let secs = at(
+        diag,
+        s.line,
+        values::u32_in(s.keyword(), v, 0, GARP_DELAY_MAX_S),
+    )?;
+    Ok(Duration::from_secs(u64::from(secs)))
+}
+
+/// `[vrrp_]garp_master_refresh`: whole seconds, 0 (off) to 86400.
+pub(crate) fn garp_refresh(diag: &Diag, s: &Stmt) -> Result<Option<Duration>, ConfigError> {
+    let v = args::one(diag, s)?;
+    let secs = at(
+        diag,
+        s.line,
+        values::u32_in(s.keyword(), v, 0, GARP_REFRESH_MAX_S),
+    )?;
+    Ok((secs > 0).then(|| Duration::from_secs(u64::from(secs))))
+}
+
+/// `[vrrp_]garp_master[_refresh]_repeat`: 1 to 1000.
+pub(crate) fn garp_repeat(diag: &Diag, s: &Stmt) -> Result<u32, ConfigError> {
+    let v = args::one(diag, s)?;
+    at(
+        diag,
+        s.line,
+        values::u32_in(s.keyword(), v, 1, GARP_REPEAT_MAX),
+    )
+}

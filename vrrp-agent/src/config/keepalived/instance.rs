@@ -1,0 +1,269 @@
+//! `vrrp_instance NAME { ... }`: reads every supported keyword into a [`Raw`] instance
+//! (blocks in `instance_blocks`); `instance_build` then applies keepalived's defaults.
+//! Unsupported keepalived keywords and unknown ones are warnings; bad values are errors.
+//!
+//! Imports `super::{args, global, instance_blocks, instance_build, notify, tree}`,
+//! `crate::config::{diag, draft, types, values}`, `crate::fsm`, `crate::packet`.
+
+use std::{net::IpAddr, time::Duration};
+
+use super::{
+    args::{self, Seen, at},
+    global::{self, Defaults},
+    instance_blocks as blocks, instance_build, notify,
+    tree::Stmt,
+};
+use crate::{
+    config::{
+        diag::Diag,
+        draft::{DraftInstance, DraftTrack, InstanceLines},
+        types::{ConfigError, NotifySpec},
+        values,
+    },
+    fsm::{InitialState, VirtualAddress, VirtualRoute},
+    packet::{Auth, Version},
+};
+
+/// keepalived's limit for `preempt_delay`.
+const PREEMPT_DELAY_MAX_MS: u64 = 1_000_000;
+
+/// An instance as written, before defaults.
+#[derive(Debug, Default)]
+pub(crate) struct Raw {
+    pub name: String,
+    pub line: usize,
+    pub state: Option<InitialState>,
+    pub interface: Option<String>,
+    pub vrid: Option<u8>,
+    pub priority: Option<u8>,
+    pub nopreempt: bool,
+    pub preempt_delay: Duration,
+    /// Centiseconds and the text as written.
+    pub advert: Option<(u64, String)>,
+    pub version: Option<Version>,
+    pub native_ipv6: bool,
+    pub native_ipv6_line: usize,
+    pub no_accept: bool,
+    pub auth: Option<Auth>,
+    pub track_interfaces: Vec<DraftTrack>,
+    pub track_scripts: Vec<DraftTrack>,
+    pub virtual_addresses: Vec<VirtualAddress>,
+    pub excluded_addresses: Vec<VirtualAddress>,
+    pub routes: Vec<VirtualRoute>,
+    pub garp_delay: Option<Duration>,
+    pub garp_repeat: Option<u32>,
+    pub garp_refresh: Option<Option<Duration>>,
+    pub garp_refresh_repeat: Option<u32>,
+    pub unicast_src: Option<IpAddr>,
+    pub mcast_src: Option<IpAddr>,
+    pub unicast_peers: Vec<IpAddr>,
+    pub notify: NotifySpec,
+    pub lines: InstanceLines,
+}
+
+/// Keepalived keywords vrrp-agent knows but does not implement, and why.
+fn unsupported(keyword: &str) -> Option<&'static str> {
+    Some(match keyword {
+        "use_vmac" | "vmac_xmit_base" | "use_vmac_addr" | "use_ipvlan" => {
+            "no VMAC/ipvlan interfaces; the XDP program owns the addresses instead"
+        }
+        "dont_track_primary" | "track_src_ip" | "linkbeat_use_polling" => {
+            "the instance's interface is always tracked"
+        }
+        "track_file" | "track_process" | "track_bfd" => "only interfaces and scripts are tracked",
+        "mcast_dst_ip" => "adverts go to the RFC multicast groups",
+        "unicast_ttl" | "check_unicast_src" | "unicast_fault_no_peer" | "old_unicast_checksum" => {
+            "not implemented"
+        }
+        "virtual_rules"
+        | "no_virtual_ipaddress"
+        | "promote_secondaries"
+        | "garp_extra_if"
+        | "vmac_garp_intvl"
+        | "garp_lower_prio_delay"
+        | "garp_lower_prio_repeat"
+        | "lower_prio_no_advert"
+        | "higher_prio_send_advert"
+        | "owner_ignore_adverts"
+        | "down_timer_adverts"
+        | "timer_expired_backup"
+        | "thread_timer_expired"
+        | "kernel_rx_buf_size"
+        | "skip_check_adv_addr"
+        | "strict_mode"
+        | "v3_checksum_as_v2"
+        | "debug"
+        | "smtp_alert"
+        | "notify_priority_changes"
+        | "lvs_sync_daemon_interface"
+        | "notify_deleted"
+        | "notify_master_rx_lower_pri"
+        | "vrf"
+        | "auth_hmac" => "not implemented",
+        _ => return None,
+    })
+}
+
+pub(crate) fn parse(
+    diag: &mut Diag,
+    stmt: &Stmt,
+    defaults: &Defaults,
+) -> Result<DraftInstance, ConfigError> {
+    let mut raw = Raw {
+        name: args::name(diag, stmt)?.to_string(),
+        line: stmt.line,
+        ..Raw::default()
+    };
+    let section = format!("vrrp_instance {}", raw.name);
+    let mut seen = Seen::default();
+    for s in args::block(diag, stmt, true)? {
+        if keyword(diag, s, &mut raw, &section)? {
+            seen.note(diag, s, &section);
+        }
+    }
+    instance_build::build(diag, raw, defaults)
+}
+
+/// Applies one statement; returns whether it is a single-valued setting (to warn when one
+/// is given twice).
+fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bool, ConfigError> {
+    let key = s.keyword();
+    let line = s.line;
+    match key {
+        "state" => {
+            let v = args::one(diag, s)?;
+            raw.state = Some(match v.to_ascii_uppercase().as_str() {
+                "MASTER" => InitialState::Master,
+                "BACKUP" => InitialState::Backup,
+                _ => {
+                    return Err(
+                        diag.error(line, format!("state: expected MASTER or BACKUP, got `{v}`"))
+                    );
+                }
+            });
+        }
+        "interface" => {
+            raw.interface = Some(at(diag, line, values::ifname(key, args::one(diag, s)?))?)
+        }
+        "virtual_router_id" => {
+            raw.vrid = Some(at(
+                diag,
+                line,
+                values::u8_in(key, args::one(diag, s)?, 1, 255),
+            )?);
+            raw.lines.vrid = line;
+        }
+        "priority" => {
+            raw.priority = Some(at(
+                diag,
+                line,
+                values::u8_in(key, args::one(diag, s)?, 1, 255),
+            )?);
+            raw.lines.priority = line;
+        }
+        "nopreempt" | "preempt" => {
+            args::flag(diag, s)?;
+            raw.nopreempt = key == "nopreempt";
+            return Ok(false);
+        }
+        "preempt_delay" => {
+            raw.preempt_delay = at(
+                diag,
+                line,
+                values::secs_in(key, args::one(diag, s)?, 0, PREEMPT_DELAY_MAX_MS),
+            )?;
+        }
+        "advert_int" => {
+            let v = args::one(diag, s)?;
+            let Some(cs) = values::decimal(v, 2) else {
+                return Err(diag.error(
+                    line,
+                    format!("advert_int: expected seconds with at most two decimals (e.g. 1 or 0.05), got `{v}`"),
+                ));
+            };
+            raw.advert = Some((cs, v.to_string()));
+            raw.lines.advert = line;
+        }
+        "version" => {
+            raw.version = Some(global::version(diag, s)?);
+            raw.lines.version = line;
+        }
+        "native_ipv6" => {
+            args::flag(diag, s)?;
+            raw.native_ipv6 = true;
+            raw.native_ipv6_line = line;
+        }
+        "accept" | "no_accept" => {
+            args::flag(diag, s)?;
+            raw.no_accept = key == "no_accept";
+            return Ok(false);
+        }
+        "authentication" => {
+            raw.auth = blocks::authentication(diag, s, section)?;
+            raw.lines.auth = line;
+        }
+        "track_interface" => {
+            blocks::tracks(diag, s, true, &mut raw.track_interfaces)?;
+            return Ok(false);
+        }
+        "track_script" => {
+            blocks::tracks(diag, s, false, &mut raw.track_scripts)?;
+            return Ok(false);
+        }
+        "virtual_ipaddress" => {
+            blocks::addresses(
+                diag,
+                s,
+                &mut raw.virtual_addresses,
+                Some(&mut raw.lines.virtual_addresses),
+            )?;
+            return Ok(false);
+        }
+        "virtual_ipaddress_excluded" => {
+            blocks::addresses(diag, s, &mut raw.excluded_addresses, None)?;
+            return Ok(false);
+        }
+        "virtual_routes" => {
+            blocks::routes(diag, s, &mut raw.routes)?;
+            return Ok(false);
+        }
+        "garp_master_delay" => raw.garp_delay = Some(global::garp_delay(diag, s)?),
+        "garp_master_repeat" => {
+            raw.garp_repeat = Some(global::garp_repeat(diag, s)?);
+            raw.lines.garp_repeat = line;
+        }
+        "garp_master_refresh" => raw.garp_refresh = Some(global::garp_refresh(diag, s)?),
+        "garp_master_refresh_repeat" => {
+            raw.garp_refresh_repeat = Some(global::garp_repeat(diag, s)?)
+        }
+        "unicast_src_ip" => {
+            raw.unicast_src = Some(at(diag, line, values::ip(key, args::one(diag, s)?))?);
+            raw.lines.unicast_src = line;
+        }
+        "mcast_src_ip" => {
+            raw.mcast_src = Some(at(diag, line, values::ip(key, args::one(diag, s)?))?);
+            raw.lines.mcast_src = line;
+        }
+        "unicast_peer" => {
+            blocks::peers(
+                diag,
+                s,
+                &mut raw.unicast_peers,
+                &mut raw.lines.unicast_peers,
+            )?;
+            return Ok(false);
+        }
+        k if notify::is_notify(k) => {
+            notify::set(diag, s, &mut raw.notify, &mut raw.lines.notify)?;
+            return Ok(false);
+        }
+        k => {
+            match unsupported(k) {
+                Some(why) => args::ignored(diag, s, section, why),
+                None => args::unknown(diag, s, section),
+            }
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

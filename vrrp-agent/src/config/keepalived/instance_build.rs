@@ -1,0 +1,139 @@
+//! Turns a [`Raw`] instance into a draft with keepalived's defaults: state BACKUP (MASTER
+//! when priority is 255), priority 100 (255 for `state MASTER`), advert_int 1 s, version
+//! from `vrrp_version` (3 for IPv6), preempt unless `nopreempt`, accept unless `no_accept`,
+//! and the `global_defs` garp settings. The advert interval is checked for its version here,
+//! where the `advert_int` line is known.
+//!
+//! Imports `super::{global, instance}`, `crate::config::{diag, draft, types, values}`, `crate::fsm`,
+//! `crate::packet`.
+
+use super::{global::Defaults, instance::Raw};
+use crate::{
+    config::{
+        diag::Diag,
+        draft::{DraftInstance, InstanceLines},
+        types::{ConfigError, InstanceSpec},
+        values,
+    },
+    fsm::{GarpConfig, InitialState, InstanceConfig},
+    packet::{Auth, Centisecs, Version},
+};
+
+pub(crate) fn build(
+    diag: &Diag,
+    raw: Raw,
+    defaults: &Defaults,
+) -> Result<DraftInstance, ConfigError> {
+    let Raw {
+        name,
+        line,
+        state,
+        interface,
+        vrid,
+        priority,
+        nopreempt,
+        preempt_delay,
+        advert,
+        version,
+        native_ipv6,
+        native_ipv6_line,
+        no_accept,
+        auth,
+        mut track_interfaces,
+        track_scripts,
+        virtual_addresses,
+        excluded_addresses,
+        routes,
+        garp_delay,
+        garp_repeat,
+        garp_refresh,
+        garp_refresh_repeat,
+        unicast_src,
+        mcast_src,
+        unicast_peers,
+        notify,
+        lines,
+    } = raw;
+    let required =
+        |key: &str| diag.error(line, format!("vrrp_instance {name}: `{key}` is required"));
+    let Some(interface) = interface else {
+        return Err(required("interface"));
+    };
+    let Some(vrid) = vrid else {
+        return Err(required("virtual_router_id"));
+    };
+    let first_v6 = virtual_addresses.first().map(|a| a.addr.is_ipv6());
+    if native_ipv6 && first_v6 == Some(false) {
+        return Err(diag.error(
+            native_ipv6_line,
+            format!("vrrp_instance {name}: native_ipv6, but the virtual addresses are IPv4"),
+        ));
+    }
+    let ipv6 = native_ipv6 || first_v6 == Some(true);
+    let version = version.unwrap_or(if ipv6 { Version::V3 } else { defaults.version });
+    let advert_interval = interval(diag, advert, version, InstanceLines::or(lines.advert, line))?;
+    let priority = priority.unwrap_or(if state == Some(InitialState::Master) {
+        255
+    } else {
+        100
+    });
+    let initial_state = state.unwrap_or(if priority == 255 {
+        InitialState::Master
+    } else {
+        InitialState::Backup
+    });
+    let garp = GarpConfig {
+        master_repeat: garp_repeat.unwrap_or(defaults.garp.master_repeat),
+        master_delay: garp_delay.unwrap_or(defaults.garp.master_delay),
+        refresh: garp_refresh.unwrap_or(defaults.garp.refresh),
+        refresh_repeat: garp_refresh_repeat.unwrap_or(defaults.garp.refresh_repeat),
+    };
+    track_interfaces.extend(track_scripts);
+    let vrrp = InstanceConfig {
+        name,
+        vrid,
+        version,
+        priority,
+        advert_interval,
+        preempt: !nopreempt,
+        preempt_delay,
+        accept_mode: !no_accept,
+        initial_state,
+        virtual_addresses,
+        excluded_addresses,
+        routes,
+        auth: auth.unwrap_or(Auth::None),
+        garp,
+        tracked: Vec::new(),
+        sync_group: None,
+    };
+    Ok(DraftInstance {
+        spec: InstanceSpec {
+            vrrp,
+            netns: None,
+            interface,
+            unicast_peers,
+            unicast_src,
+            mcast_src,
+            notify,
+            track: Vec::new(),
+        },
+        line,
+        tracks: track_interfaces,
+        lines,
+    })
+}
+
+/// `advert_int` (centiseconds and text) checked for `version`; default 1 s.
+fn interval(
+    diag: &Diag,
+    advert: Option<(u64, String)>,
+    version: Version,
+    line: usize,
+) -> Result<Centisecs, ConfigError> {
+    match advert {
+        None => Ok(Centisecs::from_secs(1)),
+        Some((cs, text)) => values::advert_interval("advert_int", cs, &text, version)
+            .map_err(|m| diag.error(line, m)),
+    }
+}

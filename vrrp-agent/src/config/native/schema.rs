@@ -1,0 +1,179 @@
+//! The native TOML format as serde types: exactly the keys a file may contain (unknown keys
+//! are errors), with spans where later checks need a line. Values that need friendly range
+//! messages are read as plain numbers or strings and checked in `convert`/`instance`.
+//!
+//! Imports `super::either`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::either::Either;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File {
+    #[serde(default)]
+    pub global: Option<Global>,
+    #[serde(default)]
+    pub script: Vec<Spanned<Script>>,
+    #[serde(default)]
+    pub sync_group: Vec<Spanned<SyncGroup>>,
+    #[serde(default)]
+    pub instance: Vec<Spanned<Instance>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Global {
+    pub router_id: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub status_socket: Option<PathBuf>,
+    /// Seconds.
+    pub notify_timeout: Option<Spanned<f64>>,
+    pub script_user: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Script {
+    pub name: String,
+    pub command: Spanned<String>,
+    pub interval: Option<Spanned<f64>>,
+    pub timeout: Option<Spanned<f64>>,
+    pub fall: Option<Spanned<i64>>,
+    pub rise: Option<Spanned<i64>>,
+    pub weight: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SyncGroup {
+    pub name: String,
+    pub members: Vec<Spanned<String>>,
+    pub notify: Option<Spanned<String>>,
+    pub notify_master: Option<Spanned<String>>,
+    pub notify_backup: Option<Spanned<String>>,
+    pub notify_fault: Option<Spanned<String>>,
+    pub notify_stop: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum State {
+    Backup,
+    Master,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Instance {
+    pub name: Spanned<String>,
+    pub netns: Option<Spanned<String>>,
+    pub interface: Spanned<String>,
+    pub vrid: Spanned<i64>,
+    pub priority: Option<Spanned<i64>>,
+    pub version: Option<Spanned<i64>>,
+    /// Seconds.
+    pub advert_interval: Option<Spanned<f64>>,
+    pub preempt: Option<bool>,
+    /// Seconds.
+    pub preempt_delay: Option<Spanned<f64>>,
+    pub accept: Option<bool>,
+    pub state: Option<State>,
+    pub auth_pass: Option<Spanned<String>>,
+    pub unicast_src: Option<Spanned<String>>,
+    pub mcast_src: Option<Spanned<String>>,
+    #[serde(default)]
+    pub unicast_peers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub virtual_addresses: Vec<Spanned<Either<AddressTable>>>,
+    #[serde(default)]
+    pub excluded_addresses: Vec<Spanned<Either<AddressTable>>>,
+    #[serde(default)]
+    pub routes: Vec<Spanned<Either<RouteTable>>>,
+    #[serde(default)]
+    pub track_interfaces: Vec<Spanned<Either<TrackTable>>>,
+    #[serde(default)]
+    pub track_scripts: Vec<Spanned<Either<TrackTable>>>,
+    #[serde(default)]
+    pub track_reachability: Vec<Spanned<Reachability>>,
+    pub garp: Option<Spanned<Garp>>,
+    pub notify: Option<Spanned<String>>,
+    pub notify_master: Option<Spanned<String>>,
+    pub notify_backup: Option<Spanned<String>>,
+    pub notify_fault: Option<Spanned<String>>,
+    pub notify_stop: Option<Spanned<String>>,
+}
+
+/// `{ address = "10.0.0.1/24", dev = "qr-1", scope = "link", label = "...", broadcast = "+",
+/// no_track = true }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddressTable {
+    pub address: String,
+    pub dev: Option<String>,
+    pub scope: Option<String>,
+    pub label: Option<String>,
+    pub broadcast: Option<String>,
+    #[serde(default)]
+    pub no_track: bool,
+}
+
+/// `{ destination = "0.0.0.0/0", via = "...", dev = "...", ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteTable {
+    pub destination: String,
+    pub via: Option<String>,
+    pub dev: Option<String>,
+    pub scope: Option<String>,
+    pub protocol: Option<String>,
+    pub table: Option<i64>,
+    pub metric: Option<i64>,
+    pub src: Option<String>,
+    #[serde(default)]
+    pub no_track: bool,
+}
+
+/// `{ name = "qg-1", weight = -10 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrackTable {
+    pub name: String,
+    pub weight: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Method {
+    #[serde(alias = "neighbor")]
+    Neighbour,
+    Icmp,
+}
+
+/// A reachability check of a next hop from inside the instance's namespace.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reachability {
+    pub name: Option<String>,
+    pub address: String,
+    pub interface: String,
+    pub method: Option<Method>,
+    pub interval: Option<f64>,
+    pub timeout: Option<f64>,
+    pub fall: Option<i64>,
+    pub rise: Option<i64>,
+    pub weight: Option<i64>,
+}
+
+/// Seconds for delays; `refresh = 0` (the default) turns the refresh off.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Garp {
+    pub master_delay: Option<f64>,
+    pub master_repeat: Option<i64>,
+    pub refresh: Option<f64>,
+    pub refresh_repeat: Option<i64>,
+}
