@@ -17,7 +17,15 @@ pub struct Segment {
 impl Segment {
     pub fn new() -> Self {
         let ns = NetNs::new();
-        ns.ip(&["link", "add", "br0", "type", "bridge", "mcast_snooping", "0"]);
+        ns.ip(&[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
         ns.ip(&["link", "set", "br0", "up"]);
         Self {
             ns,
@@ -30,8 +38,18 @@ impl Segment {
     pub fn attach(&self, host: &NetNs, ifname: &str, mac: Option<&str>) -> String {
         let port = format!("p{}", self.next_port.fetch_add(1, Ordering::Relaxed));
         crate::netns::ip(&[
-            "link", "add", ifname, "netns", host.name(), "type", "veth", "peer", "name", &port,
-            "netns", self.ns.name(),
+            "link",
+            "add",
+            ifname,
+            "netns",
+            host.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &port,
+            "netns",
+            self.ns.name(),
         ]);
         if let Some(mac) = mac {
             host.ip(&["link", "set", ifname, "address", mac]);
@@ -66,7 +84,10 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut cond: impl FnMut() -> Opti
         if let Some(v) = cond() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -42,6 +42,8 @@ fn route(dst: &str, prefix_len: u8) -> VirtualRoute {
         scope: None,
         protocol: None,
         table: None,
+        metric: None,
+        src: None,
         no_track: false,
     }
 }
@@ -231,6 +233,23 @@ async fn routes_are_added_replaced_and_removed_idempotently() {
         .await
         .expect("del subnet again");
     assert!(routes(&lan.ns, &["198.51.100.0/24"]).is_empty());
+
+    // Metric and preferred source (keepalived's `metric` and `src`).
+    let mut sourced = route("192.0.2.0", 24);
+    sourced.via = Some(ip("10.1.0.1"));
+    sourced.metric = Some(250);
+    sourced.src = Some(ip("10.1.0.2"));
+    nl.add_route(&sourced, Some(vx0))
+        .await
+        .expect("add with metric and src");
+    let found = routes(&lan.ns, &["192.0.2.0/24"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["metric"], 250);
+    assert_eq!(found[0]["prefsrc"], "10.1.0.2");
+    nl.del_route(&sourced, Some(vx0))
+        .await
+        .expect("del with metric");
+    assert!(routes(&lan.ns, &["192.0.2.0/24"]).is_empty());
 
     // A route in table 100, named device.
     let mut tabled = route("203.0.113.0", 24);

@@ -19,7 +19,10 @@ fn main() -> ExitCode {
         cli::keepalived::main(&argv[1..])
     } else {
         let args = cli::Cli::parse();
-        cli::init_logging(&args.log_level);
+        // The keepalived path forks first and sets up logging itself.
+        if !matches!(args.command, cli::Command::Keepalived { .. }) {
+            cli::init_logging(&args.log_level);
+        }
         cli::run(args)
     };
     match result {

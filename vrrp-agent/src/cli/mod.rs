@@ -1,8 +1,11 @@
 //! Command-line interface: argument definitions, logging setup and dispatch to subcommands.
 
+mod check_config;
 mod dataplane_stats;
 pub mod keepalived;
 pub mod keepalived_args;
+mod run_cmd;
+mod status;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -31,6 +34,13 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Run the agent: the VRRP election for every configured instance (in any number of
+    /// network namespaces), their addresses, routes, GARP/NA, notify scripts, status socket.
+    Run(run_cmd::Args),
+    /// Validate a configuration file (native TOML or keepalived.conf) and summarize it.
+    CheckConfig(check_config::Args),
+    /// Show every running agent's instances: state, priority, master, last transition.
+    Status(status::Args),
     /// Attach the XDP program to interfaces and print its counters: adverts per (VRID,
     /// version, family) and frames by kind, malformed ones included. Detaches on exit
     /// (Ctrl-C / SIGTERM, or after --count snapshots).
@@ -70,13 +80,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::DataplaneStats(args) => dataplane_stats::run(args),
         Command::Keepalived { args } => keepalived::main(&args),
+        Command::Run(args) => run_cmd::run_cmd(args),
+        Command::CheckConfig(args) => check_config::run(args),
+        Command::Status(args) => status::run(args),
     }
-}
-
-/// Runs the agent for keepalived-style arguments (config loading, daemonizing, runtime).
-pub fn run_keepalived(args: keepalived_args::KeepalivedArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "running {} is not implemented yet (the runtime is being built)",
-        args.config.display()
-    )
 }

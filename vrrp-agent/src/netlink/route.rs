@@ -86,6 +86,9 @@ fn describe(route: &VirtualRoute) -> String {
     if let Some(table) = route.table {
         text += &format!(" table {table}");
     }
+    if let Some(metric) = route.metric {
+        text += &format!(" metric {metric}");
+    }
     text
 }
 
@@ -150,6 +153,17 @@ fn route_message(
     if let Some(oif) = oif {
         attributes.push(RouteAttribute::Oif(oif));
     }
+    if let Some(metric) = route.metric {
+        attributes.push(RouteAttribute::Priority(metric));
+    }
+    if let Some(src) = route.src {
+        if src.is_ipv4() != route.dst.is_ipv4() {
+            return Err(bad(&format!(
+                "source {src} is not of the destination's family"
+            )));
+        }
+        attributes.push(RouteAttribute::PrefSource(src.into()));
+    }
     Ok(message)
 }
 
@@ -180,6 +194,8 @@ mod tests {
             scope: None,
             protocol: None,
             table: None,
+            metric: None,
+            src: None,
             no_track: false,
         }
     }

@@ -7,4 +7,14 @@
 
 pub mod hysteresis;
 pub mod notify;
+pub mod ownership;
+pub mod run;
 pub mod state_file;
+
+mod effects;
+mod engine;
+mod events;
+mod reload;
+mod setup;
+mod status;
+mod tracking;

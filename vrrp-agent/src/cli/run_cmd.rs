@@ -1,0 +1,60 @@
+//! `vrrp-agent run`: the host agent with a configuration file (native TOML or keepalived.conf).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use vrrp_agent::{
+    config,
+    runtime::{
+        ownership::NoDataplane,
+        run::{RunOptions, run},
+    },
+};
+
+#[derive(clap::Args)]
+#[command(after_help = "\
+Examples:
+  vrrp-agent run -c /etc/vrrp-agent/agent.toml
+  vrrp-agent run -c /etc/keepalived/keepalived.conf --status-socket /run/vrrp-agent/k.sock
+
+Signals: SIGHUP reloads the file (unchanged instances keep their state); SIGTERM resigns
+(priority 0), releases addresses and routes, and exits.")]
+pub struct Args {
+    /// Configuration file: native TOML (see vrrp-agent/config-examples/) or keepalived.conf.
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// Status socket (default: from the configuration, /run/vrrp-agent/agent.sock).
+    #[arg(long, value_name = "PATH")]
+    status_socket: Option<PathBuf>,
+    /// Folder for per-instance state files (default: from the configuration).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+pub fn run_cmd(args: Args) -> Result<()> {
+    let loaded = config::load(&args.config)?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let status_socket = args
+        .status_socket
+        .unwrap_or_else(|| loaded.config.global.status_socket.clone());
+    let state_dir = args
+        .state_dir
+        .unwrap_or_else(|| loaded.config.global.state_dir.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(
+        loaded.config,
+        RunOptions {
+            config_path: args.config,
+            status_socket,
+            state_dir,
+            dataplane: Box::new(NoDataplane),
+        },
+    ))?;
+    Ok(())
+}

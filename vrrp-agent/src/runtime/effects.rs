@@ -1,0 +1,206 @@
+//! The ordered worker of one network namespace: adds and removes addresses and routes,
+//! sends gratuitous ARP / unsolicited NA, writes state files, strictly in the order the
+//! engine queued them (so addresses exist before the GARPs announce them), without ever
+//! blocking the protocol.
+
+use std::{collections::HashMap, net::IpAddr, path::PathBuf};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    fsm::{State, VirtualAddress, VirtualRoute},
+    net::PacketSocket,
+    netlink::Netlink,
+    netns,
+    packet::{gratuitous_arp, unsolicited_na},
+};
+
+/// One piece of work.
+#[derive(Debug)]
+pub enum Effect {
+    AddAddresses {
+        instance: String,
+        ifindex: u32,
+        list: Vec<VirtualAddress>,
+    },
+    RemoveAddresses {
+        instance: String,
+        ifindex: u32,
+        list: Vec<VirtualAddress>,
+    },
+    AddRoutes {
+        instance: String,
+        ifindex: u32,
+        list: Vec<VirtualRoute>,
+    },
+    RemoveRoutes {
+        instance: String,
+        ifindex: u32,
+        list: Vec<VirtualRoute>,
+    },
+    /// `repeat` frames for each (address, interface name).
+    Gratuitous {
+        instance: String,
+        targets: Vec<(IpAddr, String)>,
+        repeat: u32,
+    },
+    WriteState {
+        dir: PathBuf,
+        instance: String,
+        state: State,
+    },
+    /// Answered once everything queued before it is done.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Starts the worker of namespace `netns`; returns its queue.
+pub fn spawn(netns: Option<String>, netlink: Netlink) -> mpsc::UnboundedSender<Effect> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut worker = Worker {
+            netns,
+            netlink,
+            packet_sockets: HashMap::new(),
+        };
+        while let Some(effect) = rx.recv().await {
+            worker.apply(effect).await;
+        }
+    });
+    tx
+}
+
+struct Worker {
+    netns: Option<String>,
+    netlink: Netlink,
+    /// By interface name: the socket and the interface's MAC.
+    packet_sockets: HashMap<String, (PacketSocket, [u8; 6])>,
+}
+
+impl Worker {
+    fn ns(&self) -> &str {
+        self.netns.as_deref().unwrap_or("-")
+    }
+
+    /// The interface an address or route names, or the instance's.
+    async fn ifindex_of(&self, dev: &Option<String>, default: u32) -> Option<u32> {
+        let Some(name) = dev else {
+            return Some(default);
+        };
+        match self.netlink.link_by_name(name).await {
+            Ok(Some(link)) => Some(link.index),
+            Ok(None) => {
+                tracing::warn!(netns = self.ns(), interface = name, "interface not found");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(netns = self.ns(), interface = name, "netlink: {e}");
+                None
+            }
+        }
+    }
+
+    async fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::AddAddresses {
+                instance,
+                ifindex,
+                list,
+            } => {
+                for a in &list {
+                    let Some(idx) = self.ifindex_of(&a.dev, ifindex).await else {
+                        continue;
+                    };
+                    if let Err(e) = self.netlink.add_address(idx, a).await {
+                        tracing::warn!(instance, netns = self.ns(), address = %a.addr, "adding address failed: {e}");
+                    }
+                }
+            }
+            Effect::RemoveAddresses {
+                instance,
+                ifindex,
+                list,
+            } => {
+                for a in &list {
+                    let Some(idx) = self.ifindex_of(&a.dev, ifindex).await else {
+                        continue;
+                    };
+                    if let Err(e) = self.netlink.del_address(idx, a).await {
+                        tracing::warn!(instance, netns = self.ns(), address = %a.addr, "removing address failed: {e}");
+                    }
+                }
+            }
+            Effect::AddRoutes {
+                instance,
+                ifindex,
+                list,
+            } => {
+                for r in &list {
+                    if let Err(e) = self.netlink.add_route(r, Some(ifindex)).await {
+                        tracing::warn!(instance, netns = self.ns(), route = %r.dst, "adding route failed: {e}");
+                    }
+                }
+            }
+            Effect::RemoveRoutes {
+                instance,
+                ifindex,
+                list,
+            } => {
+                for r in &list {
+                    if let Err(e) = self.netlink.del_route(r, Some(ifindex)).await {
+                        tracing::warn!(instance, netns = self.ns(), route = %r.dst, "removing route failed: {e}");
+                    }
+                }
+            }
+            Effect::Gratuitous {
+                instance,
+                targets,
+                repeat,
+            } => {
+                for (addr, ifname) in targets {
+                    if let Err(e) = self.gratuitous(addr, &ifname, repeat).await {
+                        tracing::warn!(instance, netns = self.ns(), %addr, interface = ifname, "gratuitous ARP/NA failed: {e}");
+                    }
+                }
+            }
+            Effect::WriteState {
+                dir,
+                instance,
+                state,
+            } => {
+                if let Err(e) = super::state_file::write(&dir, &instance, state) {
+                    tracing::warn!(instance, dir = %dir.display(), "writing the state file failed: {e}");
+                }
+            }
+            Effect::Barrier(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    async fn gratuitous(&mut self, addr: IpAddr, ifname: &str, repeat: u32) -> Result<(), String> {
+        if !self.packet_sockets.contains_key(ifname) {
+            let link = self
+                .netlink
+                .link_by_name(ifname)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("interface {ifname} not found"))?;
+            let mac = link.mac.ok_or("interface has no MAC address")?;
+            let index = link.index;
+            let socket = netns::run_in(self.netns.as_deref(), move || PacketSocket::open(index))
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            self.packet_sockets
+                .insert(ifname.to_string(), (socket, mac));
+        }
+        let (socket, mac) = &self.packet_sockets[ifname];
+        let frame = match addr {
+            IpAddr::V4(v4) => gratuitous_arp(*mac, v4),
+            IpAddr::V6(v6) => unsolicited_na(*mac, v6, false),
+        };
+        for _ in 0..repeat.max(1) {
+            socket.send(&frame).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! Running the agent: the engine, the status socket, and signals (SIGHUP reloads the
+//! configuration file, SIGTERM/SIGINT resign and release, then exit).
+
+use std::path::PathBuf;
+
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::mpsc,
+};
+
+use super::{
+    engine::{Engine, EngineOptions},
+    events::EngineEvent,
+    ownership::OwnershipSink,
+    setup::SetupError,
+};
+use crate::{api, config};
+
+/// How to run.
+pub struct RunOptions {
+    /// The configuration file (re-read on SIGHUP).
+    pub config_path: PathBuf,
+    pub status_socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub dataplane: Box<dyn OwnershipSink>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Setup(#[from] SetupError),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Runs until SIGTERM/SIGINT.
+pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), RunError> {
+    let engine = Engine::new(
+        config,
+        EngineOptions {
+            config_path: opts.config_path.clone(),
+            state_dir: opts.state_dir.clone(),
+        },
+        opts.dataplane,
+    );
+    let events = engine.events();
+
+    let (queries_tx, mut queries) = mpsc::channel(16);
+    let socket_path = opts.status_socket.clone();
+    tokio::spawn(async move {
+        if let Err(e) = api::server::serve(&socket_path, queries_tx).await {
+            tracing::warn!(socket = %socket_path.display(), "status socket unavailable: {e}");
+        }
+    });
+    let status_events = events.clone();
+    tokio::spawn(async move {
+        while let Some(q) = queries.recv().await {
+            if status_events.send(EngineEvent::Status(q)).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut hup = signal(SignalKind::hangup()).map_err(RunError::Signals)?;
+    let mut term = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
+    let config_path = opts.config_path.clone();
+    let signal_events = events.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    tracing::info!(config = %config_path.display(), "SIGHUP: reloading the configuration");
+                    match config::load(&config_path) {
+                        Ok(loaded) => {
+                            for w in &loaded.warnings {
+                                tracing::warn!("{w}");
+                            }
+                            let _ = signal_events.send(EngineEvent::Reload(Box::new(loaded.config))).await;
+                        }
+                        Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
+                    }
+                }
+                _ = term.recv() => {
+                    tracing::info!("SIGTERM");
+                    let _ = signal_events.send(EngineEvent::Shutdown).await;
+                    break;
+                }
+                _ = int.recv() => {
+                    tracing::info!("SIGINT");
+                    let _ = signal_events.send(EngineEvent::Shutdown).await;
+                    break;
+                }
+            }
+        }
+    });
+
+    let result = engine.run().await;
+    let _ = std::fs::remove_file(&opts.status_socket);
+    result.map_err(RunError::from)
+}

@@ -1,0 +1,344 @@
+//! Bringing instances up: the namespace context (netlink handle, event forwarding, effects
+//! worker), the instance's interface and primary address, its VRRP socket and reader task,
+//! and the initial state of what it tracks.
+
+use std::{net::IpAddr, sync::Arc, time::Instant};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::{
+    effects::{self, Effect},
+    engine::{Engine, Slot},
+    events::{EngineEvent, SlotRef, SocketKey},
+    tracking,
+};
+use crate::{
+    config::{InstanceSpec, TrackSpec},
+    fsm::{Input, Instance, InstanceConfig, SyncGroup, TrackedObject},
+    net::{AsyncVrrpSocket, VrrpSocket},
+    netlink::Netlink,
+    netns,
+};
+
+/// Per network namespace.
+pub struct Namespace {
+    pub netlink: Netlink,
+    pub effects: mpsc::UnboundedSender<Effect>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("network namespace {netns}: {error}")]
+    Namespace { netns: String, error: String },
+    #[error("instance {instance}: interface {interface} not found{}", in_ns(.netns))]
+    NoInterface {
+        instance: String,
+        interface: String,
+        netns: Option<String>,
+    },
+    #[error(
+        "instance {instance}: interface {interface}{} has no {family} address to send adverts \
+         from (configure one, or set unicast_src)",
+        in_ns(.netns)
+    )]
+    NoPrimary {
+        instance: String,
+        interface: String,
+        netns: Option<String>,
+        family: &'static str,
+    },
+    #[error("instance {instance}: cannot open the VRRP socket on {interface}: {error}")]
+    Socket {
+        instance: String,
+        interface: String,
+        error: String,
+    },
+    #[error("instance {instance}: {error}")]
+    Config { instance: String, error: String },
+}
+
+fn in_ns(netns: &Option<String>) -> String {
+    netns
+        .as_deref()
+        .map(|n| format!(" in network namespace {n}"))
+        .unwrap_or_default()
+}
+
+/// The state machine's configuration and the tracked objects, with keepalived's implicit
+/// tracking of the instance's own interface added (unless it is tracked already).
+pub fn effective(spec: &InstanceSpec) -> (InstanceConfig, Vec<TrackSpec>) {
+    let mut vrrp = spec.vrrp.clone();
+    let mut track = spec.track.clone();
+    let own = TrackSpec::Interface {
+        name: spec.interface.clone(),
+    };
+    if !track.contains(&own) {
+        track.push(own);
+        vrrp.tracked.push(TrackedObject {
+            name: spec.interface.clone(),
+            weight: 0,
+        });
+    }
+    (vrrp, track)
+}
+
+impl Engine {
+    /// The namespace context, opened on first use.
+    pub(super) fn namespace(&mut self, netns: &Option<String>) -> Result<&Namespace, SetupError> {
+        if !self.namespaces.contains_key(netns) {
+            let (netlink, mut events) =
+                Netlink::open(netns.as_deref()).map_err(|e| SetupError::Namespace {
+                    netns: netns.clone().unwrap_or_else(|| "(agent's own)".into()),
+                    error: e.to_string(),
+                })?;
+            let tx = self.events_tx.clone();
+            let name = netns.clone();
+            tokio::spawn(async move {
+                while let Some(event) = events.next().await {
+                    let ev = EngineEvent::Netlink {
+                        netns: name.clone(),
+                        event,
+                    };
+                    if tx.send(ev).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let effects = effects::spawn(netns.clone(), netlink.clone());
+            self.namespaces
+                .insert(netns.clone(), Namespace { netlink, effects });
+        }
+        Ok(&self.namespaces[netns])
+    }
+
+    /// Sets up an instance (not started yet); returns its slot index.
+    pub(super) async fn add_instance(&mut self, spec: InstanceSpec) -> Result<usize, SetupError> {
+        let name = spec.vrrp.name.clone();
+        let netlink = self.namespace(&spec.netns)?.netlink.clone();
+        let link = netlink
+            .link_by_name(&spec.interface)
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| SetupError::NoInterface {
+                instance: name.clone(),
+                interface: spec.interface.clone(),
+                netns: spec.netns.clone(),
+            })?;
+        let ipv6 = spec.vrrp.is_ipv6();
+        let exclude: Vec<IpAddr> = spec
+            .vrrp
+            .virtual_addresses
+            .iter()
+            .chain(&spec.vrrp.excluded_addresses)
+            .map(|a| a.addr)
+            .collect();
+        let configured = if spec.unicast_peers.is_empty() {
+            spec.mcast_src
+        } else {
+            spec.unicast_src.or(spec.mcast_src)
+        };
+        let primary = match configured {
+            Some(src) => Some(src),
+            None => netlink
+                .primary_address(link.index, ipv6, &exclude)
+                .await
+                .ok()
+                .flatten(),
+        };
+        let primary = primary.ok_or_else(|| SetupError::NoPrimary {
+            instance: name.clone(),
+            interface: spec.interface.clone(),
+            netns: spec.netns.clone(),
+            family: if ipv6 { "IPv6 link-local" } else { "IPv4" },
+        })?;
+        self.socket(&spec, link.index)?;
+
+        let (vrrp, track) = effective(&spec);
+        let fsm = Instance::new(vrrp, primary).map_err(|e| SetupError::Config {
+            instance: name.clone(),
+            error: e.to_string(),
+        })?;
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let index = self
+            .slots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or_else(|| {
+                self.slots.push(None);
+                self.slots.len() - 1
+            });
+        let mut slot = Slot {
+            generation,
+            tracked_up: vec![true; track.len()],
+            track,
+            spec,
+            fsm,
+            ifindex: link.index,
+            tasks: Vec::new(),
+            last_transition: None,
+        };
+        // Initial state of what is tracked, before startup.
+        let now = Instant::now();
+        for t in 0..slot.track.len() {
+            let up = match &slot.track[t] {
+                TrackSpec::Interface { name } => match netlink.link_by_name(name).await {
+                    Ok(Some(l)) => l.admin_up && l.carrier,
+                    _ => false,
+                },
+                TrackSpec::Script { name } => self.script_up.get(name).copied().unwrap_or(true),
+                TrackSpec::Reachability(_) => true,
+            };
+            if !up {
+                slot.tracked_up[t] = false;
+                slot.fsm.handle_input(
+                    Input::Tracked {
+                        index: t,
+                        up: false,
+                    },
+                    now,
+                );
+            }
+        }
+        self.slots[index] = Some(slot);
+        self.spawn_probes(index);
+        tracing::info!(
+            instance = name,
+            netns = self.slot(index).spec.netns.as_deref().unwrap_or("-"),
+            interface = self.slot(index).spec.interface,
+            vrid = self.slot(index).spec.vrrp.vrid,
+            %primary,
+            "instance ready"
+        );
+        Ok(index)
+    }
+
+    /// Opens the VRRP socket for the instance's (namespace, interface, family) if needed and
+    /// starts its reader.
+    fn socket(&mut self, spec: &InstanceSpec, ifindex: u32) -> Result<(), SetupError> {
+        let ipv6 = spec.vrrp.is_ipv6();
+        let key: SocketKey = (spec.netns.clone(), spec.interface.clone(), ipv6);
+        if self.sockets.contains_key(&key) {
+            return Ok(());
+        }
+        let sock_err = |error: String| SetupError::Socket {
+            instance: spec.vrrp.name.clone(),
+            interface: spec.interface.clone(),
+            error,
+        };
+        let ifname = spec.interface.clone();
+        let socket = netns::run_in(spec.netns.as_deref(), move || {
+            VrrpSocket::open(ifindex, &ifname, ipv6)
+        })
+        .map_err(|e| sock_err(e.to_string()))?
+        .map_err(|e| sock_err(e.to_string()))?;
+        let socket: Arc<AsyncVrrpSocket> =
+            Arc::new(socket.into_async().map_err(|e| sock_err(e.to_string()))?);
+        let reader = Arc::clone(&socket);
+        let tx = self.events_tx.clone();
+        let k = key.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = match reader.recv().await {
+                    Ok(received) => EngineEvent::Packet {
+                        socket: k.clone(),
+                        received,
+                    },
+                    Err(error) => EngineEvent::RecvError {
+                        socket: k.clone(),
+                        error,
+                    },
+                };
+                if tx.send(event).await.is_err() {
+                    break;
+                }
+            }
+        });
+        self.sockets.insert(key, socket);
+        Ok(())
+    }
+
+    /// Reachability checks of instance `i`.
+    pub(super) fn spawn_probes(&mut self, i: usize) {
+        let slot = self.slots[i].as_ref().expect("live");
+        let slot_ref = SlotRef {
+            index: i,
+            generation: slot.generation,
+        };
+        let mut tasks = Vec::new();
+        for (t, spec) in slot.track.iter().enumerate() {
+            if let TrackSpec::Reachability(r) = spec {
+                tasks.push(tracking::spawn_probe(
+                    slot_ref,
+                    t,
+                    slot.spec.netns.clone(),
+                    r.clone(),
+                    self.events_tx.clone(),
+                ));
+            }
+        }
+        self.slots[i].as_mut().expect("live").tasks.extend(tasks);
+    }
+
+    /// Restarts the tracking tasks of instance `i` (its tracking changed on reload).
+    pub(super) async fn restart_tracking(&mut self, i: usize) {
+        if let Some(slot) = self.slots[i].as_mut() {
+            for t in slot.tasks.drain(..) {
+                t.abort();
+            }
+        }
+        self.spawn_probes(i);
+    }
+
+    /// Sync groups from the configuration, over the current slots.
+    pub(super) fn rebuild_groups(&mut self) {
+        self.groups = self
+            .config
+            .sync_groups
+            .iter()
+            .map(|g| {
+                let members = g
+                    .members
+                    .iter()
+                    .filter_map(|m| {
+                        self.slots
+                            .iter()
+                            .position(|s| s.as_ref().is_some_and(|s| s.spec.vrrp.name == *m))
+                            .map(|i| (i, m.clone()))
+                    })
+                    .collect();
+                SyncGroup::new(&g.name, members)
+            })
+            .collect();
+    }
+
+    /// One checker task per `vrrp_script` in use; stops those no longer configured.
+    pub(super) fn start_scripts(&mut self) {
+        let used: Vec<String> = self
+            .slots
+            .iter()
+            .flatten()
+            .flat_map(|s| {
+                s.track.iter().filter_map(|t| match t {
+                    TrackSpec::Script { name } => Some(name.clone()),
+                    _ => None,
+                })
+            })
+            .collect();
+        self.script_tasks.retain(|name, task| {
+            let keep = used.contains(name);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for script in &self.config.scripts {
+            if used.contains(&script.name) && !self.script_tasks.contains_key(&script.name) {
+                let task = tracking::spawn_script(script.clone(), self.events_tx.clone());
+                self.script_tasks.insert(script.name.clone(), task);
+            }
+        }
+    }
+}

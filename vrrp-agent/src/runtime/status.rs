@@ -1,0 +1,60 @@
+//! Building the status report of one instance.
+
+use std::time::SystemTime;
+
+use super::engine::{Slot, unix_ms};
+use crate::{
+    api::model::{CountersReport, InstanceReport, TrackedReport, TransitionReport},
+    fsm::State,
+};
+
+pub(super) fn instance_report(s: &Slot) -> InstanceReport {
+    let status = s.fsm.status();
+    let tracked = s
+        .fsm
+        .config()
+        .tracked
+        .iter()
+        .zip(&s.tracked_up)
+        .map(|(t, up)| TrackedReport {
+            name: t.name.clone(),
+            up: *up,
+            weight: t.weight,
+        })
+        .collect();
+    InstanceReport {
+        name: s.spec.vrrp.name.clone(),
+        netns: s.spec.netns.clone(),
+        interface: s.spec.interface.clone(),
+        vrid: s.spec.vrrp.vrid,
+        version: s.spec.vrrp.version.number(),
+        family: if s.spec.vrrp.is_ipv6() {
+            "ipv6"
+        } else {
+            "ipv4"
+        }
+        .into(),
+        state: status.state.to_string(),
+        priority: status.effective_priority,
+        base_priority: status.base_priority,
+        master: status.master.map(|m| m.to_string()),
+        master_is_self: status.state == State::Master,
+        advert_interval_ms: status.advert_interval.as_duration().as_millis() as u64,
+        master_advert_interval_ms: status.master_adver_interval.as_duration().as_millis() as u64,
+        last_transition: s.last_transition.as_ref().map(|(at, from, to, reason)| {
+            TransitionReport {
+                from: from.to_string(),
+                to: to.to_string(),
+                reason: reason.to_string(),
+                seconds_ago: SystemTime::now()
+                    .duration_since(*at)
+                    .unwrap_or_default()
+                    .as_secs_f64(),
+                unix_ms: unix_ms(*at),
+            }
+        }),
+        tracked,
+        counters: CountersReport::from(&status.counters),
+        dataplane: None,
+    }
+}
