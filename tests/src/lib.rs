@@ -5,6 +5,8 @@
 //! Network rule: traffic only ever goes to addresses inside namespaces a test created.
 
 pub mod agent;
+pub mod agents;
+pub mod capture;
 pub mod fixtures;
 pub mod frames;
 pub mod links;
