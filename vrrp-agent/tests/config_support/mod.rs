@@ -89,20 +89,42 @@ pub fn warning_lines(warnings: &[ConfigWarning]) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// A minimal valid keepalived instance, with `extra` lines inserted after `interface` (line
-/// 3), so that the first extra line is line 4.
+/// A minimal valid keepalived instance `VI_1` (eth0, VRID 51, 192.0.2.1/24) with `extra`
+/// inserted before its closing brace: the first extra line is line 7.
 pub fn ka_instance(extra: &str) -> String {
     format!(
-        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n{extra}\n    virtual_router_id 51\n    virtual_ipaddress {{\n        192.0.2.1/24\n    }}\n}}\n"
+        "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {{\n        192.0.2.1/24\n    }}\n{extra}\n}}\n"
     )
 }
 
-/// A minimal valid TOML instance, with `extra` lines after `vrid` (line 5), so that the first
-/// extra line is line 6.
+/// A minimal valid TOML instance `VI_1` (eth0, VRID 51, 192.0.2.1/24) followed by `extra`:
+/// the first extra line is line 6.
 pub fn toml_instance(extra: &str) -> String {
     format!(
-        "[[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_addresses = [\"192.0.2.1/24\"]\nvrid = 51\n{extra}\n"
+        "[[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\nvirtual_addresses = [\"192.0.2.1/24\"]\n{extra}\n"
     )
+}
+
+/// Asserts an error's file, line and message.
+#[track_caller]
+pub fn assert_error(err: &ConfigError, file: &str, line: usize, message: &str) {
+    assert_eq!(
+        (err.file.to_str(), err.line, err.message.as_str()),
+        (Some(file), line, message),
+        "{err}"
+    );
+}
+
+/// The error of inline keepalived text, checked.
+#[track_caller]
+pub fn ka_fails(text: &str, line: usize, message: &str) {
+    assert_error(&keepalived_err(text), INLINE, line, message);
+}
+
+/// The error of inline TOML text, checked.
+#[track_caller]
+pub fn toml_fails(text: &str, line: usize, message: &str) {
+    assert_error(&toml_err(text), "inline.toml", line, message);
 }
 
 /// An expected virtual address.
