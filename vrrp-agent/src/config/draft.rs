@@ -2,7 +2,7 @@
 //! cross-references are resolved (script weights, sync groups), each with the lines its
 //! parts came from so that later checks can point at them.
 //!
-//! Imports `super::types` and `crate::fsm` (the instance configuration).
+//! Imports `super::types`.
 
 use super::types::{GlobalConfig, InstanceSpec, ScriptSpec, SyncGroupSpec, TrackSpec};
 

@@ -13,6 +13,7 @@ mod diag;
 mod draft;
 mod entries;
 mod keepalived;
+mod limits;
 mod load;
 mod native;
 mod summary;

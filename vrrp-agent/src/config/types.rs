@@ -1,4 +1,6 @@
 //! The validated configuration model both formats produce and the runtime consumes.
+//!
+//! Imports `crate::fsm` (an instance's protocol part is `fsm::InstanceConfig`).
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 

@@ -2,7 +2,7 @@
 //! defaults instances inherit (`vrrp_version`, `vrrp_garp_master_*`). E-mail settings are
 //! accepted and ignored with a warning.
 //!
-//! Imports `super::{args, tree}`, `crate::config::{diag, types, values}`, `crate::fsm` and
+//! Imports `super::{args, tree}`, `crate::config::{diag, limits, types, values}`, `crate::fsm` and
 //! `crate::packet`.
 
 use std::time::Duration;
@@ -14,6 +14,7 @@ use super::{
 use crate::{
     config::{
         diag::Diag,
+        limits::{GARP_DELAY_MAX_S, GARP_REFRESH_MAX_S, GARP_REPEAT_MAX},
         types::{ConfigError, GlobalConfig},
         values,
     },
@@ -37,11 +38,6 @@ impl Default for Defaults {
         }
     }
 }
-
-/// Upper limits shared with the instance-level garp settings.
-pub(crate) const GARP_DELAY_MAX_S: u32 = 3600;
-pub(crate) const GARP_REFRESH_MAX_S: u32 = 86_400;
-pub(crate) const GARP_REPEAT_MAX: u32 = 1000;
 
 const SECTION: &str = "global_defs";
 

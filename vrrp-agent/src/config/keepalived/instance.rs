@@ -3,7 +3,7 @@
 //! Unsupported keepalived keywords and unknown ones are warnings; bad values are errors.
 //!
 //! Imports `super::{args, global, instance_blocks, instance_build, notify, tree}`,
-//! `crate::config::{diag, draft, types, values}`, `crate::fsm`, `crate::packet`.
+//! `crate::config::{diag, draft, limits, types, values}`, `crate::fsm`, `crate::packet`.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -17,15 +17,13 @@ use crate::{
     config::{
         diag::Diag,
         draft::{DraftInstance, DraftTrack, InstanceLines},
+        limits::PREEMPT_DELAY_MAX_MS,
         types::{ConfigError, NotifySpec},
         values,
     },
     fsm::{InitialState, VirtualAddress, VirtualRoute},
     packet::{Auth, Version},
 };
-
-/// keepalived's limit for `preempt_delay`.
-const PREEMPT_DELAY_MAX_MS: u64 = 1_000_000;
 
 /// An instance as written, before defaults.
 #[derive(Debug, Default)]

@@ -1,7 +1,7 @@
 //! `vrrp_script NAME { script "cmd args" interval N timeout N fall N rise N weight N }` with
 //! keepalived's defaults: interval 1 s, timeout = interval, fall 1, rise 1, weight 0.
 //!
-//! Imports `super::{args, tree}`, `crate::config::{diag, draft, entries, types, values}`.
+//! Imports `super::{args, tree}`, `crate::config::{diag, draft, entries, limits, types, values}`.
 
 use std::time::Duration;
 
@@ -13,15 +13,10 @@ use crate::config::{
     diag::Diag,
     draft::Located,
     entries,
+    limits::{COUNT_MAX, SCRIPT_MAX_MS, SCRIPT_MIN_MS},
     types::{ConfigError, ScriptSpec},
     values,
 };
-
-/// Script intervals and timeouts: 1 ms to an hour.
-pub(crate) const SCRIPT_MIN_MS: u64 = 1;
-pub(crate) const SCRIPT_MAX_MS: u64 = 3_600_000;
-/// `fall` / `rise` upper limit.
-pub(crate) const COUNT_MAX: u32 = 1000;
 
 pub(crate) fn parse(diag: &mut Diag, stmt: &Stmt) -> Result<Located<ScriptSpec>, ConfigError> {
     let name = args::name(diag, stmt)?.to_string();

@@ -2,7 +2,7 @@
 //! (instances are in `instance`), with defaults and range checks. [`Ctx`] turns spans into
 //! lines.
 //!
-//! Imports `super::{instance, schema}`, `crate::config::{diag, draft, types, values}`.
+//! Imports `super::{instance, schema}`, `crate::config::{diag, draft, limits, types, values}`.
 
 use std::{ops::Range, time::Duration};
 
@@ -12,14 +12,10 @@ use super::{instance, schema};
 use crate::config::{
     diag::{Diag, line_of},
     draft::{Draft, DraftGroup, Located, NotifyLines},
+    limits::{COUNT_MAX, NOTIFY_TIMEOUT_MAX_MS, SCRIPT_MAX_MS, SCRIPT_MIN_MS},
     types::{ConfigError, GlobalConfig, NotifySpec, ScriptSpec, SyncGroupSpec},
     values,
 };
-
-/// Script intervals and timeouts: 1 ms to an hour (as for keepalived.conf).
-const SCRIPT_MIN_MS: u64 = 1;
-const SCRIPT_MAX_MS: u64 = 3_600_000;
-const COUNT_MAX: i64 = 1000;
 
 /// The text (for lines) and the diagnostics.
 pub(crate) struct Ctx<'a> {
@@ -83,7 +79,7 @@ pub(crate) fn global(ctx: &Ctx, g: Option<schema::Global>) -> Result<GlobalConfi
         out.status_socket = s;
     }
     if let Some(t) = &g.notify_timeout {
-        out.notify_timeout = ctx.secs("notify_timeout", t, 1, 3_600_000)?;
+        out.notify_timeout = ctx.secs("notify_timeout", t, 1, NOTIFY_TIMEOUT_MAX_MS)?;
     }
     Ok(out)
 }
@@ -121,7 +117,7 @@ pub(crate) fn script(
         match v {
             None => Ok(1),
             Some(v) => ctx
-                .int(&key(k), v, 1, COUNT_MAX)
+                .int(&key(k), v, 1, i64::from(COUNT_MAX))
                 .map(|n| u32::try_from(n).unwrap_or(1)),
         }
     };

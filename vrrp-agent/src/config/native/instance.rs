@@ -2,7 +2,7 @@
 //! interval 1 s, preempt, accept (as keepalived without `vrrp_strict`), state backup (master
 //! at priority 255), keepalived's garp schedule. List entries are in `lists`.
 //!
-//! Imports `super::{convert, lists, schema}`, `crate::config::{draft, types, values}`,
+//! Imports `super::{convert, lists, schema}`, `crate::config::{draft, limits, types, values}`,
 //! `crate::fsm`, `crate::packet`.
 
 use std::time::Duration;
@@ -13,14 +13,13 @@ use super::{convert::Ctx, lists, schema};
 use crate::{
     config::{
         draft::{DraftInstance, InstanceLines},
+        limits::{GARP_DELAY_MAX_S, GARP_REFRESH_MAX_S, GARP_REPEAT_MAX, PREEMPT_DELAY_MAX_MS},
         types::{ConfigError, InstanceSpec},
         values,
     },
     fsm::{GarpConfig, InitialState, InstanceConfig},
     packet::{Auth, Version},
 };
-
-const PREEMPT_DELAY_MAX_MS: u64 = 1_000_000;
 
 pub(crate) fn convert(
     ctx: &mut Ctx,
@@ -243,13 +242,13 @@ fn garp(ctx: &Ctx, key: &str, g: Spanned<schema::Garp>) -> Result<GarpConfig, Co
     let count = |k: &str, v: i64| {
         ctx.at(
             span.clone(),
-            values::u32_in(&format!("{key}: {k}"), &v.to_string(), 1, 1000),
+            values::u32_in(&format!("{key}: {k}"), &v.to_string(), 1, GARP_REPEAT_MAX),
         )
     };
     Ok(GarpConfig {
         master_delay: match g.master_delay {
             None => d.master_delay,
-            Some(v) => secs("master_delay", v, 3_600_000)?,
+            Some(v) => secs("master_delay", v, u64::from(GARP_DELAY_MAX_S) * 1000)?,
         },
         master_repeat: match g.master_repeat {
             None => d.master_repeat,
@@ -257,7 +256,8 @@ fn garp(ctx: &Ctx, key: &str, g: Spanned<schema::Garp>) -> Result<GarpConfig, Co
         },
         refresh: match g.refresh {
             None => d.refresh,
-            Some(v) => Some(secs("refresh", v, 86_400_000)?).filter(|r| !r.is_zero()),
+            Some(v) => Some(secs("refresh", v, u64::from(GARP_REFRESH_MAX_S) * 1000)?)
+                .filter(|r| !r.is_zero()),
         },
         refresh_repeat: match g.refresh_repeat {
             None => d.refresh_repeat,

@@ -3,8 +3,8 @@
 //! the words of the string form so both go through the same checks in `entries`), and
 //! reachability checks.
 //!
-//! Imports `super::{convert, either, schema}`, `crate::config::{draft, entries, types,
-//! values}`, `crate::fsm`.
+//! Imports `super::{convert, either, schema}`, `crate::config::{draft, entries, limits,
+//! types, values}`, `crate::fsm`.
 
 use std::time::Duration;
 
@@ -15,15 +15,12 @@ use crate::{
     config::{
         draft::DraftTrack,
         entries,
+        limits::{COUNT_MAX, PROBE_MAX_MS, PROBE_MIN_MS},
         types::{ConfigError, ProbeMethod, ReachabilitySpec, TrackSpec},
         values,
     },
     fsm::{VirtualAddress, VirtualRoute},
 };
-
-/// Reachability probe intervals and timeouts: 10 ms to an hour.
-const PROBE_MIN_MS: u64 = 10;
-const PROBE_MAX_MS: u64 = 3_600_000;
 
 /// The words of a string entry, or of a table turned into the string form.
 fn words_of<T>(e: &Either<T>, table: impl Fn(&T) -> Vec<String>) -> Vec<String> {
@@ -173,7 +170,7 @@ pub(crate) fn reachability(
             None => Ok(default),
             Some(n) => ctx.at(
                 span.clone(),
-                values::u32_in(&format!("{key}: {k}"), &n.to_string(), 1, 1000),
+                values::u32_in(&format!("{key}: {k}"), &n.to_string(), 1, COUNT_MAX),
             ),
         }
     };

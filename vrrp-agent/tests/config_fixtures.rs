@@ -1,0 +1,100 @@
+//! The keepalived 2.2.7 configurations used for the captures in `tests/fixtures/keepalived/`
+//! import without warnings, with the values the captures show.
+
+mod config_support;
+
+use std::time::Duration;
+
+use config_support::*;
+use vrrp_agent::{
+    config::Format,
+    fsm::GarpConfig,
+    packet::{Auth, Centisecs, Version},
+};
+
+fn all_configs() -> Vec<std::path::PathBuf> {
+    let files = files_ending(&keepalived_fixtures_dir(), ".conf");
+    assert_eq!(files.len(), 8, "two nodes for each of the four captures");
+    files
+}
+
+#[test]
+fn every_capture_config_imports_cleanly() {
+    for path in all_configs() {
+        let loaded = load_ok(&path);
+        assert_eq!(loaded.format, Format::Keepalived, "{}", path.display());
+        assert!(
+            loaded.warnings.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            loaded.warnings
+        );
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let node = if name.contains("node-a") {
+            "ha-a"
+        } else {
+            "ha-b"
+        };
+        let inst = instance(&loaded.config, "VR_1");
+        assert_eq!(inst.interface, node, "{name}");
+        assert_eq!((inst.vrrp.vrid, inst.vrrp.priority), (1, 50), "{name}");
+        assert!(!inst.vrrp.preempt, "{name}: nopreempt");
+        assert_eq!(inst.vrrp.tracked, [tracked(node, 0)], "{name}");
+        // global_defs' vrrp_garp_master_* become every instance's garp schedule.
+        assert_eq!(
+            inst.vrrp.garp,
+            GarpConfig {
+                master_delay: Duration::from_secs(1),
+                master_repeat: 3,
+                ..GarpConfig::default()
+            },
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn v2_pass_has_the_password_and_whole_seconds() {
+    let c = load_ok(&keepalived_fixtures_dir().join("v2-pass.node-a.conf")).config;
+    let v = &instance(&c, "VR_1").vrrp;
+    assert_eq!(v.version, Version::V2);
+    assert_eq!(v.auth, Auth::Simple(*b"secret12"));
+    assert_eq!(v.advert_interval, Centisecs(100));
+    assert_eq!(
+        v.virtual_addresses,
+        [vaddr("169.254.0.1", 24, Some("ha-a"), None, false)]
+    );
+    assert_eq!(
+        v.excluded_addresses,
+        [
+            vaddr("10.0.10.1", 24, Some("ha-a"), None, false),
+            vaddr("192.168.1.112", 32, Some("ha-a"), None, false),
+        ]
+    );
+}
+
+#[test]
+fn v3_centiseconds_and_an_empty_excluded_block() {
+    let c = load_ok(&keepalived_fixtures_dir().join("v3-cs.node-b.conf")).config;
+    let v = &instance(&c, "VR_1").vrrp;
+    assert_eq!(v.version, Version::V3);
+    assert_eq!(v.advert_interval, Centisecs(5), "advert_int 0.05");
+    assert_eq!(v.auth, Auth::None);
+    assert!(v.excluded_addresses.is_empty());
+}
+
+#[test]
+fn v3_ipv6_instance() {
+    let c = load_ok(&keepalived_fixtures_dir().join("v3-ipv6.node-a.conf")).config;
+    let v = &instance(&c, "VR_1").vrrp;
+    assert!(v.is_ipv6());
+    assert_eq!(v.version, Version::V3);
+    assert_eq!(
+        v.virtual_addresses,
+        [vaddr("fd00:1::100", 64, Some("ha-a"), None, false)]
+    );
+    assert_eq!(
+        v.excluded_addresses,
+        [vaddr("fd00:2::1", 64, Some("ha-a"), None, false)]
+    );
+}
