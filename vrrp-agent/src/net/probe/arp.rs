@@ -33,8 +33,11 @@ pub(super) struct ArpProbe {
 
 impl ArpProbe {
     /// Opens the packet socket on `ifname` / `ifindex`. Requests say they come from `sender`
-    /// (the interface's address; `None` sends 0.0.0.0, an RFC 5227 ARP probe that leaves the
-    /// target's neighbour table alone) at the interface's MAC.
+    /// at the interface's MAC; with `None` they are RFC 5227 ARP probes (sender 0.0.0.0) from a
+    /// random locally administered *probe MAC* that the interface is told to accept. That
+    /// form touches neither the target's neighbour table nor any switch's entry for the
+    /// interface's MAC, which matters where several routers share one MAC (Neutron's qg-/qr-
+    /// ports) and a backup probing from it would pull the master's traffic to itself.
     pub(super) fn open(
         ifindex: u32,
         ifname: &str,
@@ -51,6 +54,15 @@ impl ArpProbe {
         let socket = Socket::new(Domain::PACKET, Type::RAW.nonblocking().cloexec(), None)
             .map_err(context("socket(AF_PACKET)"))?;
         bind(&socket, ifindex).map_err(context("binding the packet socket"))?;
+        let mac = match sender {
+            Some(_) => mac,
+            None => {
+                let probe_mac = random_probe_mac();
+                accept_unicast(&socket, ifindex, probe_mac)
+                    .map_err(context("accepting the probe MAC on the interface"))?;
+                probe_mac
+            }
+        };
         Ok(Self {
             socket,
             mac,
@@ -72,6 +84,45 @@ impl Exchange for ArpProbe {
     fn is_answer(&self, frame: &[u8], _from: Option<&SockaddrStorage>) -> bool {
         is_reply_from(frame, self.target)
     }
+}
+
+/// A random unicast, locally administered MAC (one per prober, so routers never share it).
+fn random_probe_mac() -> [u8; 6] {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS for every instance.
+    let bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        .to_be_bytes();
+    let mut mac = [bits[0], bits[1], bits[2], bits[3], bits[4], bits[5]];
+    mac[0] = (mac[0] & 0xfc) | 0x02;
+    mac
+}
+
+/// Adds `mac` to the interface's unicast filter for as long as `socket` lives
+/// (PACKET_MR_UNICAST: the NIC accepts frames for it without going promiscuous).
+fn accept_unicast(socket: &Socket, ifindex: u32, mac: [u8; 6]) -> io::Result<()> {
+    // SAFETY: packet_mreq is a plain C struct for which all-zero bytes are valid.
+    let mut mreq: libc::packet_mreq = unsafe { std::mem::zeroed() };
+    mreq.mr_ifindex = ifindex as i32;
+    mreq.mr_type = libc::PACKET_MR_UNICAST as u16;
+    mreq.mr_alen = 6;
+    mreq.mr_address[..6].copy_from_slice(&mac);
+    // SAFETY: the fd is a live packet socket owned by `socket`; `mreq` is valid for the
+    // length passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_ADD_MEMBERSHIP,
+            (&mreq as *const libc::packet_mreq).cast(),
+            std::mem::size_of::<libc::packet_mreq>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Binds `socket` to `ifindex` and to ARP frames.
