@@ -7,7 +7,7 @@
 //! * `config`: configuration model, native TOML and keepalived.conf import. Imports `fsm`.
 //! * `netlink`: rtnetlink (addresses, routes, link state and events), per namespace.
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
-//! * `net`: sockets (raw frames out of an interface).
+//! * `net`: sockets: VRRP raw sockets, raw frames out of an interface, reachability probes.
 //! * `netns`: enter named network namespaces.
 //! * `daemon`: fork to the background with pid files (keepalived drop-in).
 //! * `api`: status reports, their unix-socket server and client, the status table.
