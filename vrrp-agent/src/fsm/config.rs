@@ -178,6 +178,13 @@ impl InstanceConfig {
         }
     }
 
+    /// Advertised and excluded addresses: everything a master configures.
+    pub fn all_addresses(&self) -> impl Iterator<Item = &VirtualAddress> + Clone {
+        self.virtual_addresses
+            .iter()
+            .chain(&self.excluded_addresses)
+    }
+
     /// True for IPv6 instances (decided by the advertised addresses).
     pub fn is_ipv6(&self) -> bool {
         self.virtual_addresses

@@ -596,12 +596,7 @@ impl Instance {
 
 /// Advertised and excluded addresses: all that a master configures.
 fn all_addresses(config: &InstanceConfig) -> Vec<VirtualAddress> {
-    config
-        .virtual_addresses
-        .iter()
-        .chain(&config.excluded_addresses)
-        .cloned()
-        .collect()
+    config.all_addresses().cloned().collect()
 }
 
 fn difference<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Vec<T> {

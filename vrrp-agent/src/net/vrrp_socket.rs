@@ -11,11 +11,10 @@
 //! so a wrong TTL can be counted). Sent messages leave with exactly the source address asked
 //! for, TTL / hop limit 255, out of this interface only.
 //!
-//! Files: `options` (socket options), `rx` and `tx` (one `recvmsg` / `sendmsg`), `ipv4`
-//! (splitting the IPv4 header off). Imports `crate::packet` (constants, `RxMeta`,
+//! Files: `options` (socket options), `rx` and `tx` (one `recvmsg` / `sendmsg`); the IPv4
+//! header is split off by `packet::split_ipv4_packet`. Imports `crate::packet` (constants, `RxMeta`,
 //! `DecodeError`) and the `net` helpers; socket2, nix, tokio.
 
-mod ipv4;
 mod options;
 mod rx;
 mod tx;

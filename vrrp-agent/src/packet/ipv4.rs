@@ -5,10 +5,11 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Advert, DecodeError, IPPROTO_VRRP, RxMeta};
 
-/// Splits an IPv4 packet into its metadata and VRRP message and decodes the advert. Honours
-/// the header length field (options are skipped) and the total length (trailing bytes, such
-/// as Ethernet padding, are ignored).
-pub fn decode_ipv4_packet(packet: &[u8]) -> Result<(Advert, RxMeta), DecodeError> {
+/// The metadata of an IPv4 packet carrying VRRP and its payload (the VRRP message, still
+/// bytes). Honours the header length field (options are skipped) and the total length
+/// (trailing bytes, such as Ethernet padding, are ignored); rejects fragments and other
+/// protocols.
+pub fn split_ipv4_packet(packet: &[u8]) -> Result<(RxMeta, &[u8]), DecodeError> {
     let ip_err = |reason| DecodeError::IpHeader { reason };
     if packet.len() < 20 {
         return Err(ip_err("shorter than 20 bytes"));
@@ -41,5 +42,11 @@ pub fn decode_ipv4_packet(packet: &[u8]) -> Result<(Advert, RxMeta), DecodeError
         )),
         ttl: packet[8],
     };
-    Ok((Advert::decode(&packet[ihl..total], &meta)?, meta))
+    Ok((meta, &packet[ihl..total]))
+}
+
+/// [`split_ipv4_packet`], then decodes the advert.
+pub fn decode_ipv4_packet(packet: &[u8]) -> Result<(Advert, RxMeta), DecodeError> {
+    let (meta, vrrp) = split_ipv4_packet(packet)?;
+    Ok((Advert::decode(vrrp, &meta)?, meta))
 }

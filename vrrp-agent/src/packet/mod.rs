@@ -27,7 +27,7 @@ pub use error::{DecodeError, EncodeError};
 pub use ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6};
 pub use garp::{GARP_FRAME_LEN, gratuitous_arp, parse_gratuitous_arp};
 pub use interval::Centisecs;
-pub use ipv4::decode_ipv4_packet;
+pub use ipv4::{decode_ipv4_packet, split_ipv4_packet};
 pub use ndp::{ALL_NODES, NA_FRAME_LEN, UnsolicitedNa, parse_unsolicited_na, unsolicited_na};
 
 /// IP protocol number of VRRP.

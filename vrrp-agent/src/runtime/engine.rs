@@ -291,14 +291,8 @@ impl Engine {
                 }
                 Output::SetOwnership { owned, accept } => {
                     let key = slot.owner_key();
-                    let addresses: Vec<IpAddr> = slot
-                        .spec
-                        .vrrp
-                        .virtual_addresses
-                        .iter()
-                        .chain(&slot.spec.vrrp.excluded_addresses)
-                        .map(|a| a.addr)
-                        .collect();
+                    let addresses: Vec<IpAddr> =
+                        slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();
                     self.dataplane.set_owned(&key, owned, accept, &addresses);
                 }
                 Output::SendAdvert(advert) => {
@@ -329,12 +323,7 @@ impl Engine {
                     list,
                 }),
                 Output::SendGratuitous { addresses, repeat } => self.effect(i, |s| {
-                    let all = s
-                        .spec
-                        .vrrp
-                        .virtual_addresses
-                        .iter()
-                        .chain(&s.spec.vrrp.excluded_addresses);
+                    let all = s.spec.vrrp.all_addresses();
                     let targets = addresses
                         .iter()
                         .map(|addr| {
@@ -511,14 +500,7 @@ impl Engine {
             if slot.spec.netns != *netns {
                 continue;
             }
-            let exclude: Vec<IpAddr> = slot
-                .spec
-                .vrrp
-                .virtual_addresses
-                .iter()
-                .chain(&slot.spec.vrrp.excluded_addresses)
-                .map(|a| a.addr)
-                .collect();
+            let exclude: Vec<IpAddr> = slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();
             let current = slot.fsm.status().primary;
             match netlink
                 .primary_address(slot.ifindex, slot.spec.vrrp.is_ipv6(), &exclude)

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     config::{InstanceSpec, TrackSpec},
     fsm::{Input, Instance, InstanceConfig, SyncGroup, TrackedObject},
-    net::{AsyncVrrpSocket, VrrpSocket},
+    net::{AsyncVrrpSocket, RecvError, VrrpSocket},
     netlink::Netlink,
     netns,
 };
@@ -127,13 +127,7 @@ impl Engine {
                 netns: spec.netns.clone(),
             })?;
         let ipv6 = spec.vrrp.is_ipv6();
-        let exclude: Vec<IpAddr> = spec
-            .vrrp
-            .virtual_addresses
-            .iter()
-            .chain(&spec.vrrp.excluded_addresses)
-            .map(|a| a.addr)
-            .collect();
+        let exclude: Vec<IpAddr> = spec.vrrp.all_addresses().map(|a| a.addr).collect();
         let configured = if spec.unicast_peers.is_empty() {
             spec.mcast_src
         } else {
@@ -246,6 +240,12 @@ impl Engine {
                         socket: k.clone(),
                         received,
                     },
+                    Err(RecvError::Io(e)) => {
+                        // A socket that keeps failing (its interface went away) must not spin.
+                        tracing::warn!(netns = ?k.0, interface = k.1, "VRRP socket: {e}; retrying in 1 s");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
                     Err(error) => EngineEvent::RecvError {
                         socket: k.clone(),
                         error,

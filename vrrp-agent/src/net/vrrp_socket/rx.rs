@@ -14,8 +14,7 @@ use std::{
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
 use socket2::Socket;
 
-use super::ipv4;
-use crate::packet::{DecodeError, RxMeta};
+use crate::packet::{DecodeError, RxMeta, split_ipv4_packet};
 
 /// The receive buffer: larger than any VRRP packet (a 60-byte IPv4 header, the 8-byte VRRP
 /// header and 255 IPv6 addresses make 4148 bytes).
@@ -98,7 +97,7 @@ fn receive_v4(socket: &Socket, buf: &mut [u8]) -> io::Result<Outcome> {
     let Some(ifindex) = ifindex else {
         return Ok(Err(RecvError::NoAncillary { what: "IP_PKTINFO" }));
     };
-    Ok(match ipv4::split(&buf[..len]) {
+    Ok(match split_ipv4_packet(&buf[..len]) {
         Ok((meta, vrrp)) => Ok(Received {
             ifindex,
             meta,
