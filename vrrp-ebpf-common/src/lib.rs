@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod counters;
+pub mod dataplane;
 pub mod proto;
 
 /// Name of the XDP entry point in the object file.

@@ -49,6 +49,7 @@ pub fn run(args: Args) -> Result<()> {
 async fn watch(args: Args) -> Result<()> {
     let opts = LoadOptions {
         ebpf_log_level: super::debug_enabled().then_some(aya_log::Level::Debug),
+        ..Default::default()
     };
     let mut dp = Dataplane::load(&opts)?;
     for iface in &args.interfaces {

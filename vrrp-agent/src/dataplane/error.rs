@@ -43,6 +43,13 @@ pub enum DataplaneError {
     },
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error(
+        "cannot use {dir} for pinned maps: {error} (is a bpf filesystem mounted at /sys/fs/bpf?)"
+    )]
+    PinDir {
+        dir: std::path::PathBuf,
+        error: String,
+    },
 }
 
 fn in_netns(netns: &Option<String>) -> String {

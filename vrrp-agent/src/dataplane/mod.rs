@@ -7,6 +7,7 @@ mod attach;
 mod counters;
 mod error;
 mod loader;
+mod maps;
 mod object;
 mod test_run;
 

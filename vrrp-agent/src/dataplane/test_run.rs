@@ -20,16 +20,57 @@ pub struct TestRunOutcome {
     pub duration: Duration,
 }
 
+/// `struct xdp_md` as BPF_PROG_TEST_RUN takes it in `ctx_in` (data offsets, then the
+/// ingress interface).
+#[repr(C)]
+struct XdpMd {
+    data: u32,
+    data_end: u32,
+    data_meta: u32,
+    ingress_ifindex: u32,
+    rx_queue_index: u32,
+    egress_ifindex: u32,
+}
+
 impl Dataplane {
-    /// Runs the program `repeat` times on `frame`.
+    /// Runs the program `repeat` times on `frame` (no ingress interface: FIB lookups fail).
     pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome, DataplaneError> {
+        self.test_run_on(frame, None, repeat)
+    }
+
+    /// Runs the program `repeat` times on `frame` as if received on `ingress_ifindex`, which
+    /// must exist in the calling thread's network namespace (run it inside the namespace with
+    /// `crate::netns::run_in`); FIB lookups then use that namespace's routes and neighbours.
+    pub fn test_run_on(
+        &self,
+        frame: &[u8],
+        ingress_ifindex: Option<u32>,
+        repeat: u32,
+    ) -> Result<TestRunOutcome, DataplaneError> {
         let program = self.program()?;
         // Room for head/tail adjustments the program may make.
         let mut out = vec![0u8; frame.len() + 256];
+        let md = ingress_ifindex.map(|ifindex| XdpMd {
+            data: 0,
+            data_end: frame.len() as u32,
+            data_meta: 0,
+            ingress_ifindex: ifindex,
+            rx_queue_index: 0,
+            egress_ifindex: 0,
+        });
+        // SAFETY: XdpMd is a #[repr(C)] struct of u32 fields without padding; viewing it as
+        // bytes for the syscall is sound and the slice does not outlive `md`.
+        let ctx: Option<&[u8]> = md.as_ref().map(|m| unsafe {
+            std::slice::from_raw_parts(
+                (m as *const XdpMd).cast::<u8>(),
+                std::mem::size_of::<XdpMd>(),
+            )
+        });
         let result = program
             .test_run(TestRunOptions {
                 data_in: Some(frame),
                 data_out: Some(&mut out),
+                ctx_in: ctx,
                 repeat: repeat.max(1),
                 ..TestRunOptions::default()
             })

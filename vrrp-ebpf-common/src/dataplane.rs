@@ -1,0 +1,233 @@
+//! Maps of the forwarding data plane: which virtual addresses exist, which instance owns them
+//! (with its lease), floating-IP NAT, peer allow-lists, and per-instance counters.
+//!
+//! Namespace isolation: interface indexes and tenant addresses repeat across network
+//! namespaces, so every key starts with the `router` id of the namespace. The program is
+//! loaded once per namespace with that id in its [`ROUTER_ID_GLOBAL`] constant, and all
+//! instances share these maps (pinned).
+//!
+//! Ownership: a VIP entry names an instance *slot*; [`OWNERS_MAP`] holds one
+//! [`OwnerState`] per slot. The slot is owned while `lease_deadline_ns` (kernel monotonic
+//! time, `bpf_ktime_get_ns`) is in the future; 0 means released (BACKUP, FAULT, INIT). The
+//! agent renews the lease at every advert it sends, so a killed or frozen master stops
+//! forwarding by itself when the lease runs out. One 8-byte write flips every VIP of an
+//! instance at once.
+
+/// Name of the global `u32` the agent sets at load time: this program instance's router id.
+pub const ROUTER_ID_GLOBAL: &str = "ROUTER_ID";
+
+/// `HashMap<InstanceKey, InstanceValue>`: the VRRP instances per (router, interface, VRID,
+/// family); adverts for other VRIDs on an interface are dropped.
+pub const INSTANCES_MAP: &str = "VRRP_INSTANCES";
+/// `Array<OwnerState>` indexed by slot.
+pub const OWNERS_MAP: &str = "VRRP_OWNERS";
+/// `HashMap<AddrKey, VipValue>`: virtual addresses and floating IPs (destination side).
+pub const VIPS_MAP: &str = "VRRP_VIPS";
+/// `HashMap<AddrKey, NatOutValue>`: fixed IPs with a floating IP (source side).
+pub const NAT_OUT_MAP: &str = "VRRP_NAT_OUT";
+/// `HashMap<PeerKey, u8>`: allowed advert sources per slot (when the slot's allow-list is on).
+pub const PEERS_MAP: &str = "VRRP_PEERS";
+/// `PerCpuArray<InstanceCounters>` indexed by slot.
+pub const INSTANCE_COUNTERS_MAP: &str = "VRRP_INSTANCE_COUNTERS";
+
+/// Number of instance slots.
+pub const MAX_SLOTS: u32 = 4096;
+/// Entries of the address maps.
+pub const MAX_ADDRESSES: u32 = 65536;
+
+/// Address family codes used in keys.
+pub const FAMILY_IPV4: u8 = 4;
+pub const FAMILY_IPV6: u8 = 6;
+
+/// Key of [`INSTANCES_MAP`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InstanceKey {
+    pub router: u32,
+    pub ifindex: u32,
+    pub vrid: u8,
+    /// [`FAMILY_IPV4`] or [`FAMILY_IPV6`].
+    pub family: u8,
+    pub _pad: [u8; 2],
+}
+
+/// Value of [`INSTANCES_MAP`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InstanceValue {
+    pub slot: u32,
+    /// [`INSTANCE_FLAG_ALLOWLIST`], ...
+    pub flags: u32,
+}
+
+/// Adverts for this instance must come from an address in [`PEERS_MAP`].
+pub const INSTANCE_FLAG_ALLOWLIST: u32 = 1;
+
+/// Value of [`OWNERS_MAP`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct OwnerState {
+    /// Owned while later than `bpf_ktime_get_ns()`; 0: released.
+    pub lease_deadline_ns: u64,
+    /// [`OWNER_FLAG_ACCEPT`].
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+/// RFC 5798 Accept_Mode: the owner also accepts traffic addressed to the virtual addresses
+/// (otherwise such traffic is dropped unless the instance is the address owner).
+pub const OWNER_FLAG_ACCEPT: u32 = 1;
+
+/// Key of [`VIPS_MAP`] and [`NAT_OUT_MAP`]: an address inside one router.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AddrKey {
+    pub router: u32,
+    pub family: u8,
+    pub _pad: [u8; 3],
+    /// IPv4 in the first 4 bytes, the rest zero.
+    pub addr: [u8; 16],
+}
+
+/// What a destination address in [`VIPS_MAP`] is.
+pub const VIP_KIND_VIRTUAL: u8 = 0;
+/// A floating IP: traffic to it is translated to `nat_addr` (1:1 NAT).
+pub const VIP_KIND_FLOATING: u8 = 1;
+
+/// Value of [`VIPS_MAP`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VipValue {
+    /// The instance whose ownership decides.
+    pub slot: u32,
+    /// [`VIP_KIND_VIRTUAL`] or [`VIP_KIND_FLOATING`].
+    pub kind: u8,
+    pub _pad: [u8; 3],
+    /// Floating: the fixed address (IPv4) it maps to.
+    pub nat_addr: [u8; 4],
+}
+
+/// Value of [`NAT_OUT_MAP`] (IPv4).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NatOutValue {
+    pub slot: u32,
+    /// Only traffic leaving through this interface (the router's external port) is
+    /// translated: east-west traffic keeps its fixed address.
+    pub ext_ifindex: u32,
+    /// The floating address.
+    pub floating: [u8; 4],
+}
+
+/// Key of [`PEERS_MAP`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PeerKey {
+    pub slot: u32,
+    pub family: u8,
+    pub _pad: [u8; 3],
+    pub addr: [u8; 16],
+}
+
+/// Per-instance counters (per CPU; the agent sums them). Index with [`InstanceCounter`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InstanceCounters {
+    pub values: [u64; INSTANCE_COUNTER_COUNT],
+}
+
+/// What is counted per instance.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InstanceCounter {
+    /// Valid adverts passed to the agent.
+    AdvertsPassed = 0,
+    /// Adverts dropped: bad TTL / hop limit.
+    AdvertsBadTtl = 1,
+    /// Adverts dropped: source not in the allow-list.
+    AdvertsSpoofed = 2,
+    /// Packets to an owned virtual address, passed to the kernel.
+    VipPassed = 3,
+    /// Packets (and ARP/NS) to a virtual address we do not own: dropped.
+    NotOwnedDropped = 4,
+    /// Same, because the lease ran out (the agent stopped renewing): dropped.
+    LeaseExpiredDropped = 5,
+    /// Floating IP: destination translated (inbound).
+    NatIn = 6,
+    /// Floating IP: source translated (outbound).
+    NatOut = 7,
+    /// Forwarded by XDP (FIB hit, redirected).
+    Redirected = 8,
+    /// Translated but passed to the kernel (FIB miss, unresolved neighbour, fragment,
+    /// options, TTL expiring).
+    PassedToKernel = 9,
+}
+
+pub const INSTANCE_COUNTER_COUNT: usize = 10;
+
+impl InstanceCounter {
+    pub const ALL: [InstanceCounter; INSTANCE_COUNTER_COUNT] = [
+        InstanceCounter::AdvertsPassed,
+        InstanceCounter::AdvertsBadTtl,
+        InstanceCounter::AdvertsSpoofed,
+        InstanceCounter::VipPassed,
+        InstanceCounter::NotOwnedDropped,
+        InstanceCounter::LeaseExpiredDropped,
+        InstanceCounter::NatIn,
+        InstanceCounter::NatOut,
+        InstanceCounter::Redirected,
+        InstanceCounter::PassedToKernel,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            InstanceCounter::AdvertsPassed => "adverts_passed",
+            InstanceCounter::AdvertsBadTtl => "adverts_bad_ttl",
+            InstanceCounter::AdvertsSpoofed => "adverts_spoofed",
+            InstanceCounter::VipPassed => "vip_passed",
+            InstanceCounter::NotOwnedDropped => "not_owned_dropped",
+            InstanceCounter::LeaseExpiredDropped => "lease_expired_dropped",
+            InstanceCounter::NatIn => "nat_in",
+            InstanceCounter::NatOut => "nat_out",
+            InstanceCounter::Redirected => "redirected",
+            InstanceCounter::PassedToKernel => "passed_to_kernel",
+        }
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<InstanceKey>() == 12);
+const _: () = assert!(core::mem::size_of::<InstanceValue>() == 8);
+const _: () = assert!(core::mem::size_of::<OwnerState>() == 16);
+const _: () = assert!(core::mem::size_of::<AddrKey>() == 24);
+const _: () = assert!(core::mem::size_of::<VipValue>() == 12);
+const _: () = assert!(core::mem::size_of::<NatOutValue>() == 12);
+const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
+const _: () = assert!(core::mem::size_of::<InstanceCounters>() == 8 * INSTANCE_COUNTER_COUNT);
+const _: () = assert!(InstanceCounter::ALL.len() == INSTANCE_COUNTER_COUNT);
+
+/// An address as stored in keys (IPv4 in the first 4 bytes).
+pub const fn addr_v4(a: [u8; 4]) -> [u8; 16] {
+    [a[0], a[1], a[2], a[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    // SAFETY: all these are #[repr(C)] plain data with explicit padding fields (no implicit
+    // padding bytes, as the size assertions above show), valid for any bit pattern.
+    unsafe impl aya::Pod for InstanceKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for InstanceValue {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for OwnerState {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for AddrKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for VipValue {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for NatOutValue {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for PeerKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for InstanceCounters {}
+}
