@@ -784,3 +784,35 @@ fn a_backup_ignores_a_resignation_from_a_router_it_does_not_follow() {
     h.advert_from(HIGHER_PEER, 0);
     assert_eq!(h.next_deadline_in(), Some(ms(SKEW)));
 }
+
+#[test]
+fn resume_after_a_restart_takes_mastership_at_once_unless_faulted() {
+    let mut h = Harness::new(config());
+    let out = h.input(Input::Resume);
+    assert_eq!(h.state(), State::Master);
+    assert!(matches!(
+        &out[0],
+        Output::Transition {
+            reason: Reason::Resumed,
+            ..
+        }
+    ));
+    assert_eq!(kinds(&out)[1], "own");
+
+    let mut c = config();
+    c.tracked = vec![vrrp_agent::fsm::TrackedObject {
+        name: "ha".into(),
+        weight: 0,
+    }];
+    let mut h = Harness::new(c);
+    h.input(Input::Tracked {
+        index: 0,
+        up: false,
+    });
+    let out = h.input(Input::Resume);
+    assert_eq!(
+        transitions(&out),
+        [(State::Initialize, State::Fault)],
+        "a fault wins"
+    );
+}

@@ -5,7 +5,8 @@
 //! background (unless `-n`), writes both pid files (our pid: a live process whose command line
 //! holds the configuration path), logs to `-g FILE` or to `vrrp-agent.log` beside the
 //! configuration, and serves its status on `/run/vrrp-agent/keepalived-<router>-<hash>.sock`
-//! so `vrrp-agent status` lists every router of the node.
+//! so `vrrp-agent status` lists every router of the node. The XDP data plane is on unless the
+//! environment sets `VRRP_AGENT_NO_XDP` (there is no keepalived flag for it).
 
 use std::{
     hash::{Hash, Hasher},
@@ -15,10 +16,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use vrrp_agent::{
     api, config, daemon,
-    runtime::{
-        ownership::NoDataplane,
-        run::{RunOptions, run},
-    },
+    runtime::run::{RunOptions, run},
 };
 
 use super::keepalived_args::{self, KeepalivedArgs, USAGE};
@@ -91,6 +89,9 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
         "vrrp-agent started as keepalived ({} instance(s))",
         loaded.config.instances.len()
     );
+    let socket = status_socket(&config_path);
+    let no_xdp = std::env::var_os("VRRP_AGENT_NO_XDP").is_some();
+    let dataplane = super::dataplane_choice::open(&loaded.config, &socket, no_xdp)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -99,10 +100,10 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     let result = runtime.block_on(run(
         loaded.config,
         RunOptions {
-            status_socket: status_socket(&config_path),
+            status_socket: socket,
             state_dir: config_dir.join("vrrp-agent-state"),
             config_path,
-            dataplane: Box::new(NoDataplane),
+            dataplane,
         },
     ));
     daemon::remove_pid_files(&pid_files);

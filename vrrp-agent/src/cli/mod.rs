@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions, logging setup and dispatch to subcommands.
 
 mod check_config;
+mod dataplane_choice;
 mod dataplane_stats;
 pub mod keepalived;
 pub mod keepalived_args;

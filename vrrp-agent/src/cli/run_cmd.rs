@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use vrrp_agent::{
     config,
-    runtime::{
-        ownership::NoDataplane,
-        run::{RunOptions, run},
-    },
+    runtime::run::{RunOptions, run},
 };
 
 #[derive(clap::Args)]
@@ -29,6 +26,9 @@ pub struct Args {
     /// Folder for per-instance state files (default: from the configuration).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Run without the XDP data plane (like keepalived: ownership is only the addresses).
+    #[arg(long)]
+    no_xdp: bool,
 }
 
 pub fn run_cmd(args: Args) -> Result<()> {
@@ -42,6 +42,7 @@ pub fn run_cmd(args: Args) -> Result<()> {
     let state_dir = args
         .state_dir
         .unwrap_or_else(|| loaded.config.global.state_dir.clone());
+    let dataplane = super::dataplane_choice::open(&loaded.config, &status_socket, args.no_xdp)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -53,7 +54,7 @@ pub fn run_cmd(args: Args) -> Result<()> {
             config_path: args.config,
             status_socket,
             state_dir,
-            dataplane: Box::new(NoDataplane),
+            dataplane,
         },
     ))?;
     Ok(())

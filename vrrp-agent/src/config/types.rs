@@ -29,6 +29,33 @@ pub struct GlobalConfig {
     pub notify_timeout: Duration,
     /// keepalived's `enable_script_security` / `script_user`: accepted, recorded.
     pub script_user: Option<String>,
+    /// Whether the XDP data plane enforces ownership (default) or only addresses do.
+    pub dataplane: DataplaneMode,
+    /// How to attach the XDP program.
+    pub xdp_mode: XdpAttach,
+    /// Where the data plane's maps and links are pinned (default: a folder per agent under
+    /// /sys/fs/bpf/vrrp-xdp), so an agent restart keeps forwarding.
+    pub bpf_pin_dir: Option<PathBuf>,
+}
+
+/// Whether the XDP data plane runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DataplaneMode {
+    /// XDP on every interface of every instance (when the binary carries the program).
+    #[default]
+    Xdp,
+    /// No XDP: like keepalived, ownership is only the addresses on the interfaces.
+    None,
+}
+
+/// XDP attach mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpAttach {
+    /// Native, falling back to generic (with a warning) where a driver lacks it.
+    #[default]
+    Auto,
+    Native,
+    Generic,
 }
 
 impl Default for GlobalConfig {
@@ -39,6 +66,9 @@ impl Default for GlobalConfig {
             status_socket: PathBuf::from("/run/vrrp-agent/agent.sock"),
             notify_timeout: Duration::from_secs(10),
             script_user: None,
+            dataplane: DataplaneMode::default(),
+            xdp_mode: XdpAttach::default(),
+            bpf_pin_dir: None,
         }
     }
 }
@@ -63,6 +93,32 @@ pub struct InstanceSpec {
     pub notify: NotifySpec,
     /// What each tracked object is (parallel to `vrrp.tracked`).
     pub track: Vec<TrackSpec>,
+    /// Floating IPs the data plane translates 1:1 while this instance is master.
+    pub floating_ips: Vec<FloatingIp>,
+    /// Adverts are accepted only from these sources (dropped in XDP otherwise); empty: from
+    /// anyone, unless `unicast_peers` is set (then from them only, as keepalived does).
+    pub advert_sources: Vec<IpAddr>,
+}
+
+impl InstanceSpec {
+    /// The allow-list of advert sources the data plane enforces (empty: none).
+    pub fn advert_allowlist(&self) -> Vec<IpAddr> {
+        if self.advert_sources.is_empty() {
+            self.unicast_peers.clone()
+        } else {
+            self.advert_sources.clone()
+        }
+    }
+}
+
+/// A floating IP: stateless 1:1 NAT between `floating` (outside) and `fixed` (inside).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FloatingIp {
+    pub floating: std::net::Ipv4Addr,
+    pub fixed: std::net::Ipv4Addr,
+    /// The router's external interface (Neutron's qg-): only traffic leaving through it gets
+    /// its source translated.
+    pub interface: String,
 }
 
 /// Notify scripts (keepalived's arguments: `INSTANCE <name> <STATE> <priority>` for `notify`;

@@ -43,6 +43,8 @@ pub enum DataplaneError {
     },
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error("XDP link: {0}")]
+    Link(String),
     #[error(
         "cannot use {dir} for pinned maps: {error} (is a bpf filesystem mounted at /sys/fs/bpf?)"
     )]

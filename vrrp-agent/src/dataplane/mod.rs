@@ -7,8 +7,10 @@ mod attach;
 mod counters;
 mod error;
 mod loader;
+pub mod manager;
 mod maps;
 mod object;
+mod persistent;
 mod test_run;
 
 pub use attach::{AttachMode, Attachment, XdpModePreference};
@@ -16,4 +18,5 @@ pub use counters::{AdvertCount, CounterSnapshot};
 pub use error::DataplaneError;
 pub use loader::{Dataplane, LoadOptions};
 pub use object::{is_stub, object};
+pub use persistent::PersistentLink;
 pub use test_run::TestRunOutcome;

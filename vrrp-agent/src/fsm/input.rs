@@ -9,6 +9,10 @@ use crate::packet::{Advert, DecodeError};
 pub enum Input {
     /// Start the election (RFC 5798 §6.4.1 Startup event).
     Startup,
+    /// Start as MASTER at once: the agent restarted while this instance was master and its
+    /// data-plane lease is still valid (forwarding never stopped; no flap). A tracked object
+    /// that is down still wins (FAULT).
+    Resume,
     /// Stop: a master sends priority 0 and releases everything (RFC 5798 §6.4.3 Shutdown).
     Shutdown,
     /// A decoded advert for this VRID, sent from `src`.

@@ -180,6 +180,14 @@ impl Instance {
     pub fn handle_input(&mut self, input: Input, now: Instant) {
         match input {
             Input::Startup => self.startup(now),
+            Input::Resume => {
+                if !self.running && self.fault_reason().is_none() {
+                    self.running = true;
+                    self.become_master(now, Reason::Resumed);
+                } else {
+                    self.startup(now);
+                }
+            }
             Input::Shutdown => self.shutdown(now),
             Input::Advert { src, advert } => self.receive(src, advert, now),
             Input::RxDecodeError(e) => self.counters.rx_errors.bump(e.kind()),

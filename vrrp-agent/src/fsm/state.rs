@@ -48,6 +48,8 @@ pub enum Reason {
     StartupWantMaster,
     /// Startup: wait for a master as backup.
     Startup,
+    /// Restarted while master, with the data-plane lease still valid.
+    Resumed,
     /// No advert from a master for Master_Down_Interval.
     MasterDown,
     /// The master resigned (priority 0) and Skew_Time passed without another master.
@@ -72,6 +74,10 @@ impl fmt::Display for Reason {
             Reason::StartupOwner => write!(f, "startup as address owner (priority 255)"),
             Reason::StartupWantMaster => write!(f, "startup with state MASTER configured"),
             Reason::Startup => write!(f, "startup, waiting for a master"),
+            Reason::Resumed => write!(
+                f,
+                "agent restarted while master; the data-plane lease was still valid"
+            ),
             Reason::MasterDown => write!(f, "no advert from a master for the master-down interval"),
             Reason::MasterResigned { master } => {
                 write!(

@@ -16,7 +16,7 @@ use super::{
     effects::Effect,
     events::{EngineEvent, SlotRef, SocketKey},
     notify::{Notification, Notifier},
-    ownership::{OwnerKey, OwnershipSink},
+    ownership::{DataplaneSink, OwnerKey},
     reload::{Change, plan},
     setup::{Namespace, SetupError},
 };
@@ -42,6 +42,8 @@ pub(super) struct Slot {
     pub tracked_up: Vec<bool>,
     pub tasks: Vec<JoinHandle<()>>,
     pub last_transition: Option<(SystemTime, State, State, Reason)>,
+    /// Start as master at once (restart with a valid data-plane lease).
+    pub resume: bool,
 }
 
 impl Slot {
@@ -80,7 +82,7 @@ pub struct Engine {
     pub(super) script_tasks: HashMap<String, JoinHandle<()>>,
     pub(super) script_up: HashMap<String, bool>,
     pub(super) notifier: Notifier,
-    pub(super) dataplane: Box<dyn OwnershipSink>,
+    pub(super) dataplane: Box<dyn DataplaneSink>,
     pub(super) events_tx: mpsc::Sender<EngineEvent>,
     events_rx: mpsc::Receiver<EngineEvent>,
     started: Instant,
@@ -93,7 +95,7 @@ impl Engine {
     pub fn new(
         config: AgentConfig,
         options: EngineOptions,
-        dataplane: Box<dyn OwnershipSink>,
+        dataplane: Box<dyn DataplaneSink>,
     ) -> Self {
         let (events_tx, events_rx) = mpsc::channel(4096);
         Self {
@@ -125,11 +127,12 @@ impl Engine {
         for spec in specs {
             self.add_instance(spec).await?;
         }
+        self.dataplane.reconcile();
         self.rebuild_groups();
         self.start_scripts();
         let now = Instant::now();
         for i in 0..self.slots.len() {
-            self.input(i, Input::Startup, now);
+            self.start_slot(i, now);
         }
         loop {
             let deadline = self
@@ -570,9 +573,26 @@ impl Engine {
         tracing::info!(unchanged = kept, "configuration reloaded");
     }
 
+    /// Startup, or resume as master when the data plane says so.
+    fn start_slot(&mut self, i: usize, now: Instant) {
+        let Some(slot) = self.slots[i].as_ref() else {
+            return;
+        };
+        let input = if slot.resume {
+            tracing::info!(
+                instance = slot.spec.vrrp.name,
+                "resuming as MASTER: the data-plane lease is still valid"
+            );
+            Input::Resume
+        } else {
+            Input::Startup
+        };
+        self.input(i, input, now);
+    }
+
     async fn add_and_start(&mut self, spec: InstanceSpec, now: Instant) {
         match self.add_instance(spec.clone()).await {
-            Ok(i) => self.input(i, Input::Startup, now),
+            Ok(i) => self.start_slot(i, now),
             Err(e) => tracing::error!(instance = spec.vrrp.name, "cannot start: {e}"),
         }
     }
@@ -597,6 +617,7 @@ impl Engine {
     fn remove_instance(&mut self, i: usize, now: Instant) {
         self.input(i, Input::Shutdown, now);
         if let Some(slot) = self.slots[i].take() {
+            self.dataplane.unregister(&slot.owner_key());
             for t in slot.tasks {
                 t.abort();
             }
@@ -624,6 +645,7 @@ impl Engine {
         }
         // Let the priority-0 adverts leave before the sockets close.
         tokio::time::sleep(Duration::from_millis(20)).await;
+        self.dataplane.shutdown();
     }
 
     // ---- status ----------------------------------------------------------------------------
@@ -633,7 +655,11 @@ impl Engine {
             .slots
             .iter()
             .flatten()
-            .map(super::status::instance_report)
+            .map(|s| {
+                let mut r = super::status::instance_report(s);
+                r.dataplane = self.dataplane.counters(&s.owner_key());
+                r
+            })
             .collect::<Vec<InstanceReport>>();
         StatusReport {
             agent: AgentInfo {

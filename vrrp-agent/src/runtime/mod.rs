@@ -18,3 +18,4 @@ mod reload;
 mod setup;
 mod status;
 mod tracking;
+pub mod xdp_sink;

@@ -1,8 +1,11 @@
-//! Where the state machines' `SetOwnership` outputs go: the XDP data plane (issue 5) or
-//! nowhere (`NoDataplane`). Called synchronously by the engine before it queues address and
-//! GARP work, so ownership always changes first.
+//! Where the data-plane side of the state machines goes: the XDP program's maps (see
+//! `xdp_sink`) or nowhere (`NoDataplane`, keepalived's model: ownership is only the addresses).
+//! `set_owned` is called synchronously by the engine before it queues address and GARP work,
+//! so ownership always changes first; `renew` at every advert a master sends.
 
-use std::net::IpAddr;
+use std::{collections::BTreeMap, net::IpAddr};
+
+use crate::dataplane::manager::Registration;
 
 /// Identifies an instance for the data plane.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -13,20 +16,34 @@ pub struct OwnerKey {
     pub ipv6: bool,
 }
 
-/// Receives ownership changes and lease renewals.
-pub trait OwnershipSink: Send {
+/// The data plane as the engine drives it.
+pub trait DataplaneSink: Send {
+    /// Sets an instance up; `Ok(true)` when it should resume as master (restart while master,
+    /// lease still valid).
+    fn register(&mut self, _key: &OwnerKey, _reg: Registration) -> Result<bool, String> {
+        Ok(false)
+    }
+    fn unregister(&mut self, _key: &OwnerKey) {}
+    /// Every configured instance is registered: drop what an earlier run left behind.
+    fn reconcile(&mut self) {}
     /// The instance now owns (or no longer owns) `addresses`.
     fn set_owned(&mut self, key: &OwnerKey, owned: bool, accept: bool, addresses: &[IpAddr]);
     /// The instance is alive and master (called at every advert it sends): extend its lease.
     fn renew(&mut self, _key: &OwnerKey) {}
+    /// Counters of an instance, by name.
+    fn counters(&self, _key: &OwnerKey) -> Option<BTreeMap<String, u64>> {
+        None
+    }
     /// One line for `status`.
     fn describe(&self) -> String;
+    /// Clean stop: release everything, detach.
+    fn shutdown(&mut self) {}
 }
 
 /// No data plane: ownership lives only in the addresses on the interfaces.
 pub struct NoDataplane;
 
-impl OwnershipSink for NoDataplane {
+impl DataplaneSink for NoDataplane {
     fn set_owned(&mut self, key: &OwnerKey, owned: bool, _accept: bool, _addresses: &[IpAddr]) {
         tracing::debug!(?key, owned, "ownership (no data plane attached)");
     }

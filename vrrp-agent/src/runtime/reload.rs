@@ -79,6 +79,8 @@ mod tests {
             mcast_src: None,
             notify: NotifySpec::default(),
             track: vec![],
+            floating_ips: vec![],
+            advert_sources: vec![],
         }
     }
 

@@ -11,7 +11,7 @@ use tokio::{
 use super::{
     engine::{Engine, EngineOptions},
     events::EngineEvent,
-    ownership::OwnershipSink,
+    ownership::DataplaneSink,
     setup::SetupError,
 };
 use crate::{api, config};
@@ -22,7 +22,7 @@ pub struct RunOptions {
     pub config_path: PathBuf,
     pub status_socket: PathBuf,
     pub state_dir: PathBuf,
-    pub dataplane: Box<dyn OwnershipSink>,
+    pub dataplane: Box<dyn DataplaneSink>,
 }
 
 #[derive(Debug, thiserror::Error)]

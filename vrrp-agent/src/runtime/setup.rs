@@ -11,10 +11,12 @@ use super::{
     effects::{self, Effect},
     engine::{Engine, Slot},
     events::{EngineEvent, SlotRef, SocketKey},
+    ownership::OwnerKey,
     tracking,
 };
 use crate::{
     config::{InstanceSpec, TrackSpec},
+    dataplane::manager::Registration,
     fsm::{Input, Instance, InstanceConfig, SyncGroup, TrackedObject},
     net::{AsyncVrrpSocket, RecvError, VrrpSocket},
     netlink::Netlink,
@@ -149,6 +151,8 @@ impl Engine {
         })?;
         self.socket(&spec, link.index)?;
 
+        let resume = self.register_dataplane(&spec, link.index, &netlink).await;
+
         let (vrrp, track) = effective(&spec);
         let fsm = Instance::new(vrrp, primary).map_err(|e| SetupError::Config {
             instance: name.clone(),
@@ -173,6 +177,7 @@ impl Engine {
             ifindex: link.index,
             tasks: Vec::new(),
             last_transition: None,
+            resume,
         };
         // Initial state of what is tracked, before startup.
         let now = Instant::now();
@@ -207,6 +212,77 @@ impl Engine {
             "instance ready"
         );
         Ok(index)
+    }
+
+    /// Registers the instance with the data plane (program on its interfaces, addresses,
+    /// floating IPs, allow-list); returns whether it should resume as master. A failure is
+    /// logged and the instance runs without data-plane enforcement.
+    async fn register_dataplane(
+        &mut self,
+        spec: &InstanceSpec,
+        ifindex: u32,
+        netlink: &Netlink,
+    ) -> bool {
+        let mut names: Vec<String> = vec![spec.interface.clone()];
+        for a in spec.vrrp.all_addresses() {
+            if let Some(dev) = &a.dev {
+                names.push(dev.clone());
+            }
+        }
+        names.extend(spec.floating_ips.iter().map(|f| f.interface.clone()));
+        names.dedup();
+        let mut attach: Vec<(String, u32)> = Vec::new();
+        for name in names {
+            if attach.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            match netlink.link_by_name(&name).await {
+                Ok(Some(l)) => attach.push((name, l.index)),
+                _ => tracing::warn!(
+                    instance = spec.vrrp.name,
+                    interface = name,
+                    "interface not found; no XDP on it"
+                ),
+            }
+        }
+        let mut floating = Vec::new();
+        for f in &spec.floating_ips {
+            match attach.iter().find(|(n, _)| *n == f.interface) {
+                Some((_, idx)) => floating.push((f.floating, f.fixed, *idx)),
+                None => {
+                    tracing::warn!(instance = spec.vrrp.name, floating = %f.floating, "external interface {} not found; floating IP not translated", f.interface)
+                }
+            }
+        }
+        let reg = Registration {
+            netns: spec.netns.clone(),
+            ifindex,
+            vrid: spec.vrrp.vrid,
+            ipv6: spec.vrrp.is_ipv6(),
+            attach,
+            vips: spec.vrrp.all_addresses().map(|a| a.addr).collect(),
+            floating,
+            allowlist: spec.advert_allowlist(),
+            // At most the backup's master-down interval (3 intervals + skew): a silent master
+            // fences itself no later than a backup takes over.
+            lease: spec.vrrp.advert_interval.as_duration() * 3,
+        };
+        let key = OwnerKey {
+            netns: spec.netns.clone(),
+            interface: spec.interface.clone(),
+            vrid: spec.vrrp.vrid,
+            ipv6: spec.vrrp.is_ipv6(),
+        };
+        match self.dataplane.register(&key, reg) {
+            Ok(resume) => resume,
+            Err(e) => {
+                tracing::error!(
+                    instance = spec.vrrp.name,
+                    "data plane registration failed, running without it: {e}"
+                );
+                false
+            }
+        }
     }
 
     /// Opens the VRRP socket for the instance's (namespace, interface, family) if needed and

@@ -117,6 +117,8 @@ pub(crate) fn build(
             mcast_src,
             notify,
             track: Vec::new(),
+            floating_ips: Vec::new(),
+            advert_sources: Vec::new(),
         },
         line,
         tracks: track_interfaces,

@@ -13,7 +13,9 @@ use crate::config::{
     diag::{Diag, line_of},
     draft::{Draft, DraftGroup, Located, NotifyLines},
     limits::{COUNT_MAX, NOTIFY_TIMEOUT_MAX_MS, SCRIPT_MAX_MS, SCRIPT_MIN_MS},
-    types::{ConfigError, GlobalConfig, NotifySpec, ScriptSpec, SyncGroupSpec},
+    types::{
+        ConfigError, DataplaneMode, GlobalConfig, NotifySpec, ScriptSpec, SyncGroupSpec, XdpAttach,
+    },
     values,
 };
 
@@ -81,6 +83,34 @@ pub(crate) fn global(ctx: &Ctx, g: Option<schema::Global>) -> Result<GlobalConfi
     if let Some(t) = &g.notify_timeout {
         out.notify_timeout = ctx.secs("notify_timeout", t, 1, NOTIFY_TIMEOUT_MAX_MS)?;
     }
+    if let Some(d) = &g.dataplane {
+        out.dataplane = match d.get_ref().as_str() {
+            "xdp" => DataplaneMode::Xdp,
+            "none" => DataplaneMode::None,
+            other => {
+                return Err(ctx.error(
+                    d.span(),
+                    format!("global: dataplane: expected `xdp` or `none`, got `{other}`"),
+                ));
+            }
+        };
+    }
+    if let Some(m) = &g.xdp_mode {
+        out.xdp_mode = match m.get_ref().as_str() {
+            "auto" => XdpAttach::Auto,
+            "native" => XdpAttach::Native,
+            "generic" => XdpAttach::Generic,
+            other => {
+                return Err(ctx.error(
+                    m.span(),
+                    format!(
+                        "global: xdp_mode: expected `auto`, `native` or `generic`, got `{other}`"
+                    ),
+                ));
+            }
+        };
+    }
+    out.bpf_pin_dir = g.bpf_pin_dir;
     Ok(out)
 }
 

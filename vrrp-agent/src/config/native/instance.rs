@@ -158,6 +158,39 @@ pub(crate) fn convert(
     for r in i.track_reachability {
         tracks.push(lists::reachability(ctx, &key("track_reachability"), r)?);
     }
+    let mut floating_ips = Vec::new();
+    for f in &i.floating_ips {
+        let v4 = |k: &str, text: &str| -> Result<std::net::Ipv4Addr, String> {
+            text.parse().map_err(|_| {
+                format!(
+                    "{}: expected an IPv4 address, got `{text}`",
+                    key(&format!("floating_ips.{k}"))
+                )
+            })
+        };
+        let t = f.get_ref();
+        let floating = ctx.at(f.span(), v4("floating", &t.floating))?;
+        let fixed = ctx.at(f.span(), v4("fixed", &t.fixed))?;
+        if t.interface.is_empty() || t.interface.len() > 15 {
+            return Err(ctx.error(
+                f.span(),
+                format!(
+                    "{}: expected an interface name (1-15 characters), got `{}`",
+                    key("floating_ips.interface"),
+                    t.interface
+                ),
+            ));
+        }
+        floating_ips.push(crate::config::FloatingIp {
+            floating,
+            fixed,
+            interface: t.interface.clone(),
+        });
+    }
+    let mut advert_sources = Vec::new();
+    for p in &i.advert_sources {
+        advert_sources.push(ip(ctx, "advert_sources", p)?);
+    }
     let garp = match i.garp {
         None => GarpConfig::default(),
         Some(g) => {
@@ -204,6 +237,8 @@ pub(crate) fn convert(
             mcast_src,
             notify,
             track: Vec::new(),
+            floating_ips,
+            advert_sources,
         },
         line,
         tracks,

@@ -33,6 +33,11 @@ pub(crate) struct Global {
     /// Seconds.
     pub notify_timeout: Option<Spanned<f64>>,
     pub script_user: Option<String>,
+    /// "xdp" (default) or "none".
+    pub dataplane: Option<Spanned<String>>,
+    /// "auto" (default), "native" or "generic".
+    pub xdp_mode: Option<Spanned<String>>,
+    pub bpf_pin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,12 +104,25 @@ pub(crate) struct Instance {
     pub track_scripts: Vec<Spanned<Either<TrackTable>>>,
     #[serde(default)]
     pub track_reachability: Vec<Spanned<Reachability>>,
+    #[serde(default)]
+    pub floating_ips: Vec<Spanned<FloatingTable>>,
+    #[serde(default)]
+    pub advert_sources: Vec<Spanned<String>>,
     pub garp: Option<Spanned<Garp>>,
     pub notify: Option<Spanned<String>>,
     pub notify_master: Option<Spanned<String>>,
     pub notify_backup: Option<Spanned<String>>,
     pub notify_fault: Option<Spanned<String>>,
     pub notify_stop: Option<Spanned<String>>,
+}
+
+/// `{ floating = "203.0.113.20", fixed = "10.0.10.5", interface = "qg-1" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FloatingTable {
+    pub floating: String,
+    pub fixed: String,
+    pub interface: String,
 }
 
 /// `{ address = "10.0.0.1/24", dev = "qr-1", scope = "link", label = "...", broadcast = "+",

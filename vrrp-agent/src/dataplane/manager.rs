@@ -1,0 +1,436 @@
+//! Every XDP program instance of one agent: one per router (network namespace), each loaded
+//! with that router's id, all sharing the maps pinned under `<pin_dir>/maps`; the instance
+//! slots; ownership leases on the kernel's monotonic clock; and the pinned links under
+//! `<pin_dir>/links`. A restarted agent finds its slots, leases and links again.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    net::{IpAddr, Ipv4Addr},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use vrrp_ebpf_common::dataplane::{
+    AddrKey, FAMILY_IPV4, FAMILY_IPV6, INSTANCE_COUNTER_COUNT, INSTANCE_FLAG_ALLOWLIST,
+    InstanceKey, InstanceValue, MAX_SLOTS, NatOutValue, OWNER_FLAG_ACCEPT, OwnerState, PeerKey,
+    VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
+};
+
+use super::{Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference};
+
+/// The router id of the never-attached program instance used for map access.
+const CONTROL_ROUTER: u32 = u32::MAX;
+/// `statfs` magic of the bpf filesystem.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// What the data plane needs to know about one VRRP instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub netns: Option<String>,
+    /// The VRRP interface.
+    pub ifindex: u32,
+    pub vrid: u8,
+    pub ipv6: bool,
+    /// Interfaces the program must run on (name, index), in `netns`.
+    pub attach: Vec<(String, u32)>,
+    /// Virtual addresses (advertised and excluded).
+    pub vips: Vec<IpAddr>,
+    /// (floating, fixed, external interface index).
+    pub floating: Vec<(Ipv4Addr, Ipv4Addr, u32)>,
+    /// Allowed advert sources (empty: anyone).
+    pub allowlist: Vec<IpAddr>,
+    /// How long a renewal keeps the instance owning.
+    pub lease: Duration,
+}
+
+/// The outcome of a registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registered {
+    pub key: InstanceKey,
+    pub slot: u32,
+    /// The instance was master before a restart and its lease has not run out: it should
+    /// resume as master at once (the data plane never stopped forwarding).
+    pub resume_master: bool,
+}
+
+struct SlotInfo {
+    slot: u32,
+    lease: Duration,
+    accept: bool,
+    owned: bool,
+    vips: Vec<AddrKey>,
+    nat_out: Vec<AddrKey>,
+    peers: Vec<PeerKey>,
+}
+
+struct Router {
+    id: u32,
+    dataplane: Dataplane,
+    links: HashMap<String, PersistentLink>,
+}
+
+/// All program instances, maps and links of one agent.
+pub struct Manager {
+    pin_dir: PathBuf,
+    pref: XdpModePreference,
+    log_level: Option<aya_log::Level>,
+    control: Dataplane,
+    routers: HashMap<Option<String>, Router>,
+    instances: HashMap<InstanceKey, SlotInfo>,
+    used: BTreeSet<u32>,
+}
+
+/// The router id of a namespace (stable across restarts): FNV-1a of its name.
+pub fn router_id(netns: Option<&str>) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in netns.unwrap_or("").bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h & 0x7fff_ffff
+}
+
+/// Nanoseconds of CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> u64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC always exists");
+    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+}
+
+/// Mounts the bpf filesystem at /sys/fs/bpf if it is not there yet.
+pub fn ensure_bpffs(pin_dir: &Path) -> Result<(), DataplaneError> {
+    let root = Path::new("/sys/fs/bpf");
+    if !pin_dir.starts_with(root) {
+        return Ok(());
+    }
+    let mounted = nix::sys::statfs::statfs(root)
+        .map(|s| s.filesystem_type().0 == BPF_FS_MAGIC)
+        .unwrap_or(false);
+    if !mounted {
+        nix::mount::mount(
+            Some("bpf"),
+            root,
+            Some("bpf"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(|e| DataplaneError::PinDir {
+            dir: root.to_path_buf(),
+            error: format!("mounting the bpf filesystem: {e}"),
+        })?;
+        tracing::info!("mounted the bpf filesystem at /sys/fs/bpf");
+    }
+    Ok(())
+}
+
+fn addr_key(router: u32, addr: IpAddr) -> AddrKey {
+    match addr {
+        IpAddr::V4(a) => AddrKey {
+            router,
+            family: FAMILY_IPV4,
+            _pad: [0; 3],
+            addr: addr_v4(a.octets()),
+        },
+        IpAddr::V6(a) => AddrKey {
+            router,
+            family: FAMILY_IPV6,
+            _pad: [0; 3],
+            addr: a.octets(),
+        },
+    }
+}
+
+fn peer_key(slot: u32, addr: IpAddr) -> PeerKey {
+    let k = addr_key(0, addr);
+    PeerKey {
+        slot,
+        family: k.family,
+        _pad: [0; 3],
+        addr: k.addr,
+    }
+}
+
+impl Manager {
+    /// Opens (or creates) the pinned maps under `pin_dir`.
+    pub fn open(
+        pin_dir: &Path,
+        pref: XdpModePreference,
+        log_level: Option<aya_log::Level>,
+    ) -> Result<Self, DataplaneError> {
+        ensure_bpffs(pin_dir)?;
+        let control = Dataplane::load(&LoadOptions {
+            ebpf_log_level: None,
+            router_id: CONTROL_ROUTER,
+            pin_dir: Some(pin_dir.join("maps")),
+        })?;
+        let used = control.instances()?.iter().map(|(_, v)| v.slot).collect();
+        Ok(Self {
+            pin_dir: pin_dir.to_path_buf(),
+            pref,
+            log_level,
+            control,
+            routers: HashMap::new(),
+            instances: HashMap::new(),
+            used,
+        })
+    }
+
+    fn router(&mut self, netns: &Option<String>) -> Result<&mut Router, DataplaneError> {
+        if !self.routers.contains_key(netns) {
+            let id = router_id(netns.as_deref());
+            let dataplane = Dataplane::load(&LoadOptions {
+                ebpf_log_level: self.log_level,
+                router_id: id,
+                pin_dir: Some(self.pin_dir.join("maps")),
+            })?;
+            self.routers.insert(
+                netns.clone(),
+                Router {
+                    id,
+                    dataplane,
+                    links: HashMap::new(),
+                },
+            );
+        }
+        Ok(self.routers.get_mut(netns).expect("just inserted"))
+    }
+
+    /// Registers an instance: program on its interfaces, slot, addresses, NAT, peers.
+    pub fn register(&mut self, reg: &Registration) -> Result<Registered, DataplaneError> {
+        let pref = self.pref;
+        let links_dir = self.pin_dir.join("links");
+        let router = self.router(&reg.netns)?;
+        let id = router.id;
+        for (ifname, ifindex) in &reg.attach {
+            if router.links.contains_key(ifname) {
+                continue;
+            }
+            let pin = links_dir.join(format!("r{id:08x}-{ifname}"));
+            let link = router.dataplane.attach_persistent(
+                reg.netns.as_deref(),
+                ifname,
+                *ifindex,
+                pref,
+                &pin,
+            )?;
+            router.links.insert(ifname.clone(), link);
+        }
+        let key = InstanceKey {
+            router: id,
+            ifindex: reg.ifindex,
+            vrid: reg.vrid,
+            family: if reg.ipv6 { FAMILY_IPV6 } else { FAMILY_IPV4 },
+            _pad: [0; 2],
+        };
+        let existing = self
+            .control
+            .instances()?
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.slot);
+        let slot = match existing {
+            Some(s) => s,
+            None => (0..MAX_SLOTS)
+                .find(|s| !self.used.contains(s))
+                .ok_or(DataplaneError::Link(format!(
+                    "all {MAX_SLOTS} instance slots are in use"
+                )))?,
+        };
+        self.used.insert(slot);
+        let owner = self.control.owner(slot)?;
+        let resume_master = existing.is_some() && owner.lease_deadline_ns > monotonic_ns();
+        if !resume_master {
+            self.control.set_owner(slot, OwnerState::default())?;
+        }
+        let flags = if reg.allowlist.is_empty() {
+            0
+        } else {
+            INSTANCE_FLAG_ALLOWLIST
+        };
+        self.control
+            .upsert_instance(key, InstanceValue { slot, flags })?;
+        let mut info = SlotInfo {
+            slot,
+            lease: reg.lease,
+            accept: owner.flags & OWNER_FLAG_ACCEPT != 0,
+            owned: resume_master,
+            vips: Vec::new(),
+            nat_out: Vec::new(),
+            peers: Vec::new(),
+        };
+        for vip in &reg.vips {
+            let k = addr_key(id, *vip);
+            self.control.upsert_vip(
+                k,
+                VipValue {
+                    slot,
+                    kind: VIP_KIND_VIRTUAL,
+                    _pad: [0; 3],
+                    nat_addr: [0; 4],
+                },
+            )?;
+            info.vips.push(k);
+        }
+        for (floating, fixed, ext) in &reg.floating {
+            let k = addr_key(id, IpAddr::V4(*floating));
+            self.control.upsert_vip(
+                k,
+                VipValue {
+                    slot,
+                    kind: VIP_KIND_FLOATING,
+                    _pad: [0; 3],
+                    nat_addr: fixed.octets(),
+                },
+            )?;
+            info.vips.push(k);
+            let k = addr_key(id, IpAddr::V4(*fixed));
+            self.control.upsert_nat_out(
+                k,
+                NatOutValue {
+                    slot,
+                    ext_ifindex: *ext,
+                    floating: floating.octets(),
+                },
+            )?;
+            info.nat_out.push(k);
+        }
+        for peer in &reg.allowlist {
+            let k = peer_key(slot, *peer);
+            self.control.add_peer(k)?;
+            info.peers.push(k);
+        }
+        self.instances.insert(key, info);
+        Ok(Registered {
+            key,
+            slot,
+            resume_master,
+        })
+    }
+
+    /// Removes an instance's entries and releases its slot.
+    pub fn unregister(&mut self, key: &InstanceKey) -> Result<(), DataplaneError> {
+        let Some(info) = self.instances.remove(key) else {
+            return Ok(());
+        };
+        self.control.set_owner(info.slot, OwnerState::default())?;
+        self.control.remove_instance(key)?;
+        for k in &info.vips {
+            self.control.remove_vip(k)?;
+        }
+        for k in &info.nat_out {
+            self.control.remove_nat_out(k)?;
+        }
+        for k in &info.peers {
+            self.control.remove_peer(k)?;
+        }
+        self.used.remove(&info.slot);
+        Ok(())
+    }
+
+    /// Removes every entry left by an earlier run that no registered instance claims (call
+    /// once all configured instances are registered).
+    pub fn reconcile(&mut self) -> Result<usize, DataplaneError> {
+        let live: BTreeSet<u32> = self.instances.values().map(|i| i.slot).collect();
+        let mut removed = 0;
+        for (k, v) in self.control.instances()? {
+            if !live.contains(&v.slot) {
+                self.control.remove_instance(&k)?;
+                self.control.set_owner(v.slot, OwnerState::default())?;
+                removed += 1;
+            }
+        }
+        for (k, v) in self.control.vips()? {
+            if !live.contains(&v.slot) {
+                self.control.remove_vip(&k)?;
+            }
+        }
+        for (k, v) in self.control.nat_outs()? {
+            if !live.contains(&v.slot) {
+                self.control.remove_nat_out(&k)?;
+            }
+        }
+        for k in self.control.peers()? {
+            if !live.contains(&k.slot) {
+                self.control.remove_peer(&k)?;
+            }
+        }
+        self.used = live;
+        Ok(removed)
+    }
+
+    /// Sets ownership: owned with a fresh lease, or released (lease 0).
+    pub fn set_owned(
+        &mut self,
+        key: &InstanceKey,
+        owned: bool,
+        accept: bool,
+    ) -> Result<(), DataplaneError> {
+        let Some(info) = self.instances.get_mut(key) else {
+            return Ok(());
+        };
+        info.owned = owned;
+        info.accept = accept;
+        let state = OwnerState {
+            lease_deadline_ns: if owned {
+                monotonic_ns() + info.lease.as_nanos() as u64
+            } else {
+                0
+            },
+            flags: if accept { OWNER_FLAG_ACCEPT } else { 0 },
+            _pad: 0,
+        };
+        let slot = info.slot;
+        self.control.set_owner(slot, state)
+    }
+
+    /// Extends the lease of an owning instance.
+    pub fn renew(&mut self, key: &InstanceKey) -> Result<(), DataplaneError> {
+        match self.instances.get(key) {
+            Some(info) if info.owned => {
+                let accept = info.accept;
+                self.set_owned(key, true, accept)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The data plane's counters of an instance.
+    pub fn counters(&self, key: &InstanceKey) -> Option<[u64; INSTANCE_COUNTER_COUNT]> {
+        let info = self.instances.get(key)?;
+        self.control.instance_counters(info.slot).ok()
+    }
+
+    /// One line for status.
+    pub fn describe(&self) -> String {
+        let mut modes: HashMap<&'static str, usize> = HashMap::new();
+        for r in self.routers.values() {
+            for l in r.links.values() {
+                *modes.entry(l.describe()).or_default() += 1;
+            }
+        }
+        let mut parts: Vec<String> = modes.iter().map(|(m, n)| format!("{n} {m}")).collect();
+        parts.sort();
+        format!(
+            "xdp: {} router(s), {} interface(s) ({}), maps at {}",
+            self.routers.len(),
+            modes.values().sum::<usize>(),
+            parts.join(", "),
+            self.pin_dir.join("maps").display()
+        )
+    }
+
+    /// Clean stop: release every instance, unpin and detach every link.
+    pub fn shutdown(&mut self) {
+        let keys: Vec<InstanceKey> = self.instances.keys().copied().collect();
+        for k in keys {
+            if let Err(e) = self.unregister(&k) {
+                tracing::warn!("releasing data-plane state: {e}");
+            }
+        }
+        for (_, mut router) in self.routers.drain() {
+            for (_, link) in router.links.drain() {
+                router.dataplane.release_persistent(link);
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The XDP data plane behind the engine: registers instances with the program manager, turns
+//! ownership outputs and advert-time renewals into lease writes, and reads counters.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::IpAddr,
+    path::Path,
+};
+
+use vrrp_ebpf_common::dataplane::{InstanceCounter, InstanceKey};
+
+use super::ownership::{DataplaneSink, OwnerKey};
+use crate::dataplane::{
+    DataplaneError, XdpModePreference,
+    manager::{Manager, Registration},
+};
+
+pub struct XdpSink {
+    manager: Manager,
+    keys: HashMap<OwnerKey, InstanceKey>,
+}
+
+impl XdpSink {
+    pub fn open(pin_dir: &Path, pref: XdpModePreference) -> Result<Self, DataplaneError> {
+        Ok(Self {
+            manager: Manager::open(pin_dir, pref, None)?,
+            keys: HashMap::new(),
+        })
+    }
+}
+
+impl DataplaneSink for XdpSink {
+    fn register(&mut self, key: &OwnerKey, reg: Registration) -> Result<bool, String> {
+        let done = self.manager.register(&reg).map_err(|e| e.to_string())?;
+        self.keys.insert(key.clone(), done.key);
+        Ok(done.resume_master)
+    }
+
+    fn unregister(&mut self, key: &OwnerKey) {
+        if let Some(k) = self.keys.remove(key)
+            && let Err(e) = self.manager.unregister(&k)
+        {
+            tracing::warn!(?key, "removing the instance from the data plane: {e}");
+        }
+    }
+
+    fn reconcile(&mut self) {
+        match self.manager.reconcile() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                removed = n,
+                "data plane: dropped instances of an earlier run"
+            ),
+            Err(e) => tracing::warn!("data plane reconcile: {e}"),
+        }
+    }
+
+    fn set_owned(&mut self, key: &OwnerKey, owned: bool, accept: bool, _addresses: &[IpAddr]) {
+        if let Some(k) = self.keys.get(key)
+            && let Err(e) = self.manager.set_owned(k, owned, accept)
+        {
+            tracing::error!(?key, owned, "data plane ownership write failed: {e}");
+        }
+    }
+
+    fn renew(&mut self, key: &OwnerKey) {
+        if let Some(k) = self.keys.get(key)
+            && let Err(e) = self.manager.renew(k)
+        {
+            tracing::error!(?key, "data plane lease renewal failed: {e}");
+        }
+    }
+
+    fn counters(&self, key: &OwnerKey) -> Option<BTreeMap<String, u64>> {
+        let values = self.manager.counters(self.keys.get(key)?)?;
+        Some(
+            InstanceCounter::ALL
+                .iter()
+                .zip(values)
+                .map(|(c, v)| (c.name().to_string(), v))
+                .collect(),
+        )
+    }
+
+    fn describe(&self) -> String {
+        self.manager.describe()
+    }
+
+    fn shutdown(&mut self) {
+        self.manager.shutdown();
+    }
+}
