@@ -13,6 +13,7 @@ pub mod links;
 pub mod netlink_support;
 pub mod netns;
 pub mod topo;
+pub mod traffic;
 pub mod xdp;
 
 /// Fails the test with a clear message unless it runs as root (privileged tests cannot be

@@ -1,0 +1,275 @@
+//! The XDP data plane with real agents, in a Neutron-like topology: routers r1 and r2 with
+//! shared qr-/qg- MACs, a VM behind a floating IP on the LAN, an outside host on the WAN.
+//! The LAN and WAN bridges flood every frame (ageing 0), so both routers see every packet:
+//! exactly one of them may forward, and a second forwarder shows up as duplicates at the
+//! receiver. Needs root and the XDP object (`cargo xtask test`).
+
+use std::{net::SocketAddr, time::Duration};
+
+use nix::sys::signal::Signal;
+use vrrp_tests::{
+    agents::{RunningAgent, TempDir},
+    netns::NetNs,
+    require_root,
+    topo::{Segment, wait_for},
+    traffic::{TcpStreamer, UdpSink, UdpSource, tcp_echo_server},
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+const QR_MAC: &str = "fa:16:3e:00:10:01";
+const QG_MAC: &str = "fa:16:3e:00:20:01";
+const FIP: &str = "203.0.113.20";
+const FIXED: &str = "10.0.10.5";
+const EXT: &str = "203.0.113.100";
+
+struct Topo {
+    _ha: Segment,
+    _lan: Segment,
+    _wan: Segment,
+    routers: Vec<NetNs>,
+    vm: NetNs,
+    ext: NetNs,
+    dir: TempDir,
+    pin_root: std::path::PathBuf,
+}
+
+fn flood(seg: &Segment) {
+    seg.ns.ip(&["link", "set", "br0", "type", "bridge", "ageing_time", "0"]);
+}
+
+/// Receiving XDP redirects needs NAPI on the bridge side of each veth.
+fn gro_on(seg: &Segment, port: &str) {
+    let out = seg.ns.exec("ethtool", &["-K", port, "gro", "on"]);
+    assert!(out.status.success(), "ethtool: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn tx_checksum_off(ns: &NetNs, ifname: &str) {
+    let out = ns.exec("ethtool", &["-K", ifname, "tx", "off"]);
+    assert!(out.status.success(), "ethtool: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl Topo {
+    fn new() -> Self {
+        let (ha, lan, wan) = (Segment::new(), Segment::new(), Segment::new());
+        flood(&lan);
+        flood(&wan);
+        let mut routers = Vec::new();
+        for i in 0..2 {
+            let r = NetNs::new();
+            ha.attach(&r, "ha", None);
+            r.ip(&["addr", "add", &format!("169.254.192.{}/18", i + 1), "dev", "ha"]);
+            let p = lan.attach(&r, "qr", Some(QR_MAC));
+            gro_on(&lan, &p);
+            let p = wan.attach(&r, "qg", Some(QG_MAC));
+            gro_on(&wan, &p);
+            let out = r.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+            assert!(out.status.success());
+            routers.push(r);
+        }
+        let vm = NetNs::new();
+        let p = lan.attach(&vm, "eth0", None);
+        gro_on(&lan, &p);
+        vm.ip(&["addr", "add", &format!("{FIXED}/24"), "dev", "eth0"]);
+        vm.ip(&["route", "add", "default", "via", "10.0.10.1"]);
+        tx_checksum_off(&vm, "eth0");
+        let ext = NetNs::new();
+        let p = wan.attach(&ext, "eth0", None);
+        gro_on(&wan, &p);
+        ext.ip(&["addr", "add", &format!("{EXT}/24"), "dev", "eth0"]);
+        tx_checksum_off(&ext, "eth0");
+        let dir = TempDir::new("dp");
+        let pin_root = std::path::PathBuf::from(format!(
+            "/sys/fs/bpf/{}",
+            dir.0.file_name().unwrap().to_string_lossy()
+        ));
+        Self {
+            _ha: ha,
+            _lan: lan,
+            _wan: wan,
+            routers,
+            vm,
+            ext,
+            dir,
+            pin_root,
+        }
+    }
+
+    fn config(&self, i: usize, priority: u8) -> String {
+        format!(
+            r#"
+[global]
+bpf_pin_dir = "{pins}"
+
+[[instance]]
+name = "VR_1"
+netns = "{ns}"
+interface = "ha"
+vrid = 1
+priority = {priority}
+advert_interval = 0.1
+preempt = false
+virtual_addresses = ["169.254.0.1/24"]
+excluded_addresses = [
+    "10.0.10.1/24 dev qr",
+    "203.0.113.10/24 dev qg",
+    "{FIP}/32 dev qg",
+]
+floating_ips = [{{ floating = "{FIP}", fixed = "{FIXED}", interface = "qg" }}]
+garp = {{ master_delay = 0, master_repeat = 3 }}
+"#,
+            pins = self.pin_root.join(format!("r{}", i + 1)).display(),
+            ns = self.routers[i].name(),
+        )
+    }
+
+    fn start_pair(&self) -> (RunningAgent, RunningAgent) {
+        let r1 = RunningAgent::start("r1", &self.dir, &self.config(0, 100));
+        r1.wait_state("VR_1", "MASTER", WAIT);
+        let r2 = RunningAgent::start("r2", &self.dir, &self.config(1, 90));
+        r2.wait_state("VR_1", "BACKUP", WAIT);
+        (r1, r2)
+    }
+}
+
+impl Drop for Topo {
+    fn drop(&mut self) {
+        // Links and maps a killed agent left pinned.
+        let _ = std::fs::remove_dir_all(&self.pin_root);
+    }
+}
+
+fn counter(a: &RunningAgent, name: &str) -> u64 {
+    a.instance("VR_1")
+        .and_then(|i| i.dataplane)
+        .and_then(|d| d.get(name).copied())
+        .unwrap_or(0)
+}
+
+fn addr(ip: &str, port: u16) -> SocketAddr {
+    format!("{ip}:{port}").parse().unwrap()
+}
+
+#[test]
+fn floating_ip_traffic_goes_through_the_master_and_the_backup_drops_it() {
+    require_root();
+    let t = Topo::new();
+    let (r1, r2) = t.start_pair();
+    assert!(
+        r1.status().unwrap().agent.dataplane.starts_with("xdp:"),
+        "{}",
+        r1.status().unwrap().agent.dataplane
+    );
+
+    // Inbound: the outside host talks to the floating IP; the VM sees it on its fixed IP.
+    let sink = UdpSink::start(&t.vm, addr(FIXED, 9000));
+    let source = UdpSource::start(&t.ext, addr(FIP, 9000), Duration::from_millis(5));
+    wait_for(WAIT, "datagrams at the VM", || (sink.count() >= 50).then_some(()));
+    let sent = source.stop();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(sink.duplicates().is_empty(), "a second forwarder: {:?}", sink.duplicates());
+    assert_eq!(sink.count() as u64, sent, "every datagram arrived once");
+    let seen: Vec<String> = sink.sources.lock().unwrap().iter().map(|s| s.ip().to_string()).collect();
+    assert_eq!(seen, [EXT], "inbound keeps the outside source (destination NAT only)");
+
+    // Outbound: the VM's traffic leaves with the floating IP as source.
+    let outside = UdpSink::start(&t.ext, addr(EXT, 9001));
+    let from_vm = UdpSource::start(&t.vm, addr(EXT, 9001), Duration::from_millis(5));
+    wait_for(WAIT, "datagrams from the VM outside", || (outside.count() >= 50).then_some(()));
+    from_vm.stop();
+    let sources: Vec<String> = outside
+        .sources
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.ip().to_string())
+        .collect();
+    assert_eq!(sources, [FIP], "SNAT to the floating IP");
+
+    // A TCP connection through the floating IP.
+    let _server = tcp_echo_server(&t.vm, addr(FIXED, 7000));
+    let stream = TcpStreamer::start(&t.ext, addr(FIP, 7000), Duration::from_millis(10));
+    std::thread::sleep(Duration::from_millis(500));
+    let report = stream.stop();
+    assert!(report.error.is_none(), "{report:?}");
+    assert!(report.echoed > 10 && report.echoed == report.sent, "{report:?}");
+
+    // The master translated; the backup saw the same frames (flooding) and dropped them.
+    assert!(counter(&r1, "nat_in") >= sent, "r1 nat_in {}", counter(&r1, "nat_in"));
+    assert!(counter(&r1, "nat_out") > 0);
+    assert_eq!(counter(&r2, "nat_in"), 0);
+    assert_eq!(counter(&r2, "nat_out"), 0);
+    assert!(
+        counter(&r2, "not_owned_dropped") >= sent,
+        "the backup drops floating-IP traffic: {}",
+        counter(&r2, "not_owned_dropped")
+    );
+}
+
+#[test]
+fn a_long_lived_tcp_connection_through_the_floating_ip_survives_failover() {
+    require_root();
+    let t = Topo::new();
+    let (mut r1, r2) = t.start_pair();
+    let _server = tcp_echo_server(&t.vm, addr(FIXED, 7001));
+    let stream = TcpStreamer::start(&t.ext, addr(FIP, 7001), Duration::from_millis(10));
+    std::thread::sleep(Duration::from_millis(500));
+    r1.process.signal(Signal::SIGTERM);
+    r1.process.wait_exit(Duration::from_secs(5));
+    r2.wait_state("VR_1", "MASTER", WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    let report = stream.stop();
+    assert!(report.error.is_none(), "the connection broke: {report:?}");
+    assert_eq!(report.echoed, report.sent, "{report:?}");
+    assert!(report.sent > 100, "{report:?}");
+    assert!(counter(&r2, "nat_in") > 0, "the new master translates");
+}
+
+fn fence_test(signal: Signal) {
+    require_root();
+    let t = Topo::new();
+    let (r1, r2) = t.start_pair();
+    let sink = UdpSink::start(&t.vm, addr(FIXED, 9100));
+    let source = UdpSource::start(&t.ext, addr(FIP, 9100), Duration::from_millis(2));
+    wait_for(WAIT, "traffic through r1", || (sink.count() >= 50).then_some(()));
+    r1.process.signal(signal);
+    let t0 = std::time::Instant::now();
+    r2.wait_state("VR_1", "MASTER", WAIT);
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = source.stop();
+    std::thread::sleep(Duration::from_millis(200));
+    let dups = sink.duplicates();
+    assert!(
+        dups.is_empty(),
+        "both routers forwarded {} datagrams after {signal}",
+        dups.len()
+    );
+    let outage = sink.longest_gap_after(t0);
+    assert!(outage < Duration::from_secs(2), "outage {outage:?}");
+    assert!(sink.count() as u64 > sent / 2, "traffic flows again: {} of {sent}", sink.count());
+    if signal == Signal::SIGSTOP {
+        r1.process.signal(Signal::SIGCONT);
+        // Back from the freeze: exactly one master afterwards.
+        wait_for(WAIT, "exactly one master", || {
+            let m = [&r1, &r2]
+                .iter()
+                .filter(|a| a.instance("VR_1").is_some_and(|i| i.state == "MASTER"))
+                .count();
+            (m == 1).then_some(())
+        });
+        let resumed = r1.instance("VR_1").unwrap();
+        assert!(
+            resumed.dataplane.as_ref().unwrap()["lease_expired_dropped"] > 0,
+            "the frozen master's lease ran out and it dropped: {resumed:?}"
+        );
+    }
+}
+
+#[test]
+fn kill_9_of_the_master_agent_fences_it_by_lease_and_never_two_forward() {
+    fence_test(Signal::SIGKILL);
+}
+
+#[test]
+fn sigstop_of_the_master_agent_fences_it_by_lease_and_never_two_forward() {
+    fence_test(Signal::SIGSTOP);
+}
