@@ -95,6 +95,10 @@ impl Topo {
     }
 
     fn config(&self, i: usize, priority: u8) -> String {
+        self.config_with(i, priority, 0.1)
+    }
+
+    fn config_with(&self, i: usize, priority: u8, interval: f64) -> String {
         format!(
             r#"
 [global]
@@ -106,7 +110,7 @@ netns = "{ns}"
 interface = "ha"
 vrid = 1
 priority = {priority}
-advert_interval = 0.1
+advert_interval = {interval}
 preempt = false
 virtual_addresses = ["169.254.0.1/24"]
 excluded_addresses = [
@@ -272,4 +276,38 @@ fn kill_9_of_the_master_agent_fences_it_by_lease_and_never_two_forward() {
 #[test]
 fn sigstop_of_the_master_agent_fences_it_by_lease_and_never_two_forward() {
     fence_test(Signal::SIGSTOP);
+}
+
+#[test]
+fn restarting_the_master_agent_keeps_forwarding_and_does_not_flap() {
+    require_root();
+    let t = Topo::new();
+    // 0.5 s adverts: a 1.5 s lease for the restart to complete in.
+    let r1 = RunningAgent::start("r1", &t.dir, &t.config_with(0, 100, 0.5));
+    r1.wait_state("VR_1", "MASTER", WAIT);
+    let r2 = RunningAgent::start("r2", &t.dir, &t.config_with(1, 90, 0.5));
+    r2.wait_state("VR_1", "BACKUP", WAIT);
+    let sink = UdpSink::start(&t.vm, addr(FIXED, 9200));
+    let source = UdpSource::start(&t.ext, addr(FIP, 9200), Duration::from_millis(5));
+    wait_for(WAIT, "traffic", || (sink.count() >= 50).then_some(()));
+
+    let mut r1 = r1;
+    r1.process.signal(Signal::SIGKILL);
+    r1.process.wait_exit(WAIT);
+    let t0 = std::time::Instant::now();
+    let r1 = RunningAgent::start("r1", &t.dir, &t.config_with(0, 100, 0.5));
+    let resumed = r1.wait_state("VR_1", "MASTER", WAIT);
+    let restart = t0.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    source.stop();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let reason = resumed.last_transition.unwrap().reason;
+    assert!(reason.contains("lease was still valid"), "{reason} (restart took {restart:?})");
+    let backup = r2.instance("VR_1").unwrap();
+    assert_eq!(backup.state, "BACKUP");
+    assert_eq!(backup.counters.became_master, 0, "the backup never took over");
+    assert!(sink.duplicates().is_empty());
+    let gap = sink.longest_gap_after(t0);
+    assert!(gap < Duration::from_millis(500), "forwarding continued through the restart: gap {gap:?}");
 }
