@@ -402,7 +402,8 @@ fn traffic_and_address_resolution_for_an_owned_vip_pass() {
 #[test]
 fn a_lease_runs_out_by_itself_on_the_kernel_clock() {
     let mut xdp = vip_router();
-    xdp.lease(VIP_SLOT, monotonic_ns() + 300_000_000);
+    // Generous against a loaded machine: the first run only has to start within a second.
+    xdp.lease(VIP_SLOT, monotonic_ns() + 1_000_000_000);
     let frame = to_vip(L4::Udp);
     assert_pass(
         &xdp,
@@ -410,7 +411,7 @@ fn a_lease_runs_out_by_itself_on_the_kernel_clock() {
         Delta::frame(Stat::VipPassed).slot(VIP_SLOT, C::VipPassed),
         "before the deadline",
     );
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_drop(
         &xdp,
         &frame,
