@@ -7,11 +7,15 @@
 pub mod agent;
 pub mod agents;
 pub mod capture;
+pub mod checksum;
 pub mod fixtures;
+pub mod flows;
 pub mod frames;
 pub mod links;
 pub mod netlink_support;
 pub mod netns;
+pub mod pinned;
+pub mod router_ns;
 pub mod topo;
 pub mod traffic;
 pub mod xdp;

@@ -1,18 +1,220 @@
 //! Running the real XDP program on single frames with BPF_PROG_TEST_RUN and observing exactly
-//! which counters moved.
+//! which counters moved (frame classes, passed adverts per VRID, and the per-instance counters
+//! of the slots a test watches), plus writing the program's maps through the agent's API.
 
 use std::collections::BTreeMap;
 
-use vrrp_agent::dataplane::{CounterSnapshot, Dataplane, LoadOptions};
-use vrrp_ebpf_common::counters::Stat;
+use vrrp_agent::dataplane::{CounterSnapshot, Dataplane, LoadOptions, TestRunOutcome};
+use vrrp_ebpf_common::{
+    counters::Stat,
+    dataplane::{
+        AddrKey, INSTANCE_COUNTER_COUNT, InstanceCounter, InstanceKey, InstanceValue, NatOutValue,
+        OwnerState, PeerKey, VipValue,
+    },
+};
 
+use crate::netns::NetNs;
+
+pub const XDP_DROP: u32 = 1;
 pub const XDP_PASS: u32 = 2;
+pub const XDP_REDIRECT: u32 = 4;
 
-/// Loads a private instance of the program (its own maps, so parallel tests never see each
-/// other's counts).
-pub fn load() -> Dataplane {
-    crate::require_root();
-    Dataplane::load(&LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+/// Without an ingress interface, BPF_PROG_TEST_RUN runs the program as if the frame arrived
+/// on the loopback device of the calling thread's namespace, whose index is always 1.
+pub const LOOPBACK_IFINDEX: u32 = 1;
+
+/// The kernel's monotonic clock (`bpf_ktime_get_ns`) now, in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("clock_gettime(CLOCK_MONOTONIC)");
+    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+}
+
+/// A loaded program instance with the test-side state to drive it.
+pub struct Xdp {
+    pub dp: Dataplane,
+    pub router: u32,
+    /// Slots whose per-instance counters [`Xdp::run`] compares.
+    watched: Vec<u32>,
+    /// Namespace and interface index the frames arrive on (`None`: this thread's loopback).
+    ingress: Option<(String, u32)>,
+}
+
+impl Xdp {
+    /// A private instance (its own maps, so parallel tests never see each other's counts)
+    /// for router 0.
+    pub fn load() -> Self {
+        Self::load_router(0)
+    }
+
+    /// A private instance for `router`.
+    pub fn load_router(router: u32) -> Self {
+        crate::require_root();
+        let opts = LoadOptions {
+            router_id: router,
+            ..Default::default()
+        };
+        Self::new(
+            Dataplane::load(&opts).unwrap_or_else(|e| panic!("{e}")),
+            router,
+        )
+    }
+
+    pub fn new(dp: Dataplane, router: u32) -> Self {
+        Self {
+            dp,
+            router,
+            watched: Vec::new(),
+            ingress: None,
+        }
+    }
+
+    /// From now on, frames arrive on interface `ifindex` of `ns`.
+    pub fn arrive_on(&mut self, ns: &NetNs, ifindex: u32) {
+        self.ingress = Some((ns.name().to_string(), ifindex));
+    }
+
+    /// Compares the counters of `slot` in every run from now on.
+    pub fn watch(&mut self, slot: u32) {
+        if !self.watched.contains(&slot) {
+            self.watched.push(slot);
+        }
+    }
+
+    /// Registers a VRRP instance of this router and watches its slot.
+    pub fn instance(&mut self, ifindex: u32, vrid: u8, family: u8, slot: u32, flags: u32) {
+        let key = InstanceKey {
+            router: self.router,
+            ifindex,
+            vrid,
+            family,
+            _pad: [0; 2],
+        };
+        self.dp
+            .upsert_instance(key, InstanceValue { slot, flags })
+            .expect("upsert instance");
+        self.watch(slot);
+    }
+
+    /// Sets the lease of `slot` (0: released).
+    pub fn lease(&mut self, slot: u32, lease_deadline_ns: u64) {
+        self.dp
+            .set_owner(
+                slot,
+                OwnerState {
+                    lease_deadline_ns,
+                    ..Default::default()
+                },
+            )
+            .expect("set owner");
+        self.watch(slot);
+    }
+
+    /// Owns `slot` for the next minute.
+    pub fn own(&mut self, slot: u32) {
+        self.lease(slot, monotonic_ns() + 60_000_000_000);
+    }
+
+    /// A key of this router's address maps.
+    pub fn addr_key(&self, family: u8, addr: [u8; 16]) -> AddrKey {
+        AddrKey {
+            router: self.router,
+            family,
+            _pad: [0; 3],
+            addr,
+        }
+    }
+
+    /// Adds a virtual address (`nat_addr` only matters for floating IPs) and watches its slot.
+    pub fn vip(&mut self, family: u8, addr: [u8; 16], slot: u32, kind: u8, nat_addr: [u8; 4]) {
+        let key = self.addr_key(family, addr);
+        self.dp
+            .upsert_vip(
+                key,
+                VipValue {
+                    slot,
+                    kind,
+                    _pad: [0; 3],
+                    nat_addr,
+                },
+            )
+            .expect("upsert vip");
+        self.watch(slot);
+    }
+
+    /// Adds the outbound side of a floating IP.
+    pub fn nat_out(&mut self, fixed: [u8; 4], slot: u32, ext_ifindex: u32, floating: [u8; 4]) {
+        let key = self.addr_key(
+            vrrp_ebpf_common::dataplane::FAMILY_IPV4,
+            vrrp_ebpf_common::dataplane::addr_v4(fixed),
+        );
+        self.dp
+            .upsert_nat_out(
+                key,
+                NatOutValue {
+                    slot,
+                    ext_ifindex,
+                    floating,
+                },
+            )
+            .expect("upsert nat out");
+        self.watch(slot);
+    }
+
+    /// Allows adverts from `addr` for `slot`.
+    pub fn peer(&mut self, slot: u32, family: u8, addr: [u8; 16]) {
+        self.dp
+            .add_peer(PeerKey {
+                slot,
+                family,
+                _pad: [0; 3],
+                addr,
+            })
+            .expect("add peer");
+    }
+
+    pub fn counters(&self) -> CounterSnapshot {
+        self.dp.counters().expect("read counters")
+    }
+
+    fn snapshot(
+        &self,
+    ) -> (
+        CounterSnapshot,
+        BTreeMap<u32, [u64; INSTANCE_COUNTER_COUNT]>,
+    ) {
+        let slots = self
+            .watched
+            .iter()
+            .map(|s| (*s, self.dp.instance_counters(*s).expect("slot counters")))
+            .collect();
+        (self.counters(), slots)
+    }
+
+    /// BPF_PROG_TEST_RUN on the configured ingress.
+    pub fn test_run(&self, frame: &[u8], repeat: u32) -> anyhow::Result<TestRunOutcome> {
+        match &self.ingress {
+            None => Ok(self.dp.test_run(frame, repeat)?),
+            Some((ns, ifindex)) => {
+                let dp = &self.dp;
+                Ok(vrrp_agent::netns::run_in(Some(ns), || {
+                    dp.test_run_on(frame, Some(*ifindex), repeat)
+                })??)
+            }
+        }
+    }
+
+    /// Runs the program once on `frame`.
+    pub fn run(&self, frame: &[u8]) -> Observed {
+        let before = self.snapshot();
+        let outcome = self.test_run(frame, 1).expect("BPF_PROG_TEST_RUN");
+        let after = self.snapshot();
+        Observed {
+            action: outcome.action,
+            data_out: outcome.data_out,
+            delta: Delta::between(&before, &after),
+        }
+    }
 }
 
 /// Counter changes caused by one frame: every non-zero delta, by name.
@@ -20,10 +222,22 @@ pub fn load() -> Dataplane {
 pub struct Delta {
     pub stats: BTreeMap<&'static str, u64>,
     pub adverts: BTreeMap<(u8, u8, &'static str), u64>,
+    pub slots: BTreeMap<(u32, &'static str), u64>,
 }
 
 impl Delta {
-    /// The delta of one well-formed advert.
+    /// The delta of one frame counted in class `kind`.
+    pub fn frame(kind: Stat) -> Self {
+        let mut stats = BTreeMap::new();
+        stats.insert(Stat::Frames.name(), 1);
+        stats.insert(kind.name(), 1);
+        Self {
+            stats,
+            ..Self::default()
+        }
+    }
+
+    /// The delta of one passed advert (add its slot with [`Delta::slot`]).
     pub fn advert(vrid: u8, version: u8, ipv6: bool) -> Self {
         let mut d = Self::frame(Stat::Adverts);
         d.adverts
@@ -31,34 +245,51 @@ impl Delta {
         d
     }
 
-    /// The delta of one frame counted as `kind` (not an advert).
-    pub fn frame(kind: Stat) -> Self {
-        let mut stats = BTreeMap::new();
-        stats.insert(Stat::Frames.name(), 1);
-        stats.insert(kind.name(), 1);
-        Self {
-            stats,
-            adverts: BTreeMap::new(),
-        }
+    /// Adds one count of `counter` in `slot`.
+    pub fn slot(mut self, slot: u32, counter: InstanceCounter) -> Self {
+        *self.slots.entry((slot, counter.name())).or_default() += 1;
+        self
     }
 
-    fn between(before: &CounterSnapshot, after: &CounterSnapshot) -> Self {
+    fn between(
+        before: &(
+            CounterSnapshot,
+            BTreeMap<u32, [u64; INSTANCE_COUNTER_COUNT]>,
+        ),
+        after: &(
+            CounterSnapshot,
+            BTreeMap<u32, [u64; INSTANCE_COUNTER_COUNT]>,
+        ),
+    ) -> Self {
         let mut d = Self::default();
-        for (name, a) in &after.stats {
-            let b = before.stats.get(name).copied().unwrap_or(0);
+        for (name, a) in &after.0.stats {
+            let b = before.0.stats.get(name).copied().unwrap_or(0);
             assert!(*a >= b, "counter {name} went backwards");
             if a > &b {
                 d.stats.insert(*name, a - b);
             }
         }
-        for a in &after.adverts {
+        for a in &after.0.adverts {
             let b = before
+                .0
                 .adverts
                 .iter()
                 .find(|x| (x.vrid, x.version, x.family) == (a.vrid, a.version, a.family))
                 .map_or(0, |x| x.count);
             if a.count > b {
                 d.adverts.insert((a.vrid, a.version, a.family), a.count - b);
+            }
+        }
+        for (slot, values) in &after.1 {
+            let old = before.1.get(slot).copied().unwrap_or_default();
+            for (i, counter) in InstanceCounter::ALL.iter().enumerate() {
+                assert!(
+                    values[i] >= old[i],
+                    "slot {slot} {counter:?} went backwards"
+                );
+                if values[i] > old[i] {
+                    d.slots.insert((*slot, counter.name()), values[i] - old[i]);
+                }
             }
         }
         d
@@ -73,27 +304,27 @@ pub struct Observed {
     pub delta: Delta,
 }
 
-/// Runs the program once on `frame`.
-pub fn run(dp: &Dataplane, frame: &[u8]) -> Observed {
-    let before = dp.counters().expect("read counters");
-    let outcome = dp.test_run(frame, 1).expect("BPF_PROG_TEST_RUN");
-    let after = dp.counters().expect("read counters");
-    Observed {
-        action: outcome.action,
-        data_out: outcome.data_out,
-        delta: Delta::between(&before, &after),
-    }
-}
-
-/// Runs the program on `frame` and asserts: XDP_PASS, the frame unchanged, exactly `expected`
+/// Runs the program on `frame` and asserts: `action`, the frame unchanged, exactly `expected`
 /// counter movement.
 #[track_caller]
-pub fn assert_pass(dp: &Dataplane, frame: &[u8], expected: Delta, what: &str) {
-    let seen = run(dp, frame);
-    assert_eq!(seen.action, XDP_PASS, "{what}: verdict");
+pub fn assert_untouched(xdp: &Xdp, frame: &[u8], action: u32, expected: Delta, what: &str) {
+    let seen = xdp.run(frame);
+    assert_eq!(seen.action, action, "{what}: verdict");
     assert_eq!(
         seen.data_out, frame,
         "{what}: the program must not modify the frame"
     );
     assert_eq!(seen.delta, expected, "{what}: counter movement");
+}
+
+/// XDP_PASS, frame unchanged, exactly `expected` counter movement.
+#[track_caller]
+pub fn assert_pass(xdp: &Xdp, frame: &[u8], expected: Delta, what: &str) {
+    assert_untouched(xdp, frame, XDP_PASS, expected, what);
+}
+
+/// XDP_DROP, frame unchanged, exactly `expected` counter movement.
+#[track_caller]
+pub fn assert_drop(xdp: &Xdp, frame: &[u8], expected: Delta, what: &str) {
+    assert_untouched(xdp, frame, XDP_DROP, expected, what);
 }

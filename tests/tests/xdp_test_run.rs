@@ -1,12 +1,37 @@
 //! The XDP program on crafted and captured frames via BPF_PROG_TEST_RUN: verdicts, untouched
-//! bytes, and exact counter movement for every frame. Needs root.
+//! bytes, and exact counter movement for every frame. Adverts pass only for a configured
+//! instance (registered here on the loopback interface the test runs arrive on); malformed
+//! frames are dropped. Needs root.
 
-use vrrp_ebpf_common::counters::Stat;
+use vrrp_ebpf_common::{
+    counters::Stat,
+    dataplane::{FAMILY_IPV4, FAMILY_IPV6, InstanceCounter},
+};
 use vrrp_tests::{
     fixtures::{self, CAPTURES, Kind},
     frames::{self, l3_offset, vrrp_offset, with_ipv4_options, with_vlan, with_vrid},
-    xdp::{self, Delta, assert_pass},
+    xdp::{Delta, LOOPBACK_IFINDEX, Xdp, assert_drop, assert_pass},
 };
+
+/// The slot this file gives the instance of (VRID, family).
+fn slot_of(vrid: u8, ipv6: bool) -> u32 {
+    u32::from(vrid) * 2 + u32::from(ipv6)
+}
+
+/// A private program instance with IPv4 and IPv6 instances for `vrids` on loopback.
+fn load_with(vrids: impl IntoIterator<Item = u8>) -> Xdp {
+    let mut xdp = Xdp::load();
+    for vrid in vrids {
+        xdp.instance(LOOPBACK_IFINDEX, vrid, FAMILY_IPV4, slot_of(vrid, false), 0);
+        xdp.instance(LOOPBACK_IFINDEX, vrid, FAMILY_IPV6, slot_of(vrid, true), 0);
+    }
+    xdp
+}
+
+/// Every capture uses VRID 1.
+fn load() -> Xdp {
+    load_with([1])
+}
 
 fn expected_for(frame: &[u8]) -> Delta {
     match fixtures::kind(frame) {
@@ -14,14 +39,15 @@ fn expected_for(frame: &[u8]) -> Delta {
             vrid,
             version,
             ipv6,
-        } => Delta::advert(vrid, version, ipv6),
+        } => Delta::advert(vrid, version, ipv6)
+            .slot(slot_of(vrid, ipv6), InstanceCounter::AdvertsPassed),
         Kind::Other => Delta::frame(Stat::NotVrrp),
     }
 }
 
 #[test]
 fn every_captured_frame_passes_and_is_counted_by_kind() {
-    let dp = xdp::load();
+    let dp = load();
     for capture in CAPTURES {
         let frames = fixtures::frames(capture);
         let adverts = frames
@@ -43,7 +69,7 @@ fn every_captured_frame_passes_and_is_counted_by_kind() {
     }
     // Totals over the whole run, as an end-to-end cross-check of the per-frame deltas.
     let all: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| fixtures::frames(c)).collect();
-    let snap = dp.counters().unwrap();
+    let snap = dp.counters();
     assert_eq!(snap.stat(Stat::Frames), all.len() as u64);
     assert_eq!(snap.malformed(), 0);
     let v2 = fixtures::adverts("v2-pass").len() as u64;
@@ -54,11 +80,51 @@ fn every_captured_frame_passes_and_is_counted_by_kind() {
     assert_eq!(snap.adverts(1, 3, Family::Ipv4), v3v4);
     assert_eq!(snap.adverts(1, 3, Family::Ipv6), v3v6);
     assert_eq!(snap.stat(Stat::Adverts), v2 + v3v4 + v3v6);
+    let per_slot = |ipv6| {
+        dp.dp.instance_counters(slot_of(1, ipv6)).unwrap()[InstanceCounter::AdvertsPassed as usize]
+    };
+    assert_eq!(per_slot(false), v2 + v3v4);
+    assert_eq!(per_slot(true), v3v6);
+}
+
+#[test]
+fn adverts_for_a_vrid_without_instance_are_dropped_and_counted() {
+    let dp = load();
+    for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
+        let advert = fixtures::first_advert(capture);
+        for vrid in [0u8, 2, 255] {
+            assert_drop(
+                &dp,
+                &with_vrid(&advert, vrid),
+                Delta::frame(Stat::AdvertUnknownInstance),
+                &format!("{capture} vrid {vrid}"),
+            );
+        }
+        // The configured VRID still passes.
+        assert_pass(&dp, &advert, expected_for(&advert), capture);
+    }
+    // An IPv4 instance does not admit IPv6 adverts of the same VRID, and vice versa.
+    let mut v4_only = Xdp::load();
+    v4_only.instance(LOOPBACK_IFINDEX, 1, FAMILY_IPV4, 9, 0);
+    let v6 = fixtures::first_advert("v3-ipv6");
+    assert_drop(
+        &v4_only,
+        &v6,
+        Delta::frame(Stat::AdvertUnknownInstance),
+        "IPv6 advert, IPv4 instance",
+    );
+    let v4 = fixtures::first_advert("v3-ipv4");
+    assert_pass(
+        &v4_only,
+        &v4,
+        Delta::advert(1, 3, false).slot(9, InstanceCounter::AdvertsPassed),
+        "IPv4 advert, IPv4 instance",
+    );
 }
 
 #[test]
 fn vlan_tagged_adverts_count_like_untagged_ones() {
-    let dp = xdp::load();
+    let dp = load();
     for capture in CAPTURES {
         let advert = fixtures::first_advert(capture);
         for tpid in [0x8100, 0x88a8] {
@@ -75,7 +141,7 @@ fn vlan_tagged_adverts_count_like_untagged_ones() {
 
 #[test]
 fn ipv4_header_options_are_skipped_by_ihl() {
-    let dp = xdp::load();
+    let dp = load();
     // Router Alert (4 bytes), then NOP padding up to the 40-byte maximum.
     let mut options = vec![0x94, 0x04, 0x00, 0x00];
     for capture in ["v2-pass", "v3-ipv4"] {
@@ -104,7 +170,7 @@ fn ipv4_header_options_are_skipped_by_ihl() {
 
 #[test]
 fn each_vrid_has_its_own_counter() {
-    let dp = xdp::load();
+    let dp = load_with(0..=255);
     for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
         let advert = fixtures::first_advert(capture);
         for vrid in 0..=255u8 {
@@ -117,13 +183,21 @@ fn each_vrid_has_its_own_counter() {
             );
         }
     }
-    let snap = dp.counters().unwrap();
+    let snap = dp.counters();
     assert_eq!(
         snap.adverts.len(),
         3 * 256,
         "one slot per (vrid, version, family)"
     );
     assert!(snap.adverts.iter().all(|a| a.count == 1));
+    for vrid in 0..=255u8 {
+        for ipv6 in [false, true] {
+            let passed = dp.dp.instance_counters(slot_of(vrid, ipv6)).unwrap()
+                [InstanceCounter::AdvertsPassed as usize];
+            // IPv4 has a v2 and a v3 advert per VRID.
+            assert_eq!(passed, if ipv6 { 1 } else { 2 }, "vrid {vrid} ipv6 {ipv6}");
+        }
+    }
 }
 
 /// The malformed kind a truncated copy of `full` must be counted as. Truncation always cuts
@@ -138,8 +212,8 @@ fn truncated_kind(full: &[u8], len: usize) -> Stat {
 }
 
 #[test]
-fn adverts_truncated_at_every_length_are_malformed_and_never_counted_as_adverts() {
-    let dp = xdp::load();
+fn adverts_truncated_at_every_length_are_malformed_dropped_and_never_counted_as_adverts() {
+    let dp = load();
     let mut variants = Vec::new();
     for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
         let advert = fixtures::first_advert(capture);
@@ -160,7 +234,7 @@ fn adverts_truncated_at_every_length_are_malformed_and_never_counted_as_adverts(
                 );
                 continue;
             }
-            assert_pass(
+            assert_drop(
                 &dp,
                 cut,
                 Delta::frame(truncated_kind(full, len)),
@@ -187,8 +261,8 @@ fn with_vrrp_len(frame: &[u8], vrrp_len: usize) -> Vec<u8> {
 }
 
 #[test]
-fn malformed_vrrp_is_counted_by_kind() {
-    let dp = xdp::load();
+fn malformed_vrrp_is_dropped_and_counted_by_kind() {
+    let dp = load();
     let v2 = fixtures::first_advert("v2-pass");
     let v3 = fixtures::first_advert("v3-ipv4");
     let v6 = fixtures::first_advert("v3-ipv6");
@@ -272,7 +346,7 @@ fn malformed_vrrp_is_counted_by_kind() {
     let mut df = v3.clone();
     df[14 + 6] = 0x40;
     frames::fix_ipv4_checksum(&mut df, 14);
-    assert_pass(&dp, &df, Delta::advert(1, 3, false), "DF set");
+    assert_pass(&dp, &df, expected_for(&df), "DF set");
     // Broken IP headers.
     for ihl in 0..5u8 {
         let mut bad = v3.clone();
@@ -323,14 +397,14 @@ fn malformed_vrrp_is_counted_by_kind() {
     ));
 
     for (what, frame, kind) in &cases {
-        assert_pass(&dp, frame, Delta::frame(*kind), what);
+        assert_drop(&dp, frame, Delta::frame(*kind), what);
     }
 }
 
 #[test]
 fn adverts_with_trailing_padding_are_fine() {
     // Ethernet pads short frames to 60 bytes; the IP length, not the frame, bounds the packet.
-    let dp = xdp::load();
+    let dp = load();
     for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
         let mut padded = fixtures::first_advert(capture);
         padded.resize(padded.len().max(60) + 8, 0);
@@ -345,7 +419,7 @@ fn adverts_with_trailing_padding_are_fine() {
 
 #[test]
 fn non_vrrp_traffic_passes_and_is_counted_as_such() {
-    let dp = xdp::load();
+    let dp = load();
     for (name, frame) in frames::non_vrrp_frames() {
         assert_eq!(
             fixtures::kind(&frame),

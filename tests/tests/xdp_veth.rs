@@ -1,5 +1,6 @@
 //! The XDP program attached by the real agent to a veth in namespaces this test creates:
-//! replayed keepalived captures move the counters by exactly what was sent; attach modes,
+//! replayed keepalived captures move the counters by exactly what was sent (passed with the
+//! instance registered by `--vrid`, dropped as unknown without it); attach modes,
 //! fallback, detach on exit, and clear errors for bad arguments. Needs root.
 
 use std::{collections::BTreeMap, time::Duration};
@@ -27,36 +28,47 @@ fn xdp_attached(ns: &NetNs, iface: &str) -> Option<&'static str> {
     }
 }
 
-fn advert_total(v: &Value) -> u64 {
-    v["counters"]["stats"]["adverts"].as_u64().unwrap_or(0)
+fn stat(v: &Value, name: &str) -> u64 {
+    v["counters"]["stats"][name].as_u64().unwrap_or(0)
 }
 
-#[test]
-fn replayed_keepalived_captures_move_counters_by_exactly_what_was_sent() {
+/// What one replay of the captures through an agent's XDP program showed.
+struct Replay {
+    /// The agent's final snapshot.
+    last: Value,
+    /// Adverts sent per (VRID, version, family), as etherparse classifies them.
+    expected: BTreeMap<(u64, u64, &'static str), u64>,
+    total: u64,
+    others: u64,
+}
+
+/// Replays everything keepalived sent in the four captures into a `dataplane-stats` agent
+/// started with `extra` arguments, waits until counter `adverts_stat` has seen every advert,
+/// stops the agent with SIGTERM and checks that it detached.
+fn replay_captures(extra: &[&str], adverts_stat: &str) -> Replay {
     require_root();
     let sender = NetNs::new();
     let router = NetNs::new();
     veth(&sender, "vx-tx", &router, "vx-rx");
-    let agent = AgentProcess::spawn(
-        "agent",
-        &[
-            "dataplane-stats",
-            "-i",
-            "vx-rx",
-            "--netns",
-            router.name(),
-            "--json",
-            "--interval",
-            "0.1",
-        ],
-    );
+    let mut args = vec![
+        "dataplane-stats",
+        "-i",
+        "vx-rx",
+        "--netns",
+        router.name(),
+        "--json",
+        "--interval",
+        "0.1",
+    ];
+    args.extend_from_slice(extra);
+    let agent = AgentProcess::spawn("agent", &args);
     let first = agent.wait_json(WAIT, "the first snapshot", |v| v["final"] == false);
     assert_eq!(first["interfaces"][0]["interface"], "vx-rx");
     assert_eq!(
         first["interfaces"][0]["mode"], "native",
         "veth supports native XDP"
     );
-    assert_eq!(advert_total(&first), 0);
+    assert_eq!(stat(&first, adverts_stat), 0);
     assert_eq!(xdp_attached(&router, "vx-rx"), Some("native"));
 
     // Everything keepalived sent in the four captures, and what etherparse says it is.
@@ -100,7 +112,7 @@ fn replayed_keepalived_captures_move_counters_by_exactly_what_was_sent() {
     .expect("enter sender namespace");
 
     agent.wait_json(WAIT, &format!("{total} adverts counted"), |v| {
-        advert_total(v) >= total
+        stat(v, adverts_stat) >= total
     });
     agent.signal(Signal::SIGTERM);
     let last = agent.wait_json(WAIT, "the final snapshot", |v| v["final"] == true);
@@ -111,8 +123,23 @@ fn replayed_keepalived_captures_move_counters_by_exactly_what_was_sent() {
         "agent exit status {status}\n{}",
         agent.logs()
     );
+    assert_eq!(
+        xdp_attached(&router, "vx-rx"),
+        None,
+        "the agent must detach on SIGTERM"
+    );
+    assert!(agent.logs().contains("XDP program detached"));
+    Replay {
+        last,
+        expected,
+        total,
+        others,
+    }
+}
 
-    let mut seen: BTreeMap<(u64, u64, &str), u64> = BTreeMap::new();
+/// The per-(VRID, version, family) counters of a snapshot.
+fn adverts_seen(last: &Value) -> BTreeMap<(u64, u64, &'static str), u64> {
+    let mut seen = BTreeMap::new();
     for a in last["counters"]["adverts"]
         .as_array()
         .expect("adverts array")
@@ -131,28 +158,53 @@ fn replayed_keepalived_captures_move_counters_by_exactly_what_was_sent() {
             a["count"].as_u64().unwrap(),
         );
     }
-    assert_eq!(seen, expected, "adverts per (VRID, version, family)");
-    let stats = &last["counters"]["stats"];
-    assert_eq!(stats["adverts"].as_u64(), Some(total));
-    for kind in [
-        "malformed_l2",
-        "malformed_l3",
-        "malformed_vrrp_truncated",
-        "malformed_vrrp_version",
-        "malformed_vrrp_length",
-        "malformed_vrrp_fragment",
-    ] {
-        assert_eq!(stats[kind].as_u64(), Some(0), "{kind}");
+    seen
+}
+
+/// Every kind that drops.
+const DROPS: [&str; 11] = [
+    "malformed_l2",
+    "malformed_l3",
+    "malformed_vrrp_truncated",
+    "malformed_vrrp_version",
+    "malformed_vrrp_length",
+    "malformed_vrrp_fragment",
+    "advert_bad_ttl",
+    "advert_unknown_instance",
+    "advert_spoofed",
+    "not_owned_dropped",
+    "lease_expired_dropped",
+];
+
+#[test]
+fn replayed_keepalived_captures_move_counters_by_exactly_what_was_sent() {
+    // Every replayed advert is of VRID 1 (registered with --vrid) with keepalived's TTL 255,
+    // and no VIPs are configured: every advert passes and nothing is dropped.
+    let r = replay_captures(&["--vrid", "1"], "adverts");
+    assert_eq!(
+        adverts_seen(&r.last),
+        r.expected,
+        "adverts per (VRID, version, family)"
+    );
+    assert_eq!(stat(&r.last, "adverts"), r.total);
+    for kind in DROPS {
+        assert_eq!(stat(&r.last, kind), 0, "{kind}");
     }
     // The sender's own kernel also talks on the link (IPv6 DAD, MLD, router solicitations),
     // so "not VRRP" is at least what we replayed.
-    assert!(stats["not_vrrp"].as_u64().unwrap() >= others);
-    assert_eq!(
-        xdp_attached(&router, "vx-rx"),
-        None,
-        "the agent must detach on SIGTERM"
-    );
-    assert!(agent.logs().contains("XDP program detached"));
+    assert!(stat(&r.last, "not_vrrp") >= r.others);
+}
+
+#[test]
+fn replayed_adverts_without_a_configured_instance_are_all_dropped_and_counted() {
+    let r = replay_captures(&[], "advert_unknown_instance");
+    assert_eq!(stat(&r.last, "advert_unknown_instance"), r.total);
+    assert_eq!(stat(&r.last, "adverts"), 0);
+    assert!(adverts_seen(&r.last).is_empty(), "no advert passed");
+    for kind in DROPS.iter().filter(|k| **k != "advert_unknown_instance") {
+        assert_eq!(stat(&r.last, kind), 0, "{kind}");
+    }
+    assert!(stat(&r.last, "not_vrrp") >= r.others);
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! Counter maps: layout of the per-CPU arrays the XDP program increments and the agent sums.
 //!
 //! * [`ADVERTS_MAP`]: `PerCpuArray<u64>` with one slot per (VRID, VRRP version, address
-//!   family); see [`advert_slot`].
+//!   family), counting the adverts passed to the agent; see [`advert_slot`].
 //! * [`STATS_MAP`]: `PerCpuArray<u64>` indexed by [`Stat`].
 
-/// Map name of the per-(VRID, version, family) advert counters.
+/// Map name of the per-(VRID, version, family) counters of passed adverts.
 pub const ADVERTS_MAP: &str = "VRRP_ADVERTS";
 /// Map name of the per-kind frame counters.
 pub const STATS_MAP: &str = "VRRP_STATS";
@@ -39,21 +39,40 @@ pub const fn advert_slot_key(slot: u32) -> (u8, u8, Family) {
     (vrid, version, family)
 }
 
-/// Indexes of [`STATS_MAP`]. Every frame the program sees lands in exactly one of
-/// `NotVrrp`, `Adverts` or one of the `Malformed*` kinds; `Frames` counts them all.
+/// Indexes of [`STATS_MAP`].
+///
+/// `Frames` counts every frame the program saw; every frame is also counted in exactly one
+/// *class*, the other kinds, which name the verdict and its reason:
+///
+/// | class | action |
+/// |---|---|
+/// | `NotVrrp` | pass untouched |
+/// | `Adverts` | pass |
+/// | `Malformed*` | drop |
+/// | `AdvertBadTtl`, `AdvertUnknownInstance`, `AdvertSpoofed` | drop |
+/// | `VipPassed` | pass |
+/// | `NotOwnedDropped`, `LeaseExpiredDropped` | drop |
+/// | `Redirected` | redirect (translated, forwarded by XDP) |
+/// | `PassedToKernel` | pass (translated) |
+/// | `TtlExpiring` | pass untouched |
+///
+/// So `Frames` equals the sum of all the other kinds.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stat {
     /// Every frame the program saw.
     Frames = 0,
-    /// Well-formed frames that are not VRRP; passed untouched.
+    /// Well-formed frames that are neither VRRP nor to/from an address this program manages
+    /// (or from a fixed IP whose floating IP does not apply: east-west, or not owned); passed
+    /// untouched.
     NotVrrp = 1,
-    /// Well-formed VRRP adverts (also counted per VRID in [`ADVERTS_MAP`]).
+    /// Valid VRRP adverts of a configured instance, passed to the agent (also counted per VRID
+    /// in [`ADVERTS_MAP`]).
     Adverts = 2,
     /// Shorter than an Ethernet header, or than the VLAN tag it announces.
     MalformedL2 = 3,
     /// IPv4/IPv6 header truncated, bad IHL, wrong IP version nibble, or an IP length field
-    /// that claims more bytes than the frame holds.
+    /// that claims more bytes than the frame holds; or an ARP header cut short.
     MalformedL3 = 4,
     /// VRRP (protocol 112) but shorter than the 8-byte VRRP header.
     MalformedVrrpTruncated = 5,
@@ -63,10 +82,30 @@ pub enum Stat {
     MalformedVrrpLength = 7,
     /// VRRP in an IPv4 fragment (adverts are never fragmented).
     MalformedVrrpFragment = 8,
+    /// Well-formed advert with an IPv4 TTL / IPv6 hop limit other than 255: dropped.
+    AdvertBadTtl = 9,
+    /// Well-formed advert for a (router, interface, VRID, family) with no instance: dropped.
+    AdvertUnknownInstance = 10,
+    /// Well-formed advert whose source is not in the instance's allow-list: dropped.
+    AdvertSpoofed = 11,
+    /// To a virtual address we own (or ARP / neighbour solicitation for it): passed.
+    VipPassed = 12,
+    /// To a virtual address we do not own (or ARP / neighbour solicitation for it): dropped.
+    NotOwnedDropped = 13,
+    /// Same, because the owner's lease ran out: dropped.
+    LeaseExpiredDropped = 14,
+    /// Floating-IP traffic translated and forwarded by XDP (`XDP_REDIRECT`).
+    Redirected = 15,
+    /// Floating-IP traffic translated and passed to the kernel (no route or neighbour, MTU,
+    /// IPv4 options, fragment, VLAN tag).
+    PassedToKernel = 16,
+    /// Floating-IP traffic with TTL <= 1: passed untranslated, so the kernel's ICMP time
+    /// exceeded quotes what the sender sent.
+    TtlExpiring = 17,
 }
 
 /// Number of slots in [`STATS_MAP`].
-pub const STAT_COUNT: u32 = 9;
+pub const STAT_COUNT: u32 = 18;
 
 impl Stat {
     /// All kinds in index order (for printing).
@@ -80,6 +119,15 @@ impl Stat {
         Stat::MalformedVrrpVersion,
         Stat::MalformedVrrpLength,
         Stat::MalformedVrrpFragment,
+        Stat::AdvertBadTtl,
+        Stat::AdvertUnknownInstance,
+        Stat::AdvertSpoofed,
+        Stat::VipPassed,
+        Stat::NotOwnedDropped,
+        Stat::LeaseExpiredDropped,
+        Stat::Redirected,
+        Stat::PassedToKernel,
+        Stat::TtlExpiring,
     ];
 
     /// Stable snake_case name used in logs and JSON.
@@ -94,17 +142,47 @@ impl Stat {
             Stat::MalformedVrrpVersion => "malformed_vrrp_version",
             Stat::MalformedVrrpLength => "malformed_vrrp_length",
             Stat::MalformedVrrpFragment => "malformed_vrrp_fragment",
+            Stat::AdvertBadTtl => "advert_bad_ttl",
+            Stat::AdvertUnknownInstance => "advert_unknown_instance",
+            Stat::AdvertSpoofed => "advert_spoofed",
+            Stat::VipPassed => "vip_passed",
+            Stat::NotOwnedDropped => "not_owned_dropped",
+            Stat::LeaseExpiredDropped => "lease_expired_dropped",
+            Stat::Redirected => "redirected",
+            Stat::PassedToKernel => "passed_to_kernel",
+            Stat::TtlExpiring => "ttl_expiring",
         }
     }
 
     /// Whether this kind counts a malformed frame.
     pub const fn is_malformed(self) -> bool {
-        (self as u32) >= (Stat::MalformedL2 as u32)
+        matches!(
+            self,
+            Stat::MalformedL2
+                | Stat::MalformedL3
+                | Stat::MalformedVrrpTruncated
+                | Stat::MalformedVrrpVersion
+                | Stat::MalformedVrrpLength
+                | Stat::MalformedVrrpFragment
+        )
+    }
+
+    /// Whether frames of this kind are dropped.
+    pub const fn is_drop(self) -> bool {
+        self.is_malformed()
+            || matches!(
+                self,
+                Stat::AdvertBadTtl
+                    | Stat::AdvertUnknownInstance
+                    | Stat::AdvertSpoofed
+                    | Stat::NotOwnedDropped
+                    | Stat::LeaseExpiredDropped
+            )
     }
 }
 
 const _: () = assert!(Stat::ALL.len() == STAT_COUNT as usize);
-const _: () = assert!(Stat::MalformedVrrpFragment as u32 == STAT_COUNT - 1);
+const _: () = assert!(Stat::TtlExpiring as u32 == STAT_COUNT - 1);
 const _: () = assert!(advert_slot(255, true, Family::Ipv6) == ADVERT_SLOTS - 1);
 
 #[cfg(test)]
@@ -132,5 +210,36 @@ mod tests {
         for (i, s) in Stat::ALL.iter().enumerate() {
             assert_eq!(*s as u32, i as u32);
         }
+    }
+
+    #[test]
+    fn stat_names_are_unique() {
+        for (i, a) in Stat::ALL.iter().enumerate() {
+            for b in &Stat::ALL[i + 1..] {
+                assert_ne!(a.name(), b.name());
+            }
+        }
+    }
+
+    #[test]
+    fn drops_are_the_malformed_kinds_and_the_policy_drops() {
+        let drops: Vec<Stat> = Stat::ALL.into_iter().filter(|s| s.is_drop()).collect();
+        assert_eq!(
+            drops,
+            [
+                Stat::MalformedL2,
+                Stat::MalformedL3,
+                Stat::MalformedVrrpTruncated,
+                Stat::MalformedVrrpVersion,
+                Stat::MalformedVrrpLength,
+                Stat::MalformedVrrpFragment,
+                Stat::AdvertBadTtl,
+                Stat::AdvertUnknownInstance,
+                Stat::AdvertSpoofed,
+                Stat::NotOwnedDropped,
+                Stat::LeaseExpiredDropped,
+            ]
+        );
+        assert_eq!(Stat::ALL.iter().filter(|s| s.is_malformed()).count(), 6);
     }
 }

@@ -159,7 +159,8 @@ pub enum InstanceCounter {
     /// Forwarded by XDP (FIB hit, redirected).
     Redirected = 8,
     /// Translated but passed to the kernel (FIB miss, unresolved neighbour, fragment,
-    /// options, TTL expiring).
+    /// options, VLAN tag), or TTL expiring (then passed untranslated, so the kernel's ICMP
+    /// time exceeded quotes what the sender sent).
     PassedToKernel = 9,
 }
 

@@ -1,4 +1,4 @@
-//! Wire constants the XDP parser needs (and the agent's tests reuse). Pure constants.
+//! Wire constants the XDP program needs (and the agent's tests reuse). Pure constants.
 
 /// IANA protocol number of VRRP (IPv4 protocol / IPv6 next header).
 pub const IPPROTO_VRRP: u8 = 112;
@@ -13,6 +13,20 @@ pub const ETH_P_IPV4: u16 = 0x0800;
 pub const ETH_P_IPV6: u16 = 0x86dd;
 pub const ETH_P_8021Q: u16 = 0x8100;
 pub const ETH_P_8021AD: u16 = 0x88a8;
+pub const ETH_P_ARP: u16 = 0x0806;
+/// IP protocol numbers the data plane looks at.
+pub const IPPROTO_TCP: u8 = 6;
+pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_ICMPV6: u8 = 58;
+/// ICMPv6 neighbour solicitation (RFC 4861): type, and its length up to the end of the
+/// target address (type, code, checksum, reserved, target).
+pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
+pub const ND_NS_LEN: usize = 24;
+/// ARP for IPv4 over Ethernet (RFC 826): hardware type, the fixed header length, operations.
+pub const ARP_HTYPE_ETHERNET: u16 = 1;
+pub const ARP_LEN: usize = 28;
+pub const ARP_OP_REQUEST: u16 = 1;
+pub const ARP_OP_REPLY: u16 = 2;
 /// Header lengths.
 pub const ETH_HLEN: usize = 14;
 pub const VLAN_HLEN: usize = 4;

@@ -126,13 +126,21 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         args.seconds
     ));
     eprintln!(
-        "    $ vrrp-agent dataplane-stats -i ha-b --netns {} --count {}\n",
+        "    $ vrrp-agent dataplane-stats -i ha-b --netns {} --vrid 1 --count {}\n",
         topo.b, args.seconds
     );
     sleep(Duration::from_millis(500));
     cmd::run(
         Command::new(&agent)
-            .args(["dataplane-stats", "-i", "ha-b", "--netns", &topo.b])
+            .args([
+                "dataplane-stats",
+                "-i",
+                "ha-b",
+                "--netns",
+                &topo.b,
+                "--vrid",
+                "1",
+            ])
             .args(["--interval", "1", "--count"])
             .arg(args.seconds.to_string()),
     )?;

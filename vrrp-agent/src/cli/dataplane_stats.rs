@@ -8,12 +8,18 @@ use tokio::{
     signal::unix::{SignalKind, signal},
 };
 use vrrp_agent::dataplane::{Dataplane, LoadOptions, XdpModePreference};
+use vrrp_ebpf_common::dataplane::{
+    FAMILY_IPV4, FAMILY_IPV6, InstanceKey, InstanceValue, MAX_SLOTS,
+};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
 Examples:
-  vrrp-agent dataplane-stats -i ha-a                      # table every second until Ctrl-C
-  vrrp-agent dataplane-stats -i ha-a --netns qrouter-1 --json --count 5")]
+  vrrp-agent dataplane-stats -i ha-a --vrid 1             # table every second until Ctrl-C
+  vrrp-agent dataplane-stats -i ha-a --netns qrouter-1 --vrid 1 --vrid 2 --json --count 5
+
+Adverts pass only for configured instances: without --vrid, every advert is dropped and counted
+as advert_unknown_instance.")]
 pub struct Args {
     /// Interface to attach to (repeat for several).
     #[arg(short, long = "interface", value_name = "IFACE", required = true)]
@@ -33,6 +39,10 @@ pub struct Args {
     /// One JSON object per line instead of tables.
     #[arg(long)]
     json: bool,
+    /// Register a VRRP instance with this VRID (IPv4 and IPv6, no allow-list) on every
+    /// interface, so that its adverts pass (repeat for several).
+    #[arg(long = "vrid", value_name = "VRID")]
+    vrids: Vec<u8>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -56,12 +66,39 @@ async fn watch(args: Args) -> Result<()> {
         dp.attach(args.netns.as_deref(), iface, args.xdp_mode)
             .with_context(|| format!("attaching to {iface}"))?;
     }
+    register_instances(&mut dp, opts.router_id, &args.vrids)?;
     let result = print_until_stopped(&mut dp, &args).await;
     let detached = dp.detach_all();
     let final_snapshot = print_snapshot(&dp, &args, true);
     result?;
     detached?;
     final_snapshot
+}
+
+/// One instance per (attached interface, VRID, family), in slots 0, 1, 2, ...
+fn register_instances(dp: &mut Dataplane, router: u32, vrids: &[u8]) -> Result<()> {
+    let ifindexes: Vec<u32> = dp.attachments().iter().map(|a| a.ifindex).collect();
+    let mut slot = 0u32;
+    for ifindex in ifindexes {
+        for &vrid in vrids {
+            for family in [FAMILY_IPV4, FAMILY_IPV6] {
+                if slot >= MAX_SLOTS {
+                    anyhow::bail!("more than {MAX_SLOTS} instances requested");
+                }
+                let key = InstanceKey {
+                    router,
+                    ifindex,
+                    vrid,
+                    family,
+                    _pad: [0; 2],
+                };
+                dp.upsert_instance(key, InstanceValue { slot, flags: 0 })
+                    .with_context(|| format!("registering VRID {vrid}"))?;
+                slot += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn print_until_stopped(dp: &mut Dataplane, args: &Args) -> Result<()> {

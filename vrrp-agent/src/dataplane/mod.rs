@@ -1,11 +1,12 @@
 //! The XDP data plane as seen from the agent: the embedded object, loading and attaching it,
-//! its counters, and BPF_PROG_TEST_RUN for tests and benchmarks.
+//! its counters and size, and BPF_PROG_TEST_RUN for tests and benchmarks.
 //!
 //! Depends on aya, `vrrp-ebpf-common` and `crate::netns`; nothing here knows about VRRP state.
 
 mod attach;
 mod counters;
 mod error;
+mod info;
 mod loader;
 pub mod manager;
 mod maps;
@@ -16,6 +17,7 @@ mod test_run;
 pub use attach::{AttachMode, Attachment, XdpModePreference};
 pub use counters::{AdvertCount, CounterSnapshot};
 pub use error::DataplaneError;
+pub use info::ProgramSize;
 pub use loader::{Dataplane, LoadOptions};
 pub use object::{is_stub, object};
 pub use persistent::PersistentLink;

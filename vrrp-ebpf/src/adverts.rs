@@ -1,0 +1,87 @@
+//! The checks a well-formed VRRP advert must pass before the agent sees it: TTL / hop limit
+//! 255 (RFC 5798 §7.1), a configured instance for (router, ingress interface, VRID, family),
+//! and, when the instance has an allow-list, a source address in it. Owns the instance and
+//! peer maps.
+
+use aya_ebpf::{bindings::BPF_F_NO_PREALLOC, macros::map, maps::HashMap, programs::XdpContext};
+use vrrp_ebpf_common::{
+    counters::{Family, Stat},
+    dataplane::{
+        FAMILY_IPV4, FAMILY_IPV6, INSTANCE_FLAG_ALLOWLIST, InstanceCounter, InstanceKey,
+        InstanceValue, MAX_ADDRESSES, MAX_SLOTS, PeerKey,
+    },
+};
+
+use crate::{
+    counters::{self, Verdict},
+    parse::Vrrp,
+};
+
+/// See `vrrp_ebpf_common::dataplane::INSTANCES_MAP`.
+#[map]
+static VRRP_INSTANCES: HashMap<InstanceKey, InstanceValue> =
+    HashMap::with_max_entries(MAX_SLOTS, BPF_F_NO_PREALLOC);
+
+/// See `vrrp_ebpf_common::dataplane::PEERS_MAP`.
+#[map]
+static VRRP_PEERS: HashMap<PeerKey, u8> =
+    HashMap::with_max_entries(MAX_ADDRESSES, BPF_F_NO_PREALLOC);
+
+/// A structurally valid advert and the IP fields the checks need.
+pub struct Advert {
+    pub vrrp: Vrrp,
+    pub family: Family,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// Source address (IPv4 in the first 4 bytes, the rest zero).
+    pub src: [u8; 16],
+}
+
+/// RFC 5798 §5.1.1.3 / §5.1.2.3: adverts are sent with TTL / hop limit 255 and a receiver
+/// must drop anything else (which can only come from off-link).
+const VRRP_TTL: u8 = 255;
+
+/// The verdict for one advert; counts it per slot (when the instance is known) and per VRID
+/// (when passed).
+#[inline(always)]
+pub fn check(ctx: &XdpContext, advert: &Advert) -> Verdict {
+    let family = match advert.family {
+        Family::Ipv4 => FAMILY_IPV4,
+        Family::Ipv6 => FAMILY_IPV6,
+    };
+    let key = InstanceKey {
+        router: crate::router_id(),
+        ifindex: ctx.ingress_ifindex() as u32,
+        vrid: advert.vrrp.vrid,
+        family,
+        _pad: [0; 2],
+    };
+    let instance = VRRP_INSTANCES.get_ptr(key).map(|p| {
+        // SAFETY: a pointer from a map lookup is valid for reading the value.
+        unsafe { *p }
+    });
+    if advert.ttl != VRRP_TTL {
+        if let Some(i) = instance {
+            counters::slot(i.slot, InstanceCounter::AdvertsBadTtl);
+        }
+        return Verdict::drop(Stat::AdvertBadTtl);
+    }
+    let Some(instance) = instance else {
+        return Verdict::drop(Stat::AdvertUnknownInstance);
+    };
+    if instance.flags & INSTANCE_FLAG_ALLOWLIST != 0 {
+        let peer = PeerKey {
+            slot: instance.slot,
+            family,
+            _pad: [0; 3],
+            addr: advert.src,
+        };
+        if VRRP_PEERS.get_ptr(peer).is_none() {
+            counters::slot(instance.slot, InstanceCounter::AdvertsSpoofed);
+            return Verdict::drop(Stat::AdvertSpoofed);
+        }
+    }
+    counters::slot(instance.slot, InstanceCounter::AdvertsPassed);
+    counters::advert(advert.vrrp.vrid, advert.vrrp.v3, advert.family);
+    Verdict::pass(Stat::Adverts)
+}

@@ -1,0 +1,37 @@
+//! Incremental Internet checksum updates (RFC 1624, eqn. 3: `HC' = ~(~HC + ~m + m')`), for
+//! XDP, where the kernel's `bpf_l3/l4_csum_replace` helpers are not available. Pure integer
+//! arithmetic on checksum fields read as big-endian `u16`s.
+//!
+//! Eqn. 3 never produces +0 from a non-zero sum, exactly like a full recomputation, so the
+//! result equals what recomputing the checksum over the new bytes would give.
+
+/// One 16-bit big-endian word of a byte pair.
+#[inline(always)]
+fn word(hi: u8, lo: u8) -> u32 {
+    ((hi as u32) << 8) | lo as u32
+}
+
+/// Folds a sum of at most five 16-bit words into 16 bits with end-around carries.
+#[inline(always)]
+fn fold(sum: u32) -> u16 {
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    sum as u16
+}
+
+/// The checksum after one 16-bit word changed from `old` to `new`.
+#[inline(always)]
+pub fn replace2(check: u16, old: u16, new: u16) -> u16 {
+    !fold(!check as u32 + !old as u32 + new as u32)
+}
+
+/// The checksum after a 4-byte field (an IPv4 address) changed from `old` to `new`.
+#[inline(always)]
+pub fn replace4(check: u16, old: [u8; 4], new: [u8; 4]) -> u16 {
+    let sum = !check as u32
+        + (!word(old[0], old[1]) & 0xffff)
+        + (!word(old[2], old[3]) & 0xffff)
+        + word(new[0], new[1])
+        + word(new[2], new[3]);
+    !fold(sum)
+}

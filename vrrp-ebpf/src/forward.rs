@@ -1,0 +1,106 @@
+//! Fast forwarding of translated IPv4 packets: a FIB lookup in the router's namespace (as if
+//! the packet arrived on the ingress interface), Ethernet addresses from its result, the TTL
+//! decremented with an incremental checksum update, and a redirect to the egress interface.
+//! Anything the FIB does not settle (no route, forwarding disabled, unresolved neighbour,
+//! packet larger than the egress MTU, ...) is left to the kernel.
+//!
+//! The FIB lookup needs forwarding enabled on the ingress interface and a resolved (valid)
+//! neighbour; the caller has already checked that the TTL is above 1.
+
+use aya_ebpf::{
+    bindings::{BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LOOKUP_SKIP_NEIGH, bpf_fib_lookup as FibParams},
+    helpers::{bpf_fib_lookup, bpf_redirect},
+    programs::XdpContext,
+};
+use network_types::{eth::EthHdr, ip::Ipv4Hdr};
+
+use crate::{
+    csum,
+    parse::{Ipv4, ptr_at_mut},
+};
+
+/// `AF_INET` for `bpf_fib_lookup`.
+const AF_INET: u8 = 2;
+
+/// What became of a translated packet.
+pub enum Forwarded {
+    /// Redirected to the egress interface; the value is the XDP action to return.
+    Redirect(u32),
+    /// Left to the kernel (as translated).
+    Pass,
+}
+
+/// Looks up the route of a packet with `src` → `dst` (and `ip`'s protocol and TOS) that
+/// arrived on the ingress interface; returns the helper's result code and the filled-in
+/// parameters. `tot_len` 0 skips the MTU check.
+#[inline(always)]
+fn lookup(
+    ctx: &XdpContext,
+    ip: &Ipv4,
+    src: [u8; 4],
+    dst: [u8; 4],
+    tot_len: u16,
+    flags: u32,
+) -> (i64, FibParams) {
+    // SAFETY: `bpf_fib_lookup` is a plain C struct (integers, arrays and unions of them),
+    // valid when all-zero.
+    let mut params: FibParams = unsafe { core::mem::zeroed() };
+    params.family = AF_INET;
+    params.l4_protocol = ip.proto;
+    params.__bindgen_anon_1.tot_len = tot_len;
+    params.__bindgen_anon_2.tos = ip.tos;
+    // The kernel reads these as big-endian `__be32`: keep the wire bytes as they are.
+    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(src);
+    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(dst);
+    params.ifindex = ctx.ingress_ifindex() as u32;
+    // SAFETY: `ctx.ctx` is the program's context and `params` a valid, writable struct of
+    // the size passed; the helper writes only inside it.
+    let rc = unsafe {
+        bpf_fib_lookup(
+            ctx.ctx.cast(),
+            &mut params,
+            core::mem::size_of::<FibParams>() as i32,
+            flags,
+        )
+    };
+    (rc, params)
+}
+
+/// The interface a packet `src` → `dst` would leave through, if the FIB routes it (whether or
+/// not its next hop is resolved).
+#[inline(always)]
+pub fn egress(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) -> Option<u32> {
+    let (rc, params) = lookup(ctx, ip, src, dst, 0, BPF_FIB_LOOKUP_SKIP_NEIGH);
+    (rc == BPF_FIB_LKUP_RET_SUCCESS as i64).then_some(params.ifindex)
+}
+
+/// Forwards the (already translated, untagged, option-less, unfragmented) packet by XDP when
+/// the FIB knows the next hop, else leaves it to the kernel.
+#[inline(always)]
+pub fn forward(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) -> Forwarded {
+    let (rc, params) = lookup(ctx, ip, src, dst, ip.tot_len, 0);
+    if rc != BPF_FIB_LKUP_RET_SUCCESS as i64 {
+        return Forwarded::Pass;
+    }
+    let (Some(eth), Some(hdr)) = (
+        ptr_at_mut::<EthHdr>(ctx, 0),
+        ptr_at_mut::<Ipv4Hdr>(ctx, ip.l3),
+    ) else {
+        // Unreachable: the parser read both headers; the verifier needs the bounds.
+        return Forwarded::Pass;
+    };
+    // SAFETY: `ptr_at_mut` checked that both headers lie inside the frame, which is ours to
+    // modify until the program returns.
+    let (eth, hdr) = unsafe { (&mut *eth, &mut *hdr) };
+    eth.dst_addr = params.dmac;
+    eth.src_addr = params.smac;
+    // TTL and protocol share one 16-bit word of the header checksum.
+    let old = u16::from_be_bytes([hdr.ttl, hdr.proto]);
+    hdr.ttl = hdr.ttl.wrapping_sub(1);
+    let new = u16::from_be_bytes([hdr.ttl, hdr.proto]);
+    hdr.check = csum::replace2(u16::from_be_bytes(hdr.check), old, new).to_be_bytes();
+    // SAFETY: a helper taking plain integers. With flags 0 it always returns XDP_REDIRECT
+    // (delivery errors happen after the program, visible in the `xdp:xdp_redirect_err`
+    // tracepoint), so the rewritten frame is never handed to the kernel.
+    Forwarded::Redirect(unsafe { bpf_redirect(params.ifindex, 0) } as u32)
+}

@@ -1,0 +1,113 @@
+//! Who owns an address: the virtual-address map (`VRRP_VIPS`), the per-slot leases
+//! (`VRRP_OWNERS`, compared with the kernel's monotonic clock), and the verdict for traffic,
+//! ARP and neighbour solicitations aimed at a virtual address.
+
+use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
+    helpers::bpf_ktime_get_ns,
+    macros::map,
+    maps::{Array, HashMap},
+};
+use vrrp_ebpf_common::{
+    counters::Stat,
+    dataplane::{
+        AddrKey, InstanceCounter, MAX_ADDRESSES, MAX_SLOTS, OwnerState, VIP_KIND_FLOATING, VipValue,
+    },
+};
+
+use crate::counters::{self, Verdict};
+
+/// See `vrrp_ebpf_common::dataplane::VIPS_MAP`.
+#[map]
+static VRRP_VIPS: HashMap<AddrKey, VipValue> =
+    HashMap::with_max_entries(MAX_ADDRESSES, BPF_F_NO_PREALLOC);
+
+/// See `vrrp_ebpf_common::dataplane::OWNERS_MAP`.
+#[map]
+static VRRP_OWNERS: Array<OwnerState> = Array::with_max_entries(MAX_SLOTS, 0);
+
+/// A slot's ownership right now.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The lease is in the future.
+    Owned,
+    /// Lease 0 (BACKUP, FAULT, INIT), or a slot beyond the map.
+    Released,
+    /// A lease that is in the past: the agent stopped renewing it.
+    Expired,
+}
+
+/// The key of `addr` (IPv4 in the first 4 bytes) in this router.
+#[inline(always)]
+pub fn addr_key(family: u8, addr: [u8; 16]) -> AddrKey {
+    AddrKey {
+        router: crate::router_id(),
+        family,
+        _pad: [0; 3],
+        addr,
+    }
+}
+
+/// The virtual-address entry of `addr`, if it is one.
+#[inline(always)]
+pub fn vip(family: u8, addr: [u8; 16]) -> Option<VipValue> {
+    VRRP_VIPS.get_ptr(addr_key(family, addr)).map(|p| {
+        // SAFETY: a pointer from a map lookup is valid for reading the value.
+        unsafe { *p }
+    })
+}
+
+/// The ownership of `slot` now.
+#[inline(always)]
+pub fn owner(slot: u32) -> Owner {
+    let Some(state) = VRRP_OWNERS.get_ptr(slot) else {
+        return Owner::Released;
+    };
+    // SAFETY: a pointer from an array lookup is valid for reading; the agent replaces the
+    // value with one 8-byte-aligned write of the lease, so the read sees the old or new one.
+    let lease = unsafe { core::ptr::read_volatile(&(*state).lease_deadline_ns) };
+    if lease == 0 {
+        return Owner::Released;
+    }
+    // SAFETY: a helper without arguments or side effects.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if lease > now {
+        Owner::Owned
+    } else {
+        Owner::Expired
+    }
+}
+
+/// The verdict for traffic to a virtual address, counted in its slot; `None` for an owned
+/// floating IP (the caller translates it).
+#[inline(always)]
+pub fn gate(vip: &VipValue) -> Option<Verdict> {
+    decide(vip.slot, vip.kind == VIP_KIND_FLOATING)
+}
+
+/// The verdict for traffic (or ARP / neighbour solicitations) that is never translated: IPv6,
+/// and address resolution. An owned address passes whatever its kind.
+#[inline(always)]
+pub fn check(vip: &VipValue) -> Verdict {
+    // `decide` only returns `None` for floating IPs.
+    decide(vip.slot, false).unwrap_or(Verdict::pass(Stat::VipPassed))
+}
+
+#[inline(always)]
+fn decide(slot: u32, floating: bool) -> Option<Verdict> {
+    match owner(slot) {
+        Owner::Released => {
+            counters::slot(slot, InstanceCounter::NotOwnedDropped);
+            Some(Verdict::drop(Stat::NotOwnedDropped))
+        }
+        Owner::Expired => {
+            counters::slot(slot, InstanceCounter::LeaseExpiredDropped);
+            Some(Verdict::drop(Stat::LeaseExpiredDropped))
+        }
+        Owner::Owned if floating => None,
+        Owner::Owned => {
+            counters::slot(slot, InstanceCounter::VipPassed);
+            Some(Verdict::pass(Stat::VipPassed))
+        }
+    }
+}
