@@ -35,9 +35,18 @@ impl TempDir {
     }
 }
 
+impl TempDir {
+    /// A private folder on the bpf filesystem for this test's pinned maps and links.
+    pub fn bpf_dir(&self) -> PathBuf {
+        PathBuf::from("/sys/fs/bpf").join(self.0.file_name().expect("named"))
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        // Pins a killed agent left behind.
+        let _ = std::fs::remove_dir_all(self.bpf_dir());
     }
 }
 
@@ -64,6 +73,8 @@ impl RunningAgent {
                 socket.to_str().unwrap(),
                 "--state-dir",
                 dir.path(&format!("{label}-state")).to_str().unwrap(),
+                "--bpf-pin-dir",
+                dir.bpf_dir().join(label).to_str().unwrap(),
             ],
         );
         Self {

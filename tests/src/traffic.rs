@@ -68,7 +68,10 @@ impl UdpSink {
         for (_, s) in self.received.lock().unwrap().iter() {
             *seen.entry(*s).or_default() += 1;
         }
-        seen.into_iter().filter(|(_, n)| *n > 1).map(|(s, _)| s).collect()
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(s, _)| s)
+            .collect()
     }
 
     pub fn count(&self) -> usize {
@@ -168,8 +171,10 @@ pub struct TcpStreamer {
 
 impl TcpStreamer {
     pub fn start(ns: &NetNs, to: SocketAddr, interval: Duration) -> Self {
-        let stream = in_ns(ns, || TcpStream::connect_timeout(&to, Duration::from_secs(5)))
-            .expect("connect through the floating IP");
+        let stream = in_ns(ns, || {
+            TcpStream::connect_timeout(&to, Duration::from_secs(5))
+        })
+        .expect("connect through the floating IP");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -216,6 +221,9 @@ impl TcpStreamer {
 
     pub fn stop(mut self) -> StreamReport {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().map(|t| t.join().unwrap()).unwrap_or_default()
+        self.thread
+            .take()
+            .map(|t| t.join().unwrap())
+            .unwrap_or_default()
     }
 }

@@ -34,18 +34,27 @@ struct Topo {
 }
 
 fn flood(seg: &Segment) {
-    seg.ns.ip(&["link", "set", "br0", "type", "bridge", "ageing_time", "0"]);
+    seg.ns
+        .ip(&["link", "set", "br0", "type", "bridge", "ageing_time", "0"]);
 }
 
 /// Receiving XDP redirects needs NAPI on the bridge side of each veth.
 fn gro_on(seg: &Segment, port: &str) {
     let out = seg.ns.exec("ethtool", &["-K", port, "gro", "on"]);
-    assert!(out.status.success(), "ethtool: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ethtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn tx_checksum_off(ns: &NetNs, ifname: &str) {
     let out = ns.exec("ethtool", &["-K", ifname, "tx", "off"]);
-    assert!(out.status.success(), "ethtool: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ethtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Topo {
@@ -57,7 +66,13 @@ impl Topo {
         for i in 0..2 {
             let r = NetNs::new();
             ha.attach(&r, "ha", None);
-            r.ip(&["addr", "add", &format!("169.254.192.{}/18", i + 1), "dev", "ha"]);
+            r.ip(&[
+                "addr",
+                "add",
+                &format!("169.254.192.{}/18", i + 1),
+                "dev",
+                "ha",
+            ]);
             let p = lan.attach(&r, "qr", Some(QR_MAC));
             gro_on(&lan, &p);
             let p = wan.attach(&r, "qg", Some(QG_MAC));
@@ -78,10 +93,7 @@ impl Topo {
         ext.ip(&["addr", "add", &format!("{EXT}/24"), "dev", "eth0"]);
         tx_checksum_off(&ext, "eth0");
         let dir = TempDir::new("dp");
-        let pin_root = std::path::PathBuf::from(format!(
-            "/sys/fs/bpf/{}",
-            dir.0.file_name().unwrap().to_string_lossy()
-        ));
+        let pin_root = dir.bpf_dir();
         Self {
             _ha: ha,
             _lan: lan,
@@ -167,18 +179,36 @@ fn floating_ip_traffic_goes_through_the_master_and_the_backup_drops_it() {
     // Inbound: the outside host talks to the floating IP; the VM sees it on its fixed IP.
     let sink = UdpSink::start(&t.vm, addr(FIXED, 9000));
     let source = UdpSource::start(&t.ext, addr(FIP, 9000), Duration::from_millis(5));
-    wait_for(WAIT, "datagrams at the VM", || (sink.count() >= 50).then_some(()));
+    wait_for(WAIT, "datagrams at the VM", || {
+        (sink.count() >= 50).then_some(())
+    });
     let sent = source.stop();
     std::thread::sleep(Duration::from_millis(200));
-    assert!(sink.duplicates().is_empty(), "a second forwarder: {:?}", sink.duplicates());
+    assert!(
+        sink.duplicates().is_empty(),
+        "a second forwarder: {:?}",
+        sink.duplicates()
+    );
     assert_eq!(sink.count() as u64, sent, "every datagram arrived once");
-    let seen: Vec<String> = sink.sources.lock().unwrap().iter().map(|s| s.ip().to_string()).collect();
-    assert_eq!(seen, [EXT], "inbound keeps the outside source (destination NAT only)");
+    let seen: Vec<String> = sink
+        .sources
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.ip().to_string())
+        .collect();
+    assert_eq!(
+        seen,
+        [EXT],
+        "inbound keeps the outside source (destination NAT only)"
+    );
 
     // Outbound: the VM's traffic leaves with the floating IP as source.
     let outside = UdpSink::start(&t.ext, addr(EXT, 9001));
     let from_vm = UdpSource::start(&t.vm, addr(EXT, 9001), Duration::from_millis(5));
-    wait_for(WAIT, "datagrams from the VM outside", || (outside.count() >= 50).then_some(()));
+    wait_for(WAIT, "datagrams from the VM outside", || {
+        (outside.count() >= 50).then_some(())
+    });
     from_vm.stop();
     let sources: Vec<String> = outside
         .sources
@@ -195,10 +225,17 @@ fn floating_ip_traffic_goes_through_the_master_and_the_backup_drops_it() {
     std::thread::sleep(Duration::from_millis(500));
     let report = stream.stop();
     assert!(report.error.is_none(), "{report:?}");
-    assert!(report.echoed > 10 && report.echoed == report.sent, "{report:?}");
+    assert!(
+        report.echoed > 10 && report.echoed == report.sent,
+        "{report:?}"
+    );
 
     // The master translated; the backup saw the same frames (flooding) and dropped them.
-    assert!(counter(&r1, "nat_in") >= sent, "r1 nat_in {}", counter(&r1, "nat_in"));
+    assert!(
+        counter(&r1, "nat_in") >= sent,
+        "r1 nat_in {}",
+        counter(&r1, "nat_in")
+    );
     assert!(counter(&r1, "nat_out") > 0);
     assert_eq!(counter(&r2, "nat_in"), 0);
     assert_eq!(counter(&r2, "nat_out"), 0);
@@ -234,7 +271,9 @@ fn fence_test(signal: Signal) {
     let (r1, r2) = t.start_pair();
     let sink = UdpSink::start(&t.vm, addr(FIXED, 9100));
     let source = UdpSource::start(&t.ext, addr(FIP, 9100), Duration::from_millis(2));
-    wait_for(WAIT, "traffic through r1", || (sink.count() >= 50).then_some(()));
+    wait_for(WAIT, "traffic through r1", || {
+        (sink.count() >= 50).then_some(())
+    });
     r1.process.signal(signal);
     let t0 = std::time::Instant::now();
     r2.wait_state("VR_1", "MASTER", WAIT);
@@ -249,7 +288,11 @@ fn fence_test(signal: Signal) {
     );
     let outage = sink.longest_gap_after(t0);
     assert!(outage < Duration::from_secs(2), "outage {outage:?}");
-    assert!(sink.count() as u64 > sent / 2, "traffic flows again: {} of {sent}", sink.count());
+    assert!(
+        sink.count() as u64 > sent / 2,
+        "traffic flows again: {} of {sent}",
+        sink.count()
+    );
     if signal == Signal::SIGSTOP {
         r1.process.signal(Signal::SIGCONT);
         // Back from the freeze: exactly one master afterwards.
@@ -303,11 +346,20 @@ fn restarting_the_master_agent_keeps_forwarding_and_does_not_flap() {
     std::thread::sleep(Duration::from_millis(200));
 
     let reason = resumed.last_transition.unwrap().reason;
-    assert!(reason.contains("lease was still valid"), "{reason} (restart took {restart:?})");
+    assert!(
+        reason.contains("lease was still valid"),
+        "{reason} (restart took {restart:?})"
+    );
     let backup = r2.instance("VR_1").unwrap();
     assert_eq!(backup.state, "BACKUP");
-    assert_eq!(backup.counters.became_master, 0, "the backup never took over");
+    assert_eq!(
+        backup.counters.became_master, 0,
+        "the backup never took over"
+    );
     assert!(sink.duplicates().is_empty());
     let gap = sink.longest_gap_after(t0);
-    assert!(gap < Duration::from_millis(500), "forwarding continued through the restart: gap {gap:?}");
+    assert!(
+        gap < Duration::from_millis(500),
+        "forwarding continued through the restart: gap {gap:?}"
+    );
 }

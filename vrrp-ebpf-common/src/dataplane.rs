@@ -13,6 +13,11 @@
 //! forwarding by itself when the lease runs out. One 8-byte write flips every VIP of an
 //! instance at once.
 
+/// Version of the map layouts (names, key and value types, sizes). Pinned maps live in a
+/// folder named after it, so an upgraded agent never reuses maps of another layout (aya
+/// reuses a pin without comparing sizes). Bump on any layout change.
+pub const LAYOUT_VERSION: u32 = 2;
+
 /// Name of the global `u32` the agent sets at load time: this program instance's router id.
 pub const ROUTER_ID_GLOBAL: &str = "ROUTER_ID";
 

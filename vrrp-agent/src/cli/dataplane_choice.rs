@@ -25,6 +25,7 @@ fn default_pin_dir(socket: &Path) -> PathBuf {
 pub fn open(
     config: &AgentConfig,
     status_socket: &Path,
+    pin_dir: Option<PathBuf>,
     disabled: bool,
 ) -> Result<Box<dyn DataplaneSink>> {
     if disabled || config.global.dataplane == DataplaneMode::None {
@@ -38,10 +39,8 @@ pub fn open(
         );
         return Ok(Box::new(NoDataplane));
     }
-    let pin_dir = config
-        .global
-        .bpf_pin_dir
-        .clone()
+    let pin_dir = pin_dir
+        .or_else(|| config.global.bpf_pin_dir.clone())
         .unwrap_or_else(|| default_pin_dir(status_socket));
     let pref = match config.global.xdp_mode {
         XdpAttach::Auto => XdpModePreference::Auto,

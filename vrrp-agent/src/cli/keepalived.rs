@@ -91,7 +91,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     );
     let socket = status_socket(&config_path);
     let no_xdp = std::env::var_os("VRRP_AGENT_NO_XDP").is_some();
-    let dataplane = super::dataplane_choice::open(&loaded.config, &socket, no_xdp)?;
+    let dataplane = super::dataplane_choice::open(&loaded.config, &socket, None, no_xdp)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

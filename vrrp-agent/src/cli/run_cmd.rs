@@ -29,6 +29,10 @@ pub struct Args {
     /// Run without the XDP data plane (like keepalived: ownership is only the addresses).
     #[arg(long)]
     no_xdp: bool,
+    /// Where the XDP maps and links are pinned (default: from the configuration, else a
+    /// folder per agent under /sys/fs/bpf/vrrp-xdp).
+    #[arg(long, value_name = "DIR")]
+    bpf_pin_dir: Option<PathBuf>,
 }
 
 pub fn run_cmd(args: Args) -> Result<()> {
@@ -42,7 +46,12 @@ pub fn run_cmd(args: Args) -> Result<()> {
     let state_dir = args
         .state_dir
         .unwrap_or_else(|| loaded.config.global.state_dir.clone());
-    let dataplane = super::dataplane_choice::open(&loaded.config, &status_socket, args.no_xdp)?;
+    let dataplane = super::dataplane_choice::open(
+        &loaded.config,
+        &status_socket,
+        args.bpf_pin_dir,
+        args.no_xdp,
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -12,8 +12,8 @@ use std::{
 
 use vrrp_ebpf_common::dataplane::{
     AddrKey, FAMILY_IPV4, FAMILY_IPV6, INSTANCE_COUNTER_COUNT, INSTANCE_FLAG_ALLOWLIST,
-    InstanceKey, InstanceValue, MAX_SLOTS, NatOutValue, OWNER_FLAG_ACCEPT, OwnerState, PeerKey,
-    VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
+    InstanceKey, InstanceValue, LAYOUT_VERSION, MAX_SLOTS, NatOutValue, OWNER_FLAG_ACCEPT,
+    OwnerState, PeerKey, VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
 };
 
 use super::{Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference};
@@ -123,6 +123,26 @@ pub fn ensure_bpffs(pin_dir: &Path) -> Result<(), DataplaneError> {
     Ok(())
 }
 
+/// Where the maps of this layout are pinned.
+fn maps_dir(pin_dir: &Path) -> PathBuf {
+    pin_dir.join(format!("maps-v{LAYOUT_VERSION}"))
+}
+
+/// Stateless SNAT hands packets whose neighbour is not resolved yet to the kernel, already
+/// carrying the floating IP as source. That address is local on the router, so the kernel
+/// would drop them as martians (and never resolve the neighbour) unless the incoming
+/// interface has `accept_local`.
+fn accept_local(netns: Option<&str>, interfaces: &[(String, u32)]) -> Result<(), DataplaneError> {
+    let names: Vec<String> = interfaces.iter().map(|(n, _)| n.clone()).collect();
+    let written = crate::netns::run_in(netns, move || -> std::io::Result<()> {
+        for name in &names {
+            std::fs::write(format!("/proc/sys/net/ipv4/conf/{name}/accept_local"), "1")?;
+        }
+        Ok(())
+    })?;
+    written.map_err(|e| DataplaneError::Link(format!("setting accept_local: {e}")))
+}
+
 fn addr_key(router: u32, addr: IpAddr) -> AddrKey {
     match addr {
         IpAddr::V4(a) => AddrKey {
@@ -161,7 +181,7 @@ impl Manager {
         let control = Dataplane::load(&LoadOptions {
             ebpf_log_level: None,
             router_id: CONTROL_ROUTER,
-            pin_dir: Some(pin_dir.join("maps")),
+            pin_dir: Some(maps_dir(pin_dir)),
         })?;
         let used = control.instances()?.iter().map(|(_, v)| v.slot).collect();
         Ok(Self {
@@ -181,7 +201,7 @@ impl Manager {
             let dataplane = Dataplane::load(&LoadOptions {
                 ebpf_log_level: self.log_level,
                 router_id: id,
-                pin_dir: Some(self.pin_dir.join("maps")),
+                pin_dir: Some(maps_dir(&self.pin_dir)),
             })?;
             self.routers.insert(
                 netns.clone(),
@@ -258,7 +278,16 @@ impl Manager {
             nat_out: Vec::new(),
             peers: Vec::new(),
         };
-        for vip in &reg.vips {
+        if !reg.floating.is_empty() {
+            accept_local(reg.netns.as_deref(), &reg.attach)?;
+        }
+        let floating: Vec<IpAddr> = reg
+            .floating
+            .iter()
+            .map(|(f, _, _)| IpAddr::V4(*f))
+            .collect();
+        // A floating IP usually is an excluded address too: its entry is the floating one.
+        for vip in reg.vips.iter().filter(|v| !floating.contains(v)) {
             let k = addr_key(id, *vip);
             self.control.upsert_vip(
                 k,
@@ -415,11 +444,12 @@ impl Manager {
             self.routers.len(),
             modes.values().sum::<usize>(),
             parts.join(", "),
-            self.pin_dir.join("maps").display()
+            maps_dir(&self.pin_dir).display()
         )
     }
 
-    /// Clean stop: release every instance, unpin and detach every link.
+    /// Clean stop: release every instance, unpin and detach every link, and remove the pinned
+    /// maps (nothing runs on them any more).
     pub fn shutdown(&mut self) {
         let keys: Vec<InstanceKey> = self.instances.keys().copied().collect();
         for k in keys {
@@ -431,6 +461,11 @@ impl Manager {
             for (_, link) in router.links.drain() {
                 router.dataplane.release_persistent(link);
             }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.pin_dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(pin_dir = %self.pin_dir.display(), "removing pinned maps: {e}");
         }
     }
 }
