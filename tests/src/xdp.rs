@@ -161,6 +161,24 @@ impl Xdp {
         self.watch(slot);
     }
 
+    /// Makes `ifindex` (with MAC `mac`) a gateway interface of `slot` and watches the slot.
+    pub fn gateway(&mut self, ifindex: u32, slot: u32, mac: [u8; 6]) {
+        self.dp
+            .upsert_gateway(
+                vrrp_ebpf_common::dataplane::GatewayKey {
+                    router: self.router,
+                    ifindex,
+                },
+                vrrp_ebpf_common::dataplane::GatewayValue {
+                    slot,
+                    mac,
+                    _pad: [0; 2],
+                },
+            )
+            .expect("upsert gateway");
+        self.watch(slot);
+    }
+
     /// Allows adverts from `addr` for `slot`.
     pub fn peer(&mut self, slot: u32, family: u8, addr: [u8; 16]) {
         self.dp

@@ -265,12 +265,32 @@ fn a_long_lived_tcp_connection_through_the_floating_ip_survives_failover() {
     assert!(counter(&r2, "nat_in") > 0, "the new master translates");
 }
 
+/// What the fencing tests send: to the floating IP (translated), or routed to the VM's fixed
+/// address through the router's external address (no translation).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Via {
+    FloatingIp,
+    Routed,
+}
+
 fn fence_test(signal: Signal) {
+    fence_test_via(signal, Via::FloatingIp);
+}
+
+fn fence_test_via(signal: Signal, via: Via) {
     require_root();
     let t = Topo::new();
     let (r1, r2) = t.start_pair();
     let sink = UdpSink::start(&t.vm, addr(FIXED, 9100));
-    let source = UdpSource::start(&t.ext, addr(FIP, 9100), Duration::from_millis(2));
+    let target = match via {
+        Via::FloatingIp => addr(FIP, 9100),
+        Via::Routed => {
+            t.ext
+                .ip(&["route", "add", "10.0.10.0/24", "via", "203.0.113.10"]);
+            addr(FIXED, 9100)
+        }
+    };
+    let source = UdpSource::start(&t.ext, target, Duration::from_millis(2));
     wait_for(WAIT, "traffic through r1", || {
         (sink.count() >= 50).then_some(())
     });
@@ -283,7 +303,7 @@ fn fence_test(signal: Signal) {
     let dups = sink.duplicates();
     assert!(
         dups.is_empty(),
-        "both routers forwarded {} datagrams after {signal}",
+        "both routers forwarded {} datagrams ({via:?}) after {signal}",
         dups.len()
     );
     let outage = sink.longest_gap_after(t0);
@@ -319,6 +339,11 @@ fn kill_9_of_the_master_agent_fences_it_by_lease_and_never_two_forward() {
 #[test]
 fn sigstop_of_the_master_agent_fences_it_by_lease_and_never_two_forward() {
     fence_test(Signal::SIGSTOP);
+}
+
+#[test]
+fn a_killed_master_stops_routing_too_not_only_its_floating_ips() {
+    fence_test_via(Signal::SIGKILL, Via::Routed);
 }
 
 #[test]

@@ -805,6 +805,131 @@ fn fragments_options_and_vlan_tags_are_translated_and_left_to_the_kernel() {
 // ---------------------------------------------------------------------------------------
 // Routers sharing maps
 
+// ---------------------------------------------------------------------------------------
+// Routed traffic through a gateway interface (no NAT)
+
+const GW_SLOT: u32 = 9;
+
+/// A router whose two ports are gateway interfaces of one instance.
+fn gateway_router() -> (RouterNs, Xdp) {
+    let topo = RouterNs::new();
+    let mut xdp = Xdp::load();
+    xdp.gateway(topo.int_ifindex, GW_SLOT, topo.int_mac);
+    xdp.gateway(topo.ext_ifindex, GW_SLOT, topo.ext_mac);
+    (topo, xdp)
+}
+
+/// The VM to a client on the Internet, no floating IP: plain routing.
+fn routed_out(topo: &RouterNs) -> Flow {
+    Flow {
+        src_mac: VM_MAC,
+        dst_mac: topo.int_mac,
+        src: VM2,
+        dst: CLIENT,
+        ttl: 64,
+    }
+}
+
+#[test]
+fn routed_traffic_through_an_owned_gateway_is_forwarded_by_xdp() {
+    let (topo, mut xdp) = gateway_router();
+    xdp.own(GW_SLOT);
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    let flow = routed_out(&topo);
+    let want = flow.forwarded(topo.ext_mac, GATEWAY_MAC);
+    for l4 in ALL_L4 {
+        let out = assert_rewritten(
+            &xdp,
+            &flow.packet(l4),
+            XDP_REDIRECT,
+            &want.packet(l4),
+            Delta::frame(Stat::Redirected).slot(GW_SLOT, C::Redirected),
+            &format!("{l4:?} routed out"),
+        );
+        verify_ipv4_frame(&out).unwrap_or_else(|e| panic!("{l4:?}: {e}"));
+    }
+    // Inbound to the VM, arriving on the external port.
+    xdp.arrive_on(&topo.ns, topo.ext_ifindex);
+    let inbound = Flow {
+        src_mac: SENDER_MAC,
+        dst_mac: topo.ext_mac,
+        src: CLIENT,
+        dst: VM,
+        ttl: 64,
+    };
+    let want = inbound.forwarded(topo.int_mac, VM_MAC);
+    assert_rewritten(
+        &xdp,
+        &inbound.packet(L4::Tcp),
+        XDP_REDIRECT,
+        &want.packet(L4::Tcp),
+        Delta::frame(Stat::Redirected).slot(GW_SLOT, C::Redirected),
+        "routed in",
+    );
+    // An unresolved next hop: the kernel resolves it; the frame is untouched.
+    let unresolved = inbound.addresses(CLIENT, VM_UNRESOLVED).packet(L4::Udp);
+    let seen = xdp.run(&unresolved);
+    assert_eq!(seen.action, XDP_PASS);
+    assert_bytes(&seen.data_out, &unresolved, "unresolved");
+    assert_eq!(
+        seen.delta,
+        Delta::frame(Stat::PassedToKernel).slot(GW_SLOT, C::PassedToKernel)
+    );
+}
+
+#[test]
+fn routed_traffic_through_a_released_or_expired_gateway_is_dropped() {
+    let (topo, mut xdp) = gateway_router();
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    let frame = routed_out(&topo).packet(L4::Udp);
+    xdp.lease(GW_SLOT, 0);
+    assert_drop(
+        &xdp,
+        &frame,
+        Delta::frame(Stat::NotOwnedDropped).slot(GW_SLOT, C::NotOwnedDropped),
+        "released gateway",
+    );
+    xdp.lease(GW_SLOT, monotonic_ns() - 1);
+    assert_drop(
+        &xdp,
+        &frame,
+        Delta::frame(Stat::LeaseExpiredDropped).slot(GW_SLOT, C::LeaseExpiredDropped),
+        "gateway whose lease ran out",
+    );
+}
+
+#[test]
+fn gateway_traffic_for_the_router_itself_or_for_other_hosts_passes_untouched() {
+    let (topo, mut xdp) = gateway_router();
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    xdp.lease(GW_SLOT, 0);
+    let flow = routed_out(&topo);
+    // For the router's own (non-virtual) address: the FIB does not forward it.
+    let own = flow.addresses(VM2, [10, 0, 0, 1]).packet(L4::Tcp);
+    assert_pass(
+        &xdp,
+        &own,
+        Delta::frame(Stat::NotVrrp),
+        "to the router itself",
+    );
+    // Multicast.
+    let mcast = flow.addresses(VM2, [224, 0, 0, 5]).packet(L4::Udp);
+    assert_pass(&xdp, &mcast, Delta::frame(Stat::NotVrrp), "multicast");
+    // A frame for another host on a flooding segment, even while owned.
+    xdp.own(GW_SLOT);
+    let other = Flow {
+        dst_mac: VM_MAC,
+        ..flow
+    }
+    .packet(L4::Udp);
+    assert_pass(
+        &xdp,
+        &other,
+        Delta::frame(Stat::NotVrrp),
+        "frame for another MAC",
+    );
+}
+
 #[test]
 fn two_routers_with_the_same_vip_and_vrid_do_not_see_each_other() {
     let mut routers = pinned::load_shared(&[1, 2]);

@@ -16,7 +16,7 @@
 /// Version of the map layouts (names, key and value types, sizes). Pinned maps live in a
 /// folder named after it, so an upgraded agent never reuses maps of another layout (aya
 /// reuses a pin without comparing sizes). Bump on any layout change.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Name of the global `u32` the agent sets at load time: this program instance's router id.
 pub const ROUTER_ID_GLOBAL: &str = "ROUTER_ID";
@@ -34,6 +34,11 @@ pub const NAT_OUT_MAP: &str = "VRRP_NAT_OUT";
 pub const PEERS_MAP: &str = "VRRP_PEERS";
 /// `PerCpuArray<InstanceCounters>` indexed by slot.
 pub const INSTANCE_COUNTERS_MAP: &str = "VRRP_INSTANCE_COUNTERS";
+/// `HashMap<GatewayKey, GatewayValue>`: interfaces on which the router is an instance's
+/// gateway (they carry its virtual addresses). Routed traffic arriving there, addressed to
+/// the interface's MAC, is forwarded only while the instance is owned (fast path) and
+/// dropped otherwise, so a fenced master stops routing too, not only answering its VIPs.
+pub const GATEWAYS_MAP: &str = "VRRP_GATEWAYS";
 
 /// Number of instance slots.
 pub const MAX_SLOTS: u32 = 4096;
@@ -124,6 +129,25 @@ pub struct NatOutValue {
     pub floating: [u8; 4],
 }
 
+/// Key of [`GATEWAYS_MAP`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GatewayKey {
+    pub router: u32,
+    pub ifindex: u32,
+}
+
+/// Value of [`GATEWAYS_MAP`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GatewayValue {
+    pub slot: u32,
+    /// The interface's own MAC: only frames addressed to it are routed traffic (others
+    /// reach the port on a flooding segment and are none of the router's business).
+    pub mac: [u8; 6],
+    pub _pad: [u8; 2],
+}
+
 /// Key of [`PEERS_MAP`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -208,6 +232,8 @@ const _: () = assert!(core::mem::size_of::<AddrKey>() == 24);
 const _: () = assert!(core::mem::size_of::<VipValue>() == 12);
 const _: () = assert!(core::mem::size_of::<NatOutValue>() == 12);
 const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
+const _: () = assert!(core::mem::size_of::<GatewayKey>() == 8);
+const _: () = assert!(core::mem::size_of::<GatewayValue>() == 12);
 const _: () = assert!(core::mem::size_of::<InstanceCounters>() == 8 * INSTANCE_COUNTER_COUNT);
 const _: () = assert!(InstanceCounter::ALL.len() == INSTANCE_COUNTER_COUNT);
 
@@ -236,4 +262,8 @@ mod pod {
     unsafe impl aya::Pod for PeerKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for InstanceCounters {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for GatewayKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for GatewayValue {}
 }

@@ -16,7 +16,7 @@ use network_types::{eth::EthHdr, ip::Ipv4Hdr};
 
 use crate::{
     csum,
-    parse::{Ipv4, ptr_at_mut},
+    parse::{Ipv4, Ipv6, ptr_at_mut},
 };
 
 /// `AF_INET` for `bpf_fib_lookup`.
@@ -71,6 +71,42 @@ fn lookup(
 #[inline(always)]
 pub fn egress(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) -> Option<u32> {
     let (rc, params) = lookup(ctx, ip, src, dst, 0, BPF_FIB_LOOKUP_SKIP_NEIGH);
+    (rc == BPF_FIB_LKUP_RET_SUCCESS as i64).then_some(params.ifindex)
+}
+
+/// `AF_INET6` for `bpf_fib_lookup`.
+const AF_INET6: u8 = 10;
+
+/// The interface an IPv6 packet would leave through, if the FIB routes it (whether or not
+/// its next hop is resolved).
+#[inline(always)]
+pub fn egress_v6(ctx: &XdpContext, ip: &Ipv6) -> Option<u32> {
+    // SAFETY: `bpf_fib_lookup` is a plain C struct (integers, arrays and unions of them),
+    // valid when all-zero.
+    let mut params: FibParams = unsafe { core::mem::zeroed() };
+    params.family = AF_INET6;
+    params.l4_protocol = ip.next_hdr;
+    let words = |a: [u8; 16]| {
+        // The kernel reads these as big-endian words: keep the wire bytes as they are.
+        [
+            u32::from_ne_bytes([a[0], a[1], a[2], a[3]]),
+            u32::from_ne_bytes([a[4], a[5], a[6], a[7]]),
+            u32::from_ne_bytes([a[8], a[9], a[10], a[11]]),
+            u32::from_ne_bytes([a[12], a[13], a[14], a[15]]),
+        ]
+    };
+    params.__bindgen_anon_3.ipv6_src = words(ip.src);
+    params.__bindgen_anon_4.ipv6_dst = words(ip.dst);
+    params.ifindex = ctx.ingress_ifindex() as u32;
+    // SAFETY: as in `lookup`.
+    let rc = unsafe {
+        bpf_fib_lookup(
+            ctx.ctx.cast(),
+            &mut params,
+            core::mem::size_of::<FibParams>() as i32,
+            BPF_FIB_LOOKUP_SKIP_NEIGH,
+        )
+    };
     (rc == BPF_FIB_LKUP_RET_SUCCESS as i64).then_some(params.ifindex)
 }
 

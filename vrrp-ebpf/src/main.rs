@@ -23,7 +23,11 @@
 //!    and whose route leaves through the external interface (SNAT): TTL <= 1 → pass
 //!    untouched; else translate; tagged / options / fragment → pass; FIB hit → rewrite MACs,
 //!    TTL - 1, redirect; FIB miss → pass.
-//! 6. Anything else → pass untouched.
+//! 6. Routed traffic arriving on a gateway interface of an instance (`VRRP_GATEWAYS`),
+//!    addressed to that interface's MAC: owned → IPv4 fast-forwarded (FIB hit: redirect) or
+//!    passed; not owned or lease expired → dropped when the FIB would forward it (traffic
+//!    for the router itself passes).
+//! 7. Anything else → pass untouched.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -35,6 +39,8 @@ mod counters;
 mod csum;
 #[cfg(target_arch = "bpf")]
 mod forward;
+#[cfg(target_arch = "bpf")]
+mod gateway;
 #[cfg(target_arch = "bpf")]
 mod nat;
 #[cfg(target_arch = "bpf")]
@@ -69,7 +75,7 @@ mod program {
         adverts::{self, Advert},
         counters::{self, Verdict},
         forward::{self, Forwarded},
-        nat, ownership,
+        gateway, nat, ownership,
         parse::{self, Ipv4, Ipv6, L3},
     };
 
@@ -146,7 +152,7 @@ mod program {
         }
         // The slot the verdict is counted in: the destination's, else the source's.
         let Some(slot) = dnat_slot.or(snat_slot) else {
-            return Verdict::pass(Stat::NotVrrp);
+            return gateway::routed_v4(ctx, ip);
         };
         if ip.ttl <= 1 {
             // Untranslated, so the kernel's ICMP time exceeded quotes what the sender sent.
@@ -206,7 +212,7 @@ mod program {
         }
         match ownership::vip(FAMILY_IPV6, ip.dst) {
             Some(vip) => ownership::check(&vip),
-            None => Verdict::pass(Stat::NotVrrp),
+            None => gateway::routed_v6(ctx, ip),
         }
     }
 }

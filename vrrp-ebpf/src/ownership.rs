@@ -93,17 +93,22 @@ pub fn check(vip: &VipValue) -> Verdict {
     decide(vip.slot, false).unwrap_or(Verdict::pass(Stat::VipPassed))
 }
 
+/// The drop verdict for traffic of a slot that is not owned, counted by why.
+#[inline(always)]
+pub fn deny(slot: u32, owner: Owner) -> Verdict {
+    if owner == Owner::Expired {
+        counters::slot(slot, InstanceCounter::LeaseExpiredDropped);
+        Verdict::drop(Stat::LeaseExpiredDropped)
+    } else {
+        counters::slot(slot, InstanceCounter::NotOwnedDropped);
+        Verdict::drop(Stat::NotOwnedDropped)
+    }
+}
+
 #[inline(always)]
 fn decide(slot: u32, floating: bool) -> Option<Verdict> {
     match owner(slot) {
-        Owner::Released => {
-            counters::slot(slot, InstanceCounter::NotOwnedDropped);
-            Some(Verdict::drop(Stat::NotOwnedDropped))
-        }
-        Owner::Expired => {
-            counters::slot(slot, InstanceCounter::LeaseExpiredDropped);
-            Some(Verdict::drop(Stat::LeaseExpiredDropped))
-        }
+        owner @ (Owner::Released | Owner::Expired) => Some(deny(slot, owner)),
         Owner::Owned if floating => None,
         Owner::Owned => {
             counters::slot(slot, InstanceCounter::VipPassed);

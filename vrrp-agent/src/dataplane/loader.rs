@@ -30,6 +30,7 @@ pub const SHARED_MAPS: &[&str] = &[
     vrrp_ebpf_common::dataplane::NAT_OUT_MAP,
     vrrp_ebpf_common::dataplane::PEERS_MAP,
     vrrp_ebpf_common::dataplane::INSTANCE_COUNTERS_MAP,
+    vrrp_ebpf_common::dataplane::GATEWAYS_MAP,
     "AYA_LOGS",
 ];
 

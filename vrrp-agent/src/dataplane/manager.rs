@@ -11,9 +11,9 @@ use std::{
 };
 
 use vrrp_ebpf_common::dataplane::{
-    AddrKey, FAMILY_IPV4, FAMILY_IPV6, INSTANCE_COUNTER_COUNT, INSTANCE_FLAG_ALLOWLIST,
-    InstanceKey, InstanceValue, LAYOUT_VERSION, MAX_SLOTS, NatOutValue, OWNER_FLAG_ACCEPT,
-    OwnerState, PeerKey, VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
+    AddrKey, FAMILY_IPV4, FAMILY_IPV6, GatewayKey, GatewayValue, INSTANCE_COUNTER_COUNT,
+    INSTANCE_FLAG_ALLOWLIST, InstanceKey, InstanceValue, LAYOUT_VERSION, MAX_SLOTS, NatOutValue,
+    OWNER_FLAG_ACCEPT, OwnerState, PeerKey, VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
 };
 
 use super::{Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference};
@@ -39,6 +39,9 @@ pub struct Registration {
     pub floating: Vec<(Ipv4Addr, Ipv4Addr, u32)>,
     /// Allowed advert sources (empty: anyone).
     pub allowlist: Vec<IpAddr>,
+    /// Interfaces on which this instance is the gateway (they carry its addresses), with
+    /// their MACs: routed traffic there is forwarded only while owned.
+    pub gateways: Vec<(u32, [u8; 6])>,
     /// How long a renewal keeps the instance owning.
     pub lease: Duration,
 }
@@ -61,6 +64,7 @@ struct SlotInfo {
     vips: Vec<AddrKey>,
     nat_out: Vec<AddrKey>,
     peers: Vec<PeerKey>,
+    gateways: Vec<GatewayKey>,
 }
 
 struct Router {
@@ -277,6 +281,7 @@ impl Manager {
             vips: Vec::new(),
             nat_out: Vec::new(),
             peers: Vec::new(),
+            gateways: Vec::new(),
         };
         if !reg.floating.is_empty() {
             accept_local(reg.netns.as_deref(), &reg.attach)?;
@@ -323,6 +328,21 @@ impl Manager {
             )?;
             info.nat_out.push(k);
         }
+        for (ifindex, mac) in &reg.gateways {
+            let k = GatewayKey {
+                router: id,
+                ifindex: *ifindex,
+            };
+            self.control.upsert_gateway(
+                k,
+                GatewayValue {
+                    slot,
+                    mac: *mac,
+                    _pad: [0; 2],
+                },
+            )?;
+            info.gateways.push(k);
+        }
         for peer in &reg.allowlist {
             let k = peer_key(slot, *peer);
             self.control.add_peer(k)?;
@@ -351,6 +371,9 @@ impl Manager {
         }
         for k in &info.peers {
             self.control.remove_peer(k)?;
+        }
+        for k in &info.gateways {
+            self.control.remove_gateway(k)?;
         }
         self.used.remove(&info.slot);
         Ok(())
@@ -381,6 +404,11 @@ impl Manager {
         for k in self.control.peers()? {
             if !live.contains(&k.slot) {
                 self.control.remove_peer(&k)?;
+            }
+        }
+        for (k, v) in self.control.gateways()? {
+            if !live.contains(&v.slot) {
+                self.control.remove_gateway(&k)?;
             }
         }
         self.used = live;

@@ -4,9 +4,9 @@
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use vrrp_ebpf_common::dataplane::{
-    AddrKey, INSTANCE_COUNTER_COUNT, INSTANCE_COUNTERS_MAP, INSTANCES_MAP, InstanceCounters,
-    InstanceKey, InstanceValue, NAT_OUT_MAP, NatOutValue, OWNERS_MAP, OwnerState, PEERS_MAP,
-    PeerKey, VIPS_MAP, VipValue,
+    AddrKey, GATEWAYS_MAP, GatewayKey, GatewayValue, INSTANCE_COUNTER_COUNT, INSTANCE_COUNTERS_MAP,
+    INSTANCES_MAP, InstanceCounters, InstanceKey, InstanceValue, NAT_OUT_MAP, NatOutValue,
+    OWNERS_MAP, OwnerState, PEERS_MAP, PeerKey, VIPS_MAP, VipValue,
 };
 
 use super::{Dataplane, DataplaneError};
@@ -114,6 +114,25 @@ impl Dataplane {
     pub fn nat_outs(&self) -> Result<Vec<(AddrKey, NatOutValue)>, DataplaneError> {
         let m = map_ref!(self, NAT_OUT_MAP, HashMap<&MapData, AddrKey, NatOutValue>);
         m.iter().map(|r| r.map_err(err(NAT_OUT_MAP))).collect()
+    }
+
+    pub fn upsert_gateway(
+        &mut self,
+        key: GatewayKey,
+        value: GatewayValue,
+    ) -> Result<(), DataplaneError> {
+        let mut m = map_mut!(self, GATEWAYS_MAP, HashMap<&mut MapData, GatewayKey, GatewayValue>);
+        m.insert(key, value, 0).map_err(err(GATEWAYS_MAP))
+    }
+
+    pub fn remove_gateway(&mut self, key: &GatewayKey) -> Result<(), DataplaneError> {
+        let mut m = map_mut!(self, GATEWAYS_MAP, HashMap<&mut MapData, GatewayKey, GatewayValue>);
+        absent_ok(m.remove(key)).map_err(err(GATEWAYS_MAP))
+    }
+
+    pub fn gateways(&self) -> Result<Vec<(GatewayKey, GatewayValue)>, DataplaneError> {
+        let m = map_ref!(self, GATEWAYS_MAP, HashMap<&MapData, GatewayKey, GatewayValue>);
+        m.iter().map(|r| r.map_err(err(GATEWAYS_MAP))).collect()
     }
 
     pub fn add_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {

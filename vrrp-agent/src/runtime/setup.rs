@@ -231,13 +231,27 @@ impl Engine {
         }
         names.extend(spec.floating_ips.iter().map(|f| f.interface.clone()));
         names.dedup();
+        // Interfaces carrying the instance's addresses: where it is the gateway.
+        let mut gateway_names: Vec<String> = spec
+            .vrrp
+            .all_addresses()
+            .map(|a| a.dev.clone().unwrap_or_else(|| spec.interface.clone()))
+            .collect();
+        gateway_names.sort();
+        gateway_names.dedup();
         let mut attach: Vec<(String, u32)> = Vec::new();
+        let mut gateways: Vec<(u32, [u8; 6])> = Vec::new();
         for name in names {
             if attach.iter().any(|(n, _)| *n == name) {
                 continue;
             }
             match netlink.link_by_name(&name).await {
-                Ok(Some(l)) => attach.push((name, l.index)),
+                Ok(Some(l)) => {
+                    if let Some(mac) = l.mac.filter(|_| gateway_names.contains(&name)) {
+                        gateways.push((l.index, mac));
+                    }
+                    attach.push((name, l.index));
+                }
                 _ => tracing::warn!(
                     instance = spec.vrrp.name,
                     interface = name,
@@ -263,6 +277,7 @@ impl Engine {
             vips: spec.vrrp.all_addresses().map(|a| a.addr).collect(),
             floating,
             allowlist: spec.advert_allowlist(),
+            gateways,
             // At most the backup's master-down interval (3 intervals + skew): a silent master
             // fences itself no later than a backup takes over.
             lease: spec.vrrp.advert_interval.as_duration() * 3,
