@@ -54,6 +54,24 @@ pub fn render(reports: &[StatusReport]) -> String {
             .map(|t| t.reason.clone())
             .unwrap_or_default();
         let errors: u64 = i.counters.rx_errors.values().sum();
+        let xdp = match &i.dataplane {
+            None => "-".to_string(),
+            Some(d) => {
+                let sum = |names: &[&str]| -> u64 {
+                    names.iter().map(|n| d.get(*n).copied().unwrap_or(0)).sum()
+                };
+                format!(
+                    "{}/{}",
+                    sum(&["redirected", "passed_to_kernel", "vip_passed"]),
+                    sum(&[
+                        "not_owned_dropped",
+                        "lease_expired_dropped",
+                        "adverts_bad_ttl",
+                        "adverts_spoofed"
+                    ])
+                )
+            }
+        };
         cells.push(vec![
             i.name.clone(),
             i.netns.clone().unwrap_or_else(|| "-".into()),
@@ -66,6 +84,7 @@ pub fn render(reports: &[StatusReport]) -> String {
             reason,
             format!("{}/{}", i.counters.adverts_rx, i.counters.adverts_tx),
             errors.to_string(),
+            xdp,
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
