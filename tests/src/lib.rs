@@ -16,6 +16,7 @@ pub mod netlink_support;
 pub mod netns;
 pub mod pinned;
 pub mod router_ns;
+pub mod testbed;
 pub mod topo;
 pub mod traffic;
 pub mod xdp;

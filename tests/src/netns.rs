@@ -30,6 +30,8 @@ pub fn ip(args: &[&str]) -> String {
 #[derive(Debug)]
 pub struct NetNs {
     name: String,
+    /// Left in place on drop (a test bed brought up for later use).
+    persistent: bool,
 }
 
 impl NetNs {
@@ -41,8 +43,30 @@ impl NetNs {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
+        Self::create(name, false)
+    }
+
+    /// Creates `name` (replacing a leftover of that name); removed on drop unless
+    /// `persistent`.
+    pub fn named(name: &str, persistent: bool) -> Self {
+        let _ = Command::new("ip")
+            .args(["netns", "del", name])
+            .stderr(std::process::Stdio::null())
+            .status();
+        Self::create(name.to_string(), persistent)
+    }
+
+    /// A handle on an existing namespace, never removed by this value.
+    pub fn existing(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            persistent: true,
+        }
+    }
+
+    fn create(name: String, persistent: bool) -> Self {
         ip(&["netns", "add", &name]);
-        let ns = Self { name };
+        let ns = Self { name, persistent };
         ns.ip(&["link", "set", "lo", "up"]);
         ns
     }
@@ -76,6 +100,9 @@ impl Default for NetNs {
 
 impl Drop for NetNs {
     fn drop(&mut self) {
+        if self.persistent {
+            return;
+        }
         // Deleting the namespace also deletes every interface inside it (veth peers too).
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])

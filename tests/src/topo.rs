@@ -16,7 +16,15 @@ pub struct Segment {
 
 impl Segment {
     pub fn new() -> Self {
-        let ns = NetNs::new();
+        Self::in_ns(NetNs::new())
+    }
+
+    /// A segment in namespace `name` (see [`NetNs::named`]).
+    pub fn named(name: &str, persistent: bool) -> Self {
+        Self::in_ns(NetNs::named(name, persistent))
+    }
+
+    fn in_ns(ns: NetNs) -> Self {
         ns.ip(&[
             "link",
             "add",
@@ -63,6 +71,23 @@ impl Segment {
     /// Takes a port out of the bridge (the host keeps carrier but hears nothing).
     pub fn isolate_port(&self, port: &str) {
         self.ns.ip(&["link", "set", port, "nomaster"]);
+    }
+
+    /// Floods every frame to every port (no MAC learning): each router sees each packet,
+    /// so a second forwarder shows up as duplicates at the receiver.
+    pub fn flood(&self) {
+        self.ns
+            .ip(&["link", "set", "br0", "type", "bridge", "ageing_time", "0"]);
+    }
+
+    /// NAPI on the bridge side of a port, needed to receive XDP redirects into a veth.
+    pub fn gro_on(&self, port: &str) {
+        let out = self.ns.exec("ethtool", &["-K", port, "gro", "on"]);
+        assert!(
+            out.status.success(),
+            "ethtool -K {port} gro on: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Puts a port back.

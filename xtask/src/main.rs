@@ -10,6 +10,7 @@
 //!
 //! Depends only on std, clap and anyhow; talks to the rest of the workspace through cargo.
 
+mod bins;
 mod cmd;
 mod demo;
 mod ebpf;
@@ -44,6 +45,11 @@ enum Command {
     Test(test::TestArgs),
     /// Show the XDP program counting a real keepalived's adverts in network namespaces.
     Demo(demo::DemoArgs),
+    /// The Neutron-like test bed: `up [--tag NAME] [--routers 2|3]`, `down`, `status`.
+    Testbed {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +59,7 @@ fn main() -> ExitCode {
         Command::Build(args) => ebpf::run_build(&args),
         Command::Test(args) => test::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Testbed { args } => bins::run("testbed", &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

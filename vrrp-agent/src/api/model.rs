@@ -22,6 +22,9 @@ pub struct AgentInfo {
     pub uptime_secs: f64,
     /// How the data plane runs ("xdp native on 3 interfaces", "none", ...).
     pub dataplane: String,
+    /// The data plane's frame counters by kind (malformed, unknown VRID, drops, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataplane_counters: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

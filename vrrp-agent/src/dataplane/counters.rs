@@ -86,6 +86,22 @@ impl fmt::Display for CounterSnapshot {
 }
 
 impl Dataplane {
+    /// The frame counters by kind only (cheap: no per-VRID slots), summed over CPUs.
+    pub fn stats(&self) -> Result<BTreeMap<&'static str, u64>, DataplaneError> {
+        let stats_map = self.per_cpu_array(STATS_MAP)?;
+        let mut stats = BTreeMap::new();
+        for s in Stat::ALL {
+            let values = stats_map
+                .get(&(s as u32), 0)
+                .map_err(|error| DataplaneError::Map {
+                    name: STATS_MAP,
+                    error,
+                })?;
+            stats.insert(s.name(), values.iter().sum());
+        }
+        Ok(stats)
+    }
+
     /// Reads and sums the per-CPU counters.
     pub fn counters(&self) -> Result<CounterSnapshot, DataplaneError> {
         let stats_map = self.per_cpu_array(STATS_MAP)?;

@@ -457,6 +457,11 @@ impl Manager {
         self.control.instance_counters(info.slot).ok()
     }
 
+    /// The program's frame counters by kind, over all routers of this agent.
+    pub fn stats(&self) -> Option<std::collections::BTreeMap<&'static str, u64>> {
+        self.control.stats().ok()
+    }
+
     /// One line for status.
     pub fn describe(&self) -> String {
         let mut modes: HashMap<&'static str, usize> = HashMap::new();

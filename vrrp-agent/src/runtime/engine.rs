@@ -668,6 +668,7 @@ impl Engine {
                 config: self.options.config_path.display().to_string(),
                 uptime_secs: self.started.elapsed().as_secs_f64(),
                 dataplane: self.dataplane.describe(),
+                dataplane_counters: self.dataplane.global_counters(),
             },
             instances,
         }

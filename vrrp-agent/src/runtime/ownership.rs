@@ -34,6 +34,10 @@ pub trait DataplaneSink: Send {
     fn counters(&self, _key: &OwnerKey) -> Option<BTreeMap<String, u64>> {
         None
     }
+    /// Counters of the whole data plane (frames by kind), by name.
+    fn global_counters(&self) -> Option<BTreeMap<String, u64>> {
+        None
+    }
     /// One line for `status`.
     fn describe(&self) -> String;
     /// Clean stop: release everything, detach.

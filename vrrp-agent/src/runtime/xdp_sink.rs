@@ -82,6 +82,16 @@ impl DataplaneSink for XdpSink {
         )
     }
 
+    fn global_counters(&self) -> Option<BTreeMap<String, u64>> {
+        Some(
+            self.manager
+                .stats()?
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+
     fn describe(&self) -> String {
         self.manager.describe()
     }

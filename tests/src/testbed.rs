@@ -1,0 +1,340 @@
+//! The Neutron-like test bed shared by tests, the demo and the benchmarks.
+//!
+//! ```text
+//!   client 10.0.10.5 ──┐ LAN 10.0.10.0/24 (gateway VIP 10.0.10.1 on qr-*)
+//!                      ├── r1, r2 (, r3): qr-* (same MAC everywhere), qg-* (same MAC),
+//!                      │   ha-* 169.254.192.<n>/18, primary VIP 169.254.0.<vrid>/24
+//!   server 203.0.113.100 (and 203.0.113.1, the external gateway) ── WAN 203.0.113.0/24
+//!   router external address 203.0.113.10, floating IP 203.0.113.20 -> client
+//! ```
+//!
+//! Namespaces are `vxtb-<tag>-<role>`; each segment is a bridge in a namespace of its own.
+//! A persistent bed (`cargo xtask testbed up`) stays until `down`, which removes every
+//! `vxtb-*` namespace, leftover agents and pinned XDP state of earlier runs.
+
+use std::process::Command;
+
+use crate::{netns::NetNs, topo::Segment};
+
+pub const VRID: u8 = 1;
+pub const PRIMARY_VIP: &str = "169.254.0.1/24";
+pub const CLIENT_IP: &str = "10.0.10.5";
+pub const GATEWAY_IP: &str = "10.0.10.1";
+pub const SERVER_IP: &str = "203.0.113.100";
+pub const EXTERNAL_GATEWAY: &str = "203.0.113.1";
+pub const ROUTER_EXTERNAL: &str = "203.0.113.10";
+pub const FLOATING_IP: &str = "203.0.113.20";
+pub const HA_IF: &str = "ha-0a1b2c3d-4e";
+pub const QR_IF: &str = "qr-0a1b2c3d-4e";
+pub const QG_IF: &str = "qg-0a1b2c3d-4e";
+pub const QR_MAC: &str = "fa:16:3e:00:10:01";
+pub const QG_MAC: &str = "fa:16:3e:00:20:01";
+const PREFIX: &str = "vxtb";
+
+/// How to build the bed.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub tag: String,
+    pub routers: usize,
+    /// Left in place when this value goes away (`testbed up`).
+    pub persistent: bool,
+    /// LAN and WAN bridges flood every frame: every router sees every packet, so a second
+    /// forwarder shows up as duplicates.
+    pub flood: bool,
+}
+
+impl Options {
+    /// A private bed for one test (unique tag, removed on drop).
+    pub fn for_test(routers: usize) -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        Self {
+            tag: format!(
+                "t{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
+            routers,
+            persistent: false,
+            flood: true,
+        }
+    }
+}
+
+/// The bridge-side port names of one router.
+#[derive(Clone, Debug)]
+pub struct Ports {
+    pub lan: String,
+    pub wan: String,
+    pub ha: String,
+}
+
+pub struct Testbed {
+    pub options: Options,
+    pub lan: Segment,
+    pub wan: Segment,
+    pub ha: Segment,
+    pub client: NetNs,
+    pub server: NetNs,
+    pub routers: Vec<NetNs>,
+    pub ports: Vec<Ports>,
+}
+
+/// How an agent (or keepalived) runs a router of the bed.
+#[derive(Clone, Debug)]
+pub struct RouterConfig {
+    pub priority: u8,
+    /// Seconds (fractional for VRRPv3).
+    pub advert_interval: f64,
+    pub preempt: bool,
+    /// 2 or 3.
+    pub version: u8,
+    /// Floating-IP NAT and fencing in XDP (agent only).
+    pub dataplane: bool,
+    /// Probe the external gateway from inside the router (agent only).
+    pub track_gateway: bool,
+    /// Where the agent pins its XDP state.
+    pub bpf_pin_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            priority: 50,
+            advert_interval: 0.1,
+            preempt: false,
+            version: 3,
+            dataplane: true,
+            track_gateway: false,
+            bpf_pin_dir: None,
+        }
+    }
+}
+
+fn sysctl(ns: &NetNs, setting: &str) {
+    let out = ns.exec("sysctl", &["-qw", setting]);
+    assert!(
+        out.status.success(),
+        "sysctl {setting}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn tx_checksum_off(ns: &NetNs, ifname: &str) {
+    // Stack-generated packets on veth carry partial checksums that NAT must not see.
+    let out = ns.exec("ethtool", &["-K", ifname, "tx", "off"]);
+    assert!(
+        out.status.success(),
+        "ethtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Testbed {
+    pub fn name(tag: &str, role: &str) -> String {
+        format!("{PREFIX}-{tag}-{role}")
+    }
+
+    /// Builds the bed.
+    pub fn up(options: Options) -> Self {
+        let n = |role: &str| Self::name(&options.tag, role);
+        let p = options.persistent;
+        let (lan, wan, ha) = (
+            Segment::named(&n("lan"), p),
+            Segment::named(&n("wan"), p),
+            Segment::named(&n("ha"), p),
+        );
+        if options.flood {
+            lan.flood();
+            wan.flood();
+        }
+        let mut routers = Vec::new();
+        let mut ports = Vec::new();
+        for i in 0..options.routers {
+            let r = NetNs::named(&n(&format!("r{}", i + 1)), p);
+            let ha_port = ha.attach(&r, HA_IF, None);
+            r.ip(&[
+                "addr",
+                "add",
+                &format!("169.254.192.{}/18", i + 1),
+                "dev",
+                HA_IF,
+            ]);
+            let lan_port = lan.attach(&r, QR_IF, Some(QR_MAC));
+            lan.gro_on(&lan_port);
+            let wan_port = wan.attach(&r, QG_IF, Some(QG_MAC));
+            wan.gro_on(&wan_port);
+            sysctl(&r, "net.ipv4.ip_forward=1");
+            routers.push(r);
+            ports.push(Ports {
+                lan: lan_port,
+                wan: wan_port,
+                ha: ha_port,
+            });
+        }
+        let client = NetNs::named(&n("client"), p);
+        let port = lan.attach(&client, "eth0", None);
+        lan.gro_on(&port);
+        client.ip(&["addr", "add", &format!("{CLIENT_IP}/24"), "dev", "eth0"]);
+        client.ip(&["route", "add", "default", "via", GATEWAY_IP]);
+        tx_checksum_off(&client, "eth0");
+        let server = NetNs::named(&n("server"), p);
+        let port = wan.attach(&server, "eth0", None);
+        wan.gro_on(&port);
+        server.ip(&["addr", "add", &format!("{SERVER_IP}/24"), "dev", "eth0"]);
+        server.ip(&[
+            "addr",
+            "add",
+            &format!("{EXTERNAL_GATEWAY}/24"),
+            "dev",
+            "eth0",
+        ]);
+        tx_checksum_off(&server, "eth0");
+        Self {
+            options,
+            lan,
+            wan,
+            ha,
+            client,
+            server,
+            routers,
+            ports,
+        }
+    }
+
+    /// Removes every test bed namespace (`vxtb-*`), agents still running for one, and
+    /// pinned XDP state under /sys/fs/bpf/vxtb-*; returns how many namespaces went.
+    pub fn down_all() -> usize {
+        let _ = Command::new("pkill").args(["-f", "vxtb-"]).status();
+        let names: Vec<String> = std::fs::read_dir(vrrp_agent::netns::NETNS_RUN_DIR)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&format!("{PREFIX}-")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for n in &names {
+            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        }
+        if let Ok(d) = std::fs::read_dir("/sys/fs/bpf") {
+            for e in d.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{PREFIX}-"))
+                {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        names.len()
+    }
+
+    /// The agent's TOML for router `i`.
+    pub fn agent_config(&self, i: usize, c: &RouterConfig) -> String {
+        let ns = self.routers[i].name();
+        let mut s = String::from("[global]\n");
+        if !c.dataplane {
+            s.push_str("dataplane = \"none\"\n");
+        }
+        if let Some(d) = &c.bpf_pin_dir {
+            s.push_str(&format!("bpf_pin_dir = \"{}\"\n", d.display()));
+        }
+        s.push_str(&format!(
+            r#"
+[[instance]]
+name = "router-1"
+netns = "{ns}"
+interface = "{HA_IF}"
+vrid = {VRID}
+version = {version}
+priority = {priority}
+advert_interval = {interval}
+preempt = {preempt}
+virtual_addresses = ["{PRIMARY_VIP}"]
+excluded_addresses = [
+    "{GATEWAY_IP}/24 dev {QR_IF}",
+    "{ROUTER_EXTERNAL}/24 dev {QG_IF}",
+    "{FLOATING_IP}/32 dev {QG_IF}",
+]
+routes = ["0.0.0.0/0 via {EXTERNAL_GATEWAY} dev {QG_IF} protocol static"]
+floating_ips = [{{ floating = "{FLOATING_IP}", fixed = "{CLIENT_IP}", interface = "{QG_IF}" }}]
+track_interfaces = ["{QR_IF}", "{QG_IF}"]
+garp = {{ master_delay = 0, master_repeat = 3 }}
+"#,
+            version = c.version,
+            priority = c.priority,
+            interval = c.advert_interval,
+            preempt = c.preempt,
+        ));
+        if c.track_gateway {
+            s.push_str(&format!(
+                r#"
+[[instance.track_reachability]]
+name = "external-gateway"
+address = "{EXTERNAL_GATEWAY}"
+interface = "{QG_IF}"
+method = "neighbour"
+interval = 0.2
+timeout = 0.2
+fall = 3
+rise = 2
+weight = 0
+"#
+            ));
+        }
+        s
+    }
+
+    /// The same router as keepalived.conf (VRRP, addresses and routes; no NAT: keepalived
+    /// leaves that to iptables).
+    pub fn keepalived_config(&self, c: &RouterConfig, notify: Option<&str>) -> String {
+        let mut s = format!(
+            "global_defs {{\n  vrrp_garp_master_delay 1\n  vrrp_garp_master_repeat 3\n}}\n\
+             vrrp_instance router-1 {{\n  state BACKUP\n  interface {HA_IF}\n  \
+             virtual_router_id {VRID}\n  priority {}\n  advert_int {}\n  version {}\n",
+            c.priority, c.advert_interval, c.version
+        );
+        if !c.preempt {
+            s.push_str("  nopreempt\n");
+        }
+        s.push_str(&format!(
+            "  track_interface {{\n    {HA_IF}\n  }}\n  virtual_ipaddress {{\n    \
+             {PRIMARY_VIP} dev {HA_IF}\n  }}\n  virtual_ipaddress_excluded {{\n    \
+             {GATEWAY_IP}/24 dev {QR_IF}\n    {ROUTER_EXTERNAL}/24 dev {QG_IF}\n    \
+             {FLOATING_IP}/32 dev {QG_IF}\n  }}\n  virtual_routes {{\n    \
+             0.0.0.0/0 via {EXTERNAL_GATEWAY} dev {QG_IF} protocol static\n  }}\n"
+        ));
+        if let Some(n) = notify {
+            s.push_str(&format!("  notify \"{n}\"\n"));
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    /// A description for `testbed up` / `status`.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "test bed `{}`: {} routers\n  client  {}  {CLIENT_IP}/24 via {GATEWAY_IP} (floating IP {FLOATING_IP})\n  \
+             server  {}  {SERVER_IP}/24 (also the external gateway {EXTERNAL_GATEWAY})\n",
+            self.options.tag,
+            self.routers.len(),
+            self.client.name(),
+            self.server.name(),
+        );
+        for (i, r) in self.routers.iter().enumerate() {
+            s.push_str(&format!(
+                "  r{}      {}  {HA_IF} 169.254.192.{}/18, {QR_IF} {QR_MAC}, {QG_IF} {QG_MAC}\n",
+                i + 1,
+                r.name(),
+                i + 1
+            ));
+        }
+        s.push_str(&format!(
+            "  segments {} (LAN), {} (WAN), {} (HA); primary VIP {PRIMARY_VIP}, gateway {GATEWAY_IP}, router {ROUTER_EXTERNAL}\n",
+            self.lan.ns.name(),
+            self.wan.ns.name(),
+            self.ha.ns.name()
+        ));
+        s
+    }
+}
