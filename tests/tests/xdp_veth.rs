@@ -258,6 +258,10 @@ fn generic_mode_on_request_and_fallback_when_the_driver_lacks_native_xdp() {
         logs.contains("cannot attach XDP to `vx-br`") && logs.contains("native mode:"),
         "{logs}"
     );
+    assert!(
+        logs.contains("no native XDP support"),
+        "the kernel's reason, not only aya's `bpf_link_create failed`: {logs}"
+    );
     assert!(!logs.contains("panicked"), "{logs}");
     assert_eq!(xdp_attached(&ns, "vx-br"), None);
 
@@ -278,6 +282,32 @@ fn generic_mode_on_request_and_fallback_when_the_driver_lacks_native_xdp() {
         v["interfaces"][0]["mode"] == "generic"
     });
     assert_eq!(xdp_attached(&ns, "vx-br"), Some("generic"));
+
+    // A second program on an interface that already has one: refused, with the reason and
+    // what to do, and the first one keeps running.
+    let mut second = AgentProcess::spawn(
+        "second",
+        &[
+            "dataplane-stats",
+            "-i",
+            "vx-br",
+            "--netns",
+            ns.name(),
+            "--xdp-mode",
+            "generic",
+        ],
+    );
+    assert!(!second.wait_exit(WAIT).success());
+    let logs = second.logs();
+    assert!(
+        logs.contains("another XDP program is already attached to this interface"),
+        "{logs}"
+    );
+    assert!(!logs.contains("panicked"), "{logs}");
+    assert_eq!(xdp_attached(&ns, "vx-br"), Some("generic"));
+    generic.wait_json(WAIT, "a snapshot after the refused second attach", |v| {
+        v["interfaces"][0]["mode"] == "generic"
+    });
 }
 
 #[test]

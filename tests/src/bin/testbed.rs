@@ -104,7 +104,12 @@ fn status() -> ExitCode {
     }
     for n in &names {
         let ns = NetNs::existing(n);
-        if n.contains("-r") && !n.ends_with("-lan") {
+        // Router namespaces are `vxtb-<tag>-r<N>` (the tag itself may contain "-r").
+        let role = n.rsplit('-').next().unwrap_or_default();
+        let is_router = role.len() > 1
+            && role.starts_with('r')
+            && role[1..].chars().all(|c| c.is_ascii_digit());
+        if is_router {
             let show = |ifname: &str| addresses(&ns, ifname).join(" ");
             println!(
                 "{n}: {HA_IF} [{}]  {QR_IF} [{}]  {QG_IF} [{}]",

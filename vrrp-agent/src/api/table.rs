@@ -35,6 +35,7 @@ pub fn render(reports: &[StatusReport]) -> String {
         "REASON",
         "ADV RX/TX",
         "ERR",
+        "XDP FWD/DROP",
     ];
     let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for i in rows {
@@ -98,6 +99,7 @@ pub fn render(reports: &[StatusReport]) -> String {
         .collect();
     let mut out = String::new();
     for row in &cells {
+        debug_assert_eq!(row.len(), header.len(), "one cell per column");
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
@@ -110,4 +112,82 @@ pub fn render(reports: &[StatusReport]) -> String {
         out.push_str("(no instances)\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::api::model::{AgentInfo, CountersReport};
+
+    fn instance(name: &str, dataplane: Option<BTreeMap<String, u64>>) -> InstanceReport {
+        InstanceReport {
+            name: name.into(),
+            netns: Some("qrouter-1".into()),
+            interface: "ha-1".into(),
+            vrid: 7,
+            version: 3,
+            family: "ipv4".into(),
+            state: "MASTER".into(),
+            priority: 90,
+            base_priority: 100,
+            master: None,
+            master_is_self: true,
+            advert_interval_ms: 1000,
+            master_advert_interval_ms: 1000,
+            last_transition: None,
+            tracked: vec![],
+            counters: CountersReport::default(),
+            dataplane,
+        }
+    }
+
+    fn report(instances: Vec<InstanceReport>) -> StatusReport {
+        StatusReport {
+            agent: AgentInfo {
+                version: "test".into(),
+                pid: 1,
+                config: "/etc/x".into(),
+                uptime_secs: 1.0,
+                dataplane: "none".into(),
+                dataplane_counters: None,
+            },
+            instances,
+        }
+    }
+
+    #[test]
+    fn xdp_column_shows_forwarded_and_dropped_sums() {
+        let counters: BTreeMap<String, u64> = [
+            ("redirected", 5),
+            ("passed_to_kernel", 2),
+            ("vip_passed", 3),
+            ("not_owned_dropped", 4),
+            ("lease_expired_dropped", 1),
+            ("adverts_bad_ttl", 0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let out = render(&[report(vec![
+            instance("with-xdp", Some(counters)),
+            instance("without", None),
+        ])]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].ends_with("XDP FWD/DROP"), "{out}");
+        let with = lines.iter().find(|l| l.starts_with("with-xdp")).unwrap();
+        assert!(with.ends_with(" 10/5"), "{out}");
+        let without = lines.iter().find(|l| l.starts_with("without")).unwrap();
+        assert!(without.ends_with(" -"), "{out}");
+        assert!(
+            with.contains("90 (100)"),
+            "effective and base priority: {out}"
+        );
+    }
+
+    #[test]
+    fn empty_report_says_so() {
+        assert!(render(&[report(vec![])]).contains("(no instances)"));
+    }
 }

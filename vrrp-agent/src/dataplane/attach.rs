@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 
 use aya::programs::{XdpMode, xdp::XdpLinkId};
 
-use super::{Dataplane, DataplaneError};
+use super::{Dataplane, DataplaneError, error::attach_failure};
 use crate::netns;
 
 /// Which XDP mode to ask the kernel for.
@@ -87,11 +87,15 @@ impl Dataplane {
                 XdpModePreference::Native => program
                     .attach_to_if_index(ifindex, XdpMode::Driver)
                     .map(|l| (ifindex, l, AttachMode::Native))
-                    .map_err(|e| attach_error(e.to_string(), "not tried (native only)".into())),
+                    .map_err(|e| {
+                        attach_error(attach_failure(&e), "not tried (native only)".into())
+                    }),
                 XdpModePreference::Generic => program
                     .attach_to_if_index(ifindex, XdpMode::Skb)
                     .map(|l| (ifindex, l, AttachMode::Generic))
-                    .map_err(|e| attach_error("not tried (generic only)".into(), e.to_string())),
+                    .map_err(|e| {
+                        attach_error("not tried (generic only)".into(), attach_failure(&e))
+                    }),
                 XdpModePreference::Auto => {
                     match program.attach_to_if_index(ifindex, XdpMode::Driver) {
                         Ok(l) => Ok((ifindex, l, AttachMode::Native)),
@@ -99,7 +103,7 @@ impl Dataplane {
                             tracing::warn!(
                                 interface,
                                 netns = netns.unwrap_or("-"),
-                                error = %native,
+                                error = attach_failure(&native),
                                 "native XDP not available; falling back to generic mode \
                                  (correct, but slower: every packet pays for an skb first)"
                             );
@@ -107,7 +111,7 @@ impl Dataplane {
                                 .attach_to_if_index(ifindex, XdpMode::Skb)
                                 .map(|l| (ifindex, l, AttachMode::Generic))
                                 .map_err(|generic| {
-                                    attach_error(native.to_string(), generic.to_string())
+                                    attach_error(attach_failure(&native), attach_failure(&generic))
                                 })
                         }
                     }

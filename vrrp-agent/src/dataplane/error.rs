@@ -60,3 +60,32 @@ fn in_netns(netns: &Option<String>) -> String {
         .map(|n| format!(" in network namespace `{n}`"))
         .unwrap_or_default()
 }
+
+/// An attach failure as a sentence: aya's message, the kernel's reason from the source chain
+/// (aya's text alone is only "`bpf_link_create` failed") and, for the usual causes, what to do.
+pub fn attach_failure(error: &aya::programs::ProgramError) -> String {
+    let mut text = error.to_string();
+    let mut errno = None;
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            errno = errno.or(io.raw_os_error());
+        }
+        text.push_str(&format!(": {e}"));
+        source = e.source();
+    }
+    match errno {
+        Some(libc::EBUSY) | Some(libc::EEXIST) => text.push_str(
+            " (another XDP program is already attached to this interface: an agent killed \
+             while using a different --bpf-pin-dir, or another tool; restart with the same pin \
+             folder to adopt it, or remove its pinned link under /sys/fs/bpf, or `bpftool net \
+             detach` it)",
+        ),
+        Some(libc::EOPNOTSUPP) => {
+            text.push_str(" (the driver has no native XDP support; generic mode works everywhere)")
+        }
+        Some(libc::EPERM) => text.push_str(" (needs CAP_BPF and CAP_NET_ADMIN, e.g. root)"),
+        _ => {}
+    }
+    text
+}

@@ -12,7 +12,7 @@ use aya::programs::{
     xdp::{XdpLink, XdpLinkId},
 };
 
-use super::{AttachMode, Dataplane, DataplaneError, XdpModePreference};
+use super::{AttachMode, Dataplane, DataplaneError, XdpModePreference, error::attach_failure};
 use crate::netns;
 
 /// A pinned XDP link held by this process.
@@ -76,36 +76,41 @@ impl Dataplane {
             netns::run_in(netns, || program.attach_to_if_index(ifindex, mode))
                 .map_err(DataplaneError::from)
         };
+        let attach_error = |native: String, generic: String| DataplaneError::Attach {
+            interface: interface.to_string(),
+            netns: netns.map(str::to_string),
+            native,
+            generic,
+        };
         let (id, mode) = match pref {
-            XdpModePreference::Generic => (attach(XdpMode::Skb)?, AttachMode::Generic),
-            XdpModePreference::Native => (attach(XdpMode::Driver)?, AttachMode::Native),
+            XdpModePreference::Generic => (
+                attach(XdpMode::Skb)?.map_err(|e| {
+                    attach_error("not tried (generic only)".into(), attach_failure(&e))
+                })?,
+                AttachMode::Generic,
+            ),
+            XdpModePreference::Native => (
+                attach(XdpMode::Driver)?.map_err(|e| {
+                    attach_error(attach_failure(&e), "not tried (native only)".into())
+                })?,
+                AttachMode::Native,
+            ),
             XdpModePreference::Auto => match attach(XdpMode::Driver)? {
-                Ok(id) => (Ok(id), AttachMode::Native),
+                Ok(id) => (id, AttachMode::Native),
                 Err(native) => {
                     tracing::warn!(
                         interface,
                         netns = netns.unwrap_or("-"),
-                        error = %native,
+                        error = attach_failure(&native),
                         "native XDP not available; falling back to generic mode"
                     );
-                    (attach(XdpMode::Skb)?, AttachMode::Generic)
+                    let id = attach(XdpMode::Skb)?.map_err(|generic| {
+                        attach_error(attach_failure(&native), attach_failure(&generic))
+                    })?;
+                    (id, AttachMode::Generic)
                 }
             },
         };
-        let id = id.map_err(|e| DataplaneError::Attach {
-            interface: interface.to_string(),
-            netns: netns.map(str::to_string),
-            native: if mode == AttachMode::Native {
-                e.to_string()
-            } else {
-                "-".into()
-            },
-            generic: if mode == AttachMode::Generic {
-                e.to_string()
-            } else {
-                "-".into()
-            },
-        })?;
         let program = self.program_mut()?;
         let link: XdpLink = program.take_link(id).map_err(DataplaneError::Program)?;
         let fd = FdLink::try_from(link).map_err(|e| DataplaneError::Link(e.to_string()))?;
