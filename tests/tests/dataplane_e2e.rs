@@ -328,6 +328,49 @@ fn fence_test_via(signal: Signal, via: Via) {
             resumed.dataplane.as_ref().unwrap()["lease_expired_dropped"] > 0,
             "the frozen master's lease ran out and it dropped: {resumed:?}"
         );
+        // The loser holds no virtual address, and only one router forwards: a fresh burst
+        // arrives once, and through whichever router won.
+        std::thread::sleep(Duration::from_millis(500));
+        let loser = if r1.instance("VR_1").unwrap().state == "MASTER" {
+            1
+        } else {
+            0
+        };
+        let held = vrrp_tests::topo::addresses(&t.routers[loser], "ha")
+            .into_iter()
+            .chain(vrrp_tests::topo::addresses(&t.routers[loser], "qr"))
+            .chain(vrrp_tests::topo::addresses(&t.routers[loser], "qg"))
+            .filter(|a| {
+                [
+                    "169.254.0.1/",
+                    "10.0.10.1/",
+                    "203.0.113.10/",
+                    "203.0.113.20/",
+                ]
+                .iter()
+                .any(|v| a.starts_with(v))
+            })
+            .collect::<Vec<_>>();
+        assert!(held.is_empty(), "r{} lost but holds {held:?}", loser + 1);
+        let sink = UdpSink::start(&t.vm, addr(FIXED, 9101));
+        let target = match via {
+            Via::FloatingIp => addr(FIP, 9101),
+            Via::Routed => addr(FIXED, 9101),
+        };
+        let source = UdpSource::start(&t.ext, target, Duration::from_millis(2));
+        std::thread::sleep(Duration::from_secs(1));
+        let sent = source.stop();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            sink.duplicates().is_empty(),
+            "two forwarders after SIGCONT: {} duplicates",
+            sink.duplicates().len()
+        );
+        assert!(
+            sink.count() as u64 > sent * 9 / 10,
+            "after SIGCONT traffic flows: {} of {sent}",
+            sink.count()
+        );
     }
 }
 

@@ -49,6 +49,17 @@ enum Command {
     /// left in place for experiments; writes one agent configuration per router.
     #[command(subcommand)]
     Testbed(TestbedCommand),
+    /// Benchmarks: XDP per-packet cost, forwarding throughput vs iptables NAT, failover outage
+    /// vs keepalived, scale. Prints tables; writes BENCHMARKS.md, bench/results.json and
+    /// bench/*.png. Parts: xdp, throughput, failover, scale (default: all).
+    Bench {
+        /// Parts to run (default: all). One part alone keeps the others' latest results.
+        #[arg(value_parser = ["xdp", "throughput", "failover", "scale"])]
+        parts: Vec<String>,
+        /// Fewer repetitions and shorter windows (to try the harness; marked in the report).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +103,17 @@ fn main() -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Demo => bins::run("demo", &[]),
         Command::Testbed(t) => bins::run("testbed", &t.args()),
+        Command::Bench { parts, quick } => {
+            let mut args = vec![
+                "--out".to_string(),
+                cmd::workspace_root().display().to_string(),
+            ];
+            args.extend(parts);
+            if quick {
+                args.push("--quick".into());
+            }
+            bins::run("bench", &args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,13 +20,19 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 /// The nightly toolchain the eBPF crate is built with.
 pub const NIGHTLY: &str = "nightly";
 
-/// Debian packages the tests, demo and benchmarks use, with one binary each provides.
+/// Debian packages the tests, demo and benchmarks use, with one binary (or, for an absolute
+/// path, one file) each provides.
 const PACKAGES: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("keepalived", "keepalived"),
     ("ethtool", "ethtool"),
     ("iptables", "iptables"),
     ("ping", "iputils-ping"),
+    // The benchmark plots' text.
+    (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "fonts-dejavu-core",
+    ),
 ];
 
 #[derive(clap::Args, Default)]
@@ -264,7 +270,13 @@ fn packages(no_install: bool) -> Result<()> {
     let sbin = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
     let missing: Vec<&str> = PACKAGES
         .iter()
-        .filter(|(bin, _)| !on_path(bin) && !sbin.iter().any(|d| Path::new(d).join(bin).is_file()))
+        .filter(|(probe, _)| {
+            if probe.starts_with('/') {
+                !Path::new(probe).is_file()
+            } else {
+                !on_path(probe) && !sbin.iter().any(|d| Path::new(d).join(probe).is_file())
+            }
+        })
         .map(|(_, pkg)| *pkg)
         .collect();
     if missing.is_empty() {

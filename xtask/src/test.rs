@@ -68,12 +68,28 @@ pub fn run(args: &TestArgs) -> Result<()> {
     }
     test.env(OBJECT_ENV, &object)
         .env("VRRP_AGENT_BIN", &agent_bin)
-        .stdout(Stdio::piped());
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let shown = cmd::display(&test);
     let mut child = test
         .spawn()
         .with_context(|| format!("could not start `{shown}`"))?;
     let mut summary = Summary::default();
+    // cargo's own messages (compile errors, "error: test failed, to rerun pass ...") come on
+    // stderr: passed through, and the failure lines kept for the summary.
+    let stderr = child.stderr.take().context("no stderr pipe")?;
+    let failures = std::thread::spawn(move || {
+        let mut failed = vec![];
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if let Some(what) = line.strip_prefix("error: ")
+                && what.contains("failed, to rerun pass")
+            {
+                failed.push(what.to_string());
+            }
+        }
+        failed
+    });
     let stdout = child.stdout.take().context("no stdout pipe")?;
     for line in BufReader::new(stdout).lines() {
         let line = line.context("reading cargo test output")?;
@@ -81,6 +97,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
         summary.observe(&line);
     }
     let status = child.wait()?;
+    let failed_targets = failures.join().unwrap_or_default();
     done("test suites finished", t);
 
     eprintln!(
@@ -93,6 +110,9 @@ pub fn run(args: &TestArgs) -> Result<()> {
     );
     if args.unprivileged {
         eprintln!("    (privileged suite skipped: --unprivileged)");
+    }
+    for f in &failed_targets {
+        eprintln!("    {f}");
     }
     if !status.success() || summary.failed > 0 {
         bail!("tests failed: `{shown}` ({status})");
