@@ -15,6 +15,7 @@ pub mod frames;
 pub mod links;
 pub mod netlink_support;
 pub mod netns;
+pub mod neutron_nat;
 pub mod pinned;
 pub mod router_ns;
 pub mod testbed;

@@ -285,6 +285,19 @@ weight = 0
         s
     }
 
+    /// Neutron's iptables floating-IP NAT (DNAT/SNAT with conntrack) and default SNAT in
+    /// router `i`: the data path of a keepalived-run router, or of ours with `dataplane=none`.
+    pub fn install_iptables_nat(&self, i: usize) {
+        crate::neutron_nat::install_neutron_router(
+            &self.routers[i],
+            FLOATING_IP,
+            CLIENT_IP,
+            "10.0.10.0/24",
+            QG_IF,
+            ROUTER_EXTERNAL,
+        );
+    }
+
     /// The same router as keepalived.conf (VRRP, addresses and routes; no NAT: keepalived
     /// leaves that to iptables).
     pub fn keepalived_config(&self, c: &RouterConfig, notify: Option<&str>) -> String {
