@@ -12,6 +12,7 @@ use std::{
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex},
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -53,6 +54,8 @@ pub struct Keepalived {
     child: Child,
     label: String,
     log: Arc<Mutex<String>>,
+    /// The threads copying stdout and stderr into `log`, done at end of file.
+    readers: Vec<JoinHandle<()>>,
     pub conf: PathBuf,
     pub pid_file: PathBuf,
     pub vrrp_pid_file: PathBuf,
@@ -60,7 +63,7 @@ pub struct Keepalived {
     vrrp_pid: Option<i32>,
 }
 
-fn capture(mut from: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
+fn capture(mut from: impl Read + Send + 'static, sink: Arc<Mutex<String>>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = from.read(&mut buf) {
@@ -71,7 +74,7 @@ fn capture(mut from: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
                 .expect("log lock")
                 .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
-    });
+    })
 }
 
 fn read_pid(path: &Path) -> Option<i32> {
@@ -109,12 +112,15 @@ impl Keepalived {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start keepalived in {}: {e}", ns.name()));
         let log = Arc::new(Mutex::new(String::new()));
-        capture(child.stdout.take().expect("piped"), Arc::clone(&log));
-        capture(child.stderr.take().expect("piped"), Arc::clone(&log));
+        let readers = vec![
+            capture(child.stdout.take().expect("piped"), Arc::clone(&log)),
+            capture(child.stderr.take().expect("piped"), Arc::clone(&log)),
+        ];
         let mut k = Self {
             child,
             label: label.to_string(),
             log,
+            readers,
             conf: path,
             pid_file,
             vrrp_pid_file,
@@ -208,11 +214,18 @@ impl Keepalived {
         self.wait_exit(timeout)
     }
 
-    /// Waits for the parent to exit; panics after `timeout`.
+    /// Waits for the parent to exit, then (briefly) for its last log lines; panics after
+    /// `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // The pipes may still hold output: let the readers reach end of file (unless
+                // a leftover process keeps a pipe open).
+                let drained = Instant::now() + Duration::from_secs(2);
+                while !self.readers.iter().all(|r| r.is_finished()) && Instant::now() < drained {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 return status;
             }
             assert!(

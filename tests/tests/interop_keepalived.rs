@@ -457,7 +457,7 @@ fn keepalived_master_then_resigns(v: Variant) {
         v.master_down(150) - Duration::from_secs_f64(3.0 * v.interval),
         v.master_down(150)
     );
-    assert!(k.logs().contains("(VR_1) sent 0 priority"), "{}", k.logs());
+    k.wait_log("(VR_1) sent 0 priority", WAIT);
     assert_eq!(k.state(NAME).as_deref(), Some("STOP"));
     bed.settle(Some(&ours), None, Side::Ours);
     bed.steady(Some(&ours), None, Side::Ours, Duration::from_secs(2));
