@@ -12,6 +12,7 @@ pub mod checksum;
 pub mod fixtures;
 pub mod flows;
 pub mod frames;
+pub mod keepalived;
 pub mod links;
 pub mod netlink_support;
 pub mod netns;
