@@ -99,9 +99,10 @@ impl Drop for UdpSink {
     }
 }
 
-/// Sends a numbered UDP datagram every `interval` until dropped.
+/// Sends a numbered UDP datagram every `interval` until dropped, remembering when each went.
 pub struct UdpSource {
     stop: Arc<AtomicBool>,
+    sent: Arc<Mutex<Vec<Instant>>>,
     thread: Option<JoinHandle<u64>>,
 }
 
@@ -109,10 +110,12 @@ impl UdpSource {
     pub fn start(ns: &NetNs, to: SocketAddr, interval: Duration) -> Self {
         let socket = in_ns(ns, || UdpSocket::bind("0.0.0.0:0")).expect("bind source");
         let stop = Arc::new(AtomicBool::new(false));
-        let s = Arc::clone(&stop);
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let (s, times) = (Arc::clone(&stop), Arc::clone(&sent));
         let thread = std::thread::spawn(move || {
             let mut seq = 0u64;
             while !s.load(Ordering::Relaxed) {
+                times.lock().unwrap().push(Instant::now());
                 let _ = socket.send_to(&seq.to_be_bytes(), to);
                 seq += 1;
                 std::thread::sleep(interval);
@@ -121,14 +124,23 @@ impl UdpSource {
         });
         Self {
             stop,
+            sent,
             thread: Some(thread),
         }
     }
 
     /// Stops; returns how many datagrams were sent.
-    pub fn stop(mut self) -> u64 {
+    pub fn stop(self) -> u64 {
+        self.stop_with_times().len() as u64
+    }
+
+    /// Stops; returns when each datagram was sent (index = sequence number).
+    pub fn stop_with_times(mut self) -> Vec<Instant> {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().map(|t| t.join().unwrap()).unwrap_or(0)
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        std::mem::take(&mut *self.sent.lock().unwrap())
     }
 }
 
@@ -225,5 +237,11 @@ impl TcpStreamer {
             .take()
             .map(|t| t.join().unwrap())
             .unwrap_or_default()
+    }
+}
+
+impl Drop for UdpSource {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }

@@ -816,3 +816,43 @@ fn resume_after_a_restart_takes_mastership_at_once_unless_faulted() {
         "a fault wins"
     );
 }
+
+// ---- the data-plane fencing lease (not an RFC rule: derived from §6.1's timers) ----------
+
+#[test]
+fn fencing_lease_is_the_master_down_interval_at_our_own_priority() {
+    let (h, _) = Harness::started(config());
+    assert_eq!(h.inst.fencing_lease(), ms(DOWN), "3 s + skew(100)");
+}
+
+#[test]
+fn fencing_lease_follows_the_highest_priority_any_peer_advertised() {
+    let (mut h, _) = Harness::started(config());
+    // A master at 200 was heard: a backup that fast may exist, so fence by its timer.
+    h.advert_from(HIGHER_PEER, 200);
+    let skew_200 = (256 - 200) * 1000 / 256 / 10 * 10; // centiseconds, truncated
+    assert_eq!(h.inst.fencing_lease(), ms(3000 + skew_200));
+    // A lower one later does not lengthen it again.
+    h.advert_from(HIGHER_PEER, 50);
+    assert_eq!(h.inst.fencing_lease(), ms(3000 + skew_200));
+}
+
+#[test]
+fn fencing_lease_never_outlasts_a_backup_at_or_below_the_priorities_it_knows() {
+    // Every backup priority up to the highest known: its Master_Down_Interval (counted from
+    // when it received our advert, i.e. later) is at least our lease.
+    let (h, _) = Harness::started(config());
+    for p in 1..=100u8 {
+        let backup = vrrp_agent::fsm::master_down_interval(Version::V3, p, Centisecs(100));
+        assert!(h.inst.fencing_lease() <= backup, "priority {p}");
+    }
+    let v2 = {
+        let (h, _) = Harness::started(v2_config("secret"));
+        h.inst.fencing_lease()
+    };
+    assert_eq!(
+        v2,
+        vrrp_agent::fsm::master_down_interval(Version::V2, 100, Centisecs(100)),
+        "RFC 3768's skew is in seconds, independent of the interval"
+    );
+}

@@ -386,3 +386,109 @@ fn many_routers_and_vrids_in_one_simulation() {
         assert_eq!(masters[0], best, "vrid {vrid}");
     }
 }
+
+// ---- the data-plane lease of a killed master ----------------------------------------------
+
+/// The silence between a killed master's lease running out (its last advert plus the lease
+/// it had then) and the new master owning.
+fn fencing_gap(sim: &Sim, old: usize, new: usize, lease: Duration) -> Duration {
+    let last = |i: usize, pred: &dyn Fn(&vrrp_agent::fsm::Output) -> bool| {
+        sim.events()
+            .iter()
+            .rev()
+            .find(|e| e.instance == i && pred(&e.output))
+            .map(|e| e.at)
+            .expect("event")
+    };
+    let expired = last(old, &|o| {
+        matches!(o, vrrp_agent::fsm::Output::SendAdvert(_))
+    }) + lease;
+    let owned = last(new, &|o| {
+        matches!(o, vrrp_agent::fsm::Output::SetOwnership { owned: true, .. })
+    });
+    owned
+        .checked_duration_since(expired)
+        .expect("the new master owned before the old lease ran out")
+}
+
+#[test]
+fn killed_master_fences_itself_just_before_an_equal_priority_backup_takes_over() {
+    // Neutron's shape: equal priorities, nopreempt. The lease is the backup's own
+    // Master_Down_Interval counted from before the last advert: it runs out first, and the
+    // silence in between is only the delivery delay.
+    let mut sim = routers(NetConfig::default(), &[nopreempt(50), nopreempt(50)]);
+    sim.start(0);
+    sim.run_for(Duration::from_secs(1));
+    sim.start(1);
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(states(&sim), [State::Master, State::Backup]);
+    let lease = sim.instance(0).fencing_lease();
+    assert_eq!(lease, master_down_interval(Version::V3, 50, INTERVAL));
+    sim.kill_node(0);
+    until_one_master(&mut sim, Duration::from_secs(2)).expect("takeover");
+    sim.run_for(Duration::from_secs(1));
+    assert!(
+        sim.ledger().overlaps().is_empty(),
+        "{:?}",
+        sim.ledger().overlaps()
+    );
+    assert_eq!(
+        fencing_gap(&sim, 0, 1, lease),
+        DELAY,
+        "silent only for the delivery"
+    );
+}
+
+#[test]
+fn killed_master_that_heard_a_higher_priority_fences_by_that_routers_timer() {
+    // r1 (100) was master and r2 (90) heard it; r1 dies, r2 takes over; r1 comes back as
+    // backup (nopreempt) with the shorter skew. r2's lease follows priority 100, so when r2
+    // dies in turn, r1 does not find it still forwarding.
+    let mut sim = routers(NetConfig::default(), &[nopreempt(100), nopreempt(90)]);
+    sim.start(0);
+    sim.run_for(Duration::from_secs(1));
+    sim.start(1);
+    sim.run_for(Duration::from_secs(1));
+    sim.kill_node(0);
+    assert_eq!(until_one_master(&mut sim, Duration::from_secs(2)), Some(1));
+    sim.run_for(Duration::from_secs(1));
+    sim.restart_node(0);
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(states(&sim), [State::Backup, State::Master]);
+    assert_eq!(
+        sim.instance(1).fencing_lease(),
+        master_down_interval(Version::V3, 100, INTERVAL)
+    );
+    sim.kill_node(1);
+    assert_eq!(until_one_master(&mut sim, Duration::from_secs(2)), Some(0));
+    sim.run_for(Duration::from_secs(1));
+    assert!(
+        sim.ledger().overlaps().is_empty(),
+        "{:?}",
+        sim.ledger().overlaps()
+    );
+}
+
+#[test]
+fn an_unheard_higher_priority_backup_can_overlap_by_at_most_the_skew_difference() {
+    // The documented limit: r2 (200, nopreempt) starts after r1 (50) is master and never
+    // advertises, so r1 cannot know that a backup with a shorter skew exists.
+    let mut sim = routers(NetConfig::default(), &[nopreempt(50), nopreempt(200)]);
+    sim.start(0);
+    sim.run_for(Duration::from_secs(1));
+    sim.start(1);
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(states(&sim), [State::Master, State::Backup]);
+    sim.kill_node(0);
+    until_one_master(&mut sim, Duration::from_secs(2)).expect("takeover");
+    sim.run_for(Duration::from_secs(1));
+    let overlaps = sim.ledger().overlaps();
+    assert_eq!(overlaps.len(), 1, "{overlaps:?}");
+    let o = &overlaps[0];
+    let bound = skew_time(Version::V3, 50, INTERVAL) - skew_time(Version::V3, 200, INTERVAL);
+    assert!(
+        o.end.expect("ended") - o.start <= bound,
+        "{:?} > {bound:?}",
+        o.end.unwrap() - o.start
+    );
+}

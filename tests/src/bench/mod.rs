@@ -6,6 +6,7 @@
 //!
 //! May depend on the rest of `vrrp-tests` (namespaces, test bed, agents, XDP helpers).
 
+pub mod failover;
 pub mod machine;
 pub mod plot;
 pub mod report;

@@ -440,10 +440,12 @@ impl Manager {
         self.control.set_owner(slot, state)
     }
 
-    /// Extends the lease of an owning instance.
-    pub fn renew(&mut self, key: &InstanceKey) -> Result<(), DataplaneError> {
-        match self.instances.get(key) {
+    /// Extends the lease of an owning instance to `lease` from now (also the duration later
+    /// ownership grants use).
+    pub fn renew(&mut self, key: &InstanceKey, lease: Duration) -> Result<(), DataplaneError> {
+        match self.instances.get_mut(key) {
             Some(info) if info.owned => {
+                info.lease = lease;
                 let accept = info.accept;
                 self.set_owned(key, true, accept)
             }

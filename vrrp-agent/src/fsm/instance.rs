@@ -56,6 +56,8 @@ pub struct Instance {
     /// When a master last answered a lower-priority advert at once (rate limit).
     last_reassert: Option<Instant>,
     last_transition: Option<(Instant, Reason)>,
+    /// The highest priority heard in any other router's valid advert (for the fencing lease).
+    highest_peer_priority: u8,
     counters: Counters,
     outputs: VecDeque<Output>,
 }
@@ -82,6 +84,7 @@ impl Instance {
             wants_master: None,
             last_reassert: None,
             last_transition: None,
+            highest_peer_priority: 0,
             counters: Counters::default(),
             outputs: VecDeque::new(),
         })
@@ -302,6 +305,7 @@ impl Instance {
             }
         };
         self.counters.adverts_rx += 1;
+        self.highest_peer_priority = self.highest_peer_priority.max(advert.priority);
         if advert.priority == 0 {
             self.counters.priority_zero_rx += 1;
         }
@@ -549,6 +553,24 @@ impl Instance {
         self.preempt_deadline = None;
         self.resigned_by = None;
         self.garp.stop();
+    }
+
+    /// How long a master's data-plane ownership may outlive the advert it is about to send:
+    /// the Master_Down_Interval of the fastest backup it knows of. A backup takes over one
+    /// Master_Down_Interval (with its own priority's skew) after it *received* our last
+    /// advert; the lease counts from just *before* we send it. So if no backup has a priority
+    /// above the one used here (ours, configured or effective, or the highest any peer ever
+    /// advertised), the lease runs out first and two routers never forward at once, while
+    /// the silence between fencing and takeover is only the difference in skew (zero for
+    /// equal priorities, as Neutron configures them). A higher-priority backup that never
+    /// advertised while we listened could overlap by at most its skew difference.
+    pub fn fencing_lease(&self) -> Duration {
+        let fastest = self
+            .config
+            .priority
+            .max(self.effective_priority())
+            .max(self.highest_peer_priority);
+        master_down_interval(self.config.version, fastest, self.config.advert_interval)
     }
 
     fn master_down_interval(&self) -> Duration {

@@ -301,7 +301,7 @@ impl Engine {
                 Output::SendAdvert(advert) => {
                     if advert.priority > 0 && slot.fsm.state() == State::Master {
                         let key = slot.owner_key();
-                        self.dataplane.renew(&key);
+                        self.dataplane.renew(&key, slot.fsm.fencing_lease());
                     }
                     self.send_advert(i, &advert);
                 }

@@ -28,8 +28,9 @@ pub trait DataplaneSink: Send {
     fn reconcile(&mut self) {}
     /// The instance now owns (or no longer owns) `addresses`.
     fn set_owned(&mut self, key: &OwnerKey, owned: bool, accept: bool, addresses: &[IpAddr]);
-    /// The instance is alive and master (called at every advert it sends): extend its lease.
-    fn renew(&mut self, _key: &OwnerKey) {}
+    /// The instance is alive and master (called just before every advert it sends): its
+    /// ownership now lasts `lease` (see `Instance::fencing_lease`).
+    fn renew(&mut self, _key: &OwnerKey, _lease: std::time::Duration) {}
     /// Counters of an instance, by name.
     fn counters(&self, _key: &OwnerKey) -> Option<BTreeMap<String, u64>> {
         None

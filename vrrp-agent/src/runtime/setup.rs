@@ -278,9 +278,14 @@ impl Engine {
             floating,
             allowlist: spec.advert_allowlist(),
             gateways,
-            // At most the backup's master-down interval (3 intervals + skew): a silent master
-            // fences itself no later than a backup takes over.
-            lease: spec.vrrp.advert_interval.as_duration() * 3,
+            // A backup's master-down interval at our priority; refined at every advert
+            // (`Instance::fencing_lease`): a silent master fences itself just before a backup
+            // takes over.
+            lease: crate::fsm::master_down_interval(
+                spec.vrrp.version,
+                spec.vrrp.priority,
+                spec.vrrp.advert_interval,
+            ),
         };
         let key = OwnerKey {
             netns: spec.netns.clone(),

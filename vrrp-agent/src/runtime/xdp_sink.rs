@@ -63,9 +63,9 @@ impl DataplaneSink for XdpSink {
         }
     }
 
-    fn renew(&mut self, key: &OwnerKey) {
+    fn renew(&mut self, key: &OwnerKey, lease: std::time::Duration) {
         if let Some(k) = self.keys.get(key)
-            && let Err(e) = self.manager.renew(k)
+            && let Err(e) = self.manager.renew(k, lease)
         {
             tracing::error!(?key, "data plane lease renewal failed: {e}");
         }

@@ -34,6 +34,9 @@ struct SimInstance {
     config: InstanceConfig,
     primary: IpAddr,
     fsm: Instance,
+    /// The data-plane lease of a master: until when its ownership outlives its last advert
+    /// (renewed with `Instance::fencing_lease` before every advert it sends, as the agent does).
+    lease_until: Option<Instant>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -57,6 +60,8 @@ pub struct Sim {
     seq: u64,
     ledger: OwnershipLedger,
     events: Vec<Event>,
+    /// Ownership of killed masters that runs out when their lease does: (deadline, instance).
+    expiring: BinaryHeap<Reverse<(Instant, usize)>>,
 }
 
 impl Sim {
@@ -73,6 +78,7 @@ impl Sim {
             seq: 0,
             ledger: OwnershipLedger::new(start),
             events: Vec::new(),
+            expiring: BinaryHeap::new(),
         }
     }
 
@@ -103,6 +109,7 @@ impl Sim {
             config,
             primary,
             fsm,
+            lease_until: None,
         });
         self.instances.len() - 1
     }
@@ -150,19 +157,33 @@ impl Sim {
         self.input(instance, Input::Shutdown);
     }
 
-    /// The process of `node` dies: no more outputs, no shutdown. Its data-plane ownership is
-    /// dropped at once (the XDP lease, tested in the data-plane suite, bounds it in reality).
+    /// The process of `node` dies: no more outputs, no shutdown. Its data-plane ownership
+    /// lasts until its lease runs out, as the XDP program's does (a master's lease is renewed
+    /// before every advert it sends; anything else is dropped at once).
     pub fn kill_node(&mut self, node: usize) {
         self.nodes[node].alive = false;
         for i in self.node_instances(node) {
-            let (seg, vrid) = (self.instances[i].segment, self.instances[i].config.vrid);
-            self.ledger.set(seg, vrid, i, false, self.now);
+            match self.instances[i].lease_until.take() {
+                Some(until) if until > self.now => self.expiring.push(Reverse((until, i))),
+                _ => self.release(i),
+            }
         }
     }
 
-    /// The process of `node` starts again with fresh state and starts its instances.
+    fn release(&mut self, i: usize) {
+        let (seg, vrid) = (self.instances[i].segment, self.instances[i].config.vrid);
+        self.ledger.set(seg, vrid, i, false, self.now);
+    }
+
+    /// The process of `node` starts again with fresh state and starts its instances (what
+    /// ownership a killed master still held ends: the restarted process starts over).
     pub fn restart_node(&mut self, node: usize) {
         self.nodes[node].alive = true;
+        let mine = self.node_instances(node);
+        self.expiring.retain(|Reverse((_, i))| !mine.contains(i));
+        for i in mine.iter().copied() {
+            self.release(i);
+        }
         for i in self.node_instances(node) {
             let inst = &mut self.instances[i];
             inst.fsm = Instance::new(inst.config.clone(), inst.primary).expect("validated before");
@@ -339,13 +360,21 @@ impl Sim {
             .filter(|i| self.nodes[i.node].alive)
             .filter_map(|i| i.fsm.poll_timeout());
         let delivery = self.queue.peek().map(|Reverse(p)| p.at);
-        timers.chain(delivery).min()
+        let expiry = self.expiring.peek().map(|Reverse((at, _))| *at);
+        timers.chain(delivery).chain(expiry).min()
     }
 
     fn step(&mut self, t: Instant) {
         self.now = self.now.max(t);
         let now = self.now;
         for _ in 0..100_000 {
+            if let Some(Reverse((at, i))) = self.expiring.peek().copied()
+                && at <= now
+            {
+                self.expiring.pop();
+                self.release(i);
+                continue;
+            }
             if let Some(Reverse(p)) = self.queue.peek()
                 && p.at <= now
             {
@@ -400,8 +429,18 @@ impl Sim {
                 output: out.clone(),
             });
             match out {
-                Output::SendAdvert(advert) => self.broadcast(i, &advert),
+                Output::SendAdvert(advert) => {
+                    let inst = &mut self.instances[i];
+                    if advert.priority > 0 && inst.fsm.state() == State::Master {
+                        inst.lease_until = Some(self.now + inst.fsm.fencing_lease());
+                    }
+                    self.broadcast(i, &advert)
+                }
                 Output::SetOwnership { owned, .. } => {
+                    let inst = &mut self.instances[i];
+                    if !owned {
+                        inst.lease_until = None;
+                    }
                     let inst = &self.instances[i];
                     self.ledger
                         .set(inst.segment, inst.config.vrid, i, owned, self.now);
