@@ -12,6 +12,11 @@
 //! - in every steady state (after each transition settled) both sides are sampled every
 //!   ~50 ms: never two masters, and always the expected one.
 //!
+//! Plus VRRPv3 IPv4 over unicast from secondary addresses with keepalived checking sources
+//! (`check_unicast_src`), both ways. Not IPv6 unicast: keepalived 2.2.7 sends those adverts
+//! with the kernel's default hop limit (64; it sets only IPV6_MULTICAST_HOPS to 255, and
+//! does not check the hop limit of unicast adverts), which our XDP program and codec reject.
+//!
 //! keepalived's state comes from its notify script and its VIP on its interface; ours from
 //! its status socket and its VIP. The handover tests use 1 s intervals for every version, so
 //! that the master-down interval (3 s + skew) leaves room for a generous "promptly" bound;
