@@ -50,8 +50,10 @@ const OURS_MAC_HIGHER: &str = "02:00:5e:10:00:03";
 const THEIRS_MAC: &str = "02:00:5e:10:00:02";
 /// Interval of the handover tests (every version).
 const HANDOVER_INTERVAL: f64 = 1.0;
-/// How often the steady-state sampler looks at both sides.
+/// How often the steady-state sampler looks at both sides, and how many looks at least (a
+/// loaded machine stretches the window rather than thinning it out).
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+const MIN_SAMPLES: usize = 10;
 
 /// What keepalived 2.2.7 logs when it rejects an advert (`vrrp_check_packet` and the state
 /// handlers in keepalived/vrrp/vrrp.c).
@@ -380,8 +382,8 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
         }
     }
 
-    /// Samples both sides every [`SAMPLE_EVERY`] for `window`: never two masters, and
-    /// `master` the only master throughout.
+    /// Samples both sides every [`SAMPLE_EVERY`] for `window` (and at least [`MIN_SAMPLES`]
+    /// times): never two masters, and `master` the only master throughout.
     fn steady(
         &self,
         ours: Option<&RunningAgent>,
@@ -391,7 +393,7 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
     ) {
         let start = Instant::now();
         let mut samples = 0;
-        while start.elapsed() < window {
+        while start.elapsed() < window || samples < MIN_SAMPLES {
             let o = self.observe(ours, k);
             let at = start.elapsed();
             assert!(
@@ -405,10 +407,9 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
             samples += 1;
             std::thread::sleep(SAMPLE_EVERY);
         }
-        eprintln!("{master:?} the only master in {samples} samples over {window:?}");
-        assert!(
-            samples >= 10,
-            "only {samples} samples in {window:?}: the sampler could not keep up"
+        eprintln!(
+            "{master:?} the only master in {samples} samples over {:?}",
+            start.elapsed()
         );
     }
 
