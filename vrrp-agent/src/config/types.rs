@@ -109,6 +109,18 @@ impl InstanceSpec {
             self.advert_sources.clone()
         }
     }
+
+    /// The configured source of our adverts: `unicast_src` (else `mcast_src`) with unicast
+    /// peers, `mcast_src` without. `None`: the interface's primary address, followed as it
+    /// changes. A configured source is fixed, as in keepalived: peers may accept adverts
+    /// from it only (keepalived's `check_unicast_src`, our `unicast_peers` allow-list).
+    pub fn configured_source(&self) -> Option<IpAddr> {
+        if self.unicast_peers.is_empty() {
+            self.mcast_src
+        } else {
+            self.unicast_src.or(self.mcast_src)
+        }
+    }
 }
 
 /// A floating IP: stateless 1:1 NAT between `floating` (outside) and `fixed` (inside).

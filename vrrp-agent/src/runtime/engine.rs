@@ -500,7 +500,9 @@ impl Engine {
             let Some(slot) = self.slots[i].as_ref() else {
                 continue;
             };
-            if slot.spec.netns != *netns {
+            // A configured source (unicast_src, mcast_src) never follows the interface: our
+            // adverts must keep leaving from it, or peers that check sources drop them.
+            if slot.spec.netns != *netns || slot.spec.configured_source().is_some() {
                 continue;
             }
             let exclude: Vec<IpAddr> = slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();

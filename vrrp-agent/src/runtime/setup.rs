@@ -130,12 +130,7 @@ impl Engine {
             })?;
         let ipv6 = spec.vrrp.is_ipv6();
         let exclude: Vec<IpAddr> = spec.vrrp.all_addresses().map(|a| a.addr).collect();
-        let configured = if spec.unicast_peers.is_empty() {
-            spec.mcast_src
-        } else {
-            spec.unicast_src.or(spec.mcast_src)
-        };
-        let primary = match configured {
+        let primary = match spec.configured_source() {
             Some(src) => Some(src),
             None => netlink
                 .primary_address(link.index, ipv6, &exclude)
