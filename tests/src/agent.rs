@@ -42,6 +42,9 @@ pub struct AgentProcess {
     child: Child,
     lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    /// The thread copying stderr: done once the agent (and anything it forked that kept
+    /// stderr open) has closed it.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     label: String,
 }
 
@@ -69,7 +72,7 @@ impl AgentProcess {
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
         let mut err = child.stderr.take().expect("piped stderr");
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
@@ -84,6 +87,7 @@ impl AgentProcess {
             child,
             lines,
             stderr,
+            stderr_reader: Some(stderr_reader),
             label: label.to_string(),
         }
     }
@@ -135,11 +139,24 @@ impl AgentProcess {
             .unwrap_or_else(|e| panic!("{}: kill({sig}): {e}", self.label));
     }
 
-    /// Waits for the agent to exit; panics after `timeout`.
+    /// Waits for the agent to exit and for its last log lines to be read (a forked daemon
+    /// may keep stderr open: then at most 2 s more); panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let drained = Instant::now() + Duration::from_secs(2);
+                while self
+                    .stderr_reader
+                    .as_ref()
+                    .is_some_and(|r| !r.is_finished())
+                    && Instant::now() < drained
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                if self.stderr_reader.as_ref().is_some_and(|r| r.is_finished()) {
+                    let _ = self.stderr_reader.take().map(|r| r.join());
+                }
                 return status;
             }
             assert!(

@@ -12,10 +12,11 @@
 //! - in every steady state (after each transition settled) both sides are sampled every
 //!   ~50 ms: never two masters, and always the expected one.
 //!
-//! Plus VRRPv3 IPv4 over unicast from secondary addresses with keepalived checking sources
-//! (`check_unicast_src`), both ways. Not IPv6 unicast: keepalived 2.2.7 sends those adverts
-//! with the kernel's default hop limit (64; it sets only IPV6_MULTICAST_HOPS to 255, and
-//! does not check the hop limit of unicast adverts), which our XDP program and codec reject.
+//! Plus VRRPv3 over unicast (IPv4 and IPv6) from secondary addresses with keepalived checking
+//! sources (`check_unicast_src`), both ways. keepalived 2.2.7 sends IPv6 unicast adverts with
+//! the kernel's default hop limit (64; it sets only IPV6_MULTICAST_HOPS to 255) and does not
+//! check the hop limit of unicast adverts; our agent, like it, waives the check for its
+//! configured unicast peers (in XDP and in the codec), and only for them.
 //!
 //! keepalived's state comes from its notify script and its VIP on its interface; ours from
 //! its status socket and its VIP. The handover tests use 1 s intervals for every version, so
@@ -85,9 +86,7 @@ struct Variant {
     auth: Option<&'static str>,
     /// Advert interval in seconds.
     interval: f64,
-    /// Unicast adverts between addresses that are not the interface's primary (IPv4
-    /// only: keepalived 2.2.7 sends IPv6 unicast adverts with the kernel's default hop limit,
-    /// which our XDP program drops).
+    /// Unicast adverts between addresses that are not the interface's primary.
     unicast: bool,
 }
 
@@ -115,6 +114,10 @@ const V3_IPV6: Variant = Variant {
     auth: None,
     interval: 0.1,
     unicast: false,
+};
+const V3_IPV6_UNICAST: Variant = Variant {
+    unicast: true,
+    ..V3_IPV6
 };
 
 impl Variant {
@@ -215,7 +218,17 @@ impl Bed {
             if !v.ipv6 {
                 ns.ip(&["addr", "add", &format!("{addr}/18"), "dev", IF]);
             }
-            if v.unicast {
+            if v.unicast && v.ipv6 {
+                // A global address beside the link-local one: the source of unicast adverts.
+                ns.ip(&[
+                    "addr",
+                    "add",
+                    &format!("{}/64", unicast_addr6(addr)),
+                    "dev",
+                    IF,
+                    "nodad",
+                ]);
+            } else if v.unicast {
                 // A secondary address: the source of unicast adverts.
                 ns.ip(&[
                     "addr",
@@ -250,9 +263,14 @@ impl Bed {
     /// The source address of `side`'s adverts.
     fn addr(&self, side: Side) -> String {
         if self.v.unicast {
+            let pick = if self.v.ipv6 {
+                unicast_addr6
+            } else {
+                unicast_addr
+            };
             return match side {
-                Side::Ours => unicast_addr(self.ours_v4),
-                Side::Keepalived => unicast_addr(THEIRS_V4),
+                Side::Ours => pick(self.ours_v4),
+                Side::Keepalived => pick(THEIRS_V4),
             };
         }
         match (self.v.ipv6, side) {
@@ -447,6 +465,11 @@ fn other(side: Side) -> Side {
 /// The unicast source that goes with the primary IPv4 address `primary` (same last byte).
 fn unicast_addr(primary: &str) -> String {
     format!("10.99.0.{}", primary.rsplit('.').next().expect("IPv4"))
+}
+
+/// The IPv6 unicast source that goes with the primary IPv4 address `primary`.
+fn unicast_addr6(primary: &str) -> String {
+    format!("fd00:99::{}", primary.rsplit('.').next().expect("IPv4"))
 }
 
 /// The link-local address of the HA interface in `ns`.
@@ -753,8 +776,17 @@ fn v3_ipv6_equal_priority_split_brain_heals_to_ours_the_higher_address() {
 /// from `unicast_src`, also after our own address changes (the VIP added as master).
 #[test]
 fn v3_ipv4_unicast_from_a_secondary_address_both_ways() {
+    unicast_both_ways(V3_IPV4_UNICAST);
+}
+
+/// The same over IPv6, where keepalived's unicast adverts arrive with hop limit 64.
+#[test]
+fn v3_ipv6_unicast_from_a_global_address_both_ways() {
+    unicast_both_ways(V3_IPV6_UNICAST);
+}
+
+fn unicast_both_ways(v: Variant) {
     require_root();
-    let v = V3_IPV4_UNICAST;
     let bed = Bed::new(v);
     let ours_addr = bed.addr(Side::Ours);
     let mut ours = bed.start_ours(200);

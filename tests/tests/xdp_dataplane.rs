@@ -8,8 +8,8 @@
 use vrrp_ebpf_common::{
     counters::Stat,
     dataplane::{
-        FAMILY_IPV4, FAMILY_IPV6, INSTANCE_FLAG_ALLOWLIST, InstanceCounter as C, VIP_KIND_FLOATING,
-        VIP_KIND_VIRTUAL, addr_v4,
+        FAMILY_IPV4, FAMILY_IPV6, INSTANCE_FLAG_ALLOWLIST, INSTANCE_FLAG_UNICAST_ANY_TTL,
+        InstanceCounter as C, VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, addr_v4,
     },
 };
 use vrrp_tests::{
@@ -200,6 +200,52 @@ fn adverts_with_a_ttl_other_than_255_are_dropped() {
         &with_vrid(&with_ttl(&v4, 1), 9),
         Delta::frame(Stat::AdvertBadTtl),
         "bad TTL, unknown VRID",
+    );
+}
+
+#[test]
+fn unicast_instances_accept_any_ttl_from_their_peers_only() {
+    // keepalived sends IPv6 unicast adverts with hop limit 64 and does not check it on
+    // unicast; a unicast instance waives the check for its configured peers, nobody else.
+    let (mut xdp, _, v6) = advert_router();
+    const UNICAST_SLOT: u32 = 4;
+    let unicast = with_vrid(&v6, 5);
+    xdp.instance(
+        LOOPBACK_IFINDEX,
+        5,
+        FAMILY_IPV6,
+        UNICAST_SLOT,
+        INSTANCE_FLAG_ALLOWLIST | INSTANCE_FLAG_UNICAST_ANY_TTL,
+    );
+    xdp.peer(UNICAST_SLOT, FAMILY_IPV6, source(&v6));
+    for ttl in [64u8, 1, 255] {
+        assert_pass(
+            &xdp,
+            &with_ttl(&unicast, ttl),
+            Delta::advert(5, 3, true).slot(UNICAST_SLOT, C::AdvertsPassed),
+            &format!("peer, hop limit {ttl}"),
+        );
+    }
+    let mut stranger = source(&v6);
+    stranger[15] ^= 0x55;
+    assert_drop(
+        &xdp,
+        &with_source(&with_ttl(&unicast, 64), stranger),
+        Delta::frame(Stat::AdvertBadTtl).slot(UNICAST_SLOT, C::AdvertsBadTtl),
+        "not a peer, hop limit 64",
+    );
+    assert_drop(
+        &xdp,
+        &with_source(&unicast, stranger),
+        Delta::frame(Stat::AdvertSpoofed).slot(UNICAST_SLOT, C::AdvertsSpoofed),
+        "not a peer, hop limit 255",
+    );
+    // A multicast instance with an allow-list still insists on 255 from its peers.
+    assert_drop(
+        &xdp,
+        &with_ttl(&v6, 64),
+        Delta::frame(Stat::AdvertBadTtl).slot(V6_SLOT, C::AdvertsBadTtl),
+        "allow-list without unicast, hop limit 64",
     );
 }
 

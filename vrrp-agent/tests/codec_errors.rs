@@ -57,6 +57,27 @@ fn ttl_other_than_255() {
 }
 
 #[test]
+fn decode_any_ttl_skips_only_the_ttl_check() {
+    // For unicast peers (keepalived sends IPv6 unicast with hop limit 64).
+    for (advert, src) in samples() {
+        let (vrrp, meta) = encoded(&advert, src);
+        for ttl in [0u8, 64, 255] {
+            assert_eq!(
+                Advert::decode_any_ttl(&vrrp, &RxMeta { ttl, ..meta }),
+                Ok(advert.clone())
+            );
+        }
+        // Everything else is still checked.
+        let mut bad = vrrp.clone();
+        bad[6] ^= 0xff;
+        assert!(matches!(
+            Advert::decode_any_ttl(&bad, &RxMeta { ttl: 64, ..meta }),
+            Err(DecodeError::Checksum { .. })
+        ));
+    }
+}
+
+#[test]
 fn truncated_below_the_header() {
     for (advert, src) in samples() {
         let (vrrp, meta) = encoded(&advert, src);

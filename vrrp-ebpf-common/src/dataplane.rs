@@ -73,6 +73,11 @@ pub struct InstanceValue {
 /// Adverts for this instance must come from an address in [`PEERS_MAP`].
 pub const INSTANCE_FLAG_ALLOWLIST: u32 = 1;
 
+/// The instance talks unicast to configured peers: adverts from an address in [`PEERS_MAP`]
+/// are accepted with any TTL / hop limit, as keepalived accepts them (keepalived sends IPv6
+/// unicast adverts with the default hop limit, and IPv4 ones with its `unicast_ttl`).
+pub const INSTANCE_FLAG_UNICAST_ANY_TTL: u32 = 2;
+
 /// Value of [`OWNERS_MAP`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -1,14 +1,15 @@
 //! The checks a well-formed VRRP advert must pass before the agent sees it: TTL / hop limit
-//! 255 (RFC 5798 §7.1), a configured instance for (router, ingress interface, VRID, family),
-//! and, when the instance has an allow-list, a source address in it. Owns the instance and
-//! peer maps.
+//! 255 (RFC 5798 §7.1; waived for the configured peers of a unicast instance, as keepalived
+//! waives it), a configured instance for (router, ingress interface, VRID, family), and,
+//! when the instance has an allow-list, a source address in it. Owns the instance and peer
+//! maps.
 
 use aya_ebpf::{bindings::BPF_F_NO_PREALLOC, macros::map, maps::HashMap, programs::XdpContext};
 use vrrp_ebpf_common::{
     counters::{Family, Stat},
     dataplane::{
-        FAMILY_IPV4, FAMILY_IPV6, INSTANCE_FLAG_ALLOWLIST, InstanceCounter, InstanceKey,
-        InstanceValue, MAX_ADDRESSES, MAX_SLOTS, PeerKey,
+        FAMILY_IPV4, FAMILY_IPV6, INSTANCE_FLAG_ALLOWLIST, INSTANCE_FLAG_UNICAST_ANY_TTL,
+        InstanceCounter, InstanceKey, InstanceValue, MAX_ADDRESSES, MAX_SLOTS, PeerKey,
     },
 };
 
@@ -60,23 +61,30 @@ pub fn check(ctx: &XdpContext, advert: &Advert) -> Verdict {
         // SAFETY: a pointer from a map lookup is valid for reading the value.
         unsafe { *p }
     });
+    let listed = |slot: u32| {
+        VRRP_PEERS
+            .get_ptr(PeerKey {
+                slot,
+                family,
+                _pad: [0; 3],
+                addr: advert.src,
+            })
+            .is_some()
+    };
     if advert.ttl != VRRP_TTL {
-        if let Some(i) = instance {
+        let Some(i) = instance else {
+            return Verdict::drop(Stat::AdvertBadTtl);
+        };
+        if i.flags & INSTANCE_FLAG_UNICAST_ANY_TTL == 0 || !listed(i.slot) {
             counters::slot(i.slot, InstanceCounter::AdvertsBadTtl);
+            return Verdict::drop(Stat::AdvertBadTtl);
         }
-        return Verdict::drop(Stat::AdvertBadTtl);
     }
     let Some(instance) = instance else {
         return Verdict::drop(Stat::AdvertUnknownInstance);
     };
     if instance.flags & INSTANCE_FLAG_ALLOWLIST != 0 {
-        let peer = PeerKey {
-            slot: instance.slot,
-            family,
-            _pad: [0; 3],
-            addr: advert.src,
-        };
-        if VRRP_PEERS.get_ptr(peer).is_none() {
+        if !listed(instance.slot) {
             counters::slot(instance.slot, InstanceCounter::AdvertsSpoofed);
             return Verdict::drop(Stat::AdvertSpoofed);
         }

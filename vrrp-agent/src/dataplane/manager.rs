@@ -12,8 +12,9 @@ use std::{
 
 use vrrp_ebpf_common::dataplane::{
     AddrKey, FAMILY_IPV4, FAMILY_IPV6, GatewayKey, GatewayValue, INSTANCE_COUNTER_COUNT,
-    INSTANCE_FLAG_ALLOWLIST, InstanceKey, InstanceValue, LAYOUT_VERSION, MAX_SLOTS, NatOutValue,
-    OWNER_FLAG_ACCEPT, OwnerState, PeerKey, VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
+    INSTANCE_FLAG_ALLOWLIST, INSTANCE_FLAG_UNICAST_ANY_TTL, InstanceKey, InstanceValue,
+    LAYOUT_VERSION, MAX_SLOTS, NatOutValue, OWNER_FLAG_ACCEPT, OwnerState, PeerKey,
+    VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
 };
 
 use super::{Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference};
@@ -39,6 +40,8 @@ pub struct Registration {
     pub floating: Vec<(Ipv4Addr, Ipv4Addr, u32)>,
     /// Allowed advert sources (empty: anyone).
     pub allowlist: Vec<IpAddr>,
+    /// Unicast peers are configured: adverts from the allow-list may have any TTL.
+    pub unicast: bool,
     /// Interfaces on which this instance is the gateway (they carry its addresses), with
     /// their MACs: routed traffic there is forwarded only while owned.
     pub gateways: Vec<(u32, [u8; 6])>,
@@ -266,10 +269,10 @@ impl Manager {
         if !resume_master {
             self.control.set_owner(slot, OwnerState::default())?;
         }
-        let flags = if reg.allowlist.is_empty() {
-            0
-        } else {
-            INSTANCE_FLAG_ALLOWLIST
+        let flags = match (reg.allowlist.is_empty(), reg.unicast) {
+            (true, _) => 0,
+            (false, false) => INSTANCE_FLAG_ALLOWLIST,
+            (false, true) => INSTANCE_FLAG_ALLOWLIST | INSTANCE_FLAG_UNICAST_ANY_TTL,
         };
         self.control
             .upsert_instance(key, InstanceValue { slot, flags })?;

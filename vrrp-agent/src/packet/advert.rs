@@ -174,6 +174,13 @@ impl Advert {
         if meta.ttl != VRRP_TTL {
             return Err(DecodeError::Ttl { ttl: meta.ttl });
         }
+        Self::decode_any_ttl(vrrp, meta)
+    }
+
+    /// [`Advert::decode`] without the TTL / hop-limit check, for adverts from a configured
+    /// unicast peer: keepalived does not check it on unicast and sends IPv6 unicast adverts
+    /// with the default hop limit (64), so a router that insisted on 255 would never hear it.
+    pub fn decode_any_ttl(vrrp: &[u8], meta: &RxMeta) -> Result<Self, DecodeError> {
         let [ver_type, vrid, priority, count, b4, b5, c0, c1, ..] = *vrrp else {
             return Err(DecodeError::Truncated { len: vrrp.len() });
         };

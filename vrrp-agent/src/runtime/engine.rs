@@ -438,7 +438,13 @@ impl Engine {
             return;
         };
         let src = received.meta.src;
-        match Advert::decode(&received.vrrp, &received.meta) {
+        let from_unicast_peer = self.slot(i).spec.unicast_peers.contains(&src);
+        let decoded = if from_unicast_peer {
+            Advert::decode_any_ttl(&received.vrrp, &received.meta)
+        } else {
+            Advert::decode(&received.vrrp, &received.meta)
+        };
+        match decoded {
             Ok(advert) => {
                 let slot = self.slot(i);
                 if !slot.spec.unicast_peers.is_empty() && !slot.spec.unicast_peers.contains(&src) {

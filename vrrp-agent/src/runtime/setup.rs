@@ -272,6 +272,7 @@ impl Engine {
             vips: spec.vrrp.all_addresses().map(|a| a.addr).collect(),
             floating,
             allowlist: spec.advert_allowlist(),
+            unicast: !spec.unicast_peers.is_empty(),
             gateways,
             // A backup's master-down interval at our priority; refined at every advert
             // (`Instance::fencing_lease`): a silent master fences itself just before a backup
