@@ -83,11 +83,9 @@ pub fn check(ctx: &XdpContext, advert: &Advert) -> Verdict {
     let Some(instance) = instance else {
         return Verdict::drop(Stat::AdvertUnknownInstance);
     };
-    if instance.flags & INSTANCE_FLAG_ALLOWLIST != 0 {
-        if !listed(instance.slot) {
-            counters::slot(instance.slot, InstanceCounter::AdvertsSpoofed);
-            return Verdict::drop(Stat::AdvertSpoofed);
-        }
+    if instance.flags & INSTANCE_FLAG_ALLOWLIST != 0 && !listed(instance.slot) {
+        counters::slot(instance.slot, InstanceCounter::AdvertsSpoofed);
+        return Verdict::drop(Stat::AdvertSpoofed);
     }
     counters::slot(instance.slot, InstanceCounter::AdvertsPassed);
     counters::advert(advert.vrrp.vrid, advert.vrrp.v3, advert.family);
