@@ -6,10 +6,12 @@
 //!
 //! May depend on the rest of `vrrp-tests` (namespaces, test bed, agents, XDP helpers).
 
+pub mod cpu;
 pub mod machine;
 pub mod plot;
 pub mod report;
 pub mod stats;
+pub mod xdp;
 
 use std::path::PathBuf;
 
