@@ -39,3 +39,25 @@ pub fn bpf_settings() -> String {
         sysctl("kernel/bpf_stats_enabled").unwrap_or_else(|| "unknown".into())
     )
 }
+
+/// CPU time used so far by `ksoftirqd/<cpu>`, the thread that takes over softirq work (such
+/// as NAPI polls) that could not be done right away on that CPU. `None` when not found.
+pub fn ksoftirqd_time(cpu: usize) -> Option<std::time::Duration> {
+    let name = format!("ksoftirqd/{cpu}");
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let dir = entry.path();
+        if std::fs::read_to_string(dir.join("comm")).is_ok_and(|c| c.trim() == name) {
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            // Fields after the parenthesized command: state is field 3, utime 14, stime 15.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let used: u64 =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            return Some(std::time::Duration::from_secs_f64(
+                used as f64 / ticks as f64,
+            ));
+        }
+    }
+    None
+}

@@ -7,10 +7,13 @@
 //! May depend on the rest of `vrrp-tests` (namespaces, test bed, agents, XDP helpers).
 
 pub mod cpu;
+pub mod fwd_topo;
 pub mod machine;
 pub mod plot;
+pub mod rates;
 pub mod report;
 pub mod stats;
+pub mod throughput;
 pub mod xdp;
 
 use std::path::PathBuf;

@@ -21,6 +21,7 @@ const USAGE: &str = "usage: bench [xdp|throughput|failover|scale ...] [--quick] 
 fn run_part(id: &str, opts: &BenchOptions) -> anyhow::Result<Section> {
     match id {
         "xdp" => bench::xdp::run(opts),
+        "throughput" => bench::throughput::run(opts),
         _ => anyhow::bail!("part `{id}` is not implemented yet"),
     }
 }
