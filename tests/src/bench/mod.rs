@@ -14,7 +14,9 @@ pub mod rates;
 pub mod report;
 pub mod stats;
 pub mod throughput;
+mod throughput_paths;
 pub mod xdp;
+mod xdp_paths;
 
 use std::path::PathBuf;
 
