@@ -149,6 +149,19 @@ fn section(
         "—".into(),
         fmt_ratio(ratio(kt("xdp"), kt("routing"))),
     ]);
+    let bare = by("bare_redirect");
+    r.row(vec![
+        "(ref) / (b): bare XDP redirect vs iptables NAT (ceiling of any XDP fast path here)".into(),
+        fmt_ratio(ratio(bare, b)),
+        "—".into(),
+        fmt_ratio(ratio(kt("bare_redirect"), kt("iptables"))),
+    ]);
+    r.row(vec![
+        "(a) / (ref): fast path vs bare redirect".into(),
+        fmt_ratio(ratio(a, bare)),
+        "—".into(),
+        fmt_ratio(ratio(kt("xdp"), kt("bare_redirect"))),
+    ]);
     r.row(vec![
         "(c) / (b): plain routing vs iptables NAT".into(),
         fmt_ratio(ratio(c, b)),
@@ -253,7 +266,9 @@ fn method(frames: u32, rounds: usize, pin: usize) -> String {
          fixed IP and the subnet's default SNAT, the floating IP as a /32 on `qg`) translate \
          it with conntrack before routing it to `qr`; same router namespace as (a);\n\
          - (c) the same XDP_PASS program on frames addressed to the fixed IP directly, in an \
-         identical router namespace without any iptables rules.\n\n\
+         identical router namespace without any iptables rules;\n\
+         - (ref) a program that only calls `bpf_redirect` to `qr` (no lookups, no rewrite): \
+         what XDP forwarding itself costs here, the ceiling of any XDP fast path.\n\n\
          Delivered frames are counted at the sink by an XDP program on the VM's interface \
          (native mode) that counts UDP frames to the benchmark's port in a per-CPU map and \
          drops them; it also gives the veth peer the NAPI context that XDP redirects into a \

@@ -161,7 +161,7 @@ struct Helpers {
     _sink_prog: Program,
     _links: Vec<std::os::fd::OwnedFd>,
     _maps: Vec<Map>,
-    _pass: Program,
+    _programs: Vec<Program>,
 }
 
 fn paths_and_helpers(
@@ -186,6 +186,9 @@ fn paths_and_helpers(
     to_vrrp.set_program(0, dp.program_fd()?)?;
     let to_pass = Map::array(MapType::ProgArray, 4, 1, "bench_to_pass")?;
     to_pass.set_program(0, pass.fd())?;
+    let redirect = Program::load_xdp(&progs::redirect(routers[0].qr_ifindex), "bench_redirect")?;
+    let to_redirect = Map::array(MapType::ProgArray, 4, 1, "bench_to_redir")?;
+    to_redirect.set_program(0, redirect.fd())?;
     let counter = Map::array(MapType::PerCpuArray, 8, 1, "bench_flows")?;
     let generator = |frame: &[u8], target: &Map, flows: u16| -> anyhow::Result<Program> {
         let f = Flows {
@@ -264,6 +267,16 @@ fn paths_and_helpers(
             &to_fip,
             &to_pass,
         )?,
+        def(
+            "bare_redirect",
+            "(ref) bare XDP redirect to qr (no lookups, no rewrite)",
+            "(ref) bare redirect",
+            1,
+            false,
+            0,
+            &to_fip,
+            &to_redirect,
+        )?,
     ];
     Ok((
         paths,
@@ -271,8 +284,8 @@ fn paths_and_helpers(
             sink_map,
             _sink_prog: sink_prog,
             _links: links,
-            _maps: vec![to_vrrp, to_pass, counter],
-            _pass: pass,
+            _maps: vec![to_vrrp, to_pass, to_redirect, counter],
+            _programs: vec![pass, redirect],
         },
     ))
 }

@@ -65,12 +65,16 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Section> {
     s.tables.push(wrapper_table(&m));
     s.tables.push(blocks_table(&m.rounds));
     s.tables.push(size_table(&m));
-    let owned = summary[1].1;
+    let owned = m
+        .paths
+        .iter()
+        .position(|p| p.id == "owned_vip")
+        .map_or(f64::NAN, |i| summary[i].1);
     s.targets.push(Target {
         what: "owned-VIP decision".into(),
         wanted: format!("≤ {} ns over the floor", fmt_ns(TARGET_OWNED_VIP_NS)),
         measured: format!("{} ns", fmt_ns(owned)),
-        met: Some(owned <= TARGET_OWNED_VIP_NS),
+        met: (!owned.is_nan()).then_some(owned <= TARGET_OWNED_VIP_NS),
     });
     s.notes.push(format!(
         "BPF settings: {}. The kernel reports whole nanoseconds per run (its average over \
@@ -78,12 +82,14 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Section> {
         cpu::bpf_settings()
     ));
     s.notes.push(format!(
-        "On this machine one `bpf_ktime_get_ns()` costs {} ns and one hash lookup {} ns over \
-         the floor; the owned-VIP path does one VIP lookup (hash), reads the lease clock and \
-         updates two counter maps, so the clock and hash costs of the machine bound what it \
-         can reach.",
+        "On this machine one `bpf_ktime_get_ns()` costs {} ns, one hash lookup {} ns and one \
+         `bpf_fib_lookup()` {} ns over the floor. The owned-VIP path does one VIP lookup \
+         (hash), reads the lease clock and updates two counter maps; the floating-IP path \
+         adds a lookup of the source in the NAT map, the translation, one FIB lookup and the \
+         redirect. The machine's clock, hash and FIB costs bound what each path can reach.",
         fmt_ns(med_of(&m.rounds, |r| r.clock - r.floor)),
-        fmt_ns(med_of(&m.rounds, |r| r.lookup - r.floor))
+        fmt_ns(med_of(&m.rounds, |r| r.lookup - r.floor)),
+        fmt_ns(med_of(&m.rounds, |r| r.fib - r.floor))
     ));
     s.notes.push(
         "Program cost includes the program's own counter updates (a per-CPU array per frame \
@@ -181,7 +187,7 @@ fn blocks_table(rounds: &[Round]) -> Table {
         "Building blocks, measured the same way (for reading the numbers above)",
         &["program", "ns/packet", "ns over floor"],
     );
-    let blocks: [(&str, RoundValue); 2] = [
+    let blocks: [(&str, RoundValue); 3] = [
         (
             "empty program + one bpf_ktime_get_ns() (the lease check)",
             |r| r.clock,
@@ -189,6 +195,10 @@ fn blocks_table(rounds: &[Round]) -> Table {
         (
             "empty program + one hash-map lookup hit (24-byte key, like the VIP map)",
             |r| r.lookup,
+        ),
+        (
+            "empty program + one bpf_fib_lookup() (the NAT path's route to the fixed IP)",
+            |r| r.fib,
         ),
     ];
     for (what, f) in blocks {

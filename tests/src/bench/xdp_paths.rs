@@ -159,6 +159,21 @@ pub(super) struct Round {
     pub clock: f64,
     /// The empty program plus one hash lookup hit with the VIP map's key size.
     pub lookup: f64,
+    /// The empty program plus the NAT path's `bpf_fib_lookup()` (to the fixed IP).
+    pub fib: f64,
+}
+
+/// The path `id` of [`configure`]'s list (a fixed list: a missing id is a bug here).
+pub(super) fn by_id<'a>(paths: &'a [Path], id: &str) -> &'a Path {
+    paths
+        .iter()
+        .find(|p| p.id == id)
+        .unwrap_or_else(|| panic!("no path `{id}`"))
+}
+
+/// The IPv4 total length of an untagged frame (what the program passes for the MTU check).
+fn fib_len(frame: &[u8]) -> u16 {
+    u16::from_be_bytes([frame[16], frame[17]])
 }
 
 /// The bytes the wrapper writes back for `p`.
@@ -173,6 +188,7 @@ struct Helpers {
     wrappers: Vec<Program>,
     clock: Program,
     lookup: Program,
+    fib: Program,
     _maps: [Map; 3],
 }
 
@@ -193,7 +209,7 @@ fn load_helpers(dp: &Dataplane, paths: &[Path]) -> anyhow::Result<Helpers> {
             .map_err(anyhow::Error::from)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let floor_template = restore(&paths[1]);
+    let floor_template = restore(by_id(paths, "owned_vip"));
     let wrapped_floor = Program::load_xdp(
         &progs::generator(floor_template, none.raw_fd(), None)?,
         "bench_wrap_none",
@@ -217,6 +233,10 @@ fn load_helpers(dp: &Dataplane, paths: &[Path]) -> anyhow::Result<Helpers> {
         lookup: Program::load_xdp(
             &progs::hash_lookup(hash.raw_fd(), key_size as i16),
             "bench_lookup",
+        )?,
+        fib: Program::load_xdp(
+            &progs::fib_lookup(CLIENT, VM, fib_len(&by_id(paths, "floating_nat").frame)),
+            "bench_fib",
         )?,
         _maps: [real, none, hash],
     })
@@ -256,7 +276,7 @@ fn round(
     h: &Helpers,
     repeat: u32,
 ) -> anyhow::Result<Round> {
-    let frame0 = &paths[1].frame;
+    let frame0 = &by_id(paths, "owned_vip").frame;
     let run = |p: &Program| -> anyhow::Result<f64> {
         Ok(ns_of(p.test_run(frame0, ifindex, repeat, None)?.duration))
     };
@@ -266,6 +286,11 @@ fn round(
         lookup: run(&h.lookup)?,
         ..Round::default()
     };
+    let fib = h.fib.test_run(frame0, ifindex, repeat, None)?;
+    if fib.retval != XDP_PASS {
+        bail!("the reference bpf_fib_lookup() did not find the fixed IP's route and neighbour");
+    }
+    r.fib = ns_of(fib.duration);
     for p in paths {
         r.direct.push(if p.rewrites {
             None

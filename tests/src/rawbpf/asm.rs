@@ -110,6 +110,8 @@ const PSEUDO_MAP_FD: u8 = 1;
 pub const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 pub const HELPER_KTIME_GET_NS: i32 = 5;
 pub const HELPER_TAIL_CALL: i32 = 12;
+pub const HELPER_REDIRECT: i32 = 23;
+pub const HELPER_FIB_LOOKUP: i32 = 69;
 
 /// Builds a program; jumps name labels that [`Asm::finish`] resolves.
 #[derive(Debug, Default)]

@@ -7,14 +7,17 @@
 //!   a program array. In BPF_PROG_TEST_RUN's live-frames mode the kernel recycles frame pages
 //!   without rewriting their contents, so a program that translates addresses would
 //!   otherwise see its own output on later repetitions; the template restores the original.
-//! - [`clock_read`], [`hash_lookup`]: the empty program plus one `bpf_ktime_get_ns()` or one
-//!   hash-map lookup, to put the cost of those building blocks next to the real program's.
+//! - [`clock_read`], [`hash_lookup`], [`fib_lookup`]: the empty program plus one
+//!   `bpf_ktime_get_ns()`, one hash-map lookup or one `bpf_fib_lookup()`, to put the cost of
+//!   those building blocks next to the real program's.
+//! - [`redirect`]: `return bpf_redirect(ifindex, 0)`, the forwarding mechanics of XDP
+//!   without any lookup (a reference ceiling for a fast path).
 //! - [`sink_counter`]: counts IPv4 UDP frames to one port in a per-CPU array and drops
 //!   them; other frames pass.
 
 use super::asm::{
-    Asm, Cond, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP_ELEM, HELPER_TAIL_CALL, Insn, R0, R1, R2, R3,
-    R4, R6, R7, R10, Size, UndefinedLabel,
+    Asm, Cond, HELPER_FIB_LOOKUP, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP_ELEM, HELPER_REDIRECT,
+    HELPER_TAIL_CALL, Insn, R0, R1, R2, R3, R4, R6, R7, R10, Size, UndefinedLabel,
 };
 
 const XDP_DROP: i32 = 1;
@@ -57,6 +60,60 @@ pub fn hash_lookup(map_fd: i32, key_size: i16) -> Vec<Insn> {
         .mov_imm(R0, XDP_PASS)
         .exit();
     a.finish().expect("no jumps")
+}
+
+/// `return bpf_redirect(ifindex, 0)` (XDP_REDIRECT to that interface).
+pub fn redirect(ifindex: u32) -> Vec<Insn> {
+    let mut a = Asm::new();
+    a.mov_imm(R1, ifindex as i32)
+        .mov_imm(R2, 0)
+        .call(HELPER_REDIRECT)
+        .exit();
+    a.finish().expect("no jumps")
+}
+
+/// `struct bpf_fib_lookup`: its size and the offsets of the fields set here.
+const FIB_PARAMS_LEN: i16 = 64;
+const FIB_FAMILY_AT: i16 = 0;
+const FIB_L4_AT: i16 = 1;
+const FIB_TOT_LEN_AT: i16 = 6;
+const FIB_IFINDEX_AT: i16 = 8;
+const FIB_SRC_AT: i16 = 16;
+const FIB_DST_AT: i16 = 32;
+const AF_INET: i32 = 2;
+/// `xdp_md.ingress_ifindex`.
+const MD_INGRESS_IFINDEX_AT: i16 = 12;
+
+/// One IPv4 `bpf_fib_lookup()` for UDP `src` → `dst` as received on the ingress interface
+/// (flags 0: neighbour resolved, MTU checked against `tot_len`); returns XDP_PASS when the
+/// lookup succeeded, XDP_DROP otherwise (so a caller can check it found the route).
+pub fn fib_lookup(src: [u8; 4], dst: [u8; 4], tot_len: u16) -> Vec<Insn> {
+    let base = -FIB_PARAMS_LEN;
+    let mut a = Asm::new();
+    a.mov(R6, R1);
+    for at in (0..FIB_PARAMS_LEN).step_by(4) {
+        a.store_imm(Size::W, R10, base + at, 0);
+    }
+    a.store_imm(Size::B, R10, base + FIB_FAMILY_AT, AF_INET)
+        .store_imm(Size::B, R10, base + FIB_L4_AT, IPPROTO_UDP)
+        .store_imm(Size::H, R10, base + FIB_TOT_LEN_AT, i32::from(tot_len))
+        .load(Size::W, R2, R6, MD_INGRESS_IFINDEX_AT)
+        .store(Size::W, R10, base + FIB_IFINDEX_AT, R2)
+        .store_imm(Size::W, R10, base + FIB_SRC_AT, i32::from_le_bytes(src))
+        .store_imm(Size::W, R10, base + FIB_DST_AT, i32::from_le_bytes(dst))
+        .mov(R1, R6)
+        .mov(R2, R10)
+        .add_imm(R2, i32::from(base))
+        .mov_imm(R3, i32::from(FIB_PARAMS_LEN))
+        .mov_imm(R4, 0)
+        .call(HELPER_FIB_LOOKUP)
+        .jump_imm(Cond::Ne, R0, 0, "miss")
+        .mov_imm(R0, XDP_PASS)
+        .exit()
+        .label("miss")
+        .mov_imm(R0, XDP_DROP)
+        .exit();
+    a.finish().expect("labels placed")
 }
 
 /// Varying the UDP source port: `port = base + (counter & mask)` with a per-CPU counter
@@ -196,6 +253,8 @@ mod tests {
             empty(),
             clock_read(),
             hash_lookup(3, 24),
+            redirect(7),
+            fib_lookup([192, 0, 2, 1], [10, 0, 0, 5], 60),
             generator(&[0u8; 60], 4, None).unwrap(),
             generator(&[0u8; 60], 4, Some(with_flows)).unwrap(),
             sink_counter(5, 5001).unwrap(),
