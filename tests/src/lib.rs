@@ -18,6 +18,7 @@ pub mod netlink_support;
 pub mod netns;
 pub mod neutron_nat;
 pub mod pinned;
+pub mod rawbpf;
 pub mod router_ns;
 pub mod testbed;
 pub mod topo;

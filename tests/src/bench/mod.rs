@@ -6,11 +6,18 @@
 //!
 //! May depend on the rest of `vrrp-tests` (namespaces, test bed, agents, XDP helpers).
 
+pub mod cpu;
 pub mod failover;
+pub mod fwd_topo;
 pub mod machine;
 pub mod plot;
+pub mod rates;
 pub mod report;
 pub mod stats;
+pub mod throughput;
+mod throughput_paths;
+pub mod xdp;
+mod xdp_paths;
 
 use std::path::PathBuf;
 

@@ -20,6 +20,8 @@ const USAGE: &str = "usage: bench [xdp|throughput|failover|scale ...] [--quick] 
 
 fn run_part(id: &str, opts: &BenchOptions) -> anyhow::Result<Section> {
     match id {
+        "xdp" => bench::xdp::run(opts),
+        "throughput" => bench::throughput::run(opts),
         "failover" => bench::failover::run(opts),
         _ => anyhow::bail!("part `{id}` is not implemented yet"),
     }
@@ -78,7 +80,17 @@ fn main() -> ExitCode {
     for id in &parts {
         println!("\n==> bench {id}{}", if quick { " (quick)" } else { "" });
         let t0 = std::time::Instant::now();
-        match run_part(id, &opts) {
+        // The test-support code panics on setup failures: one part's panic is reported as
+        // that part's failure, and the other parts still run.
+        let outcome = std::panic::catch_unwind(|| run_part(id, &opts)).unwrap_or_else(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".into());
+            Err(anyhow::anyhow!("panicked: {msg}"))
+        });
+        match outcome {
             Ok(section) => {
                 print!("{}", section.text());
                 for p in &section.plots {

@@ -1,8 +1,12 @@
 //! BPF_PROG_TEST_RUN: run the loaded program on a frame in the kernel, without any interface.
 //! Used by the privileged test suite (verdicts, rewritten bytes, counter deltas) and by the
-//! benchmarks (per-packet cost).
+//! benchmarks (per-packet cost), which also reach the program's descriptor to tail-call it
+//! from their own frame generators.
 
-use std::time::Duration;
+use std::{
+    os::fd::{AsFd, BorrowedFd},
+    time::Duration,
+};
 
 use aya::programs::{TestRun, TestRunOptions};
 
@@ -33,6 +37,17 @@ struct XdpMd {
 }
 
 impl Dataplane {
+    /// The loaded program's file descriptor, for harnesses that drive the program themselves
+    /// (a benchmark's frame generator puts it in a `BPF_MAP_TYPE_PROG_ARRAY` and tail-calls
+    /// it). Valid as long as this value lives.
+    pub fn program_fd(&self) -> Result<BorrowedFd<'_>, DataplaneError> {
+        Ok(self
+            .program()?
+            .fd()
+            .map_err(DataplaneError::Program)?
+            .as_fd())
+    }
+
     /// Runs the program `repeat` times on `frame` (no ingress interface: FIB lookups fail).
     pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome, DataplaneError> {
         self.test_run_on(frame, None, repeat)

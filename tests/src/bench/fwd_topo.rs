@@ -1,0 +1,190 @@
+//! The forwarding benchmark's topology, shaped like a Neutron router: an external namespace
+//! (the upstream gateway) on the router's `qg` port, the router namespace (forwarding on,
+//! default route upstream, permanent neighbour entries), and a sink namespace with the VM's
+//! fixed IP on the router's `qr` port. Optionally Neutron's iptables floating-IP NAT in the
+//! router. Frames are not sent from the external namespace: the benchmark generates them
+//! as if they arrived on `qg` (BPF_PROG_TEST_RUN live frames), so `ext` only completes the
+//! picture (routes, neighbour, reverse-path checks). Everything goes away with the value.
+
+use etherparse::PacketBuilder;
+
+use crate::{
+    flows::Mac,
+    links::ifindex,
+    netns::{NetNs, ip},
+    neutron_nat,
+    router_ns::{CLIENT, VM, VM_MAC},
+};
+
+pub const QG: &str = "qg-bench";
+pub const QR: &str = "qr-bench";
+pub const EXT_IF: &str = "ext0";
+pub const SINK_IF: &str = "vm0";
+
+pub const QG_MAC: Mac = [0x02, 0, 0, 0, 0, 0x01];
+pub const QR_MAC: Mac = [0x02, 0, 0, 0, 0, 0x02];
+pub const GATEWAY_MAC: Mac = [0x02, 0, 0, 0, 0, 0xfe];
+pub const GATEWAY: [u8; 4] = [203, 0, 113, 254];
+pub const ROUTER_EXT: [u8; 4] = [203, 0, 113, 1];
+pub const FIP: [u8; 4] = [203, 0, 113, 10];
+pub const SUBNET: &str = "10.0.0.0/24";
+/// UDP ports of the generated frames (the sink counts the destination port).
+pub const SPORT: u16 = 40000;
+pub const DPORT: u16 = 5001;
+/// 60 bytes: the minimum Ethernet frame without its 4-byte FCS ("64-byte frames").
+pub const FRAME_LEN: usize = 60;
+
+pub fn ip4(a: [u8; 4]) -> String {
+    std::net::Ipv4Addr::from(a).to_string()
+}
+
+pub fn mac_str(m: Mac) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A 60-byte UDP frame from the external client to `dst` as it arrives on `qg`, UDP checksum
+/// 0 ("none", so varying the source port needs no checksum update).
+pub fn inbound_frame(dst: [u8; 4]) -> Vec<u8> {
+    let payload = [0u8; FRAME_LEN - 14 - 20 - 8];
+    let mut out = Vec::with_capacity(FRAME_LEN);
+    PacketBuilder::ethernet2(GATEWAY_MAC, QG_MAC)
+        .ipv4(CLIENT, dst, 64)
+        .udp(SPORT, DPORT)
+        .write(&mut out, &payload)
+        .expect("build frame");
+    out[14 + 20 + 6] = 0;
+    out[14 + 20 + 7] = 0;
+    out
+}
+
+/// One router with its external and sink namespaces.
+pub struct FwdRouter {
+    pub router: NetNs,
+    _ext: NetNs,
+    pub sink: NetNs,
+    pub qg_ifindex: u32,
+    pub qr_ifindex: u32,
+    pub sink_ifindex: u32,
+    /// Neutron's iptables NAT is installed.
+    pub neutron_nat: bool,
+}
+
+/// A veth pair with fixed MACs (`a_if` in `a`, `b_if` in `b`), both up.
+fn veth_with_macs(a: &NetNs, a_if: &str, a_mac: Mac, b: &NetNs, b_if: &str, b_mac: Mac) {
+    ip(&[
+        "link",
+        "add",
+        a_if,
+        "netns",
+        a.name(),
+        "address",
+        &mac_str(a_mac),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+        "address",
+        &mac_str(b_mac),
+    ]);
+    a.ip(&["link", "set", a_if, "up"]);
+    b.ip(&["link", "set", b_if, "up"]);
+}
+
+impl FwdRouter {
+    /// Builds the three namespaces; with `neutron_nat`, adds the floating IP to `qg` and
+    /// Neutron's DNAT/SNAT rules (which load the nat table and conntrack in the router).
+    pub fn new(neutron_nat: bool) -> Self {
+        let router = NetNs::new();
+        let ext = NetNs::new();
+        let sink = NetNs::new();
+        veth_with_macs(&router, QG, QG_MAC, &ext, EXT_IF, GATEWAY_MAC);
+        veth_with_macs(&router, QR, QR_MAC, &sink, SINK_IF, VM_MAC);
+        let out = router.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+        assert!(out.status.success(), "enabling forwarding failed");
+        router.ip(&["addr", "add", &format!("{}/24", ip4(ROUTER_EXT)), "dev", QG]);
+        router.ip(&["addr", "add", "10.0.0.1/24", "dev", QR]);
+        for (addr, mac, dev) in [(GATEWAY, GATEWAY_MAC, QG), (VM, VM_MAC, QR)] {
+            router.ip(&[
+                "neigh",
+                "add",
+                &ip4(addr),
+                "lladdr",
+                &mac_str(mac),
+                "dev",
+                dev,
+                "nud",
+                "permanent",
+            ]);
+        }
+        router.ip(&["route", "add", "default", "via", &ip4(GATEWAY), "dev", QG]);
+        ext.ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", ip4(GATEWAY)),
+            "dev",
+            EXT_IF,
+        ]);
+        sink.ip(&["addr", "add", &format!("{}/24", ip4(VM)), "dev", SINK_IF]);
+        sink.ip(&["route", "add", "default", "via", "10.0.0.1"]);
+        if neutron_nat {
+            router.ip(&["addr", "add", &format!("{}/32", ip4(FIP)), "dev", QG]);
+            neutron_nat::install_neutron_router(
+                &router,
+                &ip4(FIP),
+                &ip4(VM),
+                SUBNET,
+                QG,
+                &ip4(ROUTER_EXT),
+            );
+        }
+        Self {
+            qg_ifindex: ifindex(&router, QG),
+            qr_ifindex: ifindex(&router, QR),
+            sink_ifindex: ifindex(&sink, SINK_IF),
+            router,
+            _ext: ext,
+            sink,
+            neutron_nat,
+        }
+    }
+
+    /// Connections conntrack holds in the router namespace (0 when it never tracked any).
+    pub fn conntrack_entries(&self) -> Option<u64> {
+        let out = self
+            .router
+            .exec("cat", &["/proc/sys/net/netfilter/nf_conntrack_count"]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
+    /// The iptables tables present in the router namespace (`iptables-save` headers).
+    pub fn iptables_tables(&self) -> Vec<String> {
+        let out = self.router.exec("iptables-save", &[]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix('*').map(str::to_string))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_60_bytes_of_udp_without_checksum() {
+        let f = inbound_frame(FIP);
+        assert_eq!(f.len(), FRAME_LEN);
+        assert_eq!(&f[12..14], &[0x08, 0x00]);
+        assert_eq!(f[23], 17);
+        assert_eq!(&f[30..34], &FIP);
+        assert_eq!(u16::from_be_bytes([f[36], f[37]]), DPORT);
+        assert_eq!(&f[40..42], &[0, 0]);
+        assert_eq!(&f[0..6], &QG_MAC);
+    }
+}
