@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod agents;
+pub mod attack;
 pub mod capture;
 pub mod checksum;
 pub mod fixtures;
