@@ -441,8 +441,11 @@ impl Engine {
         match Advert::decode(&received.vrrp, &received.meta) {
             Ok(advert) => {
                 let slot = self.slot(i);
-                if !slot.spec.unicast_peers.is_empty() && !slot.spec.unicast_peers.contains(&src) {
-                    tracing::debug!(instance = slot.spec.vrrp.name, %src, "advert from an address that is not a unicast peer");
+                // The XDP program drops these before they get here; without it (dataplane
+                // "none", or a node where it could not be loaded) this is the only check.
+                if !slot.spec.accepts_advert_from(src) {
+                    tracing::debug!(instance = slot.spec.vrrp.name, %src, "advert from a source outside the allow-list (advert_sources / unicast_peers)");
+                    self.input(i, Input::RxSourceNotAllowed, now);
                     return;
                 }
                 tracing::trace!(instance = slot.spec.vrrp.name, %src, priority = advert.priority, "advert");
