@@ -830,3 +830,48 @@ fn bad_adverts_flooding_the_ha_segment_change_nothing_and_are_counted_by_kind() 
         assert!(t.reason.contains("resigned"), "{name}: {}", t.reason);
     }
 }
+
+/// Without the XDP program (`dataplane = "none"`) nothing drops spoofed adverts before the
+/// agent: the agent must enforce `advert_sources` itself, or an outsider with a higher
+/// priority takes the router over (and, holding no address, blackholes it).
+#[test]
+fn without_xdp_the_agent_itself_rejects_adverts_from_outside_the_allow_list() {
+    require_root();
+    let _serial = serial();
+    let b = Bed::new();
+    let configs = [0, 1].map(|i| {
+        b.bed.agent_config(
+            i,
+            &RouterConfig {
+                priority: [100, 90][i],
+                dataplane: false,
+                instance_extra: allowlist(),
+                ..RouterConfig::default()
+            },
+        )
+    });
+    let agents = b.start_pair(configs, &[VR]);
+    let [r1, r2] = &agents;
+    assert!(status(r1).agent.dataplane.starts_with("none"));
+    let before = [status(r1), status(r2)].map(|s| election(&s));
+    let attacker = Attacker::attach(&b.bed.ha, [0x02, 0xba, 0xd0, 0, 0, 0x67]);
+    let spoofed = Forged::v3(1, 254, Centisecs(10), &[Ipv4Addr::new(169, 254, 0, 1)])
+        .with_src(Ipv4Addr::new(169, 254, 192, 66))
+        .advert_frame(attacker.mac);
+    let flood = attacker.flood(&[spoofed], 1000, Duration::from_secs(1));
+    std::thread::sleep(Duration::from_millis(300));
+    for (i, a) in agents.iter().enumerate() {
+        let s = status(a);
+        assert_eq!(election(&s), before[i], "r{}: the election changed", i + 1);
+        let got = instance(a, VR).counters.rx_errors;
+        let rejected = got.get("source_not_allowed").copied().unwrap_or(0);
+        assert!(
+            rejected <= flood.sent && rejected * 10 >= flood.sent * 9,
+            "r{}: {rejected} of {} counted as source_not_allowed: {got:?}",
+            i + 1,
+            flood.sent
+        );
+        assert_eq!(got.values().sum::<u64>(), rejected, "r{}: {got:?}", i + 1);
+    }
+    assert_eq!(b.holds(0), Some(true), "r1 keeps the router");
+}
