@@ -411,12 +411,20 @@ fn iptables(ns: &NetNs, op: &str) {
     }
 }
 
-#[test]
-fn ha_partition_gives_two_masters_and_healing_leaves_one_without_flapping() {
+/// Partitions the HA segment for VRRP (r2 drops protocol 112 in and out), checks the dual
+/// master, heals, and checks that the RFC 5798 winner (higher priority, else higher primary
+/// address) stays master and the other one lets go of everything at once, for good.
+fn partition_and_heal(priorities: [u8; 2], winner: usize, why: &str) {
     require_root();
     let _serial = serial();
     let b = Bed::new();
-    let agents = b.start_pair([b.config(0, 100, ""), b.config(1, 90, "")], &[VR]);
+    let agents = b.start_pair(
+        [
+            b.config(0, priorities[0], ""),
+            b.config(1, priorities[1], ""),
+        ],
+        &[VR],
+    );
     let [r1, r2] = &agents;
     let (sink, source) = b.floating_ip_traffic(9400);
     let watch = Watch::start(&agents, VR);
@@ -436,45 +444,54 @@ fn ha_partition_gives_two_masters_and_healing_leaves_one_without_flapping() {
     assert_eq!(instance(r1, VR).state, "MASTER", "r1 hears nothing: stays");
     // Both own the floating IP: the flooding WAN makes both translate (the sink sees
     // duplicates, which shows that it would notice a second forwarder later).
-    let nat2 = xdp(r2, VR, "nat_in");
-    assert!(nat2 > 0, "the second master translates too");
+    assert!(
+        xdp(r2, VR, "nat_in") > 0,
+        "the second master translates too"
+    );
     assert!(
         !duplicates_after(&sink, t_cut).is_empty(),
         "two forwarders while partitioned"
     );
 
-    // Heal: exactly one master again within a few advert intervals (r1: higher priority).
+    // Heal: exactly one master again within a few advert intervals.
+    let (w, l) = (winner, 1 - winner);
+    let mut expected = ["BACKUP"; 2];
+    expected[w] = "MASTER";
     iptables(b.router(1), "-D");
     let t_heal = Instant::now();
     let one = wait_for(WAIT, "one master after healing", || {
         let s = [instance(r1, VR).state, instance(r2, VR).state];
-        (s == ["MASTER", "BACKUP"]).then_some(t_heal.elapsed())
+        (s == expected).then_some(t_heal.elapsed())
     });
-    eprintln!("partition healed: one master after {one:?}");
+    eprintln!("partition healed ({priorities:?}): one master after {one:?}");
     assert!(
         one < Duration::from_secs(1),
         "one master within a few 100 ms advert intervals, took {one:?}"
     );
-    let loser = instance(r2, VR);
+    let loser = instance(&agents[l], VR);
     let reason = loser.last_transition.as_ref().unwrap().reason.clone();
-    assert!(reason.contains("higher priority"), "{reason}");
+    assert!(reason.contains(why), "r{} lost: {reason}", l + 1);
     wait_for(WAIT, "the loser's addresses removed", || {
-        (b.holds(1) == Some(false)).then_some(())
+        (b.holds(l) == Some(false)).then_some(())
     });
-    assert_eq!(b.holds(0), Some(true));
+    assert_eq!(b.holds(w), Some(true));
     let settled = Instant::now();
 
     // The loser released the data plane: it drops the floating IP's traffic, translates none.
-    let (nat2, drop2, nat1) = (
-        xdp(r2, VR, "nat_in"),
-        xdp(r2, VR, "not_owned_dropped"),
-        xdp(r1, VR, "nat_in"),
+    let (winner_nat, loser_nat, loser_drops) = (
+        xdp(&agents[w], VR, "nat_in"),
+        xdp(&agents[l], VR, "nat_in"),
+        xdp(&agents[l], VR, "not_owned_dropped"),
     );
     std::thread::sleep(Duration::from_secs(2));
     let end = Instant::now();
-    assert_eq!(xdp(r2, VR, "nat_in"), nat2, "the loser translates nothing");
-    assert!(xdp(r2, VR, "not_owned_dropped") >= drop2 + 100);
-    assert!(xdp(r1, VR, "nat_in") >= nat1 + 100);
+    assert_eq!(
+        xdp(&agents[l], VR, "nat_in"),
+        loser_nat,
+        "the loser translates nothing"
+    );
+    assert!(xdp(&agents[l], VR, "not_owned_dropped") >= loser_drops + 100);
+    assert!(xdp(&agents[w], VR, "nat_in") >= winner_nat + 100);
     let dups = duplicates_after(&sink, settled);
     assert!(
         dups.is_empty(),
@@ -482,15 +499,26 @@ fn ha_partition_gives_two_masters_and_healing_leaves_one_without_flapping() {
         dups.len()
     );
 
-    // No flapping: r1 never left MASTER, r2 went BACKUP once and stayed.
-    watch.assert_steady(settled, end, ["MASTER", "BACKUP"], "after healing");
-    let (i1, i2) = (instance(r1, VR), instance(r2, VR));
-    assert_eq!(i1.counters.became_master, 1, "{i1:?}");
-    assert_eq!(i1.counters.released_master, 0, "{i1:?}");
-    assert_eq!(i2.counters.became_master, 1, "{i2:?}");
-    assert_eq!(i2.counters.released_master, 1, "{i2:?}");
+    // No flapping: the winner never left MASTER, the loser left it once and stayed BACKUP.
+    watch.assert_steady(settled, end, expected, "after healing");
     assert_eq!(watch.max_masters(settled, end), 1);
+    let (iw, il) = (instance(&agents[w], VR), instance(&agents[l], VR));
+    assert_eq!(il.counters.released_master, 1, "{il:?}");
+    assert_eq!(iw.counters.released_master, 0, "{iw:?}");
+    // r1 became master at startup, r2 in the partition.
+    assert_eq!(instance(r1, VR).counters.became_master, 1);
+    assert_eq!(instance(r2, VR).counters.became_master, 1);
     source.stop();
+}
+
+#[test]
+fn ha_partition_gives_two_masters_and_healing_leaves_the_higher_priority_one() {
+    partition_and_heal([100, 90], 0, "higher priority");
+}
+
+#[test]
+fn ha_partition_with_equal_priorities_heals_to_the_higher_address() {
+    partition_and_heal([100, 100], 1, "higher address");
 }
 
 // ---- bad input on the HA segment ---------------------------------------------------------
