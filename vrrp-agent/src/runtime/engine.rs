@@ -610,7 +610,17 @@ impl Engine {
         }
         slot.tracked_up.resize(track.len(), true);
         slot.track = track;
-        slot.spec = spec;
+        slot.spec = spec.clone();
+        let ifindex = slot.ifindex;
+        // Addresses, floating IPs and the advert allow-list may have changed: the data plane
+        // must enforce the new ones (same identity, so same slot; ownership is kept).
+        match self.namespace(&spec.netns) {
+            Ok(ns) => {
+                let netlink = ns.netlink.clone();
+                self.register_dataplane(&spec, ifindex, &netlink).await;
+            }
+            Err(e) => tracing::error!(instance = spec.vrrp.name, "data plane not updated: {e}"),
+        }
         if tracking_changed {
             self.restart_tracking(i).await;
         }
