@@ -903,3 +903,86 @@ fn without_xdp_the_agent_itself_rejects_adverts_from_outside_the_allow_list() {
     }
     assert_eq!(b.holds(0), Some(true), "r1 keeps the router");
 }
+
+/// A SIGHUP that changes an instance in place (here its `advert_sources`: a third router
+/// joins, then leaves) must reach the XDP program too, not only the agent: otherwise the
+/// program keeps dropping the new peer's adverts as spoofed (and keeps accepting a removed
+/// one).
+#[test]
+fn a_reload_that_changes_advert_sources_reaches_the_data_plane() {
+    require_root();
+    let _serial = serial();
+    let b = Bed::new();
+    let agents = b.start_pair(
+        [0, 1].map(|i| b.config(i, [100, 90][i], &allowlist())),
+        &[VR],
+    );
+    let [r1, r2] = &agents;
+    let newcomer = Ipv4Addr::new(169, 254, 192, 3);
+    let attacker = Attacker::attach(&b.bed.ha, [0x02, 0xba, 0xd0, 0, 0, 0x68]);
+    // A modest advert that changes nothing where accepted (priority 1 < the master's 100).
+    let advert = Forged::v3(1, 1, Centisecs(10), &[Ipv4Addr::new(169, 254, 0, 1)])
+        .with_src(newcomer)
+        .advert_frame(attacker.mac);
+    let elections = [status(r1), status(r2)].map(|s| election(&s));
+    let reload = |sources: &str| {
+        let config = b.config(0, 100, &format!("advert_sources = [{sources}]"));
+        std::fs::write(&r1.config, config).unwrap();
+        let before = r1.process.logs().matches("configuration reloaded").count();
+        r1.process.signal(Signal::SIGHUP);
+        wait_for(WAIT, "the reload", || {
+            (r1.process.logs().matches("configuration reloaded").count() > before).then_some(())
+        });
+    };
+    // Sends the advert for a while; returns what r1 and r2 counted meanwhile.
+    let send = || {
+        let c = |a: &RunningAgent| {
+            (
+                xdp(a, VR, "adverts_spoofed"),
+                xdp(a, VR, "adverts_passed"),
+                instance(a, VR).counters.adverts_rx,
+            )
+        };
+        let before = [c(r1), c(r2)];
+        let flood = attacker.flood(std::slice::from_ref(&advert), 500, Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(300));
+        let after = [c(r1), c(r2)];
+        let d = |i: usize| {
+            (
+                after[i].0 - before[i].0,
+                after[i].1 - before[i].1,
+                after[i].2 - before[i].2,
+            )
+        };
+        (flood.sent, [d(0), d(1)])
+    };
+
+    let (sent, [r1d, r2d]) = send();
+    assert!(
+        r1d.0 >= sent && r2d.0 >= sent,
+        "not yet a peer: spoofed {r1d:?} {r2d:?}"
+    );
+
+    reload(&format!("\"{}\", \"{}\", \"{newcomer}\"", HA[0], HA[1]));
+    let (sent, [r1d, r2d]) = send();
+    assert_eq!(r1d.0, 0, "r1 allows the newcomer now: {r1d:?}");
+    assert!(
+        r1d.1 >= sent,
+        "XDP passes its adverts: {r1d:?}, sent {sent}"
+    );
+    assert!(
+        r1d.2 * 10 >= sent * 9,
+        "and the agent hears them: {r1d:?}, sent {sent}"
+    );
+    assert!(r2d.0 >= sent, "r2 was not reloaded: {r2d:?}");
+
+    reload(&format!("\"{}\", \"{}\"", HA[0], HA[1]));
+    let (sent, [r1d, _]) = send();
+    assert!(
+        r1d.0 >= sent,
+        "the newcomer left the list again: {r1d:?}, sent {sent}"
+    );
+    assert_eq!(r1d.2, 0, "{r1d:?}");
+
+    assert_eq!([status(r1), status(r2)].map(|s| election(&s)), elections);
+}
