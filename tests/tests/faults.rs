@@ -1,9 +1,11 @@
 //! Faults with two real agents on the Neutron-like test bed: the master's HA link goes down
-//! and comes back; the HA segment is partitioned for VRRP and heals; an attacker on the HA
-//! segment floods it with bad adverts of every kind. Each test asserts the election (one
-//! master once settled, no flapping), where the addresses are, who owns the data plane (the
-//! XDP counters of floating-IP traffic the flooding bridges deliver to both routers), and
-//! the counters by kind. Needs root and the XDP object (`cargo xtask test`).
+//! and comes back (admin down, carrier loss); the HA segment is partitioned for VRRP and
+//! heals (different and equal priorities); an attacker on the HA segment floods it with bad
+//! adverts of every kind; spoofed adverts without XDP; an allow-list changed by a reload.
+//! The tests assert the election (one master once settled, no flapping), where the
+//! addresses are, who owns the data plane (the XDP counters of floating-IP traffic the
+//! flooding bridges deliver to both routers), and the counters by kind. Needs root and the
+//! XDP object (`cargo xtask test`).
 //!
 //! Kill -9, SIGSTOP fencing, restarts and reloads are covered by `agent_pair` and
 //! `dataplane_e2e`.
@@ -84,7 +86,7 @@ impl Bed {
         )
     }
 
-    /// r1 (priority 100) first, as master of every instance in `configs`; then r2 as backup.
+    /// r1 first, as master of every one of `instances`; then r2, as their backup.
     fn start_pair(&self, configs: [String; 2], instances: &[&str]) -> [RunningAgent; 2] {
         let r1 = RunningAgent::start("r1", &self.dir, &configs[0]);
         for i in instances {
@@ -748,11 +750,16 @@ fn bad_adverts_flooding_the_ha_segment_change_nothing_and_are_counted_by_kind() 
 
     let start = [status(r1), status(r2)];
     for s in &start {
+        let mut errors = error_counters(s);
+        // An agent attaches the program while registering its first instance: a peer's
+        // advert for the next one, arriving in between, counts as for an unknown instance
+        // (before any instance runs, so it changes nothing).
+        let startup = errors.remove("xdp:advert_unknown_instance").unwrap_or(0);
+        assert!(startup <= 5, "{startup} adverts for unknown instances");
         assert_eq!(
-            error_counters(s).values().sum::<u64>(),
+            errors.values().sum::<u64>(),
             0,
-            "no errors before the attack: {:?}",
-            error_counters(s)
+            "no errors before the attack: {errors:?}"
         );
     }
     let elections = start.each_ref().map(election);
