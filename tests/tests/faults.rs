@@ -993,3 +993,37 @@ fn a_reload_that_changes_advert_sources_reaches_the_data_plane() {
 
     assert_eq!([status(r1), status(r2)].map(|s| election(&s)), elections);
 }
+
+/// A backup that was not scheduled for longer than the master-down interval (frozen here by
+/// SIGSTOP; CPU starvation or a paused VM do the same) must not take over from a master that
+/// went on advertising: the adverts waiting in its socket when it resumes say the master is
+/// alive. (Freezing the master is `dataplane_e2e`'s fencing test.)
+#[test]
+fn a_backup_frozen_longer_than_the_master_down_interval_resumes_as_backup() {
+    require_root();
+    let _serial = serial();
+    let b = Bed::new();
+    let agents = b.start_pair([b.config(0, 100, ""), b.config(1, 90, "")], &[VR]);
+    let [r1, r2] = &agents;
+    let master_down = Duration::from_millis(instance(r2, VR).master_advert_interval_ms * 3);
+    for round in 0..10 {
+        r2.process.signal(Signal::SIGSTOP);
+        std::thread::sleep(master_down * 2);
+        r2.process.signal(Signal::SIGCONT);
+        std::thread::sleep(Duration::from_millis(400));
+        let (i1, i2) = (instance(r1, VR), instance(r2, VR));
+        assert_eq!(
+            (i2.counters.became_master, i2.state.as_str()),
+            (0, "BACKUP"),
+            "round {round}: the frozen backup took over on resuming: {:?}",
+            i2.last_transition
+        );
+        assert_eq!(
+            (i1.counters.became_master, i1.counters.released_master),
+            (1, 0),
+            "round {round}"
+        );
+    }
+    assert_eq!(b.holds(0), Some(true));
+    assert_eq!(b.holds(1), Some(false));
+}
