@@ -139,6 +139,8 @@ impl FloodReport {
 pub struct Attacker {
     pub ns: NetNs,
     pub mac: [u8; 6],
+    /// The attacker's port on the segment's bridge.
+    pub port: String,
     socket: PacketSocket,
 }
 
@@ -151,16 +153,22 @@ impl Attacker {
             .map(|b| format!("{b:02x}"))
             .collect::<Vec<_>>()
             .join(":");
-        segment.attach(&ns, "eth0", Some(&text));
+        let port = segment.attach(&ns, "eth0", Some(&text));
         let socket =
             vrrp_agent::netns::run_in(Some(ns.name()), || PacketSocket::open_by_name("eth0"))
                 .expect("enter the attacker namespace")
                 .expect("open a packet socket on eth0");
-        Self { ns, mac, socket }
+        Self {
+            ns,
+            mac,
+            port,
+            socket,
+        }
     }
 
-    /// Sends `frames` round robin at `rate` frames per second for `duration` (paced every
-    /// millisecond, so no burst is larger than a few frames).
+    /// Sends `frames` round robin at up to `rate` frames per second for `duration` (paced
+    /// every millisecond, no burst larger than two milliseconds' worth; a sender that is
+    /// not scheduled sends less).
     pub fn flood(&self, frames: &[Vec<u8>], rate: u32, duration: Duration) -> FloodReport {
         assert!(!frames.is_empty() && rate > 0);
         let start = Instant::now();
@@ -172,11 +180,16 @@ impl Attacker {
                 break;
             }
             let due = (elapsed.as_secs_f64() * f64::from(rate)) as u64 + 1;
-            while report.sent + report.refused < due {
+            // At most two milliseconds' worth at once: a sender that fell behind (not
+            // scheduled) does not catch up in one burst, nor overrun `duration`.
+            let burst = u64::from(rate / 500).max(1);
+            let mut n = 0;
+            while report.sent + report.refused < due && n < burst {
                 match self.socket.send(next.next().expect("cycle")) {
                     Ok(()) => report.sent += 1,
                     Err(_) => report.refused += 1,
                 }
+                n += 1;
             }
             std::thread::sleep(Duration::from_millis(1));
         }

@@ -130,6 +130,23 @@ impl Bed {
         }
     }
 
+    /// Frames that the kernel dropped on the way from `attacker` to router `i`'s XDP
+    /// program so far: at the attacker's bridge port (backlog), at the router's bridge port
+    /// (the veth's XDP ring full) and at the router's HA interface.
+    fn dropped_on_the_way(&self, attacker: &Attacker, i: usize) -> u64 {
+        let stat = |ns: &NetNs, dev: &str, dir: &str| {
+            let out = ns.ip(&["-s", "-j", "link", "show", "dev", dev]);
+            let v: serde_json::Value = serde_json::from_str(&out).expect("ip -j");
+            v[0]["stats64"][dir]["dropped"]
+                .as_u64()
+                .expect("a drop counter")
+        };
+        let seg = &self.bed.ha.ns;
+        stat(seg, &attacker.port, "rx")
+            + stat(seg, &self.bed.ports[i].ha, "tx")
+            + stat(self.router(i), HA_IF, "rx")
+    }
+
     /// UDP from the outside host to the floating IP, received by the VM behind it. The WAN
     /// bridge floods, so both routers see every datagram: the owner translates it, the
     /// other's XDP program drops it.
@@ -766,6 +783,7 @@ fn bad_adverts_flooding_the_ha_segment_change_nothing_and_are_counted_by_kind() 
     let mut report = Vec::new();
     for kind in &kinds {
         let before = [status(r1), status(r2)].map(|s| error_counters(&s));
+        let dropped_before = [0, 1].map(|i| b.dropped_on_the_way(&attacker, i));
         // Flood from a thread; meanwhile ask both agents for their status, timing each answer.
         let (flood, latencies): (FloodReport, Vec<Duration>) = std::thread::scope(|s| {
             let flood = s.spawn(|| attacker.flood(&kind.frames, RATE, FLOOD));
@@ -807,7 +825,20 @@ fn bad_adverts_flooding_the_ha_segment_change_nothing_and_are_counted_by_kind() 
 
         for (i, a) in after.iter().enumerate() {
             let delta = moved(&before[i], &error_counters(a));
-            report.push(format!("    r{}: {delta:?}", i + 1));
+            // Frames the kernel dropped before the XDP program saw them (queues overflowing
+            // on a loaded machine): accounted for, but a flood must mostly get through.
+            let lost = b.dropped_on_the_way(&attacker, i) - dropped_before[i];
+            assert!(
+                lost * 10 <= flood.sent,
+                "{}: {lost} of {} frames to r{} dropped before XDP",
+                kind.name,
+                flood.sent,
+                i + 1
+            );
+            report.push(format!(
+                "    r{}: {delta:?} (lost on the way: {lost})",
+                i + 1
+            ));
             let unexpected: Vec<_> = delta
                 .keys()
                 .filter(|k| !kind.expect.contains(&k.as_str()))
@@ -822,8 +853,8 @@ fn bad_adverts_flooding_the_ha_segment_change_nothing_and_are_counted_by_kind() 
                 let got = delta.get(*e).copied().unwrap_or(0);
                 match kind.layer {
                     Layer::Xdp => assert!(
-                        got >= flood.sent,
-                        "{}: r{} {e} moved by {got}, sent {}",
+                        got + lost >= flood.sent,
+                        "{}: r{} {e} moved by {got}, sent {}, {lost} lost on the way",
                         kind.name,
                         i + 1,
                         flood.sent
