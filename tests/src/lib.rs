@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod agents;
+pub mod attack;
 pub mod bench;
 pub mod capture;
 pub mod checksum;

@@ -94,6 +94,8 @@ pub struct RouterConfig {
     pub track_gateway: bool,
     /// Where the agent pins its XDP state.
     pub bpf_pin_dir: Option<std::path::PathBuf>,
+    /// More TOML lines for the agent's instance table (e.g. `advert_sources = [...]`).
+    pub instance_extra: String,
 }
 
 impl Default for RouterConfig {
@@ -106,6 +108,7 @@ impl Default for RouterConfig {
             dataplane: true,
             track_gateway: false,
             bpf_pin_dir: None,
+            instance_extra: String::new(),
         }
     }
 }
@@ -260,7 +263,9 @@ routes = ["0.0.0.0/0 via {EXTERNAL_GATEWAY} dev {QG_IF} protocol static"]
 floating_ips = [{{ floating = "{FLOATING_IP}", fixed = "{CLIENT_IP}", interface = "{QG_IF}" }}]
 track_interfaces = ["{QR_IF}", "{QG_IF}"]
 garp = {{ master_delay = 0, master_repeat = 3 }}
+{extra}
 "#,
+            extra = c.instance_extra,
             version = c.version,
             priority = c.priority,
             interval = c.advert_interval,

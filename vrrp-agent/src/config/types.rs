@@ -95,18 +95,30 @@ pub struct InstanceSpec {
     pub track: Vec<TrackSpec>,
     /// Floating IPs the data plane translates 1:1 while this instance is master.
     pub floating_ips: Vec<FloatingIp>,
-    /// Adverts are accepted only from these sources (dropped in XDP otherwise); empty: from
-    /// anyone, unless `unicast_peers` is set (then from them only, as keepalived does).
+    /// Adverts are accepted only from these sources (dropped by the XDP program, and by the
+    /// agent itself, so also without XDP); empty: from anyone, unless `unicast_peers` is set
+    /// (then from them only, as keepalived does).
     pub advert_sources: Vec<IpAddr>,
 }
 
 impl InstanceSpec {
     /// The allow-list of advert sources the data plane enforces (empty: none).
     pub fn advert_allowlist(&self) -> Vec<IpAddr> {
+        self.allowlist().to_vec()
+    }
+
+    /// Whether an advert from `src` passes the allow-list (the agent's own check, the same
+    /// list the data plane enforces).
+    pub fn accepts_advert_from(&self, src: IpAddr) -> bool {
+        let list = self.allowlist();
+        list.is_empty() || list.contains(&src)
+    }
+
+    fn allowlist(&self) -> &[IpAddr] {
         if self.advert_sources.is_empty() {
-            self.unicast_peers.clone()
+            &self.unicast_peers
         } else {
-            self.advert_sources.clone()
+            &self.advert_sources
         }
     }
 
@@ -224,5 +236,41 @@ pub struct ConfigWarning {
 impl std::fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(advert_sources: &[&str], unicast_peers: &[&str]) -> InstanceSpec {
+        let ips = |l: &[&str]| l.iter().map(|a| a.parse().unwrap()).collect();
+        InstanceSpec {
+            vrrp: InstanceConfig::new("vr", 1, "10.0.0.100".parse().unwrap()),
+            netns: None,
+            interface: "eth0".into(),
+            unicast_peers: ips(unicast_peers),
+            unicast_src: None,
+            mcast_src: None,
+            notify: NotifySpec::default(),
+            track: vec![],
+            floating_ips: vec![],
+            advert_sources: ips(advert_sources),
+        }
+    }
+
+    #[test]
+    fn the_agent_accepts_adverts_from_the_list_the_data_plane_enforces() {
+        let from = |s: &InstanceSpec, a: &str| s.accepts_advert_from(a.parse().unwrap());
+        let open = spec(&[], &[]);
+        assert!(from(&open, "192.0.2.9") && open.advert_allowlist().is_empty());
+        let peers = spec(&[], &["192.0.2.2"]);
+        assert!(from(&peers, "192.0.2.2") && !from(&peers, "192.0.2.9"));
+        let both = spec(&["192.0.2.3"], &["192.0.2.2"]);
+        assert!(from(&both, "192.0.2.3") && !from(&both, "192.0.2.2"));
+        assert_eq!(
+            both.advert_allowlist(),
+            vec!["192.0.2.3".parse::<IpAddr>().unwrap()]
+        );
     }
 }

@@ -222,7 +222,9 @@ impl Manager {
         Ok(self.routers.get_mut(netns).expect("just inserted"))
     }
 
-    /// Registers an instance: program on its interfaces, slot, addresses, NAT, peers.
+    /// Registers an instance: program on its interfaces, slot, addresses, NAT, peers. Called
+    /// again for a registered instance (a reload changed it in place), it keeps the slot and
+    /// its ownership, adds what is new and removes what the instance no longer has.
     pub fn register(&mut self, reg: &Registration) -> Result<Registered, DataplaneError> {
         let pref = self.pref;
         let links_dir = self.pin_dir.join("links");
@@ -274,6 +276,14 @@ impl Manager {
             (false, false) => INSTANCE_FLAG_ALLOWLIST,
             (false, true) => INSTANCE_FLAG_ALLOWLIST | INSTANCE_FLAG_UNICAST_ANY_TTL,
         };
+        // The allowed peers go in before the instance entry that switches the allow-list on,
+        // so no advert of a peer is ever dropped as spoofed in between.
+        let mut peers = Vec::new();
+        for peer in &reg.allowlist {
+            let k = peer_key(slot, *peer);
+            self.control.add_peer(k)?;
+            peers.push(k);
+        }
         self.control
             .upsert_instance(key, InstanceValue { slot, flags })?;
         let mut info = SlotInfo {
@@ -283,7 +293,7 @@ impl Manager {
             owned: resume_master,
             vips: Vec::new(),
             nat_out: Vec::new(),
-            peers: Vec::new(),
+            peers,
             gateways: Vec::new(),
         };
         if !reg.floating.is_empty() {
@@ -346,12 +356,23 @@ impl Manager {
             )?;
             info.gateways.push(k);
         }
-        for peer in &reg.allowlist {
-            let k = peer_key(slot, *peer);
-            self.control.add_peer(k)?;
-            info.peers.push(k);
+        // Registered before (a reload changed the instance in place): what the new
+        // registration no longer has goes, now that everything it has is in.
+        if let Some(old) = self.instances.insert(key, info) {
+            let new = &self.instances[&key];
+            for k in old.vips.iter().filter(|k| !new.vips.contains(k)) {
+                self.control.remove_vip(k)?;
+            }
+            for k in old.nat_out.iter().filter(|k| !new.nat_out.contains(k)) {
+                self.control.remove_nat_out(k)?;
+            }
+            for k in old.peers.iter().filter(|k| !new.peers.contains(k)) {
+                self.control.remove_peer(k)?;
+            }
+            for k in old.gateways.iter().filter(|k| !new.gateways.contains(k)) {
+                self.control.remove_gateway(k)?;
+            }
         }
-        self.instances.insert(key, info);
         Ok(Registered {
             key,
             slot,

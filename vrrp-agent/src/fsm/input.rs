@@ -19,6 +19,9 @@ pub enum Input {
     Advert { src: IpAddr, advert: Advert },
     /// A packet for this VRID failed a codec check (counted only).
     RxDecodeError(DecodeError),
+    /// An advert for this VRID from a source outside the instance's allow-list
+    /// (`advert_sources`, else `unicast_peers`): counted as `source_not_allowed` only.
+    RxSourceNotAllowed,
     /// A tracked object (by index in the config) went up or down.
     Tracked { index: usize, up: bool },
     /// The primary address of the instance's interface changed (the source of our adverts

@@ -194,6 +194,7 @@ impl Instance {
             Input::Shutdown => self.shutdown(now),
             Input::Advert { src, advert } => self.receive(src, advert, now),
             Input::RxDecodeError(e) => self.counters.rx_errors.bump(e.kind()),
+            Input::RxSourceNotAllowed => self.counters.rx_errors.bump("source_not_allowed"),
             Input::Tracked { index, up } => {
                 if self.tracking.set(index, up) {
                     self.reevaluate_fault(now);

@@ -130,6 +130,18 @@ impl AsyncVrrpSocket {
             .await?
     }
 
+    /// The next packet if one is waiting, without waiting (`None`: none is). For whoever must
+    /// see what already arrived before acting on a timer; it shares the socket with a task
+    /// in [`recv`](Self::recv) (each packet goes to one of them).
+    pub fn try_recv(&self) -> Option<Result<Received, RecvError>> {
+        let mut buf = vec![0u8; rx::RECV_BUF_LEN];
+        match rx::receive(self.fd.get_ref(), self.ipv6, &mut buf) {
+            Ok(outcome) => Some(outcome),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => Some(Err(RecvError::Io(e))),
+        }
+    }
+
     /// Sends one encoded VRRP message (checksum computed for `src`) from `src` to `dst` (the
     /// VRRP group or a unicast peer) out of this socket's interface. `src` must be an address
     /// of this host (for IPv6 not tentative) and of the socket's family, as must `dst`.

@@ -146,8 +146,13 @@ impl Engine {
                     tokio::select! {
                         ev = self.events_rx.recv() => ev,
                         _ = tokio::time::sleep_until(d.into()) => {
-                            self.fire_timers(Instant::now());
-                            continue;
+                            match self.take_pending().await {
+                                Some(shutdown) => Some(shutdown),
+                                None => {
+                                    self.fire_timers(Instant::now());
+                                    continue;
+                                }
+                            }
                         }
                     }
                 }
@@ -161,6 +166,43 @@ impl Engine {
             self.handle(event).await;
         }
         Ok(())
+    }
+
+    /// Handles what arrived before a timer came due but was not handled yet because the
+    /// agent was not scheduled in time (CPU starvation, a stopped process, a burst of
+    /// packets): the events queued now, then the packets still waiting in the VRRP sockets.
+    /// Without this, `select!` picks the overdue timer or the waiting advert at random, and a
+    /// backup that was merely late declares a live master down (and flaps back at once).
+    /// Bounded, so timers still fire under a flood. Returns a shutdown request met on the way
+    /// (the rest is left for later).
+    async fn take_pending(&mut self) -> Option<EngineEvent> {
+        for _ in 0..self.events_rx.len() {
+            let Ok(event) = self.events_rx.try_recv() else {
+                break;
+            };
+            if let EngineEvent::Shutdown = event {
+                return Some(event);
+            }
+            self.handle(event).await;
+        }
+        let sockets: Vec<_> = self
+            .sockets
+            .iter()
+            .map(|(k, s)| (k.clone(), std::sync::Arc::clone(s)))
+            .collect();
+        for (key, socket) in sockets {
+            // At most about what a socket buffer holds.
+            for _ in 0..4096 {
+                match socket.try_recv() {
+                    None | Some(Err(crate::net::RecvError::Io(_))) => break,
+                    Some(Ok(received)) => self.on_packet(&key, received, Instant::now()),
+                    Some(Err(error)) => {
+                        tracing::debug!(netns = ?key.0, interface = key.1, "unusable packet: {error}");
+                    }
+                }
+            }
+        }
+        None
     }
 
     async fn handle(&mut self, event: EngineEvent) {
@@ -447,8 +489,11 @@ impl Engine {
         match decoded {
             Ok(advert) => {
                 let slot = self.slot(i);
-                if !slot.spec.unicast_peers.is_empty() && !slot.spec.unicast_peers.contains(&src) {
-                    tracing::debug!(instance = slot.spec.vrrp.name, %src, "advert from an address that is not a unicast peer");
+                // The XDP program drops these before they get here; without it (dataplane
+                // "none", or a node where it could not be loaded) this is the only check.
+                if !slot.spec.accepts_advert_from(src) {
+                    tracing::debug!(instance = slot.spec.vrrp.name, %src, "advert from a source outside the allow-list (advert_sources / unicast_peers)");
+                    self.input(i, Input::RxSourceNotAllowed, now);
                     return;
                 }
                 tracing::trace!(instance = slot.spec.vrrp.name, %src, priority = advert.priority, "advert");
@@ -615,7 +660,17 @@ impl Engine {
         }
         slot.tracked_up.resize(track.len(), true);
         slot.track = track;
-        slot.spec = spec;
+        slot.spec = spec.clone();
+        let ifindex = slot.ifindex;
+        // Addresses, floating IPs and the advert allow-list may have changed: the data plane
+        // must enforce the new ones (same identity, so same slot; ownership is kept).
+        match self.namespace(&spec.netns) {
+            Ok(ns) => {
+                let netlink = ns.netlink.clone();
+                self.register_dataplane(&spec, ifindex, &netlink).await;
+            }
+            Err(e) => tracing::error!(instance = spec.vrrp.name, "data plane not updated: {e}"),
+        }
         if tracking_changed {
             self.restart_tracking(i).await;
         }

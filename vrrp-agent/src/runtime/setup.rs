@@ -210,9 +210,10 @@ impl Engine {
     }
 
     /// Registers the instance with the data plane (program on its interfaces, addresses,
-    /// floating IPs, allow-list); returns whether it should resume as master. A failure is
-    /// logged and the instance runs without data-plane enforcement.
-    async fn register_dataplane(
+    /// floating IPs, allow-list), at setup and again when a reload changes it in place;
+    /// returns whether it should resume as master. A failure is logged and the instance runs
+    /// without data-plane enforcement.
+    pub(super) async fn register_dataplane(
         &mut self,
         spec: &InstanceSpec,
         ifindex: u32,
