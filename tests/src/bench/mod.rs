@@ -9,6 +9,7 @@
 pub mod machine;
 pub mod plot;
 pub mod report;
+pub mod scale;
 pub mod stats;
 
 use std::path::PathBuf;

@@ -19,8 +19,10 @@ const USAGE: &str = "usage: bench [xdp|throughput|failover|scale ...] [--quick] 
   --out DIR   where BENCHMARKS.md and bench/ go (default: the current directory)";
 
 fn run_part(id: &str, opts: &BenchOptions) -> anyhow::Result<Section> {
-    let _ = opts;
-    anyhow::bail!("part `{id}` is not implemented yet")
+    match id {
+        "scale" => vrrp_tests::bench::scale::run(opts),
+        _ => anyhow::bail!("part `{id}` is not implemented yet"),
+    }
 }
 
 fn main() -> ExitCode {
