@@ -49,11 +49,11 @@ impl AgentNode {
         let end = Instant::now() + timeout;
         loop {
             interrupt::check()?;
-            if let Some(r) = self.agent.status() {
-                if r.instances.len() == instances {
-                    self.pid = Some(r.agent.pid as i32);
-                    return Ok(());
-                }
+            if let Some(r) = self.agent.status()
+                && r.instances.len() == instances
+            {
+                self.pid = Some(r.agent.pid as i32);
+                return Ok(());
             }
             if Instant::now() > end {
                 let logs = self.agent.process.logs();

@@ -13,8 +13,10 @@ pub struct Stat {
     /// R, S, Z, ...
     pub state: char,
     pub ppid: i32,
-    /// utime + stime, in clock ticks.
+    /// utime + stime, in clock ticks (the whole process, exited threads included; each
+    /// reading is truncated to a tick).
     pub ticks: u64,
+    pub threads: u64,
 }
 
 /// Parses `/proc/<pid>/stat`. `comm` may hold spaces and parentheses: it ends at the last `)`.
@@ -28,12 +30,20 @@ pub fn parse_stat(s: &str) -> Option<Stat> {
     let ppid = rest.get(1)?.parse().ok()?;
     let utime: u64 = rest.get(11)?.parse().ok()?;
     let stime: u64 = rest.get(12)?.parse().ok()?;
+    let threads: u64 = rest.get(17)?.parse().ok()?;
     Some(Stat {
         comm,
         state,
         ppid,
         ticks: utime + stime,
+        threads,
     })
+}
+
+/// Nanoseconds on a CPU, the first field of `/proc/<pid>/schedstat` (of the main thread
+/// only; exact, unlike the ticks of `stat`).
+pub fn parse_schedstat(s: &str) -> Option<u64> {
+    s.split_whitespace().next()?.parse().ok()
 }
 
 /// The value of a `Key:   123 kB` line (`smaps_rollup`, `status`), without its unit.
@@ -148,6 +158,11 @@ pub fn stat(pid: i32) -> Option<Stat> {
     parse_stat(&read(format!("/proc/{pid}/stat"))?)
 }
 
+/// CPU time of the main thread, in nanoseconds.
+pub fn schedstat_ns(pid: i32) -> Option<u64> {
+    parse_schedstat(&read(format!("/proc/{pid}/schedstat"))?)
+}
+
 /// Alive and not a zombie.
 pub fn alive(pid: i32) -> bool {
     stat(pid).is_some_and(|s| s.state != 'Z')
@@ -233,8 +248,12 @@ mod tests {
                  123 1000 200 18446744073709551615";
         let st = parse_stat(s).unwrap();
         assert_eq!(st.comm, "keep (alived) x");
-        assert_eq!((st.state, st.ppid, st.ticks), ('S', 1, 22));
+        assert_eq!((st.state, st.ppid, st.ticks, st.threads), ('S', 1, 22, 1));
         assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(
+            parse_schedstat("276207097 624001373 125\n"),
+            Some(276_207_097)
+        );
     }
 
     #[test]

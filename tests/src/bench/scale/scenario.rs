@@ -162,6 +162,24 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// `f()` and the moment it started.
+fn timed<T>(f: impl FnOnce() -> T) -> (Instant, T) {
+    (Instant::now(), f())
+}
+
+/// The agents' logs, for looking into a run (`VXT_SCALE_LOGS=<dir>`).
+fn save_logs(bench: &Bench, s: &Scenario, dir: &std::path::Path) {
+    let _ = std::fs::create_dir_all(dir);
+    for (n, node) in bench.nodes.iter().zip(["a", "b"]) {
+        if let Running::Agent(a) = n {
+            let _ = std::fs::write(
+                dir.join(format!("{}-node-{node}.log", s.id())),
+                a.agent.process.logs(),
+            );
+        }
+    }
+}
+
 fn log(s: &Scenario, msg: &str) {
     println!("  [{}] {msg}", s.id());
 }
@@ -244,17 +262,20 @@ pub fn run(s: Scenario, routers: usize, timing: Timing) -> anyhow::Result<Outcom
     let pids_a = bench.nodes[0].pids();
     let pids_b = bench.nodes[1].pids();
     anyhow::ensure!(!pids_a.is_empty(), "node A has no running process");
-    let before_a = usage::ticks(&pids_a);
-    let before_b = usage::ticks(&pids_b);
-    let net0 = Snapshot::take(&bench.topo)?;
-    let agent0 = bench.nodes[0].counters();
-    let machine0 = procfs::machine_cpu();
+    // Each quantity keeps the moment it was read: a snapshot of every namespace takes a
+    // noticeable time, which must not count in the other rates.
+    let before_a = timed(|| usage::cpu(&pids_a));
+    let before_b = timed(|| usage::cpu(&pids_b));
+    let agent0 = timed(|| bench.nodes[0].counters());
+    let machine0 = timed(procfs::machine_cpu);
+    let net0 = timed(|| Snapshot::take(&bench.topo));
+    let net0 = (net0.0, net0.1?);
     let w0 = Instant::now();
     log(&s, &format!("measuring for {:?}", timing.window));
 
     let mut checks = 0;
     let mut checks_misplaced = 0;
-    let mut worst = net0.tally();
+    let mut worst = net0.1.tally();
     loop {
         let left = timing.window.saturating_sub(w0.elapsed());
         interrupt::sleep(left.min(timing.check_every))?;
@@ -270,41 +291,49 @@ pub fn run(s: Scenario, routers: usize, timing: Timing) -> anyhow::Result<Outcom
             worst = t;
         }
     }
-    let after_a = usage::ticks(&bench.nodes[0].pids());
-    let after_b = usage::ticks(&bench.nodes[1].pids());
-    let machine1 = procfs::machine_cpu();
-    let net1 = Snapshot::take(&bench.topo)?;
-    let agent1 = bench.nodes[0].counters();
+    let after_a = timed(|| usage::cpu(&bench.nodes[0].pids()));
+    let after_b = timed(|| usage::cpu(&bench.nodes[1].pids()));
+    let agent1 = timed(|| bench.nodes[0].counters());
+    let machine1 = timed(procfs::machine_cpu);
+    let net1 = timed(|| Snapshot::take(&bench.topo));
+    let net1 = (net1.0, net1.1?);
     let window_s = secs(w0.elapsed());
     let mut a = Usage::memory(&bench.nodes[0].pids());
-    a.cpu_percent = usage::cpu_percent(&before_a, &after_a, window_s, tck);
+    a.cpu_percent = usage::cpu_percent(&before_a.1, &after_a.1, secs(after_a.0 - before_a.0), tck);
     let mut b = Usage::memory(&bench.nodes[1].pids());
-    b.cpu_percent = usage::cpu_percent(&before_b, &after_b, window_s, tck);
-    let rate = |x1: u64, x0: u64| x1.saturating_sub(x0) as f64 / window_s;
-    let (rx0, tx0) = net0.packets(Node::A);
-    let (rx1, tx1) = net1.packets(Node::A);
-    let b_rx = rate(net1.packets(Node::B).0, net0.packets(Node::B).0);
+    b.cpu_percent = usage::cpu_percent(&before_b.1, &after_b.1, secs(after_b.0 - before_b.0), tck);
+    let net_s = secs(net1.0 - net0.0);
+    let per_s = |x1: u64, x0: u64, s: f64| x1.saturating_sub(x0) as f64 / s;
+    let (rx0, tx0) = net0.1.packets(Node::A);
+    let (rx1, tx1) = net1.1.packets(Node::A);
+    let b_rx = per_s(net1.1.packets(Node::B).0, net0.1.packets(Node::B).0, net_s);
     let b_masters = (0..routers)
         .filter(|i| Router(*i).master() == Node::B)
         .count();
-    let a_agent = match (agent0, agent1) {
-        (Some(c0), Some(c1)) => Some(AgentWindow {
-            adverts_rx_per_s: rate(c1.adverts_rx, c0.adverts_rx),
-            adverts_tx_per_s: rate(c1.adverts_tx, c0.adverts_tx),
-            transitions: c1.transitions.saturating_sub(c0.transitions),
-            masters: c1.masters,
-        }),
+    let a_agent = match (agent0.1, agent1.1) {
+        (Some(c0), Some(c1)) => {
+            let d = secs(agent1.0 - agent0.0);
+            Some(AgentWindow {
+                adverts_rx_per_s: per_s(c1.adverts_rx, c0.adverts_rx, d),
+                adverts_tx_per_s: per_s(c1.adverts_tx, c0.adverts_tx, d),
+                transitions: c1.transitions.saturating_sub(c0.transitions),
+                masters: c1.masters,
+            })
+        }
         _ => None,
     };
-    let machine_busy_percent = match (machine0, machine1) {
+    let machine_busy_percent = match (machine0.1, machine1.1) {
         (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
             Some((b1 - b0) as f64 / (t1 - t0) as f64 * 100.0)
         }
         _ => None,
     };
-    let final_tally = net1.tally();
+    let final_tally = net1.1.tally();
     if final_tally.misplaced() > worst.misplaced() {
         worst = final_tally;
+    }
+    if let Some(dir) = std::env::var_os("VXT_SCALE_LOGS") {
+        save_logs(&bench, &s, std::path::Path::new(&dir));
     }
     log(&s, "stopping");
     let stop_a_s = bench.nodes[0].stop().map(secs);
@@ -322,8 +351,8 @@ pub fn run(s: Scenario, routers: usize, timing: Timing) -> anyhow::Result<Outcom
         window_s,
         a,
         b,
-        a_ha_rx_per_s: rate(rx1, rx0),
-        a_ha_tx_per_s: rate(tx1, tx0),
+        a_ha_rx_per_s: per_s(rx1, rx0, net_s),
+        a_ha_tx_per_s: per_s(tx1, tx0, net_s),
         b_ha_rx_per_s: b_rx,
         expected_rx_per_s: b_masters as f64 / s.interval,
         a_agent,

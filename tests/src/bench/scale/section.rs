@@ -65,9 +65,13 @@ fn method(routers: usize, timing: Timing, keepalived: Option<&str>) -> String {
          processes share pages, so PSS is the fair sum). **BPF kernel memory**: the XDP \
          programs and maps are kernel memory, not in RSS: `memlock` of the distinct \
          programs and maps behind the process's file descriptors (`/proc/<pid>/fdinfo`, \
-         deduplicated by id). **CPU**: utime+stime deltas from `/proc/<pid>/stat` over a \
-         {w} s window, as percent of one CPU (the XDP program runs in softirq context and \
-         is in no process's time). **Adverts**: packets received and sent on node A's HA \
+         deduplicated by id). **CPU**: CPU time used over a {w} s window, as percent of one \
+         CPU: for single-threaded processes (keepalived) the exact nanoseconds of \
+         `/proc/<pid>/schedstat` (the utime+stime ticks of `/proc/<pid>/stat` are truncated \
+         to 10 ms, which summed over 500 mostly idle processes would be most of the \
+         signal), for the multi-threaded agent the utime+stime of `/proc/<pid>/stat` (which \
+         also counts exited threads). The XDP program runs in softirq context and is in no \
+         process's time. **Adverts**: packets received and sent on node A's HA \
          ports (`/proc/net/dev` read inside each namespace) per second over the window — \
          every advert on a router's HA link is for that router, so all of them reach the \
          process listening there; for vrrp-agent also the adverts its state machines \
