@@ -233,6 +233,31 @@ fn rfc5798_6_4_3_master_advertises_every_interval() {
 }
 
 #[test]
+fn rfc5798_6_4_3_a_late_timer_does_not_stretch_the_interval() {
+    let mut h = master();
+    // Every wake-up 3 ms late (timer granularity, a busy loop): the adverts keep their phase.
+    let start = h.now;
+    let mut sent = 0;
+    for n in 1..=100u64 {
+        let due = start + ms(1000 * n);
+        assert_eq!(
+            h.inst.poll_timeout(),
+            Some(due),
+            "advert {n} due on the 1 s grid"
+        );
+        h.now = due + ms(3);
+        h.inst.handle_timeout(h.now);
+        sent += adverts(&h.drain()).len();
+    }
+    assert_eq!(sent, 100);
+    // More than an interval late: one advert, then a fresh interval from then (no burst).
+    h.now += ms(2500);
+    h.inst.handle_timeout(h.now);
+    assert_eq!(adverts(&h.drain()).len(), 1);
+    assert_eq!(h.next_deadline_in(), Some(ms(1000)));
+}
+
+#[test]
 fn rfc5798_6_4_3_master_answers_priority_zero_with_an_advert_at_once() {
     let mut h = master();
     h.advance(ms(300));

@@ -13,6 +13,7 @@ pub mod machine;
 pub mod plot;
 pub mod rates;
 pub mod report;
+pub mod scale;
 pub mod stats;
 pub mod throughput;
 mod throughput_paths;

@@ -23,6 +23,7 @@ fn run_part(id: &str, opts: &BenchOptions) -> anyhow::Result<Section> {
         "xdp" => bench::xdp::run(opts),
         "throughput" => bench::throughput::run(opts),
         "failover" => bench::failover::run(opts),
+        "scale" => bench::scale::run(opts),
         _ => anyhow::bail!("part `{id}` is not implemented yet"),
     }
 }

@@ -167,8 +167,24 @@ impl Worker {
                 instance,
                 state,
             } => {
-                if let Err(e) = super::state_file::write(&dir, &instance, state) {
-                    tracing::warn!(instance, dir = %dir.display(), "writing the state file failed: {e}");
+                // File system calls block (a rename can take milliseconds): on the blocking
+                // pool, not on the runtime's two worker threads, which also drive every timer
+                // and socket of the agent. (Blocking them there, with 250 routers flapping,
+                // delayed adverts by more than the master-down interval: more flaps, more
+                // state files, an ever-growing queue.)
+                let d = dir.clone();
+                let name = instance.clone();
+                let written =
+                    tokio::task::spawn_blocking(move || super::state_file::write(&d, &name, state))
+                        .await;
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(instance, dir = %dir.display(), "writing the state file failed: {e}")
+                    }
+                    Err(e) => {
+                        tracing::warn!(instance, dir = %dir.display(), "writing the state file failed: {e}")
+                    }
                 }
             }
             Effect::Barrier(done) => {

@@ -17,6 +17,7 @@ use super::{
     events::{EngineEvent, SlotRef, SocketKey},
     notify::{Notification, Notifier},
     ownership::{DataplaneSink, OwnerKey},
+    primary::may_change_primary,
     reload::{Change, plan},
     setup::{Namespace, SetupError},
 };
@@ -25,7 +26,7 @@ use crate::{
     config::{AgentConfig, InstanceSpec, TrackSpec},
     fsm::{Input, Instance, Output, Reason, State, SyncGroup},
     net::AsyncVrrpSocket,
-    netlink::NetlinkEvent,
+    netlink::{AddrInfo, NetlinkEvent},
     packet::{Advert, VRRP_GROUP_V4, VRRP_GROUP_V6},
 };
 
@@ -469,10 +470,16 @@ impl Engine {
 
     fn on_packet(&mut self, socket: &SocketKey, received: crate::net::Received, now: Instant) {
         let vrid = received.vrrp.get(1).copied();
+        // Compared field by field: building each slot's key would clone two strings per
+        // slot for every packet (with 250 routers, 500 allocations per advert).
         let target = vrid.and_then(|vrid| {
             self.slots.iter().position(|s| {
-                s.as_ref()
-                    .is_some_and(|s| s.socket_key() == *socket && s.spec.vrrp.vrid == vrid)
+                s.as_ref().is_some_and(|s| {
+                    s.spec.vrrp.vrid == vrid
+                        && s.spec.interface == socket.1
+                        && s.spec.netns == socket.0
+                        && s.spec.vrrp.is_ipv6() == socket.2
+                })
             })
         });
         let Some(i) = target else {
@@ -515,11 +522,10 @@ impl Engine {
             NetlinkEvent::LinkRemoved { name, .. } => {
                 self.interface_state(&netns, &name, false, now)
             }
-            NetlinkEvent::AddressAdded(_)
-            | NetlinkEvent::AddressRemoved(_)
-            | NetlinkEvent::Resync => {
-                self.refresh_primaries(&netns, now).await;
+            NetlinkEvent::AddressAdded(a) | NetlinkEvent::AddressRemoved(a) => {
+                self.refresh_primaries(&netns, Some(&a), now).await;
             }
+            NetlinkEvent::Resync => self.refresh_primaries(&netns, None, now).await,
         }
     }
 
@@ -541,8 +547,16 @@ impl Engine {
         }
     }
 
-    /// Re-reads the primary address of every instance in `netns` (addresses changed).
-    async fn refresh_primaries(&mut self, netns: &Option<String>, now: Instant) {
+    /// Re-reads the primary address of the instances in `netns` that address change
+    /// `changed` may concern (all of them when `None`: events were lost). Each re-read is a
+    /// netlink round trip that holds up the engine, so the instances' own addresses coming
+    /// and going (every transition) must not cause one.
+    async fn refresh_primaries(
+        &mut self,
+        netns: &Option<String>,
+        changed: Option<&AddrInfo>,
+        now: Instant,
+    ) {
         let Some(ns) = self.namespaces.get(netns) else {
             return;
         };
@@ -557,6 +571,9 @@ impl Engine {
                 continue;
             }
             let exclude: Vec<IpAddr> = slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();
+            if changed.is_some_and(|a| !may_change_primary(slot.ifindex, &exclude, a)) {
+                continue;
+            }
             let current = slot.fsm.status().primary;
             match netlink
                 .primary_address(slot.ifindex, slot.spec.vrrp.is_ipv6(), &exclude)

@@ -14,6 +14,7 @@ pub mod state_file;
 mod effects;
 mod engine;
 mod events;
+mod primary;
 mod reload;
 mod setup;
 mod status;
