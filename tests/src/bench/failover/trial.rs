@@ -98,6 +98,7 @@ pub fn run(setup: &Setup, tag: &str) -> anyhow::Result<Outcome> {
         dataplane: true,
         track_gateway: false,
         bpf_pin_dir: Some(dir.bpf_dir().join(format!("p{priority}"))),
+        ..RouterConfig::default()
     };
     if setup.implementation == Implementation::Keepalived {
         // What Neutron does for a floating IP without vrrp-xdp, on every router of the group.
