@@ -113,6 +113,11 @@ pub fn run(setup: &Setup, tag: &str) -> anyhow::Result<Outcome> {
     if !r2.wait_state("BACKUP", settle(setup.interval)) {
         anyhow::bail!("r2 never became BACKUP: {:?}\n{}", r2.state(), r2.logs());
     }
+    // BACKUP is reported at once on startup, before the first advert from r1 arrives. A fault
+    // injected then would find r2 still counting its master-down interval from its own start
+    // (at 1 s and 2 s adverts r2 often heard nothing before the fault, which added up to one
+    // interval to the measured outage). Wait until r2 has heard r1 at least twice.
+    std::thread::sleep(Duration::from_secs_f64(setup.interval * 2.5));
 
     let to_server = UdpSink::start(&bed.server, addr(SERVER_IP, 9200));
     let to_client = UdpSink::start(&bed.client, addr(CLIENT_IP, 9201));
