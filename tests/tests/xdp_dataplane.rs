@@ -466,6 +466,43 @@ fn a_lease_runs_out_by_itself_on_the_kernel_clock() {
     );
 }
 
+/// Deadlines close to now, where the coarse clock (the last tick) cannot decide alone: the
+/// precise clock does, both ways. A run that straddles the deadline proves nothing and is
+/// tried again; one that ends before it must pass, one that starts after it must drop.
+#[test]
+fn a_lease_close_to_its_deadline_is_decided_by_the_precise_clock() {
+    let mut xdp = vip_router();
+    let frame = to_vip(L4::Udp);
+    // 5 ms ahead: within one tick of the coarse clock, so only the precise one can tell.
+    let mut passed = 0;
+    for _ in 0..200 {
+        let lease = monotonic_ns() + 5_000_000;
+        xdp.lease(VIP_SLOT, lease);
+        let seen = xdp.run(&frame);
+        if monotonic_ns() < lease {
+            assert_eq!(
+                seen.action, XDP_PASS,
+                "a run that ended before the deadline"
+            );
+            passed += 1;
+        }
+        if passed == 20 {
+            break;
+        }
+    }
+    assert!(passed >= 20, "only {passed} runs finished within 5 ms");
+    // Deadlines just passed (1 ns to 3 ms ago): the coarse clock may still be before them.
+    for ago in [1, 1_000, 1_000_000, 3_000_000] {
+        xdp.lease(VIP_SLOT, monotonic_ns() - ago);
+        assert_drop(
+            &xdp,
+            &frame,
+            Delta::frame(Stat::LeaseExpiredDropped).slot(VIP_SLOT, C::LeaseExpiredDropped),
+            &format!("deadline {ago} ns ago"),
+        );
+    }
+}
+
 #[test]
 fn traffic_not_aimed_at_a_vip_is_untouched_whatever_the_ownership() {
     let mut xdp = vip_router();

@@ -157,6 +157,8 @@ pub(super) struct Round {
     pub wrapped: Vec<f64>,
     /// The empty program plus one `bpf_ktime_get_ns()`.
     pub clock: f64,
+    /// The empty program plus one `bpf_ktime_get_coarse_ns()`.
+    pub coarse_clock: f64,
     /// The empty program plus one hash lookup hit with the VIP map's key size.
     pub lookup: f64,
     /// The empty program plus the NAT path's `bpf_fib_lookup()` (to the fixed IP).
@@ -187,6 +189,7 @@ struct Helpers {
     wrapped_floor: Program,
     wrappers: Vec<Program>,
     clock: Program,
+    coarse_clock: Program,
     lookup: Program,
     fib: Program,
     _maps: [Map; 3],
@@ -230,6 +233,7 @@ fn load_helpers(dp: &Dataplane, paths: &[Path]) -> anyhow::Result<Helpers> {
         wrapped_floor,
         wrappers,
         clock: Program::load_xdp(&progs::clock_read(), "bench_clock")?,
+        coarse_clock: Program::load_xdp(&progs::coarse_clock_read(), "bench_coarse_clock")?,
         lookup: Program::load_xdp(
             &progs::hash_lookup(hash.raw_fd(), key_size as i16),
             "bench_lookup",
@@ -283,6 +287,7 @@ fn round(
     let mut r = Round {
         floor: run(&h.empty)?,
         clock: run(&h.clock)?,
+        coarse_clock: run(&h.coarse_clock)?,
         lookup: run(&h.lookup)?,
         ..Round::default()
     };

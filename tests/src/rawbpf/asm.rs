@@ -109,6 +109,7 @@ const PSEUDO_MAP_FD: u8 = 1;
 /// Helper function numbers (`enum bpf_func_id`).
 pub const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 pub const HELPER_KTIME_GET_NS: i32 = 5;
+pub const HELPER_KTIME_GET_COARSE_NS: i32 = 160;
 pub const HELPER_TAIL_CALL: i32 = 12;
 pub const HELPER_REDIRECT: i32 = 23;
 pub const HELPER_FIB_LOOKUP: i32 = 69;

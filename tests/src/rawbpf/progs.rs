@@ -16,8 +16,9 @@
 //!   them; other frames pass.
 
 use super::asm::{
-    Asm, Cond, HELPER_FIB_LOOKUP, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP_ELEM, HELPER_REDIRECT,
-    HELPER_TAIL_CALL, Insn, R0, R1, R2, R3, R4, R6, R7, R10, Size, UndefinedLabel,
+    Asm, Cond, HELPER_FIB_LOOKUP, HELPER_KTIME_GET_COARSE_NS, HELPER_KTIME_GET_NS,
+    HELPER_MAP_LOOKUP_ELEM, HELPER_REDIRECT, HELPER_TAIL_CALL, Insn, R0, R1, R2, R3, R4, R6, R7,
+    R10, Size, UndefinedLabel,
 };
 
 const XDP_DROP: i32 = 1;
@@ -43,6 +44,15 @@ pub fn empty() -> Vec<Insn> {
 pub fn clock_read() -> Vec<Insn> {
     let mut a = Asm::new();
     a.call(HELPER_KTIME_GET_NS).mov_imm(R0, XDP_PASS).exit();
+    a.finish().expect("no jumps")
+}
+
+/// `bpf_ktime_get_coarse_ns(); return XDP_PASS`.
+pub fn coarse_clock_read() -> Vec<Insn> {
+    let mut a = Asm::new();
+    a.call(HELPER_KTIME_GET_COARSE_NS)
+        .mov_imm(R0, XDP_PASS)
+        .exit();
     a.finish().expect("no jumps")
 }
 
@@ -252,6 +262,7 @@ mod tests {
         for p in [
             empty(),
             clock_read(),
+            coarse_clock_read(),
             hash_lookup(3, 24),
             redirect(7),
             fib_lookup([192, 0, 2, 1], [10, 0, 0, 5], 60),
