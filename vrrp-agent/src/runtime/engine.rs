@@ -171,21 +171,17 @@ impl Engine {
 
     /// Handles what arrived before a timer came due but was not handled yet because the
     /// agent was not scheduled in time (CPU starvation, a stopped process, a burst of
-    /// packets): the events queued now, then the packets still waiting in the VRRP sockets.
+    /// packets): the packets still waiting in the VRRP sockets, then the events queued now.
+    /// In that order: each socket's reader task (on another worker thread, woken at the same
+    /// moment) queues every packet it takes right after taking it, so a packet is either still
+    /// in the socket or queued by the time the queue is read — checked the other way round, a
+    /// reader could empty the socket between the two looks and the timer fire anyway (seen
+    /// once in ten SIGSTOP rounds).
     /// Without this, `select!` picks the overdue timer or the waiting advert at random, and a
     /// backup that was merely late declares a live master down (and flaps back at once).
     /// Bounded, so timers still fire under a flood. Returns a shutdown request met on the way
     /// (the rest is left for later).
     async fn take_pending(&mut self) -> Option<EngineEvent> {
-        for _ in 0..self.events_rx.len() {
-            let Ok(event) = self.events_rx.try_recv() else {
-                break;
-            };
-            if let EngineEvent::Shutdown = event {
-                return Some(event);
-            }
-            self.handle(event).await;
-        }
         let sockets: Vec<_> = self
             .sockets
             .iter()
@@ -202,6 +198,15 @@ impl Engine {
                     }
                 }
             }
+        }
+        for _ in 0..self.events_rx.len() {
+            let Ok(event) = self.events_rx.try_recv() else {
+                break;
+            };
+            if let EngineEvent::Shutdown = event {
+                return Some(event);
+            }
+            self.handle(event).await;
         }
         None
     }
