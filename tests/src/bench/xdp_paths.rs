@@ -15,7 +15,7 @@ use crate::{
     fixtures,
     flows::{Flow, L4},
     rawbpf::{
-        progs,
+        asm, progs,
         sys::{Map, MapType, Program},
     },
     router_ns::{CLIENT, RouterNs, SENDER_MAC, VM, VM2},
@@ -232,8 +232,11 @@ fn load_helpers(dp: &Dataplane, paths: &[Path]) -> anyhow::Result<Helpers> {
         empty,
         wrapped_floor,
         wrappers,
-        clock: Program::load_xdp(&progs::clock_read(), "bench_clock")?,
-        coarse_clock: Program::load_xdp(&progs::coarse_clock_read(), "bench_coarse_clock")?,
+        clock: Program::load_xdp(&progs::helper_call(asm::HELPER_KTIME_GET_NS), "bench_clock")?,
+        coarse_clock: Program::load_xdp(
+            &progs::helper_call(asm::HELPER_KTIME_GET_COARSE_NS),
+            "bench_coarse_clock",
+        )?,
         lookup: Program::load_xdp(
             &progs::hash_lookup(hash.raw_fd(), key_size as i16),
             "bench_lookup",

@@ -16,9 +16,8 @@
 //!   them; other frames pass.
 
 use super::asm::{
-    Asm, Cond, HELPER_FIB_LOOKUP, HELPER_KTIME_GET_COARSE_NS, HELPER_KTIME_GET_NS,
-    HELPER_MAP_LOOKUP_ELEM, HELPER_REDIRECT, HELPER_TAIL_CALL, Insn, R0, R1, R2, R3, R4, R6, R7,
-    R10, Size, UndefinedLabel,
+    Asm, Cond, HELPER_FIB_LOOKUP, HELPER_MAP_LOOKUP_ELEM, HELPER_REDIRECT, HELPER_TAIL_CALL, Insn,
+    R0, R1, R2, R3, R4, R6, R7, R10, Size, UndefinedLabel,
 };
 
 const XDP_DROP: i32 = 1;
@@ -40,19 +39,11 @@ pub fn empty() -> Vec<Insn> {
     a.finish().expect("no jumps")
 }
 
-/// `bpf_ktime_get_ns(); return XDP_PASS`.
-pub fn clock_read() -> Vec<Insn> {
+/// One call of the argument-less helper `helper` (a clock read such as
+/// `HELPER_KTIME_GET_NS`), then `return XDP_PASS`.
+pub fn helper_call(helper: i32) -> Vec<Insn> {
     let mut a = Asm::new();
-    a.call(HELPER_KTIME_GET_NS).mov_imm(R0, XDP_PASS).exit();
-    a.finish().expect("no jumps")
-}
-
-/// `bpf_ktime_get_coarse_ns(); return XDP_PASS`.
-pub fn coarse_clock_read() -> Vec<Insn> {
-    let mut a = Asm::new();
-    a.call(HELPER_KTIME_GET_COARSE_NS)
-        .mov_imm(R0, XDP_PASS)
-        .exit();
+    a.call(helper).mov_imm(R0, XDP_PASS).exit();
     a.finish().expect("no jumps")
 }
 
@@ -234,6 +225,7 @@ pub fn sink_counter(map_fd: i32, udp_port: u16) -> Result<Vec<Insn>, UndefinedLa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rawbpf::asm::{HELPER_KTIME_GET_COARSE_NS, HELPER_KTIME_GET_NS};
 
     #[test]
     fn the_template_is_stored_in_words_then_the_tail() {
@@ -261,8 +253,8 @@ mod tests {
         };
         for p in [
             empty(),
-            clock_read(),
-            coarse_clock_read(),
+            helper_call(HELPER_KTIME_GET_NS),
+            helper_call(HELPER_KTIME_GET_COARSE_NS),
             hash_lookup(3, 24),
             redirect(7),
             fib_lookup([192, 0, 2, 1], [10, 0, 0, 5], 60),

@@ -176,15 +176,11 @@ impl Worker {
                 let name = instance.clone();
                 let written =
                     tokio::task::spawn_blocking(move || super::state_file::write(&d, &name, state))
-                        .await;
-                match written {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::warn!(instance, dir = %dir.display(), "writing the state file failed: {e}")
-                    }
-                    Err(e) => {
-                        tracing::warn!(instance, dir = %dir.display(), "writing the state file failed: {e}")
-                    }
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|e| e.to_string()));
+                if let Err(e) = written {
+                    tracing::warn!(instance, dir = %dir.display(), "writing the state file failed: {e}");
                 }
             }
             Effect::Barrier(done) => {

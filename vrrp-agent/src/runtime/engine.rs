@@ -64,6 +64,14 @@ impl Slot {
             self.spec.vrrp.is_ipv6(),
         )
     }
+
+    /// Whether this slot's socket is `socket` (`socket_key() == *socket` without building
+    /// the key: packet dispatch asks this of every slot for every packet).
+    fn uses_socket(&self, socket: &SocketKey) -> bool {
+        self.spec.interface == socket.1
+            && self.spec.netns == socket.0
+            && self.spec.vrrp.is_ipv6() == socket.2
+    }
 }
 
 /// Settings of the engine beyond the configuration.
@@ -475,16 +483,10 @@ impl Engine {
 
     fn on_packet(&mut self, socket: &SocketKey, received: crate::net::Received, now: Instant) {
         let vrid = received.vrrp.get(1).copied();
-        // Compared field by field: building each slot's key would clone two strings per
-        // slot for every packet (with 250 routers, 500 allocations per advert).
         let target = vrid.and_then(|vrid| {
             self.slots.iter().position(|s| {
-                s.as_ref().is_some_and(|s| {
-                    s.spec.vrrp.vrid == vrid
-                        && s.spec.interface == socket.1
-                        && s.spec.netns == socket.0
-                        && s.spec.vrrp.is_ipv6() == socket.2
-                })
+                s.as_ref()
+                    .is_some_and(|s| s.spec.vrrp.vrid == vrid && s.uses_socket(socket))
             })
         });
         let Some(i) = target else {
