@@ -90,6 +90,18 @@ impl NetNs {
             .output()
             .unwrap_or_else(|e| panic!("cannot run {program} in {}: {e}", self.name))
     }
+
+    /// Turns transmit checksum offload off on `ifname`: stack-generated packets on veth
+    /// carry partial checksums, which NAT in XDP must not see.
+    pub fn tx_checksum_off(&self, ifname: &str) {
+        let out = self.exec("ethtool", &["-K", ifname, "tx", "off"]);
+        assert!(
+            out.status.success(),
+            "ethtool -K {ifname} tx off in {}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 impl Default for NetNs {

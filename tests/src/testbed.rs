@@ -122,16 +122,6 @@ fn sysctl(ns: &NetNs, setting: &str) {
     );
 }
 
-fn tx_checksum_off(ns: &NetNs, ifname: &str) {
-    // Stack-generated packets on veth carry partial checksums that NAT must not see.
-    let out = ns.exec("ethtool", &["-K", ifname, "tx", "off"]);
-    assert!(
-        out.status.success(),
-        "ethtool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Testbed {
     pub fn name(tag: &str, role: &str) -> String {
         format!("{PREFIX}-{tag}-{role}")
@@ -179,7 +169,7 @@ impl Testbed {
         lan.gro_on(&port);
         client.ip(&["addr", "add", &format!("{CLIENT_IP}/24"), "dev", "eth0"]);
         client.ip(&["route", "add", "default", "via", GATEWAY_IP]);
-        tx_checksum_off(&client, "eth0");
+        client.tx_checksum_off("eth0");
         let server = NetNs::named(&n("server"), p);
         let port = wan.attach(&server, "eth0", None);
         wan.gro_on(&port);
@@ -191,7 +181,7 @@ impl Testbed {
             "dev",
             "eth0",
         ]);
-        tx_checksum_off(&server, "eth0");
+        server.tx_checksum_off("eth0");
         Self {
             options,
             lan,

@@ -38,25 +38,6 @@ fn flood(seg: &Segment) {
         .ip(&["link", "set", "br0", "type", "bridge", "ageing_time", "0"]);
 }
 
-/// Receiving XDP redirects needs NAPI on the bridge side of each veth.
-fn gro_on(seg: &Segment, port: &str) {
-    let out = seg.ns.exec("ethtool", &["-K", port, "gro", "on"]);
-    assert!(
-        out.status.success(),
-        "ethtool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn tx_checksum_off(ns: &NetNs, ifname: &str) {
-    let out = ns.exec("ethtool", &["-K", ifname, "tx", "off"]);
-    assert!(
-        out.status.success(),
-        "ethtool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Topo {
     fn new() -> Self {
         let (ha, lan, wan) = (Segment::new(), Segment::new(), Segment::new());
@@ -74,24 +55,24 @@ impl Topo {
                 "ha",
             ]);
             let p = lan.attach(&r, "qr", Some(QR_MAC));
-            gro_on(&lan, &p);
+            lan.gro_on(&p);
             let p = wan.attach(&r, "qg", Some(QG_MAC));
-            gro_on(&wan, &p);
+            wan.gro_on(&p);
             let out = r.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
             assert!(out.status.success());
             routers.push(r);
         }
         let vm = NetNs::new();
         let p = lan.attach(&vm, "eth0", None);
-        gro_on(&lan, &p);
+        lan.gro_on(&p);
         vm.ip(&["addr", "add", &format!("{FIXED}/24"), "dev", "eth0"]);
         vm.ip(&["route", "add", "default", "via", "10.0.10.1"]);
-        tx_checksum_off(&vm, "eth0");
+        vm.tx_checksum_off("eth0");
         let ext = NetNs::new();
         let p = wan.attach(&ext, "eth0", None);
-        gro_on(&wan, &p);
+        wan.gro_on(&p);
         ext.ip(&["addr", "add", &format!("{EXT}/24"), "dev", "eth0"]);
-        tx_checksum_off(&ext, "eth0");
+        ext.tx_checksum_off("eth0");
         let dir = TempDir::new("dp");
         let pin_root = dir.bpf_dir();
         Self {
