@@ -10,7 +10,8 @@
 //!
 //! Namespaces are `vxtb-<tag>-<role>`; each segment is a bridge in a namespace of its own.
 //! A persistent bed (`cargo xtask testbed up`) stays until `down`, which removes every
-//! `vxtb-*` namespace, leftover agents and pinned XDP state of earlier runs.
+//! `vxtb-*` namespace, leftover agents and pinned XDP state of earlier runs, except beds
+//! a live process still owns (a running test, demo or bench marks its bed in [`OWNER_DIR`]).
 
 use std::process::Command;
 
@@ -30,6 +31,8 @@ pub const QG_IF: &str = "qg-0a1b2c3d-4e";
 pub const QR_MAC: &str = "fa:16:3e:00:10:01";
 pub const QG_MAC: &str = "fa:16:3e:00:20:01";
 const PREFIX: &str = "vxtb";
+/// One file per bed in use by a running process: named by the tag, holding the owner's pid.
+pub const OWNER_DIR: &str = "/run/vxtb-owners";
 
 /// How to build the bed.
 #[derive(Clone, Debug)]
@@ -77,6 +80,97 @@ pub struct Testbed {
     pub server: NetNs,
     pub routers: Vec<NetNs>,
     pub ports: Vec<Ports>,
+    /// Dropped last: the bed is torn down before `down` may take it.
+    _owner: Option<OwnerMark>,
+}
+
+/// Marks a bed as owned by this process while it lives; `down` leaves such beds alone.
+struct OwnerMark(std::path::PathBuf);
+
+impl OwnerMark {
+    fn new(tag: &str) -> Option<Self> {
+        let path = std::path::Path::new(OWNER_DIR).join(tag);
+        std::fs::create_dir_all(OWNER_DIR).ok()?;
+        std::fs::write(&path, std::process::id().to_string()).ok()?;
+        Some(Self(path))
+    }
+}
+
+impl Drop for OwnerMark {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The tags of beds whose owner process is alive (not counting this process).
+fn owned_tags() -> Vec<String> {
+    let Ok(d) = std::fs::read_dir(OWNER_DIR) else {
+        return Vec::new();
+    };
+    d.flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path())
+                .ok()
+                .and_then(|pid| pid.trim().parse::<u32>().ok())
+                .is_some_and(|pid| {
+                    pid != std::process::id()
+                        && std::path::Path::new(&format!("/proc/{pid}")).exists()
+                })
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The tag of a bed's namespace or pin directory name: `vxtb-<tag>-<role>`.
+fn tag_of(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(PREFIX)?.strip_prefix('-')?;
+    Some(&rest[..rest.rfind('-')?])
+}
+
+/// Whether a process command line mentions a bed with one of `tags` (`vxtb-<tag>-…` or
+/// `/tmp/vxtb-<tag>/…`).
+fn mentions_any(cmdline: &str, tags: &[String]) -> bool {
+    tags.iter().any(|t| {
+        let needle = format!("{PREFIX}-{t}");
+        cmdline.match_indices(&needle).any(|(i, _)| {
+            let after = &cmdline[i + needle.len()..];
+            match after.strip_prefix('-') {
+                // `vxtb-<tag>-<role>` where role has no further '-' (else it is a longer tag).
+                Some(role) => !role
+                    .split(|c: char| c == '/' || c == '.' || c.is_whitespace() || c == '\0')
+                    .next()
+                    .unwrap_or_default()
+                    .contains('-'),
+                None => after.is_empty() || after.starts_with('/'),
+            }
+        })
+    })
+}
+
+/// Sends SIGTERM to every process whose command line names a bed (agents, keepalived,
+/// probes), except those of beds in `keep` and this process.
+fn kill_bed_processes(keep: &[String]) {
+    let Ok(d) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in d.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains(&format!("{PREFIX}-")) && !mentions_any(&cmdline, keep) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
 }
 
 /// How an agent (or keepalived) runs a router of the bed.
@@ -131,6 +225,8 @@ impl Testbed {
     pub fn up(options: Options) -> Self {
         let n = |role: &str| Self::name(&options.tag, role);
         let p = options.persistent;
+        // Marked before the first namespace exists: `down` never sees it unowned.
+        let owner = (!p).then(|| OwnerMark::new(&options.tag)).flatten();
         let (lan, wan, ha) = (
             Segment::named(&n("lan"), p),
             Segment::named(&n("wan"), p),
@@ -183,7 +279,6 @@ impl Testbed {
         ]);
         server.tx_checksum_off("eth0");
         Self {
-            options,
             lan,
             wan,
             ha,
@@ -191,35 +286,39 @@ impl Testbed {
             server,
             routers,
             ports,
+            _owner: owner,
+            options,
         }
     }
 
     /// Removes every test bed namespace (`vxtb-*`), agents still running for one, and
-    /// pinned XDP state under /sys/fs/bpf/vxtb-*; returns how many namespaces went.
-    pub fn down_all() -> usize {
-        let _ = Command::new("pkill").args(["-f", "vxtb-"]).status();
-        let names: Vec<String> = std::fs::read_dir(vrrp_agent::netns::NETNS_RUN_DIR)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with(&format!("{PREFIX}-")))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for n in &names {
+    /// pinned XDP state under /sys/fs/bpf/vxtb-*, except the beds of live owners (a test,
+    /// the demo or a bench that is running). Returns how many namespaces went and the tags
+    /// of the beds left in place.
+    pub fn down_all() -> (usize, Vec<String>) {
+        let owned = owned_tags();
+        let keep = |name: &str| tag_of(name).is_some_and(|t| owned.iter().any(|o| o == t));
+        let entries = |dir: &str| -> Vec<(String, std::path::PathBuf)> {
+            std::fs::read_dir(dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                        .filter(|(n, _)| n.starts_with(&format!("{PREFIX}-")) && !keep(n))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        kill_bed_processes(&owned);
+        let names = entries(vrrp_agent::netns::NETNS_RUN_DIR);
+        for (n, _) in &names {
             let _ = Command::new("ip").args(["netns", "del", n]).status();
         }
-        if let Ok(d) = std::fs::read_dir("/sys/fs/bpf") {
-            for e in d.flatten() {
-                if e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{PREFIX}-"))
-                {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
+        for (_, path) in entries("/sys/fs/bpf") {
+            let _ = std::fs::remove_dir_all(path);
         }
-        names.len()
+        let mut kept = owned;
+        kept.sort();
+        (names.len(), kept)
     }
 
     /// The agent's TOML for router `i`.
@@ -344,5 +443,50 @@ weight = 0
             self.ha.ns.name()
         ));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tag_is_everything_between_the_prefix_and_the_role() {
+        assert_eq!(tag_of("vxtb-fo1687-47-r1"), Some("fo1687-47"));
+        assert_eq!(tag_of("vxtb-demo-client"), Some("demo"));
+        assert_eq!(tag_of("vxtb-demo-r2"), Some("demo"));
+        assert_eq!(tag_of("vxtb-demo"), None);
+        assert_eq!(tag_of("other-demo-r1"), None);
+    }
+
+    #[test]
+    fn a_command_line_mentions_a_bed_only_with_its_exact_tag() {
+        let keep = vec!["fo12-4".to_string()];
+        assert!(mentions_any(
+            "vrrp-agent run -c /tmp/vxtb-fo12-4/r1.toml",
+            &keep
+        ));
+        assert!(mentions_any(
+            "ip netns exec vxtb-fo12-4-r1 keepalived",
+            &keep
+        ));
+        assert!(!mentions_any(
+            "ip netns exec vxtb-fo12-47-r1 keepalived",
+            &keep
+        ));
+        assert!(!mentions_any(
+            "vrrp-agent run -c /tmp/vxtb-fo12-47/r1.toml",
+            &keep
+        ));
+        // `fo12` is a prefix of the kept tag, not the kept tag.
+        assert!(!mentions_any(
+            "ip netns exec vxtb-fo12-r1 x",
+            &["fo12-4".to_string()]
+        ));
+        assert!(!mentions_any(
+            "ip netns exec vxtb-fo12-4-r1 x",
+            &["fo12".to_string()]
+        ));
+        assert!(!mentions_any("vrrp-agent run", &keep));
     }
 }

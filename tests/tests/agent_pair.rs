@@ -264,3 +264,66 @@ fn sighup_keeps_unchanged_instances_and_updates_changed_ones_in_place() {
     );
     assert!(r2.instance("VR_1").unwrap().state == "BACKUP");
 }
+
+/// A SIGHUP that changes `unicast_src` of a running instance moves its adverts to the new
+/// source at once, without a transition; removing it again falls back to the interface's
+/// primary address. The backup, which names its master by the source of the adverts it
+/// hears, shows where they come from.
+#[test]
+fn sighup_that_changes_unicast_src_moves_the_adverts_to_the_new_source() {
+    require_root();
+    let pair = Pair::new();
+    pair.routers[0].ip(&["addr", "add", "169.254.192.11/18", "dev", "ha"]);
+    // r2 accepts adverts from both of r1's addresses; r1 sends to r2 only.
+    let unicast = |i: usize, src: Option<&str>| {
+        let peers = [
+            r#"unicast_peers = ["169.254.192.2"]"#,
+            r#"unicast_peers = ["169.254.192.1", "169.254.192.11"]"#,
+        ][i];
+        let src = src
+            .map(|s| format!("unicast_src = \"{s}\""))
+            .unwrap_or_default();
+        pair.config(i, [100, 90][i], &format!("{peers}\n{src}"))
+    };
+    let r1 = RunningAgent::start("r1", &pair.dir, &unicast(0, Some("169.254.192.1")));
+    r1.wait_state("VR_1", "MASTER", WAIT);
+    let r2 = RunningAgent::start("r2", &pair.dir, &unicast(1, None));
+    r2.wait_state("VR_1", "BACKUP", WAIT);
+    let heard_from = |want: &str| {
+        wait_for(WAIT, &format!("r2 to hear r1 from {want}"), || {
+            let m = r2.instance("VR_1")?.master;
+            (m.as_deref() == Some(want)).then_some(())
+        });
+    };
+    heard_from("169.254.192.1");
+    let t0 = r1.instance("VR_1").unwrap().last_transition.unwrap();
+    let reload = |src: Option<&str>| {
+        std::fs::write(&r1.config, unicast(0, src)).unwrap();
+        let before = r1.process.logs().matches("configuration reloaded").count();
+        r1.process.signal(Signal::SIGHUP);
+        wait_for(WAIT, "the reload", || {
+            (r1.process.logs().matches("configuration reloaded").count() > before).then_some(())
+        });
+    };
+
+    reload(Some("169.254.192.11"));
+    heard_from("169.254.192.11");
+    assert_eq!(
+        r1.instance("VR_1").unwrap().master.as_deref(),
+        Some("169.254.192.11"),
+        "r1 names itself by its new source"
+    );
+
+    // Without a configured source the adverts leave from the interface's primary address.
+    reload(None);
+    heard_from("169.254.192.1");
+
+    let (i1, i2) = (r1.instance("VR_1").unwrap(), r2.instance("VR_1").unwrap());
+    assert_eq!((i1.state.as_str(), i2.state.as_str()), ("MASTER", "BACKUP"));
+    assert_eq!(
+        i1.last_transition.unwrap().unix_ms,
+        t0.unix_ms,
+        "no transition on r1"
+    );
+    assert_eq!(i2.counters.became_master, 0, "r2 never took over");
+}

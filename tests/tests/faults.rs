@@ -1,5 +1,5 @@
 //! Faults with two real agents on the Neutron-like test bed: the master's HA link goes down
-//! and comes back (admin down, carrier loss); the HA segment is partitioned for VRRP and
+//! and comes back (admin down, carrier loss, interface deleted and created again); the HA segment is partitioned for VRRP and
 //! heals (different and equal priorities); an attacker on the HA segment floods it with bad
 //! adverts of every kind; spoofed adverts without XDP; an allow-list changed by a reload.
 //! The tests assert the election (one master once settled, no flapping), where the
@@ -108,8 +108,17 @@ impl Bed {
     /// (`Some(true)`), none (`Some(false)`), or some (`None`, only while they move).
     fn holds(&self, i: usize) -> Option<bool> {
         let r = self.router(i);
+        // The HA interface may be gone (deleted by a test): then it holds nothing.
+        let ha_exists = r
+            .exec("ip", &["link", "show", "dev", HA_IF])
+            .status
+            .success();
         let (ha, qr, qg) = (
-            addresses(r, HA_IF),
+            if ha_exists {
+                addresses(r, HA_IF)
+            } else {
+                Vec::new()
+            },
             addresses(r, QR_IF),
             addresses(r, QG_IF),
         );
@@ -297,6 +306,9 @@ enum LinkCut {
     AdminDown,
     /// The switch port goes down: the router's interface stays up but loses carrier.
     CarrierLoss,
+    /// The interface is deleted and later created again under the same name (a new ifindex,
+    /// as when Neutron re-plugs a port): the agent must rebind its socket and XDP program.
+    Recreate,
 }
 
 impl LinkCut {
@@ -306,6 +318,12 @@ impl LinkCut {
         match self {
             LinkCut::AdminDown => b.router(0).ip(&["link", "set", HA_IF, state]),
             LinkCut::CarrierLoss => b.bed.ha.ns.ip(&["link", "set", &b.bed.ports[0].ha, state]),
+            LinkCut::Recreate if up => {
+                b.bed.ha.attach(b.router(0), HA_IF, None);
+                b.router(0)
+                    .ip(&["addr", "add", &format!("{}/18", HA[0]), "dev", HA_IF])
+            }
+            LinkCut::Recreate => b.router(0).ip(&["link", "del", HA_IF]),
         };
     }
 }
@@ -381,8 +399,21 @@ fn ha_link_down_and_up(cut: LinkCut) {
         "leaves FAULT because the link is back"
     );
     let backup_at = Instant::now();
+    let heard = (
+        instance(r1, VR).counters.adverts_rx,
+        xdp(r1, VR, "adverts_passed"),
+    );
     std::thread::sleep(Duration::from_secs(2));
     let end = Instant::now();
+    // 2 s of 100 ms adverts from r2: r1 hears them again, through its XDP program.
+    let now_heard = (
+        instance(r1, VR).counters.adverts_rx,
+        xdp(r1, VR, "adverts_passed"),
+    );
+    assert!(
+        now_heard.0 >= heard.0 + 10 && now_heard.1 >= heard.1 + 10,
+        "r1 hears r2 again (agent, XDP): {heard:?} -> {now_heard:?}"
+    );
     watch.assert_steady(
         backup_at,
         end,
@@ -417,6 +448,11 @@ fn master_ha_link_down_faults_it_and_link_up_brings_it_back_as_backup() {
 #[test]
 fn master_ha_carrier_loss_faults_it_and_carrier_back_brings_it_back_as_backup() {
     ha_link_down_and_up(LinkCut::CarrierLoss);
+}
+
+#[test]
+fn master_ha_interface_deleted_faults_it_and_a_recreated_one_brings_it_back_as_backup() {
+    ha_link_down_and_up(LinkCut::Recreate);
 }
 
 fn iptables(ns: &NetNs, op: &str) {

@@ -1,6 +1,7 @@
 //! `testbed up|down|status`: the Neutron-like test bed of `vrrp_tests::testbed`, for people
 //! (`cargo xtask testbed ...`). `up` leaves the namespaces in place and writes an agent
-//! configuration per router; `down` removes this and every earlier bed.
+//! configuration per router; `down` removes this and every earlier bed, except beds a running
+//! test, demo or bench is using.
 
 use std::process::ExitCode;
 
@@ -18,8 +19,14 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("up") => up(&args[1..]),
         Some("down") => {
-            let n = Testbed::down_all();
+            let (n, kept) = Testbed::down_all();
             println!("removed {n} test bed namespace(s), leftover agents and pinned XDP state");
+            if !kept.is_empty() {
+                println!(
+                    "left in place, in use by a running test, demo or bench: {}",
+                    kept.join(", ")
+                );
+            }
             ExitCode::SUCCESS
         }
         Some("status") => status(),

@@ -14,8 +14,13 @@ Examples:
   vrrp-agent run -c /etc/vrrp-agent/agent.toml
   vrrp-agent run -c /etc/keepalived/keepalived.conf --status-socket /run/vrrp-agent/k.sock
 
-Signals: SIGHUP reloads the file (unchanged instances keep their state); SIGTERM resigns
-(priority 0), releases addresses and routes, and exits.")]
+Signals: SIGHUP reloads the file: unchanged instances keep their state, changed ones are
+updated in place (priority, addresses, routes, sources, tracking), and one whose namespace,
+interface, VRID, family or version changed starts over. SIGTERM resigns (priority 0),
+releases addresses and routes, and exits.
+
+An interface that is deleted and created again under its name (a re-plugged port) is picked
+up: the agent rebinds its VRRP socket and XDP program to the new one.")]
 pub struct Args {
     /// Configuration file: native TOML (see vrrp-agent/config-examples/) or keepalived.conf.
     #[arg(short, long, value_name = "FILE")]

@@ -380,6 +380,17 @@ impl Manager {
         })
     }
 
+    /// Forgets the attachment to `interface` in `netns`: the interface was deleted (the kernel
+    /// detached the program with it) and created again under the same name, so the next
+    /// registration that names it attaches afresh to the new one.
+    pub fn forget_link(&mut self, netns: &Option<String>, interface: &str) {
+        if let Some(router) = self.routers.get_mut(netns)
+            && let Some(link) = router.links.remove(interface)
+        {
+            router.dataplane.release_persistent(link);
+        }
+    }
+
     /// Removes an instance's entries and releases its slot.
     pub fn unregister(&mut self, key: &InstanceKey) -> Result<(), DataplaneError> {
         let Some(info) = self.instances.remove(key) else {

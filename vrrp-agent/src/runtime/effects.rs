@@ -189,7 +189,32 @@ impl Worker {
         }
     }
 
+    /// Sends `repeat` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) for `addr` on
+    /// `ifname`. A failure on a cached socket is tried once more on a fresh one: the
+    /// interface may have been deleted and created again under its name since (new index,
+    /// new MAC).
     async fn gratuitous(&mut self, addr: IpAddr, ifname: &str, repeat: u32) -> Result<(), String> {
+        let cached = self.packet_sockets.contains_key(ifname);
+        match self.send_gratuitous(addr, ifname, repeat).await {
+            Err(e) if cached => {
+                tracing::debug!(
+                    netns = self.ns(),
+                    interface = ifname,
+                    "gratuitous send failed on the cached socket ({e}); reopening"
+                );
+                self.packet_sockets.remove(ifname);
+                self.send_gratuitous(addr, ifname, repeat).await
+            }
+            result => result,
+        }
+    }
+
+    async fn send_gratuitous(
+        &mut self,
+        addr: IpAddr,
+        ifname: &str,
+        repeat: u32,
+    ) -> Result<(), String> {
         if !self.packet_sockets.contains_key(ifname) {
             let link = self
                 .netlink

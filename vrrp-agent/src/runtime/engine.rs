@@ -88,6 +88,11 @@ pub struct Engine {
     pub(super) groups: Vec<SyncGroup>,
     pub(super) namespaces: HashMap<Option<String>, Namespace>,
     pub(super) sockets: HashMap<SocketKey, std::sync::Arc<AsyncVrrpSocket>>,
+    /// The task reading each socket (stopped when the socket is replaced).
+    pub(super) socket_readers: HashMap<SocketKey, tokio::task::AbortHandle>,
+    /// The ifindex each interface an instance uses had when it was set up, by namespace and
+    /// name: a link event with another index means it was deleted and created again.
+    pub(super) link_indexes: HashMap<(Option<String>, String), u32>,
     pub(super) script_tasks: HashMap<String, JoinHandle<()>>,
     pub(super) script_up: HashMap<String, bool>,
     pub(super) notifier: Notifier,
@@ -116,6 +121,8 @@ impl Engine {
             groups: Vec::new(),
             namespaces: HashMap::new(),
             sockets: HashMap::new(),
+            socket_readers: HashMap::new(),
+            link_indexes: HashMap::new(),
             script_tasks: HashMap::new(),
             script_up: HashMap::new(),
             dataplane,
@@ -523,6 +530,10 @@ impl Engine {
     async fn on_netlink(&mut self, netns: Option<String>, event: NetlinkEvent, now: Instant) {
         match event {
             NetlinkEvent::Link(link) => {
+                if link.admin_up {
+                    self.follow_recreated_interface(&netns, &link.name, link.index, now)
+                        .await;
+                }
                 let up = link.admin_up && link.carrier;
                 self.interface_state(&netns, &link.name, up, now);
             }
@@ -558,7 +569,7 @@ impl Engine {
     /// `changed` may concern (all of them when `None`: events were lost). Each re-read is a
     /// netlink round trip that holds up the engine, so the instances' own addresses coming
     /// and going (every transition) must not cause one.
-    async fn refresh_primaries(
+    pub(super) async fn refresh_primaries(
         &mut self,
         netns: &Option<String>,
         changed: Option<&AddrInfo>,
@@ -676,6 +687,7 @@ impl Engine {
 
     async fn update_instance(&mut self, i: usize, spec: InstanceSpec, now: Instant) {
         let tracking_changed = self.slot(i).spec.track != spec.track;
+        let source_changed = self.slot(i).spec.configured_source() != spec.configured_source();
         let (vrrp, track) = super::setup::effective(&spec);
         let slot = self.slots[i].as_mut().expect("live");
         if let Err(e) = slot.fsm.reconfigure(vrrp, now) {
@@ -697,6 +709,18 @@ impl Engine {
         }
         if tracking_changed {
             self.restart_tracking(i).await;
+        }
+        if source_changed {
+            // Our adverts leave from the new configured source at once; without one any
+            // more, from the interface's primary address again (re-read below).
+            match spec.configured_source() {
+                Some(src) if src != self.slot(i).fsm.status().primary => {
+                    tracing::info!(instance = spec.vrrp.name, %src, "reload: adverts now leave from the configured source");
+                    self.input(i, Input::PrimaryAddress(src), now);
+                }
+                Some(_) => {}
+                None => self.refresh_primaries(&spec.netns, None, now).await,
+            }
         }
         self.drain(i, now);
     }

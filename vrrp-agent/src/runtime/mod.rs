@@ -15,6 +15,7 @@ mod effects;
 mod engine;
 mod events;
 mod primary;
+mod relink;
 mod reload;
 mod setup;
 mod status;

@@ -24,6 +24,9 @@ pub trait DataplaneSink: Send {
         Ok(false)
     }
     fn unregister(&mut self, _key: &OwnerKey) {}
+    /// `interface` in `netns` was deleted and created again under the same name: whatever
+    /// was attached to the old one is gone; the next `register` naming it attaches again.
+    fn interface_recreated(&mut self, _netns: &Option<String>, _interface: &str) {}
     /// Every configured instance is registered: drop what an earlier run left behind.
     fn reconcile(&mut self) {}
     /// The instance now owns (or no longer owns) `addresses`.

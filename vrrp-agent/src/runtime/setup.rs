@@ -255,6 +255,10 @@ impl Engine {
                 ),
             }
         }
+        for (name, index) in &attach {
+            self.link_indexes
+                .insert((spec.netns.clone(), name.clone()), *index);
+        }
         let mut floating = Vec::new();
         for f in &spec.floating_ips {
             match attach.iter().find(|(n, _)| *n == f.interface) {
@@ -304,7 +308,7 @@ impl Engine {
 
     /// Opens the VRRP socket for the instance's (namespace, interface, family) if needed and
     /// starts its reader.
-    fn socket(&mut self, spec: &InstanceSpec, ifindex: u32) -> Result<(), SetupError> {
+    pub(super) fn socket(&mut self, spec: &InstanceSpec, ifindex: u32) -> Result<(), SetupError> {
         let ipv6 = spec.vrrp.is_ipv6();
         let key: SocketKey = (spec.netns.clone(), spec.interface.clone(), ipv6);
         if self.sockets.contains_key(&key) {
@@ -326,7 +330,7 @@ impl Engine {
         let reader = Arc::clone(&socket);
         let tx = self.events_tx.clone();
         let k = key.clone();
-        tokio::spawn(async move {
+        let reader_task = tokio::spawn(async move {
             loop {
                 let event = match reader.recv().await {
                     Ok(received) => EngineEvent::Packet {
@@ -349,6 +353,8 @@ impl Engine {
                 }
             }
         });
+        self.socket_readers
+            .insert(key.clone(), reader_task.abort_handle());
         self.sockets.insert(key, socket);
         Ok(())
     }

@@ -44,6 +44,10 @@ impl DataplaneSink for XdpSink {
         }
     }
 
+    fn interface_recreated(&mut self, netns: &Option<String>, interface: &str) {
+        self.manager.forget_link(netns, interface);
+    }
+
     fn reconcile(&mut self) {
         match self.manager.reconcile() {
             Ok(0) => {}
