@@ -69,6 +69,12 @@ pub fn spawn(netns: Option<String>, netlink: Netlink) -> mpsc::UnboundedSender<E
     tx
 }
 
+/// How many state files may be written at once (each write holds a blocking-pool thread).
+/// `bench scale` saw 252 threads at the startup of 250 routers without this bound, and a
+/// heap that stayed larger after them.
+const STATE_WRITERS: usize = 4;
+static STATE_WRITE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(STATE_WRITERS);
+
 struct Worker {
     netns: Option<String>,
     netlink: Netlink,
@@ -172,13 +178,19 @@ impl Worker {
                 // and socket of the agent. (Blocking them there, with 250 routers flapping,
                 // delayed adverts by more than the master-down interval: more flaps, more
                 // state files, an ever-growing queue.)
+                // At most STATE_WRITERS at once, though: every namespace has its own worker,
+                // and 250 of them changing state together (startup) would start 250 threads.
                 let d = dir.clone();
                 let name = instance.clone();
-                let written =
-                    tokio::task::spawn_blocking(move || super::state_file::write(&d, &name, state))
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| r.map_err(|e| e.to_string()));
+                let written = match STATE_WRITE_SLOTS.acquire().await {
+                    Ok(_permit) => tokio::task::spawn_blocking(move || {
+                        super::state_file::write(&d, &name, state)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string())),
+                    Err(e) => Err(e.to_string()),
+                };
                 if let Err(e) = written {
                     tracing::warn!(instance, dir = %dir.display(), "writing the state file failed: {e}");
                 }
