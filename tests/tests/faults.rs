@@ -1094,3 +1094,59 @@ fn a_backup_frozen_longer_than_the_master_down_interval_resumes_as_backup() {
     assert_eq!(b.holds(0), Some(true));
     assert_eq!(b.holds(1), Some(false));
 }
+
+/// When the agent's netlink event socket overruns (a burst of address changes in the router's
+/// namespace while the agent is not reading: here it is frozen), the events lost include a
+/// tracked interface going down. The agent must read the interfaces again: the master faults
+/// on its `qr-` port though the event saying so was dropped (it came last, into a full buffer).
+#[test]
+fn a_tracked_interface_that_went_down_while_netlink_events_were_lost_still_faults_the_master() {
+    require_root();
+    let _serial = serial();
+    let b = Bed::new();
+    let agents = b.start_pair([b.config(0, 100, ""), b.config(1, 90, "")], &[VR]);
+    let [r1, r2] = &agents;
+    let r = b.router(0);
+    // (No dummy module in every kernel: a veth pair inside the namespace does as well.)
+    r.ip(&[
+        "link", "add", "flood0", "type", "veth", "peer", "name", "flood1",
+    ]);
+    r.ip(&["link", "set", "flood0", "up"]);
+    // More notifications than the receive buffer holds (each takes well over 100 bytes of
+    // net.core.rmem_default, the agent's buffer), then the link change.
+    let rmem: u32 = std::fs::read_to_string("/proc/sys/net/core/rmem_default")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    let count = (rmem / 100).clamp(4000, 60000);
+    let mut batch: String = (0..count)
+        .map(|i| {
+            let [_, _, hi, lo] = i.to_be_bytes();
+            format!("address add 10.222.{hi}.{lo}/32 dev flood0\n")
+        })
+        .collect();
+    batch.push_str(&format!("link set {QR_IF} down\n"));
+    let path = b.dir.path("netlink-flood.batch");
+    std::fs::write(&path, batch).unwrap();
+    r1.process.signal(Signal::SIGSTOP);
+    r.ip(&["-batch", &path.to_string_lossy()]);
+    r1.process.signal(Signal::SIGCONT);
+
+    let fault = r1.wait_state(VR, "FAULT", WAIT);
+    assert!(
+        fault.tracked.iter().any(|t| t.name == QR_IF && !t.up),
+        "{:?}",
+        fault.tracked
+    );
+    assert!(
+        r1.process
+            .logs()
+            .contains("netlink events were lost (event socket overrun)"),
+        "the burst overran the agent's event socket and it read the interfaces again:\n{}",
+        r1.process.logs()
+    );
+    r2.wait_state(VR, "MASTER", WAIT);
+    wait_for(WAIT, "the addresses on r2 only", || {
+        (b.holds(0) == Some(false) && b.holds(1) == Some(true)).then_some(())
+    });
+}

@@ -543,11 +543,20 @@ impl Engine {
             NetlinkEvent::AddressAdded(a) | NetlinkEvent::AddressRemoved(a) => {
                 self.refresh_primaries(&netns, Some(&a), now).await;
             }
-            NetlinkEvent::Resync => self.refresh_primaries(&netns, None, now).await,
+            NetlinkEvent::Resync => {
+                self.resync_links(&netns, now).await;
+                self.refresh_primaries(&netns, None, now).await
+            }
         }
     }
 
-    fn interface_state(&mut self, netns: &Option<String>, name: &str, up: bool, now: Instant) {
+    pub(super) fn interface_state(
+        &mut self,
+        netns: &Option<String>,
+        name: &str,
+        up: bool,
+        now: Instant,
+    ) {
         let targets: Vec<(usize, usize)> = self
             .slots
             .iter()

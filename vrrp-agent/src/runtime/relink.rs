@@ -1,11 +1,14 @@
-//! Interfaces deleted and created again under the same name (Neutron re-plugging a port, an
-//! operator recreating a veth): the new interface has a new ifindex, so the VRRP socket bound
-//! to the old one hears nothing and the XDP program went away with it. The engine rebinds
-//! both and keeps the instances' state. Uses the engine's setup helpers; no I/O of its own.
+//! Interfaces that changed behind the engine's back. One deleted and created again under the
+//! same name (Neutron re-plugging a port, an operator recreating a veth) has a new ifindex, so
+//! the VRRP socket bound to the old one hears nothing and the XDP program went away with it:
+//! the engine rebinds both and keeps the instances' state. And when the namespace's netlink
+//! events were lost (socket overrun), every interface is read again and what the lost events
+//! would have said is replayed. Uses the engine's setup helpers; no I/O of its own.
 
 use std::time::Instant;
 
 use super::engine::{Engine, Slot};
+use crate::config::TrackSpec;
 
 /// Whether instance `slot` uses interface `name` of its namespace: its own, or one its
 /// addresses or floating IPs live on (where its XDP program runs too).
@@ -20,6 +23,58 @@ fn uses_interface(slot: &Slot, name: &str) -> bool {
 }
 
 impl Engine {
+    /// Netlink events of `netns` were lost (the event socket overran): reads its interfaces
+    /// again and replays what the lost events would have said — tracked interfaces up or down
+    /// (a missing one is down), interfaces created again under their name.
+    pub(super) async fn resync_links(&mut self, netns: &Option<String>, now: Instant) {
+        let ns_name = netns.as_deref().unwrap_or("-");
+        let links = match self.namespace(netns) {
+            Ok(ns) => ns.netlink.clone().links().await,
+            Err(e) => {
+                tracing::error!(netns = ns_name, "cannot resync: {e}");
+                return;
+            }
+        };
+        let links = match links {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(
+                    netns = ns_name,
+                    "netlink events were lost and the interfaces cannot be read again: {e}"
+                );
+                return;
+            }
+        };
+        tracing::warn!(
+            netns = ns_name,
+            interfaces = links.len(),
+            "netlink events were lost (event socket overrun): interfaces and addresses read again"
+        );
+        for link in &links {
+            if link.admin_up {
+                self.follow_recreated_interface(netns, &link.name, link.index, now)
+                    .await;
+            }
+            self.interface_state(netns, &link.name, link.admin_up && link.carrier, now);
+        }
+        let gone: Vec<String> = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|s| s.spec.netns == *netns)
+            .flat_map(|s| s.track.iter())
+            .filter_map(|t| match t {
+                TrackSpec::Interface { name } if !links.iter().any(|l| l.name == *name) => {
+                    Some(name.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        for name in gone {
+            self.interface_state(netns, &name, false, now);
+        }
+    }
+
     /// Called for every link event of an administratively up interface: when `name` had
     /// another index at setup, rebinds what was bound to the old one.
     pub(super) async fn follow_recreated_interface(
