@@ -87,24 +87,6 @@ impl Worker {
         self.netns.as_deref().unwrap_or("-")
     }
 
-    /// The interface an address or route names, or the instance's.
-    async fn ifindex_of(&self, dev: &Option<String>, default: u32) -> Option<u32> {
-        let Some(name) = dev else {
-            return Some(default);
-        };
-        match self.netlink.link_by_name(name).await {
-            Ok(Some(link)) => Some(link.index),
-            Ok(None) => {
-                tracing::warn!(netns = self.ns(), interface = name, "interface not found");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(netns = self.ns(), interface = name, "netlink: {e}");
-                None
-            }
-        }
-    }
-
     async fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::AddAddresses {
@@ -112,11 +94,9 @@ impl Worker {
                 ifindex,
                 list,
             } => {
+                // An address naming its interface (`dev`) is put there by netlink itself.
                 for a in &list {
-                    let Some(idx) = self.ifindex_of(&a.dev, ifindex).await else {
-                        continue;
-                    };
-                    if let Err(e) = self.netlink.add_address(idx, a).await {
+                    if let Err(e) = self.netlink.add_address(ifindex, a).await {
                         tracing::warn!(instance, netns = self.ns(), address = %a.addr, "adding address failed: {e}");
                     }
                 }
@@ -126,11 +106,9 @@ impl Worker {
                 ifindex,
                 list,
             } => {
+                // From its own interface (`dev`) when it names one; netlink looks it up.
                 for a in &list {
-                    let Some(idx) = self.ifindex_of(&a.dev, ifindex).await else {
-                        continue;
-                    };
-                    if let Err(e) = self.netlink.del_address(idx, a).await {
+                    if let Err(e) = self.netlink.del_address(ifindex, a).await {
                         tracing::warn!(instance, netns = self.ns(), address = %a.addr, "removing address failed: {e}");
                     }
                 }
