@@ -10,6 +10,19 @@ use crate::frames::fix_ipv4_checksum;
 
 pub type Mac = [u8; 6];
 
+/// `a` as dotted IPv4 text (for `ip` commands).
+pub fn ip4(a: [u8; 4]) -> String {
+    std::net::Ipv4Addr::from(a).to_string()
+}
+
+/// `m` as `aa:bb:cc:dd:ee:ff` (for `ip` commands).
+pub fn mac_str(m: Mac) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// The fields of one IPv4 packet that NAT and forwarding change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Flow {

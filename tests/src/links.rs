@@ -16,13 +16,7 @@ pub fn no_dad(ns: &NetNs) {
         "net.ipv6.conf.all.accept_dad=0",
         "net.ipv6.conf.default.accept_dad=0",
     ] {
-        let out = ns.exec("sysctl", &["-qw", key]);
-        assert!(
-            out.status.success(),
-            "sysctl {key} in {}: {}",
-            ns.name(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        ns.sysctl(key);
     }
 }
 

@@ -91,6 +91,33 @@ impl NetNs {
             .unwrap_or_else(|e| panic!("cannot run {program} in {}: {e}", self.name))
     }
 
+    /// Sets a sysctl inside the namespace (`key=value`); panics with the reason if refused.
+    pub fn sysctl(&self, setting: &str) {
+        let out = self.exec("sysctl", &["-qw", setting]);
+        assert!(
+            out.status.success(),
+            "sysctl {setting} in {}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+
+    /// A permanent neighbour entry: `addr` is at `mac` on `dev` (no ARP / ND needed, so a FIB
+    /// lookup in XDP resolves at once).
+    pub fn permanent_neighbour(&self, addr: &str, mac: &str, dev: &str) {
+        self.ip(&[
+            "neigh",
+            "add",
+            addr,
+            "lladdr",
+            mac,
+            "dev",
+            dev,
+            "nud",
+            "permanent",
+        ]);
+    }
+
     /// Turns transmit checksum offload off on `ifname`: stack-generated packets on veth
     /// carry partial checksums, which NAT in XDP must not see.
     pub fn tx_checksum_off(&self, ifname: &str) {

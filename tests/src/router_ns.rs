@@ -5,7 +5,7 @@
 //! own. Everything goes away with the value.
 
 use crate::{
-    flows::Mac,
+    flows::{Mac, ip4, mac_str},
     links::ifindex,
     netns::{NetNs, veth},
 };
@@ -42,17 +42,6 @@ pub struct RouterNs {
     pub ext_mac: Mac,
 }
 
-fn ip4(a: [u8; 4]) -> String {
-    std::net::Ipv4Addr::from(a).to_string()
-}
-
-fn mac_str(m: Mac) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 fn mac_of(ns: &NetNs, ifname: &str) -> Mac {
     let json = ns.ip(&["-j", "link", "show", ifname]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j output");
@@ -71,8 +60,7 @@ impl RouterNs {
         let ext_peer = NetNs::new();
         veth(&ns, INT_IF, &int_peer, "vm-side");
         veth(&ns, EXT_IF, &ext_peer, "up-side");
-        let out = ns.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
-        assert!(out.status.success(), "enabling forwarding failed");
+        ns.sysctl("net.ipv4.ip_forward=1");
         ns.ip(&["addr", "add", "10.0.0.1/24", "dev", INT_IF]);
         ns.ip(&["addr", "add", "203.0.113.1/24", "dev", EXT_IF]);
         for (addr, mac, dev) in [
@@ -80,17 +68,7 @@ impl RouterNs {
             (VM2, VM2_MAC, INT_IF),
             (GATEWAY, GATEWAY_MAC, EXT_IF),
         ] {
-            ns.ip(&[
-                "neigh",
-                "add",
-                &ip4(addr),
-                "lladdr",
-                &mac_str(mac),
-                "dev",
-                dev,
-                "nud",
-                "permanent",
-            ]);
+            ns.permanent_neighbour(&ip4(addr), &mac_str(mac), dev);
         }
         ns.ip(&[
             "route",

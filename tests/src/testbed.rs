@@ -207,15 +207,6 @@ impl Default for RouterConfig {
     }
 }
 
-fn sysctl(ns: &NetNs, setting: &str) {
-    let out = ns.exec("sysctl", &["-qw", setting]);
-    assert!(
-        out.status.success(),
-        "sysctl {setting}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Testbed {
     pub fn name(tag: &str, role: &str) -> String {
         format!("{PREFIX}-{tag}-{role}")
@@ -252,7 +243,7 @@ impl Testbed {
             lan.gro_on(&lan_port);
             let wan_port = wan.attach(&r, QG_IF, Some(QG_MAC));
             wan.gro_on(&wan_port);
-            sysctl(&r, "net.ipv4.ip_forward=1");
+            r.sysctl("net.ipv4.ip_forward=1");
             routers.push(r);
             ports.push(Ports {
                 lan: lan_port,

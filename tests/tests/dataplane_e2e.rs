@@ -58,8 +58,7 @@ impl Topo {
             lan.gro_on(&p);
             let p = wan.attach(&r, "qg", Some(QG_MAC));
             wan.gro_on(&p);
-            let out = r.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
-            assert!(out.status.success());
+            r.sysctl("net.ipv4.ip_forward=1");
             routers.push(r);
         }
         let vm = NetNs::new();

@@ -9,7 +9,7 @@
 use etherparse::PacketBuilder;
 
 use crate::{
-    flows::Mac,
+    flows::{Mac, ip4, mac_str},
     links::ifindex,
     netns::{NetNs, ip},
     neutron_nat,
@@ -33,17 +33,6 @@ pub const SPORT: u16 = 40000;
 pub const DPORT: u16 = 5001;
 /// 60 bytes: the minimum Ethernet frame without its 4-byte FCS ("64-byte frames").
 pub const FRAME_LEN: usize = 60;
-
-pub fn ip4(a: [u8; 4]) -> String {
-    std::net::Ipv4Addr::from(a).to_string()
-}
-
-pub fn mac_str(m: Mac) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
 
 /// A 60-byte UDP frame from the external client to `dst` as it arrives on `qg`, UDP checksum
 /// 0 ("none", so varying the source port needs no checksum update).
@@ -105,22 +94,11 @@ impl FwdRouter {
         let sink = NetNs::new();
         veth_with_macs(&router, QG, QG_MAC, &ext, EXT_IF, GATEWAY_MAC);
         veth_with_macs(&router, QR, QR_MAC, &sink, SINK_IF, VM_MAC);
-        let out = router.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
-        assert!(out.status.success(), "enabling forwarding failed");
+        router.sysctl("net.ipv4.ip_forward=1");
         router.ip(&["addr", "add", &format!("{}/24", ip4(ROUTER_EXT)), "dev", QG]);
         router.ip(&["addr", "add", "10.0.0.1/24", "dev", QR]);
         for (addr, mac, dev) in [(GATEWAY, GATEWAY_MAC, QG), (VM, VM_MAC, QR)] {
-            router.ip(&[
-                "neigh",
-                "add",
-                &ip4(addr),
-                "lladdr",
-                &mac_str(mac),
-                "dev",
-                dev,
-                "nud",
-                "permanent",
-            ]);
+            router.permanent_neighbour(&ip4(addr), &mac_str(mac), dev);
         }
         router.ip(&["route", "add", "default", "via", &ip4(GATEWAY), "dev", QG]);
         ext.ip(&[
