@@ -171,24 +171,35 @@ fn reap_stale() {
 /// Connects `a` and `b` with a veth pair (`a_if` in `a`, `b_if` in `b`), both up. The pair
 /// disappears with either namespace.
 pub fn veth(a: &NetNs, a_if: &str, b: &NetNs, b_if: &str) {
+    veth_pair(a, a_if, None, b, b_if, None);
+}
+
+/// [`veth`] with fixed MAC addresses (`aa:bb:...`) on both ends.
+pub fn veth_with_macs(a: &NetNs, a_if: &str, a_mac: &str, b: &NetNs, b_if: &str, b_mac: &str) {
+    veth_pair(a, a_if, Some(a_mac), b, b_if, Some(b_mac));
+}
+
+fn veth_pair(
+    a: &NetNs,
+    a_if: &str,
+    a_mac: Option<&str>,
+    b: &NetNs,
+    b_if: &str,
+    b_mac: Option<&str>,
+) {
     assert!(
         a_if.len() <= 15 && b_if.len() <= 15,
         "interface names are at most 15 bytes"
     );
-    ip(&[
-        "link",
-        "add",
-        a_if,
-        "netns",
-        a.name(),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_if,
-        "netns",
-        b.name(),
-    ]);
+    let mut args: Vec<&str> = vec!["link", "add", a_if, "netns", a.name()];
+    if let Some(m) = a_mac {
+        args.extend(["address", m]);
+    }
+    args.extend(["type", "veth", "peer", "name", b_if, "netns", b.name()]);
+    if let Some(m) = b_mac {
+        args.extend(["address", m]);
+    }
+    ip(&args);
     a.ip(&["link", "set", a_if, "up"]);
     b.ip(&["link", "set", b_if, "up"]);
 }

@@ -11,7 +11,7 @@ use etherparse::PacketBuilder;
 use crate::{
     flows::{Mac, ip4, mac_str},
     links::ifindex,
-    netns::{NetNs, ip},
+    netns::{NetNs, veth_with_macs},
     neutron_nat,
     router_ns::{CLIENT, VM, VM_MAC},
 };
@@ -61,30 +61,6 @@ pub struct FwdRouter {
     pub neutron_nat: bool,
 }
 
-/// A veth pair with fixed MACs (`a_if` in `a`, `b_if` in `b`), both up.
-fn veth_with_macs(a: &NetNs, a_if: &str, a_mac: Mac, b: &NetNs, b_if: &str, b_mac: Mac) {
-    ip(&[
-        "link",
-        "add",
-        a_if,
-        "netns",
-        a.name(),
-        "address",
-        &mac_str(a_mac),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_if,
-        "netns",
-        b.name(),
-        "address",
-        &mac_str(b_mac),
-    ]);
-    a.ip(&["link", "set", a_if, "up"]);
-    b.ip(&["link", "set", b_if, "up"]);
-}
-
 impl FwdRouter {
     /// Builds the three namespaces; with `neutron_nat`, adds the floating IP to `qg` and
     /// Neutron's DNAT/SNAT rules (which load the nat table and conntrack in the router).
@@ -92,8 +68,22 @@ impl FwdRouter {
         let router = NetNs::new();
         let ext = NetNs::new();
         let sink = NetNs::new();
-        veth_with_macs(&router, QG, QG_MAC, &ext, EXT_IF, GATEWAY_MAC);
-        veth_with_macs(&router, QR, QR_MAC, &sink, SINK_IF, VM_MAC);
+        veth_with_macs(
+            &router,
+            QG,
+            &mac_str(QG_MAC),
+            &ext,
+            EXT_IF,
+            &mac_str(GATEWAY_MAC),
+        );
+        veth_with_macs(
+            &router,
+            QR,
+            &mac_str(QR_MAC),
+            &sink,
+            SINK_IF,
+            &mac_str(VM_MAC),
+        );
         router.sysctl("net.ipv4.ip_forward=1");
         router.ip(&["addr", "add", &format!("{}/24", ip4(ROUTER_EXT)), "dev", QG]);
         router.ip(&["addr", "add", "10.0.0.1/24", "dev", QR]);
