@@ -231,14 +231,7 @@ impl Testbed {
         let mut ports = Vec::new();
         for i in 0..options.routers {
             let r = NetNs::named(&n(&format!("r{}", i + 1)), p);
-            let ha_port = ha.attach(&r, HA_IF, None);
-            r.ip(&[
-                "addr",
-                "add",
-                &format!("169.254.192.{}/18", i + 1),
-                "dev",
-                HA_IF,
-            ]);
+            let ha_port = ha.attach_ha_node(&r, HA_IF, i + 1);
             let lan_port = lan.attach(&r, QR_IF, Some(QR_MAC));
             lan.gro_on(&lan_port);
             let wan_port = wan.attach(&r, QG_IF, Some(QG_MAC));

@@ -68,6 +68,14 @@ impl Segment {
         port
     }
 
+    /// Joins `host` to this segment as node `n` (1-based) of a Neutron HA network: interface
+    /// `ifname` with the address 169.254.192.<n>/18. Returns the bridge-side port name.
+    pub fn attach_ha_node(&self, host: &NetNs, ifname: &str, n: usize) -> String {
+        let port = self.attach(host, ifname, None);
+        host.ip(&["addr", "add", &format!("169.254.192.{n}/18"), "dev", ifname]);
+        port
+    }
+
     /// Takes a port out of the bridge (the host keeps carrier but hears nothing).
     pub fn isolate_port(&self, port: &str) {
         self.ns.ip(&["link", "set", port, "nomaster"]);

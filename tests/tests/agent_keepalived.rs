@@ -126,14 +126,7 @@ fn a_neutron_keepalived_conf_runs_unchanged_through_the_keepalived_entry_point()
     let mut nodes = Vec::new();
     for i in 0..2 {
         let ns = NetNs::new();
-        ha.attach(&ns, HA, None);
-        ns.ip(&[
-            "addr",
-            "add",
-            &format!("169.254.192.{}/18", i + 1),
-            "dev",
-            HA,
-        ]);
+        ha.attach_ha_node(&ns, HA, i + 1);
         // Neutron gives the qg/qr ports the same MAC on every node.
         wan.attach(&ns, QG, Some("fa:16:3e:2a:1c:3d"));
         lan.attach(&ns, QR, Some("fa:16:3e:4d:9a:7b"));

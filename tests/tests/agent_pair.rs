@@ -30,14 +30,7 @@ impl Pair {
         let lan = Segment::new();
         let routers = [NetNs::new(), NetNs::new()];
         for (i, r) in routers.iter().enumerate() {
-            ha.attach(r, "ha", None);
-            r.ip(&[
-                "addr",
-                "add",
-                &format!("169.254.192.{}/18", i + 1),
-                "dev",
-                "ha",
-            ]);
+            ha.attach_ha_node(r, "ha", i + 1);
             lan.attach(r, "qr", None);
         }
         let client = NetNs::new();

@@ -65,14 +65,7 @@ fn the_master_losing_its_gateway_hands_the_router_over() {
     let mut wan_ports = Vec::new();
     for i in 0..2 {
         let r = NetNs::new();
-        ha.attach(&r, "ha", None);
-        r.ip(&[
-            "addr",
-            "add",
-            &format!("169.254.192.{}/18", i + 1),
-            "dev",
-            "ha",
-        ]);
+        ha.attach_ha_node(&r, "ha", i + 1);
         wan_ports.push(wan.attach(&r, "qg", Some(QG_MAC)));
         routers.push(r);
     }

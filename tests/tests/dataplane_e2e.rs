@@ -33,27 +33,15 @@ struct Topo {
     pin_root: std::path::PathBuf,
 }
 
-fn flood(seg: &Segment) {
-    seg.ns
-        .ip(&["link", "set", "br0", "type", "bridge", "ageing_time", "0"]);
-}
-
 impl Topo {
     fn new() -> Self {
         let (ha, lan, wan) = (Segment::new(), Segment::new(), Segment::new());
-        flood(&lan);
-        flood(&wan);
+        lan.flood();
+        wan.flood();
         let mut routers = Vec::new();
         for i in 0..2 {
             let r = NetNs::new();
-            ha.attach(&r, "ha", None);
-            r.ip(&[
-                "addr",
-                "add",
-                &format!("169.254.192.{}/18", i + 1),
-                "dev",
-                "ha",
-            ]);
+            ha.attach_ha_node(&r, "ha", i + 1);
             let p = lan.attach(&r, "qr", Some(QR_MAC));
             lan.gro_on(&p);
             let p = wan.attach(&r, "qg", Some(QG_MAC));

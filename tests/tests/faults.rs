@@ -318,11 +318,7 @@ impl LinkCut {
         match self {
             LinkCut::AdminDown => b.router(0).ip(&["link", "set", HA_IF, state]),
             LinkCut::CarrierLoss => b.bed.ha.ns.ip(&["link", "set", &b.bed.ports[0].ha, state]),
-            LinkCut::Recreate if up => {
-                b.bed.ha.attach(b.router(0), HA_IF, None);
-                b.router(0)
-                    .ip(&["addr", "add", &format!("{}/18", HA[0]), "dev", HA_IF])
-            }
+            LinkCut::Recreate if up => b.bed.ha.attach_ha_node(b.router(0), HA_IF, 1),
             LinkCut::Recreate => b.router(0).ip(&["link", "del", HA_IF]),
         };
     }
