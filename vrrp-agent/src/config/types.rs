@@ -133,6 +133,24 @@ impl InstanceSpec {
             self.unicast_src.or(self.mcast_src)
         }
     }
+
+    /// Every interface the instance uses, its own first: its VRRP interface, those its
+    /// addresses name (`dev`) and its floating IPs' external ones, each once. The data plane
+    /// runs on all of them.
+    pub fn interfaces(&self) -> Vec<&str> {
+        let mut names = vec![self.interface.as_str()];
+        let others = self
+            .vrrp
+            .all_addresses()
+            .filter_map(|a| a.dev.as_deref())
+            .chain(self.floating_ips.iter().map(|f| f.interface.as_str()));
+        for name in others {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
 }
 
 /// A floating IP: stateless 1:1 NAT between `floating` (outside) and `fixed` (inside).
@@ -272,5 +290,27 @@ mod tests {
             both.advert_allowlist(),
             vec!["192.0.2.3".parse::<IpAddr>().unwrap()]
         );
+    }
+
+    #[test]
+    fn interfaces_are_its_own_first_then_those_of_addresses_and_floating_ips_once_each() {
+        let mut s = spec(&[], &[]);
+        let on = |a: &str, dev: Option<&str>| crate::fsm::VirtualAddress {
+            dev: dev.map(str::to_string),
+            ..crate::fsm::VirtualAddress::host(a.parse().unwrap())
+        };
+        s.vrrp.excluded_addresses = vec![
+            on("10.0.10.1", Some("qr")),
+            on("203.0.113.10", Some("qg")),
+            on("10.0.11.1", Some("qr")),
+            on("10.0.12.1", None),
+        ];
+        s.floating_ips = vec![FloatingIp {
+            floating: "203.0.113.20".parse().unwrap(),
+            fixed: "10.0.10.5".parse().unwrap(),
+            interface: "qg".into(),
+        }];
+        assert_eq!(s.interfaces(), ["eth0", "qr", "qg"]);
+        assert_eq!(spec(&[], &[]).interfaces(), ["eth0"]);
     }
 }

@@ -74,6 +74,19 @@ impl Slot {
     }
 }
 
+/// A VRRP socket and the task reading it into the engine's queue; dropping it (the socket is
+/// replaced) stops the reader, which would otherwise wait on the old socket forever.
+pub(super) struct OpenSocket {
+    pub socket: std::sync::Arc<AsyncVrrpSocket>,
+    pub reader: tokio::task::AbortHandle,
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
 /// Settings of the engine beyond the configuration.
 pub struct EngineOptions {
     pub config_path: PathBuf,
@@ -87,9 +100,7 @@ pub struct Engine {
     pub(super) next_generation: u64,
     pub(super) groups: Vec<SyncGroup>,
     pub(super) namespaces: HashMap<Option<String>, Namespace>,
-    pub(super) sockets: HashMap<SocketKey, std::sync::Arc<AsyncVrrpSocket>>,
-    /// The task reading each socket (stopped when the socket is replaced).
-    pub(super) socket_readers: HashMap<SocketKey, tokio::task::AbortHandle>,
+    pub(super) sockets: HashMap<SocketKey, OpenSocket>,
     /// The ifindex each interface an instance uses had when it was set up, by namespace and
     /// name: a link event with another index means it was deleted and created again.
     pub(super) link_indexes: HashMap<(Option<String>, String), u32>,
@@ -121,7 +132,6 @@ impl Engine {
             groups: Vec::new(),
             namespaces: HashMap::new(),
             sockets: HashMap::new(),
-            socket_readers: HashMap::new(),
             link_indexes: HashMap::new(),
             script_tasks: HashMap::new(),
             script_up: HashMap::new(),
@@ -200,7 +210,7 @@ impl Engine {
         let sockets: Vec<_> = self
             .sockets
             .iter()
-            .map(|(k, s)| (k.clone(), std::sync::Arc::clone(s)))
+            .map(|(k, s)| (k.clone(), std::sync::Arc::clone(&s.socket)))
             .collect();
         for (key, socket) in sockets {
             // At most about what a socket buffer holds.
@@ -451,7 +461,11 @@ impl Engine {
 
     fn send_advert(&self, i: usize, advert: &Advert) {
         let slot = self.slot(i);
-        let Some(socket) = self.sockets.get(&slot.socket_key()).cloned() else {
+        let Some(socket) = self
+            .sockets
+            .get(&slot.socket_key())
+            .map(|s| std::sync::Arc::clone(&s.socket))
+        else {
             return;
         };
         // The primary address (chosen at setup from unicast_src, mcast_src or the interface)

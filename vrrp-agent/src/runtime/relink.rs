@@ -7,20 +7,8 @@
 
 use std::time::Instant;
 
-use super::engine::{Engine, Slot};
+use super::engine::Engine;
 use crate::config::TrackSpec;
-
-/// Whether instance `slot` uses interface `name` of its namespace: its own, or one its
-/// addresses or floating IPs live on (where its XDP program runs too).
-fn uses_interface(slot: &Slot, name: &str) -> bool {
-    let spec = &slot.spec;
-    spec.interface == name
-        || spec
-            .vrrp
-            .all_addresses()
-            .any(|a| a.dev.as_deref() == Some(name))
-        || spec.floating_ips.iter().any(|f| f.interface == name)
-}
 
 impl Engine {
     /// Netlink events of `netns` were lost (the event socket overran): reads its interfaces
@@ -100,11 +88,8 @@ impl Engine {
         self.link_indexes.insert(known, index);
         self.dataplane.interface_recreated(netns, name);
         for ipv6 in [false, true] {
-            let key = (netns.clone(), name.to_string(), ipv6);
-            if let Some(reader) = self.socket_readers.remove(&key) {
-                reader.abort();
-            }
-            self.sockets.remove(&key);
+            self.sockets
+                .remove(&(netns.clone(), name.to_string(), ipv6));
         }
         let netlink = match self.namespace(netns) {
             Ok(ns) => ns.netlink.clone(),
@@ -117,7 +102,7 @@ impl Engine {
             .filter(|&i| {
                 self.slots[i]
                     .as_ref()
-                    .is_some_and(|s| s.spec.netns == *netns && uses_interface(s, name))
+                    .is_some_and(|s| s.spec.netns == *netns && s.spec.interfaces().contains(&name))
             })
             .collect();
         for i in affected {

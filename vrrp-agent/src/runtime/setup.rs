@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::{
     effects::{self, Effect},
-    engine::{Engine, Slot},
+    engine::{Engine, OpenSocket, Slot},
     events::{EngineEvent, SlotRef, SocketKey},
     ownership::OwnerKey,
     tracking,
@@ -219,14 +219,6 @@ impl Engine {
         ifindex: u32,
         netlink: &Netlink,
     ) -> bool {
-        let mut names: Vec<String> = vec![spec.interface.clone()];
-        for a in spec.vrrp.all_addresses() {
-            if let Some(dev) = &a.dev {
-                names.push(dev.clone());
-            }
-        }
-        names.extend(spec.floating_ips.iter().map(|f| f.interface.clone()));
-        names.dedup();
         // Interfaces carrying the instance's addresses: where it is the gateway.
         let mut gateway_names: Vec<String> = spec
             .vrrp
@@ -237,16 +229,13 @@ impl Engine {
         gateway_names.dedup();
         let mut attach: Vec<(String, u32)> = Vec::new();
         let mut gateways: Vec<(u32, [u8; 6])> = Vec::new();
-        for name in names {
-            if attach.iter().any(|(n, _)| *n == name) {
-                continue;
-            }
-            match netlink.link_by_name(&name).await {
+        for name in spec.interfaces() {
+            match netlink.link_by_name(name).await {
                 Ok(Some(l)) => {
-                    if let Some(mac) = l.mac.filter(|_| gateway_names.contains(&name)) {
+                    if let Some(mac) = l.mac.filter(|_| gateway_names.iter().any(|g| g == name)) {
                         gateways.push((l.index, mac));
                     }
-                    attach.push((name, l.index));
+                    attach.push((name.to_string(), l.index));
                 }
                 _ => tracing::warn!(
                     instance = spec.vrrp.name,
@@ -353,9 +342,13 @@ impl Engine {
                 }
             }
         });
-        self.socket_readers
-            .insert(key.clone(), reader_task.abort_handle());
-        self.sockets.insert(key, socket);
+        self.sockets.insert(
+            key,
+            OpenSocket {
+                socket,
+                reader: reader_task.abort_handle(),
+            },
+        );
         Ok(())
     }
 
