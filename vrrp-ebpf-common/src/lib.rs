@@ -10,6 +10,7 @@
 pub mod counters;
 pub mod dataplane;
 pub mod proto;
+pub mod test_run;
 
 /// Name of the XDP entry point in the object file.
 pub const PROGRAM_NAME: &str = "vrrp_xdp";

@@ -9,6 +9,8 @@ use std::{
     time::Duration,
 };
 
+use vrrp_ebpf_common::test_run::XdpMd;
+
 use super::asm::Insn;
 
 const BPF_MAP_CREATE: libc::c_long = 0;
@@ -130,18 +132,6 @@ struct LinkCreateAttr {
     target_ifindex: u32,
     attach_type: u32,
     flags: u32,
-}
-
-/// `struct xdp_md` as BPF_PROG_TEST_RUN takes it in `ctx_in`.
-#[repr(C)]
-#[derive(Default)]
-struct XdpMd {
-    data: u32,
-    data_end: u32,
-    data_meta: u32,
-    ingress_ifindex: u32,
-    rx_queue_index: u32,
-    egress_ifindex: u32,
 }
 
 fn name16(name: &str) -> [u8; 16] {
@@ -341,11 +331,7 @@ impl Program {
         repeat: u32,
         live_batch: Option<u32>,
     ) -> io::Result<RunResult> {
-        let md = XdpMd {
-            data_end: frame.len() as u32,
-            ingress_ifindex,
-            ..Default::default()
-        };
+        let md = XdpMd::frame(frame.len() as u32, ingress_ifindex);
         let mut attr = TestRunAttr {
             prog_fd: self.fd.as_raw_fd() as u32,
             data_size_in: frame.len() as u32,
@@ -401,7 +387,6 @@ mod tests {
         assert_eq!(std::mem::offset_of!(ProgLoadAttr, prog_name), 48);
         assert_eq!(std::mem::offset_of!(ProgLoadAttr, expected_attach_type), 68);
         assert_eq!(std::mem::size_of::<MapElemAttr>(), 32);
-        assert_eq!(std::mem::size_of::<XdpMd>(), 24);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::{
 };
 
 use aya::programs::{TestRun, TestRunOptions};
+use vrrp_ebpf_common::test_run::XdpMd;
 
 use super::{Dataplane, DataplaneError};
 
@@ -22,18 +23,6 @@ pub struct TestRunOutcome {
     pub data_out: Vec<u8>,
     /// Mean time per run as measured by the kernel.
     pub duration: Duration,
-}
-
-/// `struct xdp_md` as BPF_PROG_TEST_RUN takes it in `ctx_in` (data offsets, then the
-/// ingress interface).
-#[repr(C)]
-struct XdpMd {
-    data: u32,
-    data_end: u32,
-    data_meta: u32,
-    ingress_ifindex: u32,
-    rx_queue_index: u32,
-    egress_ifindex: u32,
 }
 
 impl Dataplane {
@@ -65,14 +54,7 @@ impl Dataplane {
         let program = self.program()?;
         // Room for head/tail adjustments the program may make.
         let mut out = vec![0u8; frame.len() + 256];
-        let md = ingress_ifindex.map(|ifindex| XdpMd {
-            data: 0,
-            data_end: frame.len() as u32,
-            data_meta: 0,
-            ingress_ifindex: ifindex,
-            rx_queue_index: 0,
-            egress_ifindex: 0,
-        });
+        let md = ingress_ifindex.map(|ifindex| XdpMd::frame(frame.len() as u32, ifindex));
         // SAFETY: XdpMd is a #[repr(C)] struct of u32 fields without padding; viewing it as
         // bytes for the syscall is sound and the slice does not outlive `md`.
         let ctx: Option<&[u8]> = md.as_ref().map(|m| unsafe {
