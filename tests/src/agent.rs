@@ -142,31 +142,19 @@ impl AgentProcess {
     /// Waits for the agent to exit and for its last log lines to be read (a forked daemon
     /// may keep stderr open: then at most 2 s more); panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                let drained = Instant::now() + Duration::from_secs(2);
-                while self
-                    .stderr_reader
-                    .as_ref()
-                    .is_some_and(|r| !r.is_finished())
-                    && Instant::now() < drained
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                if self.stderr_reader.as_ref().is_some_and(|r| r.is_finished()) {
-                    let _ = self.stderr_reader.take().map(|r| r.join());
-                }
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
+        let readers: Vec<_> = self.stderr_reader.iter().collect();
+        let exited = crate::child::wait_exit(&mut self.child, &readers, timeout);
+        let status = exited.unwrap_or_else(|| {
+            panic!(
                 "{}: still running {timeout:?} after being asked to stop\nagent logs:\n{}",
                 self.label,
                 self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            )
+        });
+        if self.stderr_reader.as_ref().is_some_and(|r| r.is_finished()) {
+            let _ = self.stderr_reader.take().map(|r| r.join());
         }
+        status
     }
 }
 

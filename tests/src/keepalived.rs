@@ -13,7 +13,7 @@ use std::{
     process::{Child, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex},
     thread::JoinHandle,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use nix::{sys::signal::Signal, unistd::Pid};
@@ -217,25 +217,15 @@ impl Keepalived {
     /// Waits for the parent to exit, then (briefly) for its last log lines; panics after
     /// `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                // The pipes may still hold output: let the readers reach end of file (unless
-                // a leftover process keeps a pipe open).
-                let drained = Instant::now() + Duration::from_secs(2);
-                while !self.readers.iter().all(|r| r.is_finished()) && Instant::now() < drained {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
+        let readers: Vec<_> = self.readers.iter().collect();
+        let exited = crate::child::wait_exit(&mut self.child, &readers, timeout);
+        exited.unwrap_or_else(|| {
+            panic!(
                 "keepalived {}: still running {timeout:?} after SIGTERM\nlog:\n{}",
                 self.label,
                 self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            )
+        })
     }
 }
 

@@ -10,6 +10,7 @@ pub mod attack;
 pub mod bench;
 pub mod capture;
 pub mod checksum;
+pub mod child;
 pub mod fixtures;
 pub mod flows;
 pub mod frames;
