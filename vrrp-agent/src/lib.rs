@@ -9,6 +9,8 @@
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
 //! * `net`: sockets: VRRP raw sockets, raw frames out of an interface, reachability probes.
 //! * `netns`: enter named network namespaces.
+//! * `pathstate`: what a namespace's packet path holds (netfilter rules, policy routing, tc,
+//!   xfrm, forwarding settings, XDP redirect targets), read from the kernel.
 //! * `daemon`: fork to the background with pid files (keepalived drop-in).
 //! * `api`: status reports, their unix-socket server and client, the status table.
 //! * `runtime`: the tokio driver (clock, sockets, netlink, scripts, signals) around `fsm`.
@@ -21,5 +23,6 @@ pub mod net;
 pub mod netlink;
 pub mod netns;
 pub mod packet;
+pub mod pathstate;
 pub mod runtime;
 pub mod sim;

@@ -1,0 +1,14 @@
+//! What a network namespace's packet path holds beyond routes and addresses, read from the
+//! kernel: netfilter rules (nftables over netlink, which includes iptables-nft, and the legacy
+//! iptables tables over `getsockopt`), policy routing rules, tc, xfrm policies, the IPv4
+//! forwarding settings of each interface, and which interfaces accept XDP redirects. The
+//! fast-path analysis (`crate::fastpath`) decides from it whether XDP may forward a class of
+//! traffic the way the kernel would.
+//!
+//! `ruleset` and `facts` are the pure model; the readers fill it. May import `crate::netns`.
+
+pub mod facts;
+pub mod ruleset;
+
+pub use facts::{Facts, IfaceConf, IfaceFacts};
+pub use ruleset::Ruleset;
