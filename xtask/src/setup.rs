@@ -4,6 +4,8 @@
 //! version, nightly LLVM major, nightly commit) into a cache folder outside the repository
 //! (`$VRRP_XDP_CACHE`, else `$XDG_CACHE_HOME/vrrp-xdp`, else `~/.cache/vrrp-xdp`), linked
 //! against the nightly toolchain's own `libLLVM` so its bitcode always matches rustc's.
+//! OpenStack Neutron, whose own code writes the iptables rules the test beds carry, is
+//! installed into a venv in the same folder (see [`crate::neutron`]).
 
 use std::{
     env, fs,
@@ -27,6 +29,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("keepalived", "keepalived"),
     ("ethtool", "ethtool"),
     ("iptables", "iptables"),
+    // The agent writes the kernel's NAT for configured floating IPs with it.
+    ("nft", "nftables"),
     ("ping", "iputils-ping"),
     // The benchmark plots' text.
     (
@@ -46,6 +50,8 @@ pub struct SetupArgs {
 pub struct Toolchain {
     /// Folder holding the `bpf-linker` binary (prepend to PATH for the eBPF build).
     pub bpf_linker_bin: PathBuf,
+    /// The python of the venv holding Neutron (for the tests: `crate::neutron::PYTHON_ENV`).
+    pub neutron_python: PathBuf,
 }
 
 struct Nightly {
@@ -63,8 +69,12 @@ pub fn run(args: &SetupArgs) -> Result<Toolchain> {
     rust_src(&nightly)?;
     let bpf_linker_bin = bpf_linker(&nightly)?;
     packages(args.no_packages)?;
+    let neutron_python = crate::neutron::install(&cache_root()?)?;
     done("setup complete", t);
-    Ok(Toolchain { bpf_linker_bin })
+    Ok(Toolchain {
+        bpf_linker_bin,
+        neutron_python,
+    })
 }
 
 fn check_linux() -> Result<()> {

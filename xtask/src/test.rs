@@ -68,6 +68,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     }
     test.env(OBJECT_ENV, &object)
         .env("VRRP_AGENT_BIN", &agent_bin)
+        .env(crate::neutron::PYTHON_ENV, &tc.neutron_python)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let shown = cmd::display(&test);
