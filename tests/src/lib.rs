@@ -19,6 +19,7 @@ pub mod links;
 pub mod netlink_support;
 pub mod netns;
 pub mod neutron_nat;
+pub mod neutron_rules;
 pub mod pinned;
 pub mod rawbpf;
 pub mod router_ns;
