@@ -12,3 +12,15 @@ pub mod ruleset;
 
 pub use facts::{Facts, IfaceConf, IfaceFacts};
 pub use ruleset::Ruleset;
+pub mod conf;
+pub mod facts_read;
+pub mod facts_watch;
+pub mod links;
+mod nl;
+pub mod policy_rules;
+pub mod tc;
+pub mod xdp_features;
+pub mod xfrm;
+pub use facts_read::{FactsError, read_facts};
+pub use facts_watch::{ChangeSource, FactsChange, FactsWatch};
+pub use nl::NlError;
