@@ -24,3 +24,16 @@ pub mod xfrm;
 pub use facts_read::{FactsError, read_facts};
 pub use facts_watch::{ChangeSource, FactsChange, FactsWatch};
 pub use nl::NlError;
+
+pub mod error;
+pub mod legacy;
+pub mod nft;
+pub mod read;
+pub mod xt;
+
+pub use error::PathStateError;
+pub use legacy::legacy_signature;
+pub use nft::{NftChange, NftWatcher, nft_generation};
+pub use read::read_ruleset;
+#[cfg(test)]
+mod testdata;

@@ -213,7 +213,8 @@ pub enum Cond {
         mask: u32,
         negated: bool,
     },
-    /// `(ctmark & mask) == value`.
+    /// `(ctmark & mask) == value`. A packet without a connection (INVALID, UNTRACKED) never
+    /// matches, negated or not: iptables' `connmark` match and nft's `ct mark` both fail then.
     ConnMark {
         value: u32,
         mask: u32,
