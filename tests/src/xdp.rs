@@ -8,8 +8,9 @@ use vrrp_agent::dataplane::{CounterSnapshot, Dataplane, LoadOptions, TestRunOutc
 use vrrp_ebpf_common::{
     counters::Stat,
     dataplane::{
-        AddrKey, INSTANCE_COUNTER_COUNT, InstanceCounter, InstanceKey, InstanceValue, NatOutValue,
-        OwnerState, PeerKey, VipValue,
+        AddrKey, INSTANCE_COUNTER_COUNT, InstanceCounter, InstanceKey, InstanceValue,
+        NAT_OUT_FLAG_FAST, NO_SLOT, NatOutValue, OwnerState, PORT_FLAG_GATEWAY, PORT_FLAG_TX,
+        PeerKey, PortKey, PortValue, VIP_FLAG_FAST_IN, VIP_KIND_FLOATING, VipValue,
     },
 };
 
@@ -125,8 +126,9 @@ impl Xdp {
         }
     }
 
-    /// Adds a virtual address (`nat_addr` only matters for floating IPs) and watches its slot.
-    pub fn vip(&mut self, family: u8, addr: [u8; 16], slot: u32, kind: u8, nat_addr: [u8; 4]) {
+    /// Adds a virtual address of `kind` (`VIP_KIND_VIRTUAL` or `VIP_KIND_KERNEL`) and watches
+    /// its slot.
+    pub fn vip(&mut self, family: u8, addr: [u8; 16], slot: u32, kind: u8) {
         let key = self.addr_key(family, addr);
         self.dp
             .upsert_vip(
@@ -134,20 +136,45 @@ impl Xdp {
                 VipValue {
                     slot,
                     kind,
-                    _pad: [0; 3],
-                    nat_addr,
+                    flags: 0,
+                    _pad: [0; 2],
+                    nat_addr: [0; 4],
+                    ext_ifindex: 0,
+                    int_ifindex: 0,
                 },
             )
             .expect("upsert vip");
         self.watch(slot);
     }
 
-    /// Adds the outbound side of a floating IP.
-    pub fn nat_out(&mut self, fixed: [u8; 4], slot: u32, ext_ifindex: u32, floating: [u8; 4]) {
-        let key = self.addr_key(
-            vrrp_ebpf_common::dataplane::FAMILY_IPV4,
-            vrrp_ebpf_common::dataplane::addr_v4(fixed),
-        );
+    /// Adds both sides of a floating IP `floating` ↔ `fixed` on external interface `ext`
+    /// whose fixed IP is behind `int_ifindex`, with the fast path on for both directions or
+    /// off, and watches its slot.
+    pub fn floating(
+        &mut self,
+        floating: [u8; 4],
+        fixed: [u8; 4],
+        slot: u32,
+        (ext_ifindex, int_ifindex): (u32, u32),
+        fast: bool,
+    ) {
+        use vrrp_ebpf_common::dataplane::{FAMILY_IPV4, addr_v4};
+        let key = self.addr_key(FAMILY_IPV4, addr_v4(floating));
+        self.dp
+            .upsert_vip(
+                key,
+                VipValue {
+                    slot,
+                    kind: VIP_KIND_FLOATING,
+                    flags: if fast { VIP_FLAG_FAST_IN } else { 0 },
+                    _pad: [0; 2],
+                    nat_addr: fixed,
+                    ext_ifindex,
+                    int_ifindex,
+                },
+            )
+            .expect("upsert floating vip");
+        let key = self.addr_key(FAMILY_IPV4, addr_v4(fixed));
         self.dp
             .upsert_nat_out(
                 key,
@@ -155,28 +182,55 @@ impl Xdp {
                     slot,
                     ext_ifindex,
                     floating,
+                    flags: if fast { NAT_OUT_FLAG_FAST } else { 0 },
+                    int_ifindex,
                 },
             )
             .expect("upsert nat out");
         self.watch(slot);
     }
 
-    /// Makes `ifindex` (with MAC `mac`) a gateway interface of `slot` and watches the slot.
-    pub fn gateway(&mut self, ifindex: u32, slot: u32, mac: [u8; 6]) {
+    /// Describes interface `ifindex` (MAC `mac`) to the program: `slot` is the instance whose
+    /// gateway it is (`None`: nobody's), `flags` the `PORT_FLAG_ROUTE_*` bits; with `tx`
+    /// it also goes into the devmap (from inside the namespace frames arrive in, see
+    /// [`Xdp::arrive_on`], which must be called first), so it takes redirected frames.
+    pub fn port(&mut self, ifindex: u32, mac: [u8; 6], slot: Option<u32>, flags: u16, tx: bool) {
+        let mut flags = flags;
+        if slot.is_some() {
+            flags |= PORT_FLAG_GATEWAY;
+        }
+        if tx {
+            flags |= PORT_FLAG_TX;
+            let key = 1000 + ifindex;
+            let dp = &mut self.dp;
+            let ns = self.ingress.as_ref().map(|(n, _)| n.clone());
+            vrrp_agent::netns::run_in(ns.as_deref(), || dp.upsert_tx(key, ifindex))
+                .expect("enter namespace")
+                .expect("upsert tx");
+        }
         self.dp
-            .upsert_gateway(
-                vrrp_ebpf_common::dataplane::GatewayKey {
+            .upsert_port(
+                PortKey {
                     router: self.router,
                     ifindex,
                 },
-                vrrp_ebpf_common::dataplane::GatewayValue {
-                    slot,
+                PortValue {
+                    slot: slot.unwrap_or(NO_SLOT),
                     mac,
-                    _pad: [0; 2],
+                    flags,
+                    tx: 1000 + ifindex,
                 },
             )
-            .expect("upsert gateway");
-        self.watch(slot);
+            .expect("upsert port");
+        if let Some(slot) = slot {
+            self.watch(slot);
+        }
+    }
+
+    /// Makes `ifindex` (with MAC `mac`) a gateway interface of `slot` (no fast path) and
+    /// watches the slot.
+    pub fn gateway(&mut self, ifindex: u32, slot: u32, mac: [u8; 6]) {
+        self.port(ifindex, mac, Some(slot), 0, false);
     }
 
     /// Allows adverts from `addr` for `slot`.

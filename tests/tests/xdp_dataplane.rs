@@ -1,7 +1,9 @@
 //! Every verdict of the XDP data plane via BPF_PROG_TEST_RUN: advert checks, VIP ownership
 //! (IPv4, IPv6, ARP, neighbour solicitations, leases against the kernel's monotonic clock),
-//! floating-IP NAT inbound and outbound with XDP forwarding in a router namespace, the cases
-//! left to the kernel, and router isolation over shared maps. Each run asserts the action, the
+//! the floating-IP fast path inbound and outbound in a router namespace (only where the agent
+//! marked it eligible, only to devices that take XDP frames), every case left to the kernel
+//! untouched, routed traffic through gateways (fenced when not owned), and router isolation
+//! over shared maps. Each run asserts the action, the
 //! exact output bytes (expected frames built from scratch by etherparse; checksums also
 //! re-verified by a full computation) and the exact counter movement. Needs root.
 
@@ -9,7 +11,8 @@ use vrrp_ebpf_common::{
     counters::Stat,
     dataplane::{
         FAMILY_IPV4, FAMILY_IPV6, INSTANCE_FLAG_ALLOWLIST, INSTANCE_FLAG_UNICAST_ANY_TTL,
-        InstanceCounter as C, VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, addr_v4,
+        InstanceCounter as C, PORT_FLAG_ROUTE_IN, PORT_FLAG_ROUTE_OUT, VIP_KIND_KERNEL,
+        VIP_KIND_VIRTUAL, addr_v4,
     },
 };
 use vrrp_tests::{
@@ -339,14 +342,8 @@ const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 
 fn vip_router() -> Xdp {
     let mut xdp = Xdp::load();
-    xdp.vip(
-        FAMILY_IPV4,
-        addr_v4(VIP),
-        VIP_SLOT,
-        VIP_KIND_VIRTUAL,
-        [0; 4],
-    );
-    xdp.vip(FAMILY_IPV6, VIP6, VIP6_SLOT, VIP_KIND_VIRTUAL, [0; 4]);
+    xdp.vip(FAMILY_IPV4, addr_v4(VIP), VIP_SLOT, VIP_KIND_VIRTUAL);
+    xdp.vip(FAMILY_IPV6, VIP6, VIP6_SLOT, VIP_KIND_VIRTUAL);
     xdp
 }
 
@@ -405,7 +402,7 @@ fn traffic_and_address_resolution_for_a_released_vip_are_dropped() {
     }
     // A slot that was never written reads as released too.
     let mut fresh = Xdp::load();
-    fresh.vip(FAMILY_IPV4, addr_v4(VIP), 77, VIP_KIND_VIRTUAL, [0; 4]);
+    fresh.vip(FAMILY_IPV4, addr_v4(VIP), 77, VIP_KIND_VIRTUAL);
     assert_drop(
         &fresh,
         &to_vip(L4::Udp),
@@ -546,7 +543,7 @@ fn traffic_not_aimed_at_a_vip_is_untouched_whatever_the_ownership() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Floating IPs: NAT and forwarding in a router namespace
+// Floating IPs: the fast path in a router namespace
 
 const FIP: [u8; 4] = [203, 0, 113, 10];
 const FIP_SLOT: u32 = 7;
@@ -554,22 +551,37 @@ const FIP_SLOT: u32 = 7;
 const FIP2: [u8; 4] = [203, 0, 113, 11];
 const FIP2_SLOT: u32 = 8;
 
-fn nat_router() -> (RouterNs, Xdp) {
+/// A router with two floating IPs, both owned; with `fast`, the agent found both eligible
+/// and set the ports up as it does then (the internal port takes translated inbound traffic
+/// and is where outbound traffic comes from, the external port takes translated outbound
+/// traffic; both take XDP frames).
+fn nat_router_with(fast: bool) -> (RouterNs, Xdp) {
     let topo = RouterNs::new();
     let mut xdp = Xdp::load();
-    xdp.vip(FAMILY_IPV4, addr_v4(FIP), FIP_SLOT, VIP_KIND_FLOATING, VM);
-    xdp.nat_out(VM, FIP_SLOT, topo.ext_ifindex, FIP);
-    xdp.vip(
-        FAMILY_IPV4,
-        addr_v4(FIP2),
-        FIP2_SLOT,
-        VIP_KIND_FLOATING,
-        VM_UNRESOLVED,
+    xdp.floating(
+        FIP,
+        VM,
+        FIP_SLOT,
+        (topo.ext_ifindex, topo.int_ifindex),
+        fast,
     );
-    xdp.nat_out(VM_UNRESOLVED, FIP2_SLOT, topo.ext_ifindex, FIP2);
+    xdp.floating(
+        FIP2,
+        VM_UNRESOLVED,
+        FIP2_SLOT,
+        (topo.ext_ifindex, topo.int_ifindex),
+        fast,
+    );
     xdp.own(FIP_SLOT);
     xdp.own(FIP2_SLOT);
+    xdp.arrive_on(&topo.ns, topo.ext_ifindex);
+    xdp.port(topo.ext_ifindex, topo.ext_mac, None, 0, true);
+    xdp.port(topo.int_ifindex, topo.int_mac, None, 0, true);
     (topo, xdp)
+}
+
+fn nat_router() -> (RouterNs, Xdp) {
+    nat_router_with(true)
 }
 
 /// A client on the Internet to the floating IP, as it arrives on the external port.
@@ -600,10 +612,9 @@ fn redirected(slot: u32, nat: C) -> Delta {
         .slot(slot, C::Redirected)
 }
 
-fn passed(slot: u32, nat: C) -> Delta {
-    Delta::frame(Stat::PassedToKernel)
-        .slot(slot, nat)
-        .slot(slot, C::PassedToKernel)
+/// A fast-path packet left to the kernel untouched.
+fn left(slot: u32, class: Stat) -> Delta {
+    Delta::frame(class).slot(slot, C::PassedToKernel)
 }
 
 #[test]
@@ -705,6 +716,29 @@ fn a_udp_checksum_that_becomes_zero_is_sent_as_ffff_and_ffff_translates_correctl
 }
 
 #[test]
+fn without_the_fast_path_floating_ip_traffic_goes_to_the_kernel_untouched() {
+    let (topo, mut xdp) = nat_router_with(false);
+    xdp.arrive_on(&topo.ns, topo.ext_ifindex);
+    for l4 in ALL_L4 {
+        assert_pass(
+            &xdp,
+            &inbound(&topo).packet(l4),
+            Delta::frame(Stat::VipPassed).slot(FIP_SLOT, C::VipPassed),
+            &format!("{l4:?} in, fast path off"),
+        );
+    }
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    for l4 in ALL_L4 {
+        assert_pass(
+            &xdp,
+            &outbound(&topo).packet(l4),
+            Delta::frame(Stat::NotVrrp),
+            &format!("{l4:?} out, fast path off"),
+        );
+    }
+}
+
+#[test]
 fn outbound_traffic_that_stays_inside_is_not_translated() {
     let (topo, mut xdp) = nat_router();
     xdp.arrive_on(&topo.ns, topo.int_ifindex);
@@ -713,6 +747,7 @@ fn outbound_traffic_that_stays_inside_is_not_translated() {
         ("east-west to another VM", VM2),
         ("to the router itself", [10, 0, 0, 1]),
         ("to the internal broadcast", [10, 0, 0, 255]),
+        ("to a multicast group", [239, 1, 2, 3]),
     ] {
         for l4 in ALL_L4 {
             assert_pass(
@@ -753,39 +788,32 @@ fn floating_ips_of_a_released_instance_are_not_translated() {
 }
 
 #[test]
-fn without_a_resolved_next_hop_the_translated_packet_goes_to_the_kernel() {
+fn without_a_resolved_next_hop_the_packet_goes_to_the_kernel_untouched() {
     let (topo, mut xdp) = nat_router();
     xdp.arrive_on(&topo.ns, topo.ext_ifindex);
     let flow = inbound(&topo).addresses(CLIENT, FIP2);
     for l4 in ALL_L4 {
-        let out = assert_rewritten(
+        assert_pass(
             &xdp,
             &flow.packet(l4),
-            XDP_PASS,
-            // Translated only: MACs and TTL as they came.
-            &flow.addresses(CLIENT, VM_UNRESOLVED).packet(l4),
-            passed(FIP2_SLOT, C::NatIn),
+            left(FIP2_SLOT, Stat::PassedToKernel),
             &format!("{l4:?} in, no neighbour"),
         );
-        verify_ipv4_frame(&out).unwrap();
     }
     xdp.arrive_on(&topo.ns, topo.int_ifindex);
     let flow = outbound(&topo).addresses(VM, UNRESOLVED_NET_HOST);
     for l4 in ALL_L4 {
-        let out = assert_rewritten(
+        assert_pass(
             &xdp,
             &flow.packet(l4),
-            XDP_PASS,
-            &flow.addresses(FIP, UNRESOLVED_NET_HOST).packet(l4),
-            passed(FIP_SLOT, C::NatOut),
+            left(FIP_SLOT, Stat::PassedToKernel),
             &format!("{l4:?} out, gateway unresolved"),
         );
-        verify_ipv4_frame(&out).unwrap();
     }
 }
 
 #[test]
-fn expiring_ttl_goes_to_the_kernel_untranslated() {
+fn expiring_ttl_goes_to_the_kernel_untouched() {
     let (topo, mut xdp) = nat_router();
     for (ingress, flow, nat, want) in [
         (
@@ -807,11 +835,10 @@ fn expiring_ttl_goes_to_the_kernel_untranslated() {
     ] {
         xdp.arrive_on(&topo.ns, ingress);
         for ttl in [0u8, 1] {
-            let d = Delta::frame(Stat::TtlExpiring).slot(FIP_SLOT, C::PassedToKernel);
             assert_pass(
                 &xdp,
                 &Flow { ttl, ..flow }.packet(L4::Udp),
-                d,
+                left(FIP_SLOT, Stat::TtlExpiring),
                 &format!("{nat:?} TTL {ttl}"),
             );
         }
@@ -829,77 +856,240 @@ fn expiring_ttl_goes_to_the_kernel_untranslated() {
 }
 
 #[test]
-fn fragments_options_and_vlan_tags_are_translated_and_left_to_the_kernel() {
+fn fragments_options_and_vlan_tags_go_to_the_kernel_untouched() {
     let (topo, mut xdp) = nat_router();
     let payload = [0x5au8; 64];
-    for (ingress, flow, translated, nat) in [
-        (
-            topo.ext_ifindex,
-            inbound(&topo),
-            inbound(&topo).addresses(CLIENT, VM),
-            C::NatIn,
-        ),
-        (
-            topo.int_ifindex,
-            outbound(&topo),
-            outbound(&topo).addresses(FIP, CLIENT),
-            C::NatOut,
-        ),
+    for (ingress, flow, what) in [
+        (topo.ext_ifindex, inbound(&topo), "in"),
+        (topo.int_ifindex, outbound(&topo), "out"),
     ] {
         xdp.arrive_on(&topo.ns, ingress);
         for l4 in [L4::Tcp, L4::Udp, L4::IcmpEcho] {
-            // Fragments of the datagram vs fragments of the translated datagram: the first
-            // carries the L4 header, whose checksum covers the whole translated datagram.
             let sent = fragment(&flow.packet_with(l4, &payload), 32);
-            let want = fragment(&translated.packet_with(l4, &payload), 32);
             assert_eq!(sent.len(), 3);
-            for (i, (s, w)) in sent.iter().zip(&want).enumerate() {
-                assert_rewritten(
+            for (i, s) in sent.iter().enumerate() {
+                assert_pass(
                     &xdp,
                     s,
-                    XDP_PASS,
-                    w,
-                    passed(FIP_SLOT, nat),
-                    &format!("{nat:?} {l4:?} fragment {i}"),
+                    left(FIP_SLOT, Stat::PassedToKernel),
+                    &format!("{what} {l4:?} fragment {i}"),
                 );
             }
             // Router alert option plus padding.
             let options = [0x94, 0x04, 0x00, 0x00, 0x01, 0x01, 0x01, 0x00];
-            assert_rewritten(
+            assert_pass(
                 &xdp,
                 &with_ipv4_options(&flow.packet(l4), &options),
-                XDP_PASS,
-                &with_ipv4_options(&translated.packet(l4), &options),
-                passed(FIP_SLOT, nat),
-                &format!("{nat:?} {l4:?} with options"),
+                left(FIP_SLOT, Stat::PassedToKernel),
+                &format!("{what} {l4:?} with options"),
             );
-            assert_rewritten(
-                &xdp,
-                &with_vlan(&flow.packet(l4), 0x8100, 100),
-                XDP_PASS,
-                &with_vlan(&translated.packet(l4), 0x8100, 100),
-                passed(FIP_SLOT, nat),
-                &format!("{nat:?} {l4:?} tagged"),
-            );
+            // The program reads the FIB of the untagged device: a tag goes to the kernel.
+            let tagged = with_vlan(&flow.packet(l4), 0x8100, 100);
+            let seen = xdp.run(&tagged);
+            assert_eq!(seen.action, XDP_PASS, "{what} {l4:?} tagged");
+            assert_bytes(&seen.data_out, &tagged, &format!("{what} {l4:?} tagged"));
         }
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Routers sharing maps
+/// Sets the TCP flags byte of an untagged TCP frame (no checksum fix: the fast path never
+/// reads it, and a frame it refuses must come back as sent).
+fn with_tcp_flags(frame: &[u8], flags: u8) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    out[14 + 20 + 13] = flags;
+    out
+}
+
+#[test]
+fn packets_conntrack_would_not_translate_go_to_the_kernel_untouched() {
+    let (topo, mut xdp) = nat_router();
+    xdp.arrive_on(&topo.ns, topo.ext_ifindex);
+    let flow = inbound(&topo);
+    let tcp = flow.packet(L4::Tcp);
+    let mut cases: Vec<(String, Vec<u8>)> = vec![];
+    // conntrack's invalid TCP flag combinations (PSH, ECE and CWR do not count).
+    for flags in [0x00u8, 0x03, 0x05, 0x06, 0x07, 0x01, 0x29, 0x3f] {
+        cases.push((
+            format!("TCP flags {flags:#04x}"),
+            with_tcp_flags(&tcp, flags),
+        ));
+    }
+    // A data offset below 5 words, and one beyond the segment.
+    let mut short_doff = tcp.clone();
+    short_doff[14 + 20 + 12] = 0x40;
+    cases.push(("TCP data offset 4".into(), short_doff));
+    let mut long_doff = tcp.clone();
+    long_doff[14 + 20 + 12] = 0xf0;
+    cases.push(("TCP data offset past the end".into(), long_doff));
+    // A UDP length field longer than the datagram.
+    let mut udp = flow.packet(L4::Udp);
+    udp[14 + 20 + 4] = 0x40;
+    cases.push(("UDP length past the end".into(), udp));
+    // ICMP errors (the kernel translates the quoted packet too) and non-query types.
+    let mut unreachable = flow.packet(L4::IcmpEcho);
+    unreachable[14 + 20] = 3;
+    unreachable[14 + 20 + 1] = 3;
+    cases.push(("ICMP port unreachable".into(), unreachable));
+    let mut redirect = flow.packet(L4::IcmpEcho);
+    redirect[14 + 20] = 5;
+    cases.push(("ICMP redirect".into(), redirect));
+    // Protocols the fast path does not translate (GRE: its checksum and keys are conntrack's).
+    let mut gre = flow.packet(L4::Udp);
+    gre[14 + 9] = 47;
+    fix_ipv4_checksum(&mut gre, 14);
+    cases.push(("GRE".into(), gre));
+    // Martian sources.
+    for src in [
+        [127, 0, 0, 1],
+        [0, 0, 0, 7],
+        [224, 0, 0, 9],
+        [255, 255, 255, 255],
+    ] {
+        cases.push((
+            format!("source {src:?}"),
+            flow.addresses(src, FIP).packet(L4::Udp),
+        ));
+    }
+    for (what, frame) in cases {
+        assert_pass(&xdp, &frame, left(FIP_SLOT, Stat::PassedToKernel), &what);
+    }
+}
+
+#[test]
+fn floating_ip_traffic_outside_its_class_goes_to_the_kernel_untouched() {
+    let (topo, mut xdp) = nat_router();
+    // To the floating IP from inside (hairpin): the kernel's NAT differs (it also rewrites
+    // the source), so only traffic arriving on the external port is the inbound class.
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    let hairpin = Flow {
+        src_mac: VM_MAC,
+        dst_mac: topo.int_mac,
+        src: VM2,
+        dst: FIP,
+        ttl: 64,
+    };
+    assert_pass(
+        &xdp,
+        &hairpin.packet(L4::Tcp),
+        Delta::frame(Stat::VipPassed).slot(FIP_SLOT, C::VipPassed),
+        "hairpin to the floating IP",
+    );
+    xdp.arrive_on(&topo.ns, topo.ext_ifindex);
+    // A frame on the external segment for another host.
+    let other = Flow {
+        dst_mac: VM_MAC,
+        ..inbound(&topo)
+    };
+    assert_pass(
+        &xdp,
+        &other.packet(L4::Udp),
+        Delta::frame(Stat::VipPassed).slot(FIP_SLOT, C::VipPassed),
+        "frame for another MAC",
+    );
+    // From outside with a fixed IP that has a floating IP as its source: the kernel's
+    // source NAT rule for that fixed IP would apply too.
+    assert_pass(
+        &xdp,
+        &inbound(&topo).addresses(VM_UNRESOLVED, FIP).packet(L4::Udp),
+        left(FIP_SLOT, Stat::PassedToKernel),
+        "source is another floating IP's fixed IP",
+    );
+}
+
+#[test]
+fn an_egress_that_does_not_take_xdp_frames_gets_nothing_redirected() {
+    let (topo, mut xdp) = nat_router();
+    // The internal port loses its place in the devmap (its peer stopped running NAPI).
+    xdp.arrive_on(&topo.ns, topo.ext_ifindex);
+    xdp.port(topo.int_ifindex, topo.int_mac, None, 0, false);
+    for l4 in ALL_L4 {
+        assert_pass(
+            &xdp,
+            &inbound(&topo).packet(l4),
+            Delta::frame(Stat::EgressNoXdp).slot(FIP_SLOT, C::EgressNoXdp),
+            &format!("{l4:?} in, egress without XDP"),
+        );
+    }
+    // The FIB sends the fixed IP elsewhere than through the interface the agent checked.
+    xdp.port(topo.int_ifindex, topo.int_mac, None, 0, true);
+    xdp.floating(
+        FIP,
+        VM,
+        FIP_SLOT,
+        (topo.ext_ifindex, topo.ext_ifindex),
+        true,
+    );
+    assert_pass(
+        &xdp,
+        &inbound(&topo).packet(L4::Udp),
+        left(FIP_SLOT, Stat::PassedToKernel),
+        "routed out of another interface than the one checked",
+    );
+    // Outbound from another interface than the one checked: not the class.
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    assert_pass(
+        &xdp,
+        &outbound(&topo).packet(L4::Udp),
+        Delta::frame(Stat::NotVrrp),
+        "outbound arriving on another interface than the one checked",
+    );
+}
+
+#[test]
+fn addresses_the_kernel_keeps_for_itself_are_never_touched() {
+    let (topo, mut xdp) = nat_router();
+    let metadata = [169, 254, 169, 254];
+    xdp.vip(FAMILY_IPV4, addr_v4(metadata), 99, VIP_KIND_KERNEL);
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    for owned in [true, false] {
+        xdp.lease(
+            99,
+            if owned {
+                monotonic_ns() + 60_000_000_000
+            } else {
+                0
+            },
+        );
+        for l4 in ALL_L4 {
+            assert_pass(
+                &xdp,
+                &outbound(&topo).addresses(VM, metadata).packet(l4),
+                Delta::frame(Stat::NotVrrp),
+                &format!("{l4:?} to the metadata address, slot owned: {owned}"),
+            );
+        }
+        assert_pass(
+            &xdp,
+            &arp(VM_MAC, VM, metadata, false),
+            Delta::frame(Stat::NotVrrp),
+            "ARP for the metadata address",
+        );
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Routed traffic through a gateway interface (no NAT)
 
 const GW_SLOT: u32 = 9;
 
-/// A router whose two ports are gateway interfaces of one instance.
-fn gateway_router() -> (RouterNs, Xdp) {
+/// A router whose two ports are gateway interfaces of one instance; with `fast`, plain
+/// routing between them is eligible and both take XDP frames.
+fn gateway_router_with(fast: bool) -> (RouterNs, Xdp) {
     let topo = RouterNs::new();
     let mut xdp = Xdp::load();
-    xdp.gateway(topo.int_ifindex, GW_SLOT, topo.int_mac);
-    xdp.gateway(topo.ext_ifindex, GW_SLOT, topo.ext_mac);
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    let flags = if fast {
+        PORT_FLAG_ROUTE_IN | PORT_FLAG_ROUTE_OUT
+    } else {
+        0
+    };
+    xdp.port(topo.int_ifindex, topo.int_mac, Some(GW_SLOT), flags, fast);
+    xdp.port(topo.ext_ifindex, topo.ext_mac, Some(GW_SLOT), flags, fast);
     (topo, xdp)
+}
+
+fn gateway_router() -> (RouterNs, Xdp) {
+    gateway_router_with(false)
 }
 
 /// The VM to a client on the Internet, no floating IP: plain routing.
@@ -914,8 +1104,23 @@ fn routed_out(topo: &RouterNs) -> Flow {
 }
 
 #[test]
-fn routed_traffic_through_an_owned_gateway_is_forwarded_by_xdp() {
+fn routed_traffic_through_an_owned_gateway_goes_to_the_kernel_untouched() {
     let (topo, mut xdp) = gateway_router();
+    xdp.own(GW_SLOT);
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    for l4 in ALL_L4 {
+        assert_pass(
+            &xdp,
+            &routed_out(&topo).packet(l4),
+            Delta::frame(Stat::KernelPath).slot(GW_SLOT, C::KernelPath),
+            &format!("{l4:?} routed out, routing fast path off"),
+        );
+    }
+}
+
+#[test]
+fn routed_traffic_through_an_eligible_owned_gateway_is_forwarded_by_xdp() {
+    let (topo, mut xdp) = gateway_router_with(true);
     xdp.own(GW_SLOT);
     xdp.arrive_on(&topo.ns, topo.int_ifindex);
     let flow = routed_out(&topo);
@@ -950,13 +1155,39 @@ fn routed_traffic_through_an_owned_gateway_is_forwarded_by_xdp() {
         "routed in",
     );
     // An unresolved next hop: the kernel resolves it; the frame is untouched.
-    let unresolved = inbound.addresses(CLIENT, VM_UNRESOLVED).packet(L4::Udp);
-    let seen = xdp.run(&unresolved);
-    assert_eq!(seen.action, XDP_PASS);
-    assert_bytes(&seen.data_out, &unresolved, "unresolved");
-    assert_eq!(
-        seen.delta,
-        Delta::frame(Stat::PassedToKernel).slot(GW_SLOT, C::PassedToKernel)
+    assert_pass(
+        &xdp,
+        &inbound.addresses(CLIENT, VM_UNRESOLVED).packet(L4::Udp),
+        Delta::frame(Stat::PassedToKernel).slot(GW_SLOT, C::PassedToKernel),
+        "unresolved",
+    );
+    // The egress leaves the devmap.
+    xdp.port(
+        topo.int_ifindex,
+        topo.int_mac,
+        Some(GW_SLOT),
+        PORT_FLAG_ROUTE_IN | PORT_FLAG_ROUTE_OUT,
+        false,
+    );
+    assert_pass(
+        &xdp,
+        &inbound.packet(L4::Tcp),
+        Delta::frame(Stat::EgressNoXdp).slot(GW_SLOT, C::EgressNoXdp),
+        "egress without XDP",
+    );
+    // The egress is not eligible for plain routing.
+    xdp.port(
+        topo.int_ifindex,
+        topo.int_mac,
+        Some(GW_SLOT),
+        PORT_FLAG_ROUTE_IN,
+        true,
+    );
+    assert_pass(
+        &xdp,
+        &inbound.packet(L4::Tcp),
+        Delta::frame(Stat::KernelPath).slot(GW_SLOT, C::KernelPath),
+        "egress not eligible",
     );
 }
 
@@ -1028,8 +1259,8 @@ fn two_routers_with_the_same_vip_and_vrid_do_not_see_each_other() {
         INSTANCE_FLAG_ALLOWLIST,
     );
     r1.instance(LOOPBACK_IFINDEX, 2, FAMILY_IPV4, 11, 0);
-    r1.vip(FAMILY_IPV4, addr_v4(VIP), 10, VIP_KIND_VIRTUAL, [0; 4]);
-    r2.vip(FAMILY_IPV4, addr_v4(VIP), 20, VIP_KIND_VIRTUAL, [0; 4]);
+    r1.vip(FAMILY_IPV4, addr_v4(VIP), 10, VIP_KIND_VIRTUAL);
+    r2.vip(FAMILY_IPV4, addr_v4(VIP), 20, VIP_KIND_VIRTUAL);
     r1.own(10);
     r2.lease(20, 0);
     // Each sees the other's counters move (the maps are shared), so watch both slots.

@@ -2,9 +2,11 @@
 //!
 //! Module map (arrows point inwards; edges depend on the core, never the reverse):
 //! * `packet`: pure codec (VRRP v2/v3 adverts, checksums, GARP/NA frames). Imports nothing.
+//! * `fastpath`: pure analysis: which traffic the XDP fast path may forward as the kernel would.
 //! * `fsm`: sans-IO RFC 5798 state machine (inputs and time in, outputs out). Imports `packet`.
 //! * `sim`: deterministic many-router simulator over `fsm` and `packet` (for tests).
 //! * `config`: configuration model, native TOML and keepalived.conf import. Imports `fsm`.
+//! * `kernel_nat`: the nftables NAT the agent writes for configured floating IPs.
 //! * `netlink`: rtnetlink (addresses, routes, link state and events), per namespace.
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
 //! * `net`: sockets: VRRP raw sockets, raw frames out of an interface, reachability probes.
@@ -18,7 +20,9 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod dataplane;
+pub mod fastpath;
 pub mod fsm;
+pub mod kernel_nat;
 pub mod net;
 pub mod netlink;
 pub mod netns;

@@ -52,9 +52,8 @@ pub const fn advert_slot_key(slot: u32) -> (u8, u8, Family) {
 /// | `AdvertBadTtl`, `AdvertUnknownInstance`, `AdvertSpoofed` | drop |
 /// | `VipPassed` | pass |
 /// | `NotOwnedDropped`, `LeaseExpiredDropped` | drop |
-/// | `Redirected` | redirect (translated, forwarded by XDP) |
-/// | `PassedToKernel` | pass (translated) |
-/// | `TtlExpiring` | pass untouched |
+/// | `Redirected` | redirect (forwarded by the fast path, translated if a floating IP) |
+/// | `PassedToKernel`, `TtlExpiring`, `EgressNoXdp`, `KernelPath` | pass untouched |
 ///
 /// So `Frames` equals the sum of all the other kinds.
 #[repr(u32)]
@@ -94,18 +93,26 @@ pub enum Stat {
     NotOwnedDropped = 13,
     /// Same, because the owner's lease ran out: dropped.
     LeaseExpiredDropped = 14,
-    /// Floating-IP traffic translated and forwarded by XDP (`XDP_REDIRECT`).
+    /// Forwarded by the fast path (`XDP_REDIRECT` through the devmap to a device that takes
+    /// XDP frames), translated if it is floating-IP traffic.
     Redirected = 15,
-    /// Floating-IP traffic translated and passed to the kernel (no route or neighbour, MTU,
-    /// IPv4 options, fragment, VLAN tag).
+    /// Of a fast-path class but left to the kernel untouched: fragment, IPv4 options, VLAN
+    /// tag, a protocol or ICMP type the fast path does not handle, no route or unresolved
+    /// neighbour, larger than the egress MTU.
     PassedToKernel = 16,
-    /// Floating-IP traffic with TTL <= 1: passed untranslated, so the kernel's ICMP time
-    /// exceeded quotes what the sender sent.
+    /// Of a fast-path class with TTL <= 1: left to the kernel untouched, which answers with
+    /// ICMP time exceeded.
     TtlExpiring = 17,
+    /// Would have been forwarded, but the egress device does not take XDP frames (a veth
+    /// whose peer runs no NAPI): left to the kernel untouched.
+    EgressNoXdp = 18,
+    /// Owned routed traffic for which the fast path is off or not eligible: left to the
+    /// kernel untouched.
+    KernelPath = 19,
 }
 
 /// Number of slots in [`STATS_MAP`].
-pub const STAT_COUNT: u32 = 18;
+pub const STAT_COUNT: u32 = 20;
 
 impl Stat {
     /// All kinds in index order (for printing).
@@ -128,6 +135,8 @@ impl Stat {
         Stat::Redirected,
         Stat::PassedToKernel,
         Stat::TtlExpiring,
+        Stat::EgressNoXdp,
+        Stat::KernelPath,
     ];
 
     /// Stable snake_case name used in logs and JSON.
@@ -151,6 +160,8 @@ impl Stat {
             Stat::Redirected => "redirected",
             Stat::PassedToKernel => "passed_to_kernel",
             Stat::TtlExpiring => "ttl_expiring",
+            Stat::EgressNoXdp => "egress_no_xdp",
+            Stat::KernelPath => "kernel_path",
         }
     }
 
@@ -182,7 +193,7 @@ impl Stat {
 }
 
 const _: () = assert!(Stat::ALL.len() == STAT_COUNT as usize);
-const _: () = assert!(Stat::TtlExpiring as u32 == STAT_COUNT - 1);
+const _: () = assert!(Stat::KernelPath as u32 == STAT_COUNT - 1);
 const _: () = assert!(advert_slot(255, true, Family::Ipv6) == ADVERT_SLOTS - 1);
 
 #[cfg(test)]

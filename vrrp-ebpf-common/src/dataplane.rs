@@ -12,11 +12,20 @@
 //! agent renews the lease at every advert it sends, so a killed or frozen master stops
 //! forwarding by itself when the lease runs out. One 8-byte write flips every VIP of an
 //! instance at once.
+//!
+//! Fast path: the program only ever *forwards* (translates and redirects) a packet when the
+//! agent has marked its class eligible, i.e. proved from the namespace's own netfilter rules,
+//! routing rules, tc and settings that the kernel would send exactly the same bytes. The marks
+//! are [`VIP_FLAG_FAST_IN`] (traffic to a floating IP, leaving through the interface the agent
+//! checked), [`NAT_OUT_FLAG_FAST`] (traffic from its fixed IP, arriving on the interface the
+//! agent checked) and the `PORT_FLAG_ROUTE_*` bits of each interface in [`PORTS_MAP`] (plain
+//! routing); the egress must also be in [`TX_MAP`] (a device that takes XDP frames). Anything
+//! else goes to the kernel untouched.
 
 /// Version of the map layouts (names, key and value types, sizes). Pinned maps live in a
 /// folder named after it, so an upgraded agent never reuses maps of another layout (aya
 /// reuses a pin without comparing sizes). Bump on any layout change.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// Name of the global `u32` the agent sets at load time: this program instance's router id.
 pub const ROUTER_ID_GLOBAL: &str = "ROUTER_ID";
@@ -34,16 +43,23 @@ pub const NAT_OUT_MAP: &str = "VRRP_NAT_OUT";
 pub const PEERS_MAP: &str = "VRRP_PEERS";
 /// `PerCpuArray<InstanceCounters>` indexed by slot.
 pub const INSTANCE_COUNTERS_MAP: &str = "VRRP_INSTANCE_COUNTERS";
-/// `HashMap<GatewayKey, GatewayValue>`: interfaces on which the router is an instance's
-/// gateway (they carry its virtual addresses). Routed traffic arriving there, addressed to
-/// the interface's MAC, is forwarded only while the instance is owned (fast path) and
-/// dropped otherwise, so a fenced master stops routing too, not only answering its VIPs.
-pub const GATEWAYS_MAP: &str = "VRRP_GATEWAYS";
+/// `HashMap<PortKey, PortValue>`: the router's interfaces the program knows: their MAC (only
+/// frames addressed to it are routed by the kernel), the instance whose gateway they are
+/// (routed traffic through a not-owned gateway is dropped, so a fenced master stops routing
+/// too, not only answering its VIPs), which fast-path classes may enter or leave through them,
+/// and their [`TX_MAP`] key.
+pub const PORTS_MAP: &str = "VRRP_PORTS";
+/// `DevMapHash` (key `u32`, value `bpf_devmap_val`): the interfaces that take frames redirected
+/// by XDP, under [`PortValue::tx`]. The agent keeps only devices whose `xdp-features` include
+/// `NDO_XMIT` here; the program forwards only through this map.
+pub const TX_MAP: &str = "VRRP_TX";
 
 /// Number of instance slots.
 pub const MAX_SLOTS: u32 = 4096;
 /// Entries of the address maps.
 pub const MAX_ADDRESSES: u32 = 65536;
+/// Entries of [`PORTS_MAP`] and [`TX_MAP`].
+pub const MAX_PORTS: u32 = MAX_SLOTS * 4;
 
 /// Address family codes used in keys.
 pub const FAMILY_IPV4: u8 = 4;
@@ -106,8 +122,18 @@ pub struct AddrKey {
 
 /// What a destination address in [`VIPS_MAP`] is.
 pub const VIP_KIND_VIRTUAL: u8 = 0;
-/// A floating IP: traffic to it is translated to `nat_addr` (1:1 NAT).
+/// A floating IP the kernel translates 1:1 to `nat_addr` (the namespace's own NAT rules);
+/// with [`VIP_FLAG_FAST_IN`] the program may do the same translation and forward.
 pub const VIP_KIND_FLOATING: u8 = 1;
+/// An address the kernel handles with rules the fast path does not implement (for example the
+/// metadata address Neutron redirects to a local proxy): traffic to it always goes to the
+/// kernel untouched, whoever owns what. `slot` is unused.
+pub const VIP_KIND_KERNEL: u8 = 2;
+
+/// Floating IP: traffic to it that arrives on `ext_ifindex` and that the FIB sends out of
+/// `int_ifindex` may be translated and forwarded by the program (the agent proved it
+/// equivalent to the kernel path for exactly that pair of interfaces).
+pub const VIP_FLAG_FAST_IN: u8 = 1;
 
 /// Value of [`VIPS_MAP`].
 #[repr(C)]
@@ -115,14 +141,26 @@ pub const VIP_KIND_FLOATING: u8 = 1;
 pub struct VipValue {
     /// The instance whose ownership decides.
     pub slot: u32,
-    /// [`VIP_KIND_VIRTUAL`] or [`VIP_KIND_FLOATING`].
+    /// [`VIP_KIND_VIRTUAL`], [`VIP_KIND_FLOATING`] or [`VIP_KIND_KERNEL`].
     pub kind: u8,
-    pub _pad: [u8; 3],
+    /// [`VIP_FLAG_FAST_IN`].
+    pub flags: u8,
+    pub _pad: [u8; 2],
     /// Floating: the fixed address (IPv4) it maps to.
     pub nat_addr: [u8; 4],
+    /// Floating: the external interface, the only one inbound translation applies on.
+    pub ext_ifindex: u32,
+    /// Floating, fast: the interface translated traffic must leave through.
+    pub int_ifindex: u32,
 }
 
-/// Value of [`NAT_OUT_MAP`] (IPv4).
+/// Traffic from this fixed IP arriving on `int_ifindex` and leaving through `ext_ifindex` may
+/// be translated to the floating IP and forwarded by the program.
+pub const NAT_OUT_FLAG_FAST: u32 = 1;
+
+/// Value of [`NAT_OUT_MAP`] (IPv4): a fixed IP that has a floating IP. Also read on the
+/// inbound path: a packet from outside whose *source* is such a fixed IP is left to the kernel
+/// (the kernel's source NAT rule would match it too).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NatOutValue {
@@ -132,25 +170,46 @@ pub struct NatOutValue {
     pub ext_ifindex: u32,
     /// The floating address.
     pub floating: [u8; 4],
+    /// [`NAT_OUT_FLAG_FAST`].
+    pub flags: u32,
+    /// Fast: the interface outbound traffic must arrive on.
+    pub int_ifindex: u32,
 }
 
-/// Key of [`GATEWAYS_MAP`].
+/// Key of [`PORTS_MAP`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct GatewayKey {
+pub struct PortKey {
     pub router: u32,
     pub ifindex: u32,
 }
 
-/// Value of [`GATEWAYS_MAP`].
+/// [`PortValue::slot`] of an interface that is nobody's gateway.
+pub const NO_SLOT: u32 = u32::MAX;
+
+/// The interface carries the virtual addresses of instance `slot`: routed traffic arriving
+/// here is dropped while the instance is not owned.
+pub const PORT_FLAG_GATEWAY: u16 = 1;
+/// [`TX_MAP`] holds the interface under [`PortValue::tx`]: it takes redirected frames.
+pub const PORT_FLAG_TX: u16 = 1 << 1;
+/// Plain routed traffic (no translation) arriving here may be forwarded by the program ...
+pub const PORT_FLAG_ROUTE_IN: u16 = 1 << 2;
+/// ... to an interface with this flag.
+pub const PORT_FLAG_ROUTE_OUT: u16 = 1 << 3;
+
+/// Value of [`PORTS_MAP`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct GatewayValue {
+pub struct PortValue {
+    /// The instance whose gateway this is ([`NO_SLOT`]: none).
     pub slot: u32,
     /// The interface's own MAC: only frames addressed to it are routed traffic (others
     /// reach the port on a flooding segment and are none of the router's business).
     pub mac: [u8; 6],
-    pub _pad: [u8; 2],
+    /// `PORT_FLAG_*`.
+    pub flags: u16,
+    /// Key of the interface in [`TX_MAP`] (valid with [`PORT_FLAG_TX`]).
+    pub tx: u32,
 }
 
 /// Key of [`PEERS_MAP`].
@@ -190,15 +249,22 @@ pub enum InstanceCounter {
     NatIn = 6,
     /// Floating IP: source translated (outbound).
     NatOut = 7,
-    /// Forwarded by XDP (FIB hit, redirected).
+    /// Forwarded by the fast path (translated if a floating IP, handed to a device that takes
+    /// XDP frames).
     Redirected = 8,
-    /// Translated but passed to the kernel (FIB miss, unresolved neighbour, fragment,
-    /// options, VLAN tag), or TTL expiring (then passed untranslated, so the kernel's ICMP
-    /// time exceeded quotes what the sender sent).
+    /// Of a fast-path class, but left to the kernel untouched: TTL <= 1, fragment, IP
+    /// options, VLAN tag, protocol or ICMP type the fast path does not handle, no route or
+    /// unresolved neighbour, packet larger than the egress MTU.
     PassedToKernel = 9,
+    /// Would have been forwarded, but the egress device does not take XDP frames (a veth
+    /// whose peer runs no NAPI): left to the kernel untouched.
+    EgressNoXdp = 10,
+    /// Owned routed traffic (through a gateway interface, or from a fixed IP with a floating
+    /// IP) for which the fast path is off or not eligible: passed to the kernel untouched.
+    KernelPath = 11,
 }
 
-pub const INSTANCE_COUNTER_COUNT: usize = 10;
+pub const INSTANCE_COUNTER_COUNT: usize = 12;
 
 impl InstanceCounter {
     pub const ALL: [InstanceCounter; INSTANCE_COUNTER_COUNT] = [
@@ -212,6 +278,8 @@ impl InstanceCounter {
         InstanceCounter::NatOut,
         InstanceCounter::Redirected,
         InstanceCounter::PassedToKernel,
+        InstanceCounter::EgressNoXdp,
+        InstanceCounter::KernelPath,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -226,6 +294,8 @@ impl InstanceCounter {
             InstanceCounter::NatOut => "nat_out",
             InstanceCounter::Redirected => "redirected",
             InstanceCounter::PassedToKernel => "passed_to_kernel",
+            InstanceCounter::EgressNoXdp => "egress_no_xdp",
+            InstanceCounter::KernelPath => "kernel_path",
         }
     }
 }
@@ -234,11 +304,11 @@ const _: () = assert!(core::mem::size_of::<InstanceKey>() == 12);
 const _: () = assert!(core::mem::size_of::<InstanceValue>() == 8);
 const _: () = assert!(core::mem::size_of::<OwnerState>() == 16);
 const _: () = assert!(core::mem::size_of::<AddrKey>() == 24);
-const _: () = assert!(core::mem::size_of::<VipValue>() == 12);
-const _: () = assert!(core::mem::size_of::<NatOutValue>() == 12);
+const _: () = assert!(core::mem::size_of::<VipValue>() == 20);
+const _: () = assert!(core::mem::size_of::<NatOutValue>() == 20);
 const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
-const _: () = assert!(core::mem::size_of::<GatewayKey>() == 8);
-const _: () = assert!(core::mem::size_of::<GatewayValue>() == 12);
+const _: () = assert!(core::mem::size_of::<PortKey>() == 8);
+const _: () = assert!(core::mem::size_of::<PortValue>() == 16);
 const _: () = assert!(core::mem::size_of::<InstanceCounters>() == 8 * INSTANCE_COUNTER_COUNT);
 const _: () = assert!(InstanceCounter::ALL.len() == INSTANCE_COUNTER_COUNT);
 
@@ -268,7 +338,7 @@ mod pod {
     // SAFETY: as above.
     unsafe impl aya::Pod for InstanceCounters {}
     // SAFETY: as above.
-    unsafe impl aya::Pod for GatewayKey {}
+    unsafe impl aya::Pod for PortKey {}
     // SAFETY: as above.
-    unsafe impl aya::Pod for GatewayValue {}
+    unsafe impl aya::Pod for PortValue {}
 }

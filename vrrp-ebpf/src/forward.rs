@@ -1,15 +1,17 @@
-//! Fast forwarding of translated IPv4 packets: a FIB lookup in the router's namespace (as if
-//! the packet arrived on the ingress interface), Ethernet addresses from its result, the TTL
-//! decremented with an incremental checksum update, and a redirect to the egress interface.
-//! Anything the FIB does not settle (no route, forwarding disabled, unresolved neighbour,
-//! packet larger than the egress MTU, ...) is left to the kernel.
+//! Forwarding decisions from the kernel's FIB: where a packet would leave ([`route`], with the
+//! next hop's and the egress interface's MACs, or [`egress`] without needing the neighbour),
+//! and the rewrite a router does to a forwarded frame ([`rewrite`]: Ethernet addresses, TTL
+//! minus one with an incremental header checksum update). Anything the FIB does not settle
+//! (no route, forwarding disabled, unresolved neighbour, packet larger than the egress MTU,
+//! a local destination) is `None`: the caller leaves the packet to the kernel untouched.
 //!
-//! The FIB lookup needs forwarding enabled on the ingress interface and a resolved (valid)
-//! neighbour; the caller has already checked that the TTL is above 1.
+//! The lookup is done as the kernel's routing does it for a forwarded packet: with the
+//! destination after destination NAT and the source before source NAT, as if the packet
+//! arrived on the ingress interface.
 
 use aya_ebpf::{
     bindings::{BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LOOKUP_SKIP_NEIGH, bpf_fib_lookup as FibParams},
-    helpers::{bpf_fib_lookup, bpf_redirect},
+    helpers::bpf_fib_lookup,
     programs::XdpContext,
 };
 use network_types::{eth::EthHdr, ip::Ipv4Hdr};
@@ -19,16 +21,15 @@ use crate::{
     parse::{Ipv4, Ipv6, ptr_at_mut},
 };
 
+/// Where the FIB sends a packet, with the addresses of the rewritten frame.
+pub struct Route {
+    pub ifindex: u32,
+    pub smac: [u8; 6],
+    pub dmac: [u8; 6],
+}
+
 /// `AF_INET` for `bpf_fib_lookup`.
 const AF_INET: u8 = 2;
-
-/// What became of a translated packet.
-pub enum Forwarded {
-    /// Redirected to the egress interface; the value is the XDP action to return.
-    Redirect(u32),
-    /// Left to the kernel (as translated).
-    Pass,
-}
 
 /// Looks up the route of a packet with `src` → `dst` (and `ip`'s protocol and TOS) that
 /// arrived on the ingress interface; returns the helper's result code and the filled-in
@@ -110,33 +111,38 @@ pub fn egress_v6(ctx: &XdpContext, ip: &Ipv6) -> Option<u32> {
     (rc == BPF_FIB_LKUP_RET_SUCCESS as i64).then_some(params.ifindex)
 }
 
-/// Forwards the (already translated, untagged, option-less, unfragmented) packet by XDP when
-/// the FIB knows the next hop, else leaves it to the kernel.
+/// The route of a packet `src` → `dst` (and `ip`'s protocol, TOS and length) arriving on the
+/// ingress interface, if the FIB forwards it out of an interface to a resolved next hop
+/// within that interface's MTU.
 #[inline(always)]
-pub fn forward(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) -> Forwarded {
+pub fn route(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) -> Option<Route> {
     let (rc, params) = lookup(ctx, ip, src, dst, ip.tot_len, 0);
-    if rc != BPF_FIB_LKUP_RET_SUCCESS as i64 {
-        return Forwarded::Pass;
-    }
+    (rc == BPF_FIB_LKUP_RET_SUCCESS as i64).then_some(Route {
+        ifindex: params.ifindex,
+        smac: params.smac,
+        dmac: params.dmac,
+    })
+}
+
+/// Rewrites the frame the way the kernel forwards it along `route`: Ethernet addresses, TTL
+/// minus one, header checksum. The caller checked that the TTL is above 1.
+#[inline(always)]
+pub fn rewrite(ctx: &XdpContext, ip: &Ipv4, route: &Route) {
     let (Some(eth), Some(hdr)) = (
         ptr_at_mut::<EthHdr>(ctx, 0),
         ptr_at_mut::<Ipv4Hdr>(ctx, ip.l3),
     ) else {
         // Unreachable: the parser read both headers; the verifier needs the bounds.
-        return Forwarded::Pass;
+        return;
     };
     // SAFETY: `ptr_at_mut` checked that both headers lie inside the frame, which is ours to
     // modify until the program returns.
     let (eth, hdr) = unsafe { (&mut *eth, &mut *hdr) };
-    eth.dst_addr = params.dmac;
-    eth.src_addr = params.smac;
+    eth.dst_addr = route.dmac;
+    eth.src_addr = route.smac;
     // TTL and protocol share one 16-bit word of the header checksum.
     let old = u16::from_be_bytes([hdr.ttl, hdr.proto]);
     hdr.ttl = hdr.ttl.wrapping_sub(1);
     let new = u16::from_be_bytes([hdr.ttl, hdr.proto]);
     hdr.check = csum::replace2(u16::from_be_bytes(hdr.check), old, new).to_be_bytes();
-    // SAFETY: a helper taking plain integers. With flags 0 it always returns XDP_REDIRECT
-    // (delivery errors happen after the program, visible in the `xdp:xdp_redirect_err`
-    // tracepoint), so the rewritten frame is never handed to the kernel.
-    Forwarded::Redirect(unsafe { bpf_redirect(params.ifindex, 0) } as u32)
 }

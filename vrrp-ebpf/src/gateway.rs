@@ -1,45 +1,33 @@
-//! Routed traffic through an instance's gateway interface (`VRRP_GATEWAYS`): frames that
-//! arrive on such an interface addressed to its own MAC, for a destination that is neither a
-//! virtual address nor a floating IP (those are decided before). While the instance is owned,
-//! IPv4 is fast-forwarded (FIB hit: redirect) and IPv6 goes to the kernel; while it is not
-//! owned (BACKUP, FAULT, or a lease that ran out because the agent died or hangs), whatever
-//! the FIB would forward is dropped, so a fenced master stops routing as well. Traffic for the
-//! router itself (the FIB does not forward it) and multicast/broadcast always pass.
+//! Routed traffic through an instance's gateway interface (a port flagged
+//! `PORT_FLAG_GATEWAY`): frames that arrive on such an interface addressed to its own MAC, for
+//! a destination that is neither a virtual address nor a floating IP (those are decided
+//! before). While the instance is not owned (BACKUP, FAULT, or a lease that ran out because the
+//! agent died or hangs), whatever the FIB would forward is dropped, so a fenced master stops
+//! routing as well. While it is owned, the packet goes to the kernel untouched, unless the
+//! agent marked plain routing between the ingress and the FIB's egress eligible
+//! (`PORT_FLAG_ROUTE_IN` / `PORT_FLAG_ROUTE_OUT`, IPv4 only): then it is forwarded here.
+//! Traffic for the router itself (the FIB does not forward it) and multicast always pass.
 
-use aya_ebpf::{bindings::BPF_F_NO_PREALLOC, macros::map, maps::HashMap, programs::XdpContext};
-use network_types::eth::EthHdr;
+use aya_ebpf::programs::XdpContext;
 use vrrp_ebpf_common::{
     counters::Stat,
-    dataplane::{GatewayKey, GatewayValue, InstanceCounter, MAX_SLOTS},
+    dataplane::{
+        InstanceCounter, PORT_FLAG_GATEWAY, PORT_FLAG_ROUTE_IN, PORT_FLAG_ROUTE_OUT, PortValue,
+    },
 };
 
 use crate::{
     counters::{self, Verdict},
-    forward::{self, Forwarded},
+    forward,
     ownership::{self, Owner},
-    parse::{Ipv4, Ipv6, ptr_at},
+    parse::{Ipv4, Ipv6},
+    ports, shape,
 };
 
-/// See `vrrp_ebpf_common::dataplane::GATEWAYS_MAP`.
-#[map]
-static VRRP_GATEWAYS: HashMap<GatewayKey, GatewayValue> =
-    HashMap::with_max_entries(MAX_SLOTS * 4, BPF_F_NO_PREALLOC);
-
-/// The gateway entry of the ingress interface, if the frame is addressed to its MAC.
+/// The ingress port, if it is a gateway and the frame is addressed to it.
 #[inline(always)]
-fn gateway(ctx: &XdpContext) -> Option<GatewayValue> {
-    let key = GatewayKey {
-        router: crate::router_id(),
-        ifindex: ctx.ingress_ifindex() as u32,
-    };
-    let gw = VRRP_GATEWAYS.get_ptr(key).map(|p| {
-        // SAFETY: a pointer from a map lookup is valid for reading the value.
-        unsafe { *p }
-    })?;
-    let eth = ptr_at::<EthHdr>(ctx, 0)?;
-    // SAFETY: `ptr_at` checked that the header lies inside the frame.
-    let dst = unsafe { (*eth).dst_addr };
-    (dst == gw.mac).then_some(gw)
+fn gateway(ctx: &XdpContext) -> Option<PortValue> {
+    ports::ingress(ctx).filter(|p| p.flags & PORT_FLAG_GATEWAY != 0)
 }
 
 /// A not-owned gateway: drop what the FIB would forward, pass what is for the router.
@@ -51,43 +39,57 @@ fn fenced(slot: u32, owner: Owner, forwarded: bool) -> Verdict {
     ownership::deny(slot, owner)
 }
 
+/// Left to the kernel untouched, counted in `slot`.
+#[inline(always)]
+fn kernel(slot: u32, counter: InstanceCounter, class: Stat) -> Verdict {
+    counters::slot(slot, counter);
+    Verdict::pass(class)
+}
+
 /// Routed IPv4.
 #[inline(always)]
 pub fn routed_v4(ctx: &XdpContext, ip: &Ipv4) -> Verdict {
-    // Multicast, reserved and limited broadcast are never routed through the gateway here.
-    if ip.dst[0] >= 224 {
+    if shape::not_unicast(ip.dst) {
         return Verdict::pass(Stat::NotVrrp);
     }
     let Some(gw) = gateway(ctx) else {
         return Verdict::pass(Stat::NotVrrp);
     };
-    match ownership::owner(gw.slot) {
+    let slot = gw.slot;
+    match ownership::owner(slot) {
         Owner::Owned => {
-            if ip.ttl <= 1 {
-                counters::slot(gw.slot, InstanceCounter::PassedToKernel);
-                return Verdict::pass(Stat::TtlExpiring);
+            if gw.flags & PORT_FLAG_ROUTE_IN == 0 {
+                return kernel(slot, InstanceCounter::KernelPath, Stat::KernelPath);
             }
-            let forwarded = if ip.tagged || ip.has_options() || ip.is_fragment() {
-                Forwarded::Pass
-            } else {
-                forward::forward(ctx, ip, ip.src, ip.dst)
+            if let Some(class) = shape::refuse(ctx, ip) {
+                return kernel(slot, InstanceCounter::PassedToKernel, class);
+            }
+            let Some(route) = forward::route(ctx, ip, ip.src, ip.dst) else {
+                // Not forwarded (for the router itself, no route, unresolved neighbour...).
+                return kernel(slot, InstanceCounter::PassedToKernel, Stat::PassedToKernel);
             };
-            match forwarded {
-                Forwarded::Redirect(action) => {
-                    counters::slot(gw.slot, InstanceCounter::Redirected);
-                    Verdict {
-                        action,
-                        class: Stat::Redirected,
-                    }
-                }
-                Forwarded::Pass => {
-                    counters::slot(gw.slot, InstanceCounter::PassedToKernel);
-                    Verdict::pass(Stat::PassedToKernel)
-                }
+            // Out of the interface it came in on: the kernel may also send an ICMP redirect.
+            if route.ifindex == ctx.ingress_ifindex() as u32 {
+                return kernel(slot, InstanceCounter::PassedToKernel, Stat::PassedToKernel);
+            }
+            let Some(egress) = ports::get(route.ifindex) else {
+                return kernel(slot, InstanceCounter::KernelPath, Stat::KernelPath);
+            };
+            if egress.flags & PORT_FLAG_ROUTE_OUT == 0 {
+                return kernel(slot, InstanceCounter::KernelPath, Stat::KernelPath);
+            }
+            if !ports::can_transmit(&egress, route.ifindex) {
+                return kernel(slot, InstanceCounter::EgressNoXdp, Stat::EgressNoXdp);
+            }
+            forward::rewrite(ctx, ip, &route);
+            counters::slot(slot, InstanceCounter::Redirected);
+            Verdict {
+                action: ports::transmit(&egress),
+                class: Stat::Redirected,
             }
         }
         owner => fenced(
-            gw.slot,
+            slot,
             owner,
             forward::egress(ctx, ip, ip.src, ip.dst).is_some(),
         ),
@@ -105,10 +107,7 @@ pub fn routed_v6(ctx: &XdpContext, ip: &Ipv6) -> Verdict {
         return Verdict::pass(Stat::NotVrrp);
     };
     match ownership::owner(gw.slot) {
-        Owner::Owned => {
-            counters::slot(gw.slot, InstanceCounter::PassedToKernel);
-            Verdict::pass(Stat::PassedToKernel)
-        }
+        Owner::Owned => kernel(gw.slot, InstanceCounter::KernelPath, Stat::KernelPath),
         owner => fenced(gw.slot, owner, forward::egress_v6(ctx, ip).is_some()),
     }
 }

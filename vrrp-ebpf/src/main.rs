@@ -4,9 +4,20 @@
 //! Built only for `bpfel-unknown-none` (nightly + `bpf-linker`, driven by `cargo xtask build`)
 //! and embedded into `vrrp-agent`. On the host this file compiles to a stub binary so that
 //! `cargo build --workspace` works on stable. Modules: `parse` (bounds-checked header walk),
-//! `adverts` (advert checks), `ownership` (virtual addresses and leases), `nat` (floating-IP
-//! translation), `csum` (incremental checksums), `forward` (FIB lookup and redirect),
+//! `adverts` (advert checks), `ownership` (virtual addresses and leases), `shape` (packets the
+//! fast path may handle at all), `floating` (the floating-IP fast path), `nat` (its
+//! translation), `csum` (incremental checksums), `forward` (FIB lookup and frame rewrite),
+//! `ports` (interfaces and the devmap of redirect targets), `gateway` (routed traffic),
 //! `counters` (map updates and verdicts), this file (glue).
+//!
+//! **The rule.** The program may *restrict*: drop what a node that does not own an address
+//! must not handle, drop everything routed through a master whose lease ran out (fencing),
+//! drop bad adverts. It may *accelerate* a packet only when what leaves the router is exactly
+//! what the kernel would have sent for that packet in that namespace: the agent marks a class
+//! of traffic eligible only after proving, from the namespace's own netfilter rules, policy
+//! routing, tc, xfrm and forwarding settings, that the kernel would do the same; and the
+//! program forwards only complete packets of such a class to devices that take XDP frames.
+//! In every other case: `XDP_PASS`, untouched.
 //!
 //! Per frame (every frame is counted in exactly one class of `Stat`, see
 //! `vrrp_ebpf_common::counters`):
@@ -17,17 +28,17 @@
 //!    not in the instance's allow-list (when it has one) → drop; else pass.
 //! 3. ARP request / reply, or ICMPv6 neighbour solicitation, for a virtual address: not owned
 //!    (lease 0) or lease expired → drop; owned → pass.
-//! 4. IPv4 / IPv6 to a virtual address: not owned or expired → drop; owned and not a floating
-//!    IP → pass (IPv6 addresses are never floating).
-//! 5. IPv4 to an owned floating IP (DNAT), and/or from a fixed IP whose floating IP is owned
-//!    and whose route leaves through the external interface (SNAT): TTL <= 1 → pass
-//!    untouched; else translate; tagged / options / fragment → pass; FIB hit → rewrite MACs,
-//!    TTL - 1, redirect; FIB miss → pass.
-//! 6. Routed traffic arriving on a gateway interface of an instance (`VRRP_GATEWAYS`),
-//!    addressed to that interface's MAC: owned → IPv4 fast-forwarded (FIB hit: redirect) or
-//!    passed; not owned or lease expired → dropped when the FIB would forward it (traffic
-//!    for the router itself passes).
-//! 7. Anything else → pass untouched.
+//! 4. IPv4 / IPv6 to an address the kernel keeps for itself (`VIP_KIND_KERNEL`) → pass.
+//! 5. IPv4 / IPv6 to a virtual address or floating IP: not owned or expired → drop; owned
+//!    virtual address → pass; owned floating IP → the inbound fast path when eligible (see
+//!    `floating`), else pass untouched.
+//! 6. IPv4 from a fixed IP whose floating IP is owned → the outbound fast path when eligible,
+//!    else as 7.
+//! 7. Routed traffic arriving on a gateway interface of an instance, addressed to that
+//!    interface's MAC: not owned or lease expired → dropped when the FIB would forward it
+//!    (traffic for the router itself passes); owned → plain routing fast path where eligible,
+//!    else pass untouched.
+//! 8. Anything else → pass untouched.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -38,6 +49,8 @@ mod counters;
 #[cfg(target_arch = "bpf")]
 mod csum;
 #[cfg(target_arch = "bpf")]
+mod floating;
+#[cfg(target_arch = "bpf")]
 mod forward;
 #[cfg(target_arch = "bpf")]
 mod gateway;
@@ -47,6 +60,10 @@ mod nat;
 mod ownership;
 #[cfg(target_arch = "bpf")]
 mod parse;
+#[cfg(target_arch = "bpf")]
+mod ports;
+#[cfg(target_arch = "bpf")]
+mod shape;
 
 /// This program instance's router id, the first field of every map key. The agent sets it
 /// at load time; the symbol name is `vrrp_ebpf_common::dataplane::ROUTER_ID_GLOBAL`.
@@ -67,15 +84,17 @@ mod program {
     use aya_log_ebpf::debug;
     use vrrp_ebpf_common::{
         counters::{Family, Stat},
-        dataplane::{FAMILY_IPV4, FAMILY_IPV6, InstanceCounter, addr_v4},
+        dataplane::{
+            FAMILY_IPV4, FAMILY_IPV6, VIP_KIND_FLOATING, VIP_KIND_KERNEL, VipValue, addr_v4,
+        },
         proto::{IPPROTO_ICMPV6, IPPROTO_VRRP},
     };
 
     use crate::{
         adverts::{self, Advert},
         counters::{self, Verdict},
-        forward::{self, Forwarded},
-        gateway, nat, ownership,
+        floating, gateway, nat,
+        ownership::{self, Owner},
         parse::{self, Ipv4, Ipv6, L3},
     };
 
@@ -93,8 +112,8 @@ mod program {
             L3::Malformed(kind) => malformed(ctx, kind),
             L3::Other => Verdict::pass(Stat::NotVrrp),
             L3::Arp { target } => match ownership::vip(FAMILY_IPV4, addr_v4(target)) {
-                Some(vip) => ownership::check(&vip),
-                None => Verdict::pass(Stat::NotVrrp),
+                Some(vip) if vip.kind != VIP_KIND_KERNEL => ownership::check(&vip),
+                _ => Verdict::pass(Stat::NotVrrp),
             },
             L3::Ipv4(ip) => ipv4(ctx, &ip),
             L3::Ipv6(ip) => ipv6(ctx, &ip),
@@ -129,62 +148,28 @@ mod program {
                 ),
             };
         }
-        let mut dst = ip.dst;
-        let mut dnat_slot = None;
         if let Some(vip) = ownership::vip(FAMILY_IPV4, addr_v4(ip.dst)) {
-            if let Some(verdict) = ownership::gate(&vip) {
-                return verdict;
-            }
-            dnat_slot = Some(vip.slot);
-            dst = vip.nat_addr;
+            return to_address(ctx, ip, &vip);
         }
-        let mut src = ip.src;
-        let mut snat_slot = None;
-        if let Some(out) = nat::lookup_out(ip.src) {
-            // Decided on the packet before source translation (after destination
-            // translation): only traffic the FIB sends out of the external interface.
-            if ownership::owner(out.slot) == ownership::Owner::Owned
-                && forward::egress(ctx, ip, ip.src, dst) == Some(out.ext_ifindex)
-            {
-                snat_slot = Some(out.slot);
-                src = out.floating;
-            }
+        if let Some(out) = nat::lookup_out(ip.src)
+            && ownership::owner(out.slot) == Owner::Owned
+            && let Some(verdict) = floating::outbound(ctx, ip, &out)
+        {
+            return verdict;
         }
-        // The slot the verdict is counted in: the destination's, else the source's.
-        let Some(slot) = dnat_slot.or(snat_slot) else {
-            return gateway::routed_v4(ctx, ip);
-        };
-        if ip.ttl <= 1 {
-            // Untranslated, so the kernel's ICMP time exceeded quotes what the sender sent.
-            counters::slot(slot, InstanceCounter::PassedToKernel);
-            return Verdict::pass(Stat::TtlExpiring);
-        }
-        nat::translate(ctx, ip, src, dst);
-        if let Some(s) = dnat_slot {
-            counters::slot(s, InstanceCounter::NatIn);
-        }
-        if let Some(s) = snat_slot {
-            counters::slot(s, InstanceCounter::NatOut);
-        }
-        // Tagged frames would need the VLAN device's view of the FIB and a re-tag; options
-        // and fragments are the kernel's business.
-        let forwarded = if ip.tagged || ip.has_options() || ip.is_fragment() {
-            Forwarded::Pass
-        } else {
-            forward::forward(ctx, ip, src, dst)
-        };
-        match forwarded {
-            Forwarded::Redirect(action) => {
-                counters::slot(slot, InstanceCounter::Redirected);
-                Verdict {
-                    action,
-                    class: Stat::Redirected,
-                }
-            }
-            Forwarded::Pass => {
-                counters::slot(slot, InstanceCounter::PassedToKernel);
-                Verdict::pass(Stat::PassedToKernel)
-            }
+        gateway::routed_v4(ctx, ip)
+    }
+
+    /// IPv4 to an address in `VRRP_VIPS`.
+    #[inline(always)]
+    fn to_address(ctx: &XdpContext, ip: &Ipv4, vip: &VipValue) -> Verdict {
+        match vip.kind {
+            VIP_KIND_KERNEL => Verdict::pass(Stat::NotVrrp),
+            VIP_KIND_FLOATING => match ownership::owner(vip.slot) {
+                Owner::Owned => floating::inbound(ctx, ip, vip),
+                owner => ownership::deny(vip.slot, owner),
+            },
+            _ => ownership::check(vip),
         }
     }
 
@@ -207,10 +192,12 @@ mod program {
         if ip.next_hdr == IPPROTO_ICMPV6
             && let Some(target) = parse::ns_target(ctx, ip)
             && let Some(vip) = ownership::vip(FAMILY_IPV6, target)
+            && vip.kind != VIP_KIND_KERNEL
         {
             return ownership::check(&vip);
         }
         match ownership::vip(FAMILY_IPV6, ip.dst) {
+            Some(vip) if vip.kind == VIP_KIND_KERNEL => Verdict::pass(Stat::NotVrrp),
             Some(vip) => ownership::check(&vip),
             None => gateway::routed_v6(ctx, ip),
         }

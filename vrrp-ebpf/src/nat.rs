@@ -1,12 +1,12 @@
 //! Stateless 1:1 NAT for floating IPs (IPv4): the outbound map (`VRRP_NAT_OUT`, fixed IP →
-//! floating IP) and the rewrite of the addresses with incremental checksum updates.
+//! floating IP) and the rewrite of the addresses with incremental checksum updates, byte for
+//! byte what the kernel's NAT writes for a TCP, UDP or ICMP query packet (the only ones the
+//! fast path translates, see `shape`).
 //!
 //! Checksums: the IPv4 header checksum always; the TCP and UDP checksums (their pseudo-header
-//! holds both addresses) when this packet holds the L4 header, i.e. not in a later fragment.
-//! A UDP checksum of 0 means "none" and stays 0; a computed 0 is sent as 0xffff. ICMP
-//! checksums do not cover the IP header and stay as they are; ICMP errors are translated in
-//! the outer header only (the quoted packet inside keeps its addresses). Other protocols
-//! whose checksum covers a pseudo-header (DCCP, UDP-Lite) are not updated.
+//! holds both addresses). A UDP checksum of 0 means "none" and stays 0; a computed 0 is sent
+//! as 0xffff (the kernel's `CSUM_MANGLED_0`). ICMP checksums do not cover the IP header and
+//! stay as they are.
 
 use aya_ebpf::{bindings::BPF_F_NO_PREALLOC, macros::map, maps::HashMap, programs::XdpContext};
 use network_types::ip::Ipv4Hdr;

@@ -10,9 +10,7 @@ use aya_ebpf::{
 };
 use vrrp_ebpf_common::{
     counters::Stat,
-    dataplane::{
-        AddrKey, InstanceCounter, MAX_ADDRESSES, MAX_SLOTS, OwnerState, VIP_KIND_FLOATING, VipValue,
-    },
+    dataplane::{AddrKey, InstanceCounter, MAX_ADDRESSES, MAX_SLOTS, OwnerState, VipValue},
 };
 
 use crate::counters::{self, Verdict};
@@ -97,19 +95,17 @@ pub fn owner(slot: u32) -> Owner {
     }
 }
 
-/// The verdict for traffic to a virtual address, counted in its slot; `None` for an owned
-/// floating IP (the caller translates it).
-#[inline(always)]
-pub fn gate(vip: &VipValue) -> Option<Verdict> {
-    decide(vip.slot, vip.kind == VIP_KIND_FLOATING)
-}
-
-/// The verdict for traffic (or ARP / neighbour solicitations) that is never translated: IPv6,
-/// and address resolution. An owned address passes whatever its kind.
+/// The verdict for traffic (or ARP / neighbour solicitations) to a virtual address that the
+/// kernel handles: passed while owned, dropped otherwise; counted in its slot.
 #[inline(always)]
 pub fn check(vip: &VipValue) -> Verdict {
-    // `decide` only returns `None` for floating IPs.
-    decide(vip.slot, false).unwrap_or(Verdict::pass(Stat::VipPassed))
+    match owner(vip.slot) {
+        Owner::Owned => {
+            counters::slot(vip.slot, InstanceCounter::VipPassed);
+            Verdict::pass(Stat::VipPassed)
+        }
+        owner => deny(vip.slot, owner),
+    }
 }
 
 /// The drop verdict for traffic of a slot that is not owned, counted by why.
@@ -121,17 +117,5 @@ pub fn deny(slot: u32, owner: Owner) -> Verdict {
     } else {
         counters::slot(slot, InstanceCounter::NotOwnedDropped);
         Verdict::drop(Stat::NotOwnedDropped)
-    }
-}
-
-#[inline(always)]
-fn decide(slot: u32, floating: bool) -> Option<Verdict> {
-    match owner(slot) {
-        owner @ (Owner::Released | Owner::Expired) => Some(deny(slot, owner)),
-        Owner::Owned if floating => None,
-        Owner::Owned => {
-            counters::slot(slot, InstanceCounter::VipPassed);
-            Some(Verdict::pass(Stat::VipPassed))
-        }
     }
 }

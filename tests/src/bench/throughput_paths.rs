@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use vrrp_agent::dataplane::{Dataplane, LoadOptions};
-use vrrp_ebpf_common::{
-    counters::Stat,
-    dataplane::{FAMILY_IPV4, VIP_KIND_FLOATING, addr_v4},
-};
+use vrrp_ebpf_common::counters::Stat;
 
 use super::{
     cpu,
@@ -310,10 +307,18 @@ pub(super) fn measure_all(frames: u32, rounds: usize) -> anyhow::Result<Measured
     let routers = [FwdRouter::new(true), FwdRouter::new(false)];
     let dp = Dataplane::load(&LoadOptions::default())?;
     let mut xdp = Xdp::new(dp, 0);
-    xdp.vip(FAMILY_IPV4, addr_v4(FIP), FIP_SLOT, VIP_KIND_FLOATING, VM);
-    xdp.nat_out(VM, FIP_SLOT, routers[0].qg_ifindex, FIP);
+    xdp.floating(
+        FIP,
+        VM,
+        FIP_SLOT,
+        (routers[0].qg_ifindex, routers[0].qr_ifindex),
+        true,
+    );
     xdp.lease(FIP_SLOT, monotonic_ns() + LEASE_NS);
     xdp.arrive_on(&routers[0].router, routers[0].qg_ifindex);
+    // The fast path as the agent sets it up for an eligible floating IP.
+    xdp.port(routers[0].qg_ifindex, fwd_topo::QG_MAC, None, 0, true);
+    xdp.port(routers[0].qr_ifindex, fwd_topo::QR_MAC, None, 0, true);
     let seen = xdp.run(&fwd_topo::inbound_frame(FIP));
     if seen.action != XDP_REDIRECT {
         bail!(

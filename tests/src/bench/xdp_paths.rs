@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use vrrp_agent::dataplane::{Dataplane, LoadOptions, ProgramSize};
 use vrrp_ebpf_common::{
     counters::Stat,
-    dataplane::{AddrKey, FAMILY_IPV4, VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4},
+    dataplane::{AddrKey, FAMILY_IPV4, VIP_KIND_VIRTUAL, VipValue, addr_v4},
 };
 
 use super::cpu;
@@ -62,27 +62,23 @@ fn configure(xdp: &mut Xdp, topo: &RouterNs) -> Vec<Path> {
     let advert = fixtures::first_advert("v3-ipv4");
     let vrid = advert[fixtures_vrid_offset(&advert)];
     xdp.instance(ext, vrid, FAMILY_IPV4, ADVERT_SLOT, 0);
-    xdp.vip(
-        FAMILY_IPV4,
-        addr_v4(VIP_OWNED),
-        VIP_SLOT,
-        VIP_KIND_VIRTUAL,
-        [0; 4],
-    );
+    xdp.vip(FAMILY_IPV4, addr_v4(VIP_OWNED), VIP_SLOT, VIP_KIND_VIRTUAL);
     xdp.vip(
         FAMILY_IPV4,
         addr_v4(VIP_RELEASED),
         RELEASED_SLOT,
         VIP_KIND_VIRTUAL,
-        [0; 4],
     );
-    xdp.vip(FAMILY_IPV4, addr_v4(FIP), FIP_SLOT, VIP_KIND_FLOATING, VM);
-    xdp.nat_out(VM, FIP_SLOT, ext, FIP);
+    xdp.floating(FIP, VM, FIP_SLOT, (ext, topo.int_ifindex), true);
     for slot in [VIP_SLOT, FIP_SLOT] {
         xdp.lease(slot, monotonic_ns() + LEASE_NS);
     }
     xdp.lease(RELEASED_SLOT, 0);
     xdp.arrive_on(&topo.ns, ext);
+    // The fast path as the agent sets it up for an eligible floating IP: the external port,
+    // and the internal port as a redirect target.
+    xdp.port(ext, topo.ext_mac, None, 0, true);
+    xdp.port(topo.int_ifindex, topo.int_mac, None, 0, true);
     let udp_to = |dst| {
         Flow {
             src_mac: SENDER_MAC,

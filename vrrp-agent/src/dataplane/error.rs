@@ -41,6 +41,8 @@ pub enum DataplaneError {
         native: String,
         generic: String,
     },
+    #[error("adding interface {ifindex} to the XDP redirect map: {error}")]
+    Tx { ifindex: u32, error: String },
     #[error(transparent)]
     Netns(#[from] NetnsError),
     #[error("XDP link: {0}")]

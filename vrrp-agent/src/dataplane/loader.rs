@@ -30,7 +30,8 @@ pub const SHARED_MAPS: &[&str] = &[
     vrrp_ebpf_common::dataplane::NAT_OUT_MAP,
     vrrp_ebpf_common::dataplane::PEERS_MAP,
     vrrp_ebpf_common::dataplane::INSTANCE_COUNTERS_MAP,
-    vrrp_ebpf_common::dataplane::GATEWAYS_MAP,
+    vrrp_ebpf_common::dataplane::PORTS_MAP,
+    vrrp_ebpf_common::dataplane::TX_MAP,
     "AYA_LOGS",
 ];
 

@@ -11,9 +11,9 @@ use std::{
 };
 
 use vrrp_ebpf_common::dataplane::{
-    AddrKey, FAMILY_IPV4, FAMILY_IPV6, GatewayKey, GatewayValue, INSTANCE_COUNTER_COUNT,
-    INSTANCE_FLAG_ALLOWLIST, INSTANCE_FLAG_UNICAST_ANY_TTL, InstanceKey, InstanceValue,
-    LAYOUT_VERSION, MAX_SLOTS, NatOutValue, OWNER_FLAG_ACCEPT, OwnerState, PeerKey,
+    AddrKey, FAMILY_IPV4, FAMILY_IPV6, INSTANCE_COUNTER_COUNT, INSTANCE_FLAG_ALLOWLIST,
+    INSTANCE_FLAG_UNICAST_ANY_TTL, InstanceKey, InstanceValue, LAYOUT_VERSION, MAX_SLOTS,
+    NatOutValue, OWNER_FLAG_ACCEPT, OwnerState, PORT_FLAG_GATEWAY, PeerKey, PortKey, PortValue,
     VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
 };
 
@@ -67,7 +67,7 @@ struct SlotInfo {
     vips: Vec<AddrKey>,
     nat_out: Vec<AddrKey>,
     peers: Vec<PeerKey>,
-    gateways: Vec<GatewayKey>,
+    gateways: Vec<PortKey>,
 }
 
 struct Router {
@@ -133,21 +133,6 @@ pub fn ensure_bpffs(pin_dir: &Path) -> Result<(), DataplaneError> {
 /// Where the maps of this layout are pinned.
 fn maps_dir(pin_dir: &Path) -> PathBuf {
     pin_dir.join(format!("maps-v{LAYOUT_VERSION}"))
-}
-
-/// Stateless SNAT hands packets whose neighbour is not resolved yet to the kernel, already
-/// carrying the floating IP as source. That address is local on the router, so the kernel
-/// would drop them as martians (and never resolve the neighbour) unless the incoming
-/// interface has `accept_local`.
-fn accept_local(netns: Option<&str>, interfaces: &[(String, u32)]) -> Result<(), DataplaneError> {
-    let names: Vec<String> = interfaces.iter().map(|(n, _)| n.clone()).collect();
-    let written = crate::netns::run_in(netns, move || -> std::io::Result<()> {
-        for name in &names {
-            std::fs::write(format!("/proc/sys/net/ipv4/conf/{name}/accept_local"), "1")?;
-        }
-        Ok(())
-    })?;
-    written.map_err(|e| DataplaneError::Link(format!("setting accept_local: {e}")))
 }
 
 fn addr_key(router: u32, addr: IpAddr) -> AddrKey {
@@ -296,9 +281,6 @@ impl Manager {
             peers,
             gateways: Vec::new(),
         };
-        if !reg.floating.is_empty() {
-            accept_local(reg.netns.as_deref(), &reg.attach)?;
-        }
         let floating: Vec<IpAddr> = reg
             .floating
             .iter()
@@ -312,8 +294,11 @@ impl Manager {
                 VipValue {
                     slot,
                     kind: VIP_KIND_VIRTUAL,
-                    _pad: [0; 3],
+                    flags: 0,
+                    _pad: [0; 2],
                     nat_addr: [0; 4],
+                    ext_ifindex: 0,
+                    int_ifindex: 0,
                 },
             )?;
             info.vips.push(k);
@@ -325,8 +310,13 @@ impl Manager {
                 VipValue {
                     slot,
                     kind: VIP_KIND_FLOATING,
-                    _pad: [0; 3],
+                    // The fast path is off until the namespace's own rules prove it
+                    // equivalent: the kernel translates.
+                    flags: 0,
+                    _pad: [0; 2],
                     nat_addr: fixed.octets(),
+                    ext_ifindex: *ext,
+                    int_ifindex: 0,
                 },
             )?;
             info.vips.push(k);
@@ -337,21 +327,24 @@ impl Manager {
                     slot,
                     ext_ifindex: *ext,
                     floating: floating.octets(),
+                    flags: 0,
+                    int_ifindex: 0,
                 },
             )?;
             info.nat_out.push(k);
         }
         for (ifindex, mac) in &reg.gateways {
-            let k = GatewayKey {
+            let k = PortKey {
                 router: id,
                 ifindex: *ifindex,
             };
-            self.control.upsert_gateway(
+            self.control.upsert_port(
                 k,
-                GatewayValue {
+                PortValue {
                     slot,
                     mac: *mac,
-                    _pad: [0; 2],
+                    flags: PORT_FLAG_GATEWAY,
+                    tx: 0,
                 },
             )?;
             info.gateways.push(k);
@@ -370,7 +363,7 @@ impl Manager {
                 self.control.remove_peer(k)?;
             }
             for k in old.gateways.iter().filter(|k| !new.gateways.contains(k)) {
-                self.control.remove_gateway(k)?;
+                self.control.remove_port(k)?;
             }
         }
         Ok(Registered {
@@ -408,7 +401,7 @@ impl Manager {
             self.control.remove_peer(k)?;
         }
         for k in &info.gateways {
-            self.control.remove_gateway(k)?;
+            self.control.remove_port(k)?;
         }
         self.used.remove(&info.slot);
         Ok(())
@@ -441,9 +434,9 @@ impl Manager {
                 self.control.remove_peer(&k)?;
             }
         }
-        for (k, v) in self.control.gateways()? {
+        for (k, v) in self.control.ports()? {
             if !live.contains(&v.slot) {
-                self.control.remove_gateway(&k)?;
+                self.control.remove_port(&k)?;
             }
         }
         self.used = live;

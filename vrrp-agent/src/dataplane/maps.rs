@@ -1,12 +1,12 @@
 //! Typed access to the forwarding maps (layouts in `vrrp_ebpf_common::dataplane`): instances,
-//! ownership leases, virtual addresses and floating IPs, NAT, peer allow-lists, and
-//! per-instance counters.
+//! ownership leases, virtual addresses and floating IPs, NAT, interfaces and the devmap of
+//! redirect targets, peer allow-lists, and per-instance counters.
 
-use aya::maps::{Array, HashMap, MapData, PerCpuArray};
+use aya::maps::{Array, DevMapHash, HashMap, MapData, PerCpuArray};
 use vrrp_ebpf_common::dataplane::{
-    AddrKey, GATEWAYS_MAP, GatewayKey, GatewayValue, INSTANCE_COUNTER_COUNT, INSTANCE_COUNTERS_MAP,
-    INSTANCES_MAP, InstanceCounters, InstanceKey, InstanceValue, NAT_OUT_MAP, NatOutValue,
-    OWNERS_MAP, OwnerState, PEERS_MAP, PeerKey, VIPS_MAP, VipValue,
+    AddrKey, INSTANCE_COUNTER_COUNT, INSTANCE_COUNTERS_MAP, INSTANCES_MAP, InstanceCounters,
+    InstanceKey, InstanceValue, NAT_OUT_MAP, NatOutValue, OWNERS_MAP, OwnerState, PEERS_MAP,
+    PORTS_MAP, PeerKey, PortKey, PortValue, TX_MAP, VIPS_MAP, VipValue,
 };
 
 use super::{Dataplane, DataplaneError};
@@ -116,23 +116,43 @@ impl Dataplane {
         m.iter().map(|r| r.map_err(err(NAT_OUT_MAP))).collect()
     }
 
-    pub fn upsert_gateway(
-        &mut self,
-        key: GatewayKey,
-        value: GatewayValue,
-    ) -> Result<(), DataplaneError> {
-        let mut m = map_mut!(self, GATEWAYS_MAP, HashMap<&mut MapData, GatewayKey, GatewayValue>);
-        m.insert(key, value, 0).map_err(err(GATEWAYS_MAP))
+    pub fn upsert_port(&mut self, key: PortKey, value: PortValue) -> Result<(), DataplaneError> {
+        let mut m = map_mut!(self, PORTS_MAP, HashMap<&mut MapData, PortKey, PortValue>);
+        m.insert(key, value, 0).map_err(err(PORTS_MAP))
     }
 
-    pub fn remove_gateway(&mut self, key: &GatewayKey) -> Result<(), DataplaneError> {
-        let mut m = map_mut!(self, GATEWAYS_MAP, HashMap<&mut MapData, GatewayKey, GatewayValue>);
-        absent_ok(m.remove(key)).map_err(err(GATEWAYS_MAP))
+    pub fn remove_port(&mut self, key: &PortKey) -> Result<(), DataplaneError> {
+        let mut m = map_mut!(self, PORTS_MAP, HashMap<&mut MapData, PortKey, PortValue>);
+        absent_ok(m.remove(key)).map_err(err(PORTS_MAP))
     }
 
-    pub fn gateways(&self) -> Result<Vec<(GatewayKey, GatewayValue)>, DataplaneError> {
-        let m = map_ref!(self, GATEWAYS_MAP, HashMap<&MapData, GatewayKey, GatewayValue>);
-        m.iter().map(|r| r.map_err(err(GATEWAYS_MAP))).collect()
+    pub fn ports(&self) -> Result<Vec<(PortKey, PortValue)>, DataplaneError> {
+        let m = map_ref!(self, PORTS_MAP, HashMap<&MapData, PortKey, PortValue>);
+        m.iter().map(|r| r.map_err(err(PORTS_MAP))).collect()
+    }
+
+    /// Puts interface `ifindex` into the devmap under `key`. The kernel resolves the index in
+    /// the calling thread's network namespace: call it from inside the interface's namespace.
+    pub fn upsert_tx(&mut self, key: u32, ifindex: u32) -> Result<(), DataplaneError> {
+        let mut m = map_mut!(self, TX_MAP, DevMapHash<&mut MapData>);
+        m.insert(key, ifindex, None, 0)
+            .map_err(|e| DataplaneError::Tx {
+                ifindex,
+                error: e.to_string(),
+            })
+    }
+
+    pub fn remove_tx(&mut self, key: u32) -> Result<(), DataplaneError> {
+        let mut m = map_mut!(self, TX_MAP, DevMapHash<&mut MapData>);
+        absent_ok(m.remove(key)).map_err(err(TX_MAP))
+    }
+
+    /// The devmap's keys and interface indexes.
+    pub fn tx_entries(&self) -> Result<Vec<(u32, u32)>, DataplaneError> {
+        let m = map_ref!(self, TX_MAP, DevMapHash<&MapData>);
+        m.iter()
+            .map(|r| r.map(|(k, v)| (k, v.if_index)).map_err(err(TX_MAP)))
+            .collect()
     }
 
     pub fn add_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {

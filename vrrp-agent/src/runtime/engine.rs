@@ -108,6 +108,8 @@ pub struct Engine {
     pub(super) script_up: HashMap<String, bool>,
     pub(super) notifier: Notifier,
     pub(super) dataplane: Box<dyn DataplaneSink>,
+    /// The floating-IP NAT script last written per namespace (`super::kernel_nat`).
+    pub(super) kernel_nat: HashMap<Option<String>, String>,
     pub(super) events_tx: mpsc::Sender<EngineEvent>,
     events_rx: mpsc::Receiver<EngineEvent>,
     started: Instant,
@@ -136,6 +138,7 @@ impl Engine {
             script_tasks: HashMap::new(),
             script_up: HashMap::new(),
             dataplane,
+            kernel_nat: HashMap::new(),
             events_tx,
             events_rx,
             started: Instant::now(),
@@ -154,6 +157,7 @@ impl Engine {
             self.add_instance(spec).await?;
         }
         self.dataplane.reconcile();
+        self.sync_kernel_nat().await;
         self.rebuild_groups();
         self.start_scripts();
         let now = Instant::now();
@@ -679,6 +683,7 @@ impl Engine {
             }
         }
         self.config = config;
+        self.sync_kernel_nat().await;
         self.rebuild_groups();
         self.start_scripts();
         tracing::info!(unchanged = kept, "configuration reloaded");
@@ -780,6 +785,7 @@ impl Engine {
         // Let the priority-0 adverts leave before the sockets close.
         tokio::time::sleep(Duration::from_millis(20)).await;
         self.dataplane.shutdown();
+        self.remove_kernel_nat().await;
     }
 
     // ---- status ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ pub mod state_file;
 mod effects;
 mod engine;
 mod events;
+mod kernel_nat;
 mod primary;
 mod relink;
 mod reload;
