@@ -46,6 +46,35 @@ pub fn open(name: &str) -> Result<File, NetnsError> {
     })
 }
 
+/// Runs `f` in the network namespace whose handle is at `path` (`/run/netns/<name>`,
+/// `/proc/<pid>/ns/net`).
+pub fn run_in_path<T: Send>(
+    path: &std::path::Path,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, NetnsError> {
+    let name = path.display().to_string();
+    let handle = File::open(path).map_err(|error| NetnsError::Open {
+        name: name.clone(),
+        error,
+    })?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                setns(&handle, CloneFlags::CLONE_NEWNET).map_err(|error| NetnsError::Enter {
+                    name: name.clone(),
+                    error,
+                })?;
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(NetnsError::Panicked {
+                    name: path.display().to_string(),
+                })
+            })
+    })
+}
+
 /// Runs `f` in network namespace `name`, or right here when `name` is `None`.
 pub fn run_in<T: Send>(name: Option<&str>, f: impl FnOnce() -> T + Send) -> Result<T, NetnsError> {
     let Some(name) = name else {

@@ -14,3 +14,5 @@ pub mod test_run;
 
 /// Name of the XDP entry point in the object file.
 pub const PROGRAM_NAME: &str = "vrrp_xdp";
+/// Name of the pass-through program for veth peers (see `fast_path_peer_napi`).
+pub const PASS_PROGRAM_NAME: &str = "vrrp_xdp_pass";

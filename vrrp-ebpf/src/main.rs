@@ -106,6 +106,15 @@ mod program {
         verdict.action
     }
 
+    /// Pass-through program for the veth peers of router ports (`fast_path_peer_napi`): with
+    /// an XDP program attached the kernel runs NAPI on that veth, and only then does its
+    /// partner, the router's port, take the frames the fast path redirects into it. It
+    /// touches nothing.
+    #[xdp]
+    pub fn vrrp_xdp_pass(_ctx: XdpContext) -> u32 {
+        aya_ebpf::bindings::xdp_action::XDP_PASS
+    }
+
     #[inline(always)]
     fn decide(ctx: &XdpContext) -> Verdict {
         match parse::headers(ctx) {

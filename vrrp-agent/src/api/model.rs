@@ -12,6 +12,48 @@ use crate::fsm::Counters;
 pub struct StatusReport {
     pub agent: AgentInfo,
     pub instances: Vec<InstanceReport>,
+    /// The XDP fast path per router namespace (empty without the XDP data plane).
+    #[serde(default)]
+    pub fastpath: Vec<FastPathReport>,
+}
+
+/// The XDP fast path of one router namespace: switched on or not, what the analysis of the
+/// namespace's own rules found eligible, and why the rest stays on the kernel path.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FastPathReport {
+    pub netns: Option<String>,
+    /// `fast_path` in the configuration (or the keepalived entry point's settings).
+    pub enabled: bool,
+    /// One line: what is on, and the first reason something is off.
+    pub summary: String,
+    pub floating_ips: Vec<FloatingIpReport>,
+    /// Interfaces between which plain routing is forwarded by XDP.
+    pub route_ports: Vec<String>,
+    /// Destinations the fast path leaves to the kernel because a rule names them.
+    pub kernel_addrs: Vec<String>,
+    /// Router interfaces that do not take frames redirected by XDP (a veth whose peer runs
+    /// no NAPI): the fast path cannot forward into them.
+    pub egress_without_xdp: Vec<String>,
+    /// Reasons that keep every class on the kernel path (policy routing, IPsec, ...), and
+    /// problems reading the namespace's state.
+    pub blockers: Vec<String>,
+    /// When the namespace's state was last read and analysed (ms since the epoch).
+    pub analysed_unix_ms: u64,
+}
+
+/// One floating IP found in the namespace's NAT rules.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FloatingIpReport {
+    pub floating: String,
+    pub fixed: String,
+    pub external: Option<String>,
+    pub internal: Option<String>,
+    /// The fast path translates and forwards it (switched on, eligible, owned).
+    pub fast: bool,
+    pub eligible: bool,
+    /// Why it is not eligible: the table, chain and rule, or the setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

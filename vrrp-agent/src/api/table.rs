@@ -1,7 +1,7 @@
 //! Rendering status reports as one table, answering "who is master for router X" at a glance
 //! (like `neutron l3-agent-list-hosting-router` with its ha_state column).
 
-use super::model::{InstanceReport, StatusReport};
+use super::model::{FastPathReport, InstanceReport, StatusReport};
 
 fn since(i: &InstanceReport) -> String {
     match &i.last_transition {
@@ -19,10 +19,33 @@ fn since(i: &InstanceReport) -> String {
     }
 }
 
-/// One table over all agents' instances, sorted by namespace and name.
+/// The FAST cell of an instance: its namespace's fast path (`-`: no XDP data plane; `off`:
+/// not switched on; `3/4`: floating IPs forwarded by XDP of those the rules name, `+rt`:
+/// plain routing too).
+fn fast(fastpath: Option<&FastPathReport>) -> String {
+    match fastpath {
+        None => "-".into(),
+        Some(f) if !f.enabled => "off".into(),
+        Some(f) => {
+            let on = f.floating_ips.iter().filter(|x| x.fast).count();
+            let rt = if f.route_ports.is_empty() { "" } else { "+rt" };
+            format!("{on}/{}{rt}", f.floating_ips.len())
+        }
+    }
+}
+
+/// One table over all agents' instances, sorted by namespace and name, then one line per
+/// namespace whose fast path is on but not for everything, saying why.
 pub fn render(reports: &[StatusReport]) -> String {
-    let mut rows: Vec<&InstanceReport> = reports.iter().flat_map(|r| &r.instances).collect();
-    rows.sort_by(|a, b| (&a.netns, &a.name).cmp(&(&b.netns, &b.name)));
+    let mut rows: Vec<(&InstanceReport, Option<&FastPathReport>)> = reports
+        .iter()
+        .flat_map(|r| {
+            r.instances
+                .iter()
+                .map(|i| (i, r.fastpath.iter().find(|f| f.netns == i.netns)))
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.0.netns, &a.0.name).cmp(&(&b.0.netns, &b.0.name)));
     let header = [
         "INSTANCE",
         "NETNS",
@@ -36,9 +59,10 @@ pub fn render(reports: &[StatusReport]) -> String {
         "ADV RX/TX",
         "ERR",
         "XDP FWD/DROP",
+        "FAST",
     ];
     let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
-    for i in rows {
+    for (i, fastpath) in rows {
         let prio = if i.priority == i.base_priority {
             i.priority.to_string()
         } else {
@@ -63,7 +87,13 @@ pub fn render(reports: &[StatusReport]) -> String {
                 };
                 format!(
                     "{}/{}",
-                    sum(&["redirected", "passed_to_kernel", "vip_passed"]),
+                    sum(&[
+                        "redirected",
+                        "passed_to_kernel",
+                        "vip_passed",
+                        "kernel_path",
+                        "egress_no_xdp"
+                    ]),
                     sum(&[
                         "not_owned_dropped",
                         "lease_expired_dropped",
@@ -86,6 +116,7 @@ pub fn render(reports: &[StatusReport]) -> String {
             format!("{}/{}", i.counters.adverts_rx, i.counters.adverts_tx),
             errors.to_string(),
             xdp,
+            fast(fastpath),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
@@ -110,6 +141,20 @@ pub fn render(reports: &[StatusReport]) -> String {
     }
     if cells.len() == 1 {
         out.push_str("(no instances)\n");
+    }
+    let mut notes: Vec<&FastPathReport> = reports
+        .iter()
+        .flat_map(|r| &r.fastpath)
+        .filter(|f| f.enabled && (!f.blockers.is_empty() || f.floating_ips.iter().any(|x| !x.fast)))
+        .collect();
+    notes.sort_by(|a, b| a.netns.cmp(&b.netns));
+    notes.dedup_by(|a, b| a.netns == b.netns);
+    for f in notes {
+        out.push_str(&format!(
+            "fast path {}: {}\n",
+            f.netns.as_deref().unwrap_or("-"),
+            f.summary
+        ));
     }
     out
 }
@@ -154,6 +199,7 @@ mod tests {
                 dataplane_counters: None,
             },
             instances,
+            fastpath: vec![],
         }
     }
 
@@ -175,15 +221,54 @@ mod tests {
             instance("without", None),
         ])]);
         let lines: Vec<&str> = out.lines().collect();
-        assert!(lines[0].ends_with("XDP FWD/DROP"), "{out}");
+        assert!(lines[0].ends_with("XDP FWD/DROP  FAST"), "{out}");
         let with = lines.iter().find(|l| l.starts_with("with-xdp")).unwrap();
-        assert!(with.ends_with(" 10/5"), "{out}");
+        assert!(with.ends_with(" 10/5          -"), "{out}");
         let without = lines.iter().find(|l| l.starts_with("without")).unwrap();
-        assert!(without.ends_with(" -"), "{out}");
+        assert!(without.ends_with(" -             -"), "{out}");
         assert!(
             with.contains("90 (100)"),
             "effective and base priority: {out}"
         );
+    }
+
+    #[test]
+    fn the_fast_column_and_notes_say_what_the_fast_path_does_and_why_not() {
+        use crate::api::model::FloatingIpReport;
+        let fip = |floating: &str, fast: bool, reason: Option<&str>| FloatingIpReport {
+            floating: floating.into(),
+            fixed: "10.0.10.5".into(),
+            external: Some("qg-1".into()),
+            internal: Some("qr-1".into()),
+            fast,
+            eligible: fast,
+            reason: reason.map(str::to_string),
+        };
+        let mut r = report(vec![instance("router-1", None)]);
+        r.fastpath = vec![FastPathReport {
+            netns: Some("qrouter-1".into()),
+            enabled: true,
+            summary: "on: 1 of 2 floating IPs forwarded by XDP; floating IP 203.0.113.21: \
+                      random-fully"
+                .into(),
+            floating_ips: vec![
+                fip("203.0.113.20", true, None),
+                fip("203.0.113.21", false, Some("random-fully")),
+            ],
+            ..FastPathReport::default()
+        }];
+        let out = render(&[r.clone()]);
+        let row = out.lines().find(|l| l.starts_with("router-1")).unwrap();
+        assert!(row.ends_with(" 1/2"), "{out}");
+        assert!(
+            out.contains("fast path qrouter-1: on: 1 of 2 floating IPs forwarded by XDP; floating IP 203.0.113.21: random-fully"),
+            "{out}"
+        );
+        r.fastpath[0].enabled = false;
+        let out = render(&[r]);
+        let row = out.lines().find(|l| l.starts_with("router-1")).unwrap();
+        assert!(row.ends_with(" off"), "{out}");
+        assert!(!out.contains("fast path qrouter-1"), "{out}");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! holds the configuration path), logs to `-g FILE` or to `vrrp-agent.log` beside the
 //! configuration, and serves its status on `/run/vrrp-agent/keepalived-<router>-<hash>.sock`
 //! so `vrrp-agent status` lists every router of the node. The XDP data plane is on unless the
-//! environment sets `VRRP_AGENT_NO_XDP` (there is no keepalived flag for it).
+//! environment sets `VRRP_AGENT_NO_XDP` (there is no keepalived flag for it); node-wide choices
+//! (the fast path) come from the settings file (`config::settings`), read again on SIGHUP.
 
 use std::{
     hash::{Hash, Hasher},
@@ -60,7 +61,9 @@ pub fn status_socket(config: &Path) -> PathBuf {
 
 fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     let config_path = std::path::absolute(&args.config).unwrap_or(args.config.clone());
-    let loaded = config::load(&config_path)?;
+    let mut loaded = config::load(&config_path)?;
+    let settings_path = config::settings::Settings::path();
+    config::settings::Settings::load(&settings_path)?.apply(&mut loaded.config.global);
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
@@ -104,6 +107,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
             state_dir: config_dir.join("vrrp-agent-state"),
             config_path,
             dataplane,
+            settings: Some(settings_path),
         },
     ));
     daemon::remove_pid_files(&pid_files);

@@ -69,6 +69,7 @@ pub fn run_cmd(args: Args) -> Result<()> {
             status_socket,
             state_dir,
             dataplane,
+            settings: None,
         },
     ))?;
     Ok(())

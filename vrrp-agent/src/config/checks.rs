@@ -72,6 +72,23 @@ pub(crate) fn instances(
             detail.notify,
             line,
         )?;
+        for f in &spec.floating_ips {
+            if !spec
+                .vrrp
+                .all_addresses()
+                .any(|a| a.addr == IpAddr::V4(f.floating))
+            {
+                diag.warn(
+                    line,
+                    format!(
+                        "instance `{name}`: floating IP {} is not one of its virtual addresses: \
+                         the master will not answer ARP for it and no lease decides who may \
+                         forward it (add \"{}/32 dev {} no_track\" to virtual_addresses)",
+                        f.floating, f.floating, f.interface
+                    ),
+                );
+            }
+        }
         if let Some(src) = spec.mcast_src.filter(IpAddr::is_multicast) {
             diag.warn(
                 InstanceLines::or(detail.mcast_src, line),

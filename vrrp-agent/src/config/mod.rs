@@ -1,7 +1,8 @@
 //! Agent configuration: the validated model (`types`), the native TOML format (`native`),
 //! the import of the keepalived.conf subset Neutron writes (`keepalived`), and loading either
 //! with file/line diagnostics (`load`). Both formats produce a `draft` that `assemble`
-//! resolves and cross-checks (`checks`); one-line entries (addresses, routes, tracking) share
+//! resolves and cross-checks (`checks`); `settings` are the keepalived entry point's node-wide
+//! settings file; one-line entries (addresses, routes, tracking) share
 //! one parser (`entries`, over `values`); `summary` describes a configuration for humans.
 //!
 //! May import `crate::fsm` and `crate::packet` (the model embeds `fsm::InstanceConfig`).
@@ -16,6 +17,7 @@ mod keepalived;
 mod limits;
 mod load;
 mod native;
+pub mod settings;
 mod summary;
 mod types;
 mod values;

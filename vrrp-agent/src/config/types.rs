@@ -36,6 +36,15 @@ pub struct GlobalConfig {
     /// Where the data plane's maps and links are pinned (default: a folder per agent under
     /// /sys/fs/bpf/vrrp-xdp), so an agent restart keeps forwarding.
     pub bpf_pin_dir: Option<PathBuf>,
+    /// The XDP fast path: the program may forward (and translate floating IPs of) traffic that
+    /// the analysis of each router namespace's own rules proves equivalent to the kernel path.
+    /// Off: the program only restricts (ownership, fencing, advert checks).
+    pub fast_path: bool,
+    /// With the fast path on: attach a pass-through XDP program to the veth peers of router
+    /// ports that do not take redirected frames yet (a veth takes them only while its peer runs
+    /// NAPI), so the fast path can forward into them. Changes devices outside the router
+    /// namespace, so it is asked for separately.
+    pub fast_path_peer_napi: bool,
 }
 
 /// Whether the XDP data plane runs.
@@ -69,6 +78,8 @@ impl Default for GlobalConfig {
             dataplane: DataplaneMode::default(),
             xdp_mode: XdpAttach::default(),
             bpf_pin_dir: None,
+            fast_path: false,
+            fast_path_peer_napi: false,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    net::{IpAddr, Ipv4Addr},
+    net::IpAddr,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -13,8 +13,8 @@ use std::{
 use vrrp_ebpf_common::dataplane::{
     AddrKey, FAMILY_IPV4, FAMILY_IPV6, INSTANCE_COUNTER_COUNT, INSTANCE_FLAG_ALLOWLIST,
     INSTANCE_FLAG_UNICAST_ANY_TTL, InstanceKey, InstanceValue, LAYOUT_VERSION, MAX_SLOTS,
-    NatOutValue, OWNER_FLAG_ACCEPT, OwnerState, PORT_FLAG_GATEWAY, PeerKey, PortKey, PortValue,
-    VIP_KIND_FLOATING, VIP_KIND_VIRTUAL, VipValue, addr_v4,
+    OWNER_FLAG_ACCEPT, OwnerState, PORT_FLAG_GATEWAY, PeerKey, PortKey, PortValue,
+    VIP_KIND_VIRTUAL, VipValue, addr_v4,
 };
 
 use super::{Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference};
@@ -36,8 +36,6 @@ pub struct Registration {
     pub attach: Vec<(String, u32)>,
     /// Virtual addresses (advertised and excluded).
     pub vips: Vec<IpAddr>,
-    /// (floating, fixed, external interface index).
-    pub floating: Vec<(Ipv4Addr, Ipv4Addr, u32)>,
     /// Allowed advert sources (empty: anyone).
     pub allowlist: Vec<IpAddr>,
     /// Unicast peers are configured: adverts from the allow-list may have any TTL.
@@ -59,32 +57,36 @@ pub struct Registered {
     pub resume_master: bool,
 }
 
-struct SlotInfo {
-    slot: u32,
+pub(super) struct SlotInfo {
+    pub(super) slot: u32,
     lease: Duration,
     accept: bool,
     owned: bool,
-    vips: Vec<AddrKey>,
-    nat_out: Vec<AddrKey>,
+    pub(super) vips: Vec<AddrKey>,
     peers: Vec<PeerKey>,
-    gateways: Vec<PortKey>,
+    /// Interfaces carrying the instance's addresses, with their MACs.
+    pub(super) gateways: Vec<(PortKey, [u8; 6])>,
 }
 
-struct Router {
-    id: u32,
+pub(super) struct Router {
+    pub(super) id: u32,
     dataplane: Dataplane,
     links: HashMap<String, PersistentLink>,
 }
 
 /// All program instances, maps and links of one agent.
 pub struct Manager {
-    pin_dir: PathBuf,
+    pub(super) pin_dir: PathBuf,
     pref: XdpModePreference,
     log_level: Option<aya_log::Level>,
-    control: Dataplane,
-    routers: HashMap<Option<String>, Router>,
-    instances: HashMap<InstanceKey, SlotInfo>,
+    pub(super) control: Dataplane,
+    pub(super) routers: HashMap<Option<String>, Router>,
+    pub(super) instances: HashMap<InstanceKey, SlotInfo>,
     used: BTreeSet<u32>,
+    /// The fast path of each router (`super::fastpath_maps`).
+    pub(super) fastpath: super::fastpath_maps::Overlays,
+    /// Pins of the pass-through links on veth peers (`super::peer_napi`).
+    pub(super) peer_pins: BTreeSet<PathBuf>,
 }
 
 /// The router id of a namespace (stable across restarts): FNV-1a of its name.
@@ -135,7 +137,7 @@ fn maps_dir(pin_dir: &Path) -> PathBuf {
     pin_dir.join(format!("maps-v{LAYOUT_VERSION}"))
 }
 
-fn addr_key(router: u32, addr: IpAddr) -> AddrKey {
+pub(super) fn addr_key(router: u32, addr: IpAddr) -> AddrKey {
     match addr {
         IpAddr::V4(a) => AddrKey {
             router,
@@ -184,10 +186,12 @@ impl Manager {
             routers: HashMap::new(),
             instances: HashMap::new(),
             used,
+            fastpath: Default::default(),
+            peer_pins: BTreeSet::new(),
         })
     }
 
-    fn router(&mut self, netns: &Option<String>) -> Result<&mut Router, DataplaneError> {
+    pub(super) fn router(&mut self, netns: &Option<String>) -> Result<&mut Router, DataplaneError> {
         if !self.routers.contains_key(netns) {
             let id = router_id(netns.as_deref());
             let dataplane = Dataplane::load(&LoadOptions {
@@ -277,17 +281,12 @@ impl Manager {
             accept: owner.flags & OWNER_FLAG_ACCEPT != 0,
             owned: resume_master,
             vips: Vec::new(),
-            nat_out: Vec::new(),
             peers,
             gateways: Vec::new(),
         };
-        let floating: Vec<IpAddr> = reg
-            .floating
-            .iter()
-            .map(|(f, _, _)| IpAddr::V4(*f))
-            .collect();
-        // A floating IP usually is an excluded address too: its entry is the floating one.
-        for vip in reg.vips.iter().filter(|v| !floating.contains(v)) {
+        // Floating IPs among them become floating entries when the fast path of the router
+        // says so (`fastpath_maps`), written again below.
+        for vip in &reg.vips {
             let k = addr_key(id, *vip);
             self.control.upsert_vip(
                 k,
@@ -303,36 +302,6 @@ impl Manager {
             )?;
             info.vips.push(k);
         }
-        for (floating, fixed, ext) in &reg.floating {
-            let k = addr_key(id, IpAddr::V4(*floating));
-            self.control.upsert_vip(
-                k,
-                VipValue {
-                    slot,
-                    kind: VIP_KIND_FLOATING,
-                    // The fast path is off until the namespace's own rules prove it
-                    // equivalent: the kernel translates.
-                    flags: 0,
-                    _pad: [0; 2],
-                    nat_addr: fixed.octets(),
-                    ext_ifindex: *ext,
-                    int_ifindex: 0,
-                },
-            )?;
-            info.vips.push(k);
-            let k = addr_key(id, IpAddr::V4(*fixed));
-            self.control.upsert_nat_out(
-                k,
-                NatOutValue {
-                    slot,
-                    ext_ifindex: *ext,
-                    floating: floating.octets(),
-                    flags: 0,
-                    int_ifindex: 0,
-                },
-            )?;
-            info.nat_out.push(k);
-        }
         for (ifindex, mac) in &reg.gateways {
             let k = PortKey {
                 router: id,
@@ -347,7 +316,7 @@ impl Manager {
                     tx: 0,
                 },
             )?;
-            info.gateways.push(k);
+            info.gateways.push((k, *mac));
         }
         // Registered before (a reload changed the instance in place): what the new
         // registration no longer has goes, now that everything it has is in.
@@ -356,16 +325,14 @@ impl Manager {
             for k in old.vips.iter().filter(|k| !new.vips.contains(k)) {
                 self.control.remove_vip(k)?;
             }
-            for k in old.nat_out.iter().filter(|k| !new.nat_out.contains(k)) {
-                self.control.remove_nat_out(k)?;
-            }
             for k in old.peers.iter().filter(|k| !new.peers.contains(k)) {
                 self.control.remove_peer(k)?;
             }
-            for k in old.gateways.iter().filter(|k| !new.gateways.contains(k)) {
+            for (k, _) in old.gateways.iter().filter(|g| !new.gateways.contains(g)) {
                 self.control.remove_port(k)?;
             }
         }
+        self.write_fastpath(id)?;
         Ok(Registered {
             key,
             slot,
@@ -394,16 +361,14 @@ impl Manager {
         for k in &info.vips {
             self.control.remove_vip(k)?;
         }
-        for k in &info.nat_out {
-            self.control.remove_nat_out(k)?;
-        }
         for k in &info.peers {
             self.control.remove_peer(k)?;
         }
-        for k in &info.gateways {
+        for (k, _) in &info.gateways {
             self.control.remove_port(k)?;
         }
         self.used.remove(&info.slot);
+        self.write_fastpath(key.router)?;
         Ok(())
     }
 
@@ -524,6 +489,9 @@ impl Manager {
             for (_, link) in router.links.drain() {
                 router.dataplane.release_persistent(link);
             }
+        }
+        for pin in std::mem::take(&mut self.peer_pins) {
+            super::peer_napi::detach_pass(&pin);
         }
         if let Err(e) = std::fs::remove_dir_all(&self.pin_dir)
             && e.kind() != std::io::ErrorKind::NotFound

@@ -2,15 +2,19 @@
 //! its counters and size, and BPF_PROG_TEST_RUN for tests and benchmarks.
 //!
 //! Depends on aya, `vrrp-ebpf-common` and `crate::netns`; nothing here knows about VRRP state.
+//! `fastpath_maps` writes a router's fast-path plan (decided by `crate::fastpath`) into the
+//! maps.
 
 mod attach;
 mod counters;
 mod error;
+pub mod fastpath_maps;
 mod info;
 mod loader;
 pub mod manager;
 mod maps;
 mod object;
+pub mod peer_napi;
 mod persistent;
 mod test_run;
 

@@ -45,6 +45,12 @@ pub struct View<'a> {
     pub route_candidates: &'a [String],
 }
 
+/// The floating IPs a ruleset's NAT rules name, `floating -> fixed` (the routes of the fixed
+/// IPs are what the analysis needs besides the ruleset).
+pub fn candidates(rs: &Ruleset) -> BTreeMap<Ipv4Addr, Ipv4Addr> {
+    discover::floating_ips(rs)
+}
+
 /// Decides the fast path of one router namespace.
 pub fn analyse(view: &View) -> Plan {
     let mut plan = Plan {

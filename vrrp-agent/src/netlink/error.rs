@@ -25,6 +25,8 @@ pub enum NetlinkError {
         netns: Option<String>,
         error: rtnetlink::Error,
     },
+    #[error("network namespace handle {path}: {error}")]
+    NamespaceHandle { path: String, error: String },
     #[error("interface `{name}` not found{}", in_netns(.netns))]
     UnknownInterface { name: String, netns: Option<String> },
     #[error("interface index {index} not found{}", in_netns(.netns))]

@@ -22,6 +22,12 @@ pub struct LinkInfo {
     /// The link can carry traffic: `IFF_LOWER_UP`, or operational state up.
     pub carrier: bool,
     pub mtu: u32,
+    /// `IFLA_LINK`: the other end of a veth (or the lower device), by index in the namespace
+    /// `link_netnsid` names.
+    pub link: Option<u32>,
+    /// `IFLA_LINK_NETNSID`: the namespace of `link`, as this namespace numbers it (`None`:
+    /// this very namespace).
+    pub link_netnsid: Option<i32>,
 }
 
 impl LinkInfo {
@@ -31,9 +37,13 @@ impl LinkInfo {
         let mut mac = None;
         let mut mtu = 0;
         let mut oper_up = false;
+        let mut link = None;
+        let mut link_netnsid = None;
         for attribute in &message.attributes {
             match attribute {
                 LinkAttribute::IfName(n) => name = Some(n.clone()),
+                LinkAttribute::Link(l) => link = Some(*l),
+                LinkAttribute::LinkNetNsId(n) => link_netnsid = Some(*n),
                 LinkAttribute::Address(bytes) => mac = <[u8; 6]>::try_from(bytes.as_slice()).ok(),
                 LinkAttribute::Mtu(m) => mtu = *m,
                 LinkAttribute::OperState(state) => oper_up = *state == State::Up,
@@ -48,6 +58,8 @@ impl LinkInfo {
             admin_up: flags.contains(LinkFlags::Up),
             carrier: flags.contains(LinkFlags::LowerUp) || oper_up,
             mtu,
+            link,
+            link_netnsid,
         })
     }
 }
@@ -252,6 +264,11 @@ mod tests {
             LinkAttribute::OperState(State::LowerLayerDown),
         ];
         let info = LinkInfo::from_message(&message).unwrap();
+        let mut veth = message.clone();
+        veth.attributes.push(LinkAttribute::Link(9));
+        veth.attributes.push(LinkAttribute::LinkNetNsId(2));
+        let peer = LinkInfo::from_message(&veth).unwrap();
+        assert_eq!((peer.link, peer.link_netnsid), (Some(9), Some(2)));
         assert_eq!(
             info,
             LinkInfo {
@@ -261,6 +278,8 @@ mod tests {
                 admin_up: true,
                 carrier: false,
                 mtu: 1500,
+                link: None,
+                link_netnsid: None,
             }
         );
         message.attributes.push(LinkAttribute::OperState(State::Up));

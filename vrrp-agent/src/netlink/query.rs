@@ -1,5 +1,5 @@
 //! Reading the namespace's state: interfaces (by name, by index, all) and the addresses of an
-//! interface, and the VRRP source address. Imports `info` and `handle`.
+//! interface, the VRRP source address, and the interface a destination is routed through. Imports `info` and `handle`.
 
 use std::net::IpAddr;
 
@@ -79,5 +79,90 @@ impl Netlink {
             Err(e) if kernel_errno(&e) == Some(libc::ENODEV) => Ok(None),
             Err(e) => Err(self.request_error(op, e)),
         }
+    }
+}
+
+impl Netlink {
+    /// The interface the FIB sends packets for `dst` through (`ip route get`), if any route
+    /// reaches it through an interface.
+    pub async fn route_oif(&self, dst: std::net::Ipv4Addr) -> Result<Option<u32>, NetlinkError> {
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+        let mut message = RouteMessage::default();
+        message.header.address_family = AddressFamily::Inet;
+        message.header.destination_prefix_length = 32;
+        message
+            .attributes
+            .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+        let result: Result<Vec<RouteMessage>, _> = self
+            .handle
+            .route()
+            .get(message)
+            .execute()
+            .try_collect()
+            .await;
+        match result {
+            Ok(routes) => Ok(routes.iter().find_map(|r| {
+                r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Oif(i) => Some(*i),
+                    _ => None,
+                })
+            })),
+            // No route (ENETUNREACH / EHOSTUNREACH) is an answer, not an error.
+            Err(e)
+                if matches!(
+                    kernel_errno(&e),
+                    Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::EINVAL)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.request_error(format!("looking up the route to {dst}"), e)),
+        }
+    }
+}
+
+impl Netlink {
+    /// The id this namespace gives the network namespace whose handle is at `path`
+    /// (`RTM_GETNSID`), if it gave it one: how `IFLA_LINK_NETNSID` names the namespace of a
+    /// veth's other end.
+    pub async fn nsid_of(&self, path: &std::path::Path) -> Result<Option<i32>, NetlinkError> {
+        use std::os::fd::AsRawFd;
+
+        use futures::StreamExt;
+        use rtnetlink::{
+            packet_core::{NLM_F_REQUEST, NetlinkMessage, NetlinkPayload},
+            packet_route::{
+                RouteNetlinkMessage,
+                nsid::{NsidAttribute, NsidMessage},
+            },
+        };
+        let handle_error = |error: String| NetlinkError::NamespaceHandle {
+            path: path.display().to_string(),
+            error,
+        };
+        let file = std::fs::File::open(path).map_err(|e| handle_error(e.to_string()))?;
+        let mut msg = NsidMessage::default();
+        msg.attributes = vec![NsidAttribute::Fd(file.as_raw_fd() as u32)];
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNsId(msg));
+        req.header.flags = NLM_F_REQUEST;
+        let mut handle = self.handle.clone();
+        let mut responses = handle
+            .request(req)
+            .map_err(|e| self.request_error(format!("asking the id of {}", path.display()), e))?;
+        while let Some(r) = responses.next().await {
+            match r.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNsId(m)) => {
+                    return Ok(m.attributes.iter().find_map(|a| match a {
+                        NsidAttribute::Id(id) if *id >= 0 => Some(*id),
+                        _ => None,
+                    }));
+                }
+                NetlinkPayload::Error(e) => {
+                    return Err(handle_error(format!("the kernel refused RTM_GETNSID: {e}")));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
     }
 }

@@ -110,6 +110,8 @@ pub struct Engine {
     pub(super) dataplane: Box<dyn DataplaneSink>,
     /// The floating-IP NAT script last written per namespace (`super::kernel_nat`).
     pub(super) kernel_nat: HashMap<Option<String>, String>,
+    /// The fast path per namespace (`super::fastpath`).
+    pub(super) fastpath: HashMap<Option<String>, super::fastpath::NamespaceFastPath>,
     pub(super) events_tx: mpsc::Sender<EngineEvent>,
     events_rx: mpsc::Receiver<EngineEvent>,
     started: Instant,
@@ -139,6 +141,7 @@ impl Engine {
             script_up: HashMap::new(),
             dataplane,
             kernel_nat: HashMap::new(),
+            fastpath: HashMap::new(),
             events_tx,
             events_rx,
             started: Instant::now(),
@@ -158,6 +161,7 @@ impl Engine {
         }
         self.dataplane.reconcile();
         self.sync_kernel_nat().await;
+        self.sync_fastpath();
         self.rebuild_groups();
         self.start_scripts();
         let now = Instant::now();
@@ -248,6 +252,7 @@ impl Engine {
                 tracing::debug!(netns = ?socket.0, interface = socket.1, "unusable packet: {error}");
             }
             EngineEvent::Netlink { netns, event } => self.on_netlink(netns, event, now).await,
+            EngineEvent::PathState { netns, snapshot } => self.on_path_state(netns, *snapshot),
             EngineEvent::Script { name, up } => {
                 tracing::info!(script = name, up, "vrrp_script changed state");
                 self.script_up.insert(name.clone(), up);
@@ -559,6 +564,9 @@ impl Engine {
                 self.interface_state(&netns, &name, false, now)
             }
             NetlinkEvent::AddressAdded(a) | NetlinkEvent::AddressRemoved(a) => {
+                // Addresses bring and take connected routes: the routes of the fixed IPs
+                // behind floating IPs may have changed.
+                self.nudge_fastpath(&netns);
                 self.refresh_primaries(&netns, Some(&a), now).await;
             }
             NetlinkEvent::Resync => {
@@ -684,6 +692,7 @@ impl Engine {
         }
         self.config = config;
         self.sync_kernel_nat().await;
+        self.sync_fastpath();
         self.rebuild_groups();
         self.start_scripts();
         tracing::info!(unchanged = kept, "configuration reloaded");
@@ -811,6 +820,7 @@ impl Engine {
                 dataplane_counters: self.dataplane.global_counters(),
             },
             instances,
+            fastpath: self.fastpath_reports(),
         }
     }
 }

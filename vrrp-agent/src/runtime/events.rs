@@ -45,5 +45,10 @@ pub enum EngineEvent {
     },
     Status(StatusQuery),
     Reload(Box<AgentConfig>),
+    /// A namespace's packet path as its fast-path watcher read it.
+    PathState {
+        netns: Option<String>,
+        snapshot: Box<super::fastpath_watch::PathSnapshot>,
+    },
     Shutdown,
 }

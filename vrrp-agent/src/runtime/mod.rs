@@ -14,6 +14,8 @@ pub mod state_file;
 mod effects;
 mod engine;
 mod events;
+mod fastpath;
+mod fastpath_watch;
 mod kernel_nat;
 mod primary;
 mod relink;

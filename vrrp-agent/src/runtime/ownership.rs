@@ -42,6 +42,19 @@ pub trait DataplaneSink: Send {
     fn global_counters(&self) -> Option<BTreeMap<String, u64>> {
         None
     }
+    /// Whether the data plane has a fast path to plan (the XDP program).
+    fn supports_fastpath(&self) -> bool {
+        false
+    }
+    /// The fast-path plan of the router of `netns`.
+    fn apply_fastpath(
+        &mut self,
+        _netns: &Option<String>,
+        _maps: crate::dataplane::fastpath_maps::FastPathMaps,
+    ) {
+    }
+    /// Makes these veth peers of router ports run NAPI (`fast_path_peer_napi`).
+    fn ensure_peer_napi(&mut self, _peers: &[crate::dataplane::peer_napi::PeerRef]) {}
     /// One line for `status`.
     fn describe(&self) -> String;
     /// Clean stop: release everything, detach.

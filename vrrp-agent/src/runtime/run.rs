@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub status_socket: PathBuf,
     pub state_dir: PathBuf,
     pub dataplane: Box<dyn DataplaneSink>,
+    /// The keepalived entry point's node-wide settings file (re-read with the configuration).
+    pub settings: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +67,20 @@ pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), Ru
     let mut term = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
     let config_path = opts.config_path.clone();
+    let settings = opts.settings.clone();
     let signal_events = events.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = hup.recv() => {
                     tracing::info!(config = %config_path.display(), "SIGHUP: reloading the configuration");
-                    match config::load(&config_path) {
+                    let loaded = config::load(&config_path).and_then(|mut loaded| {
+                        if let Some(path) = &settings {
+                            config::settings::Settings::load(path)?.apply(&mut loaded.config.global);
+                        }
+                        Ok(loaded)
+                    });
+                    match loaded {
                         Ok(loaded) => {
                             for w in &loaded.warnings {
                                 tracing::warn!("{w}");

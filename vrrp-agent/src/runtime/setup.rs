@@ -248,15 +248,6 @@ impl Engine {
             self.link_indexes
                 .insert((spec.netns.clone(), name.clone()), *index);
         }
-        let mut floating = Vec::new();
-        for f in &spec.floating_ips {
-            match attach.iter().find(|(n, _)| *n == f.interface) {
-                Some((_, idx)) => floating.push((f.floating, f.fixed, *idx)),
-                None => {
-                    tracing::warn!(instance = spec.vrrp.name, floating = %f.floating, "external interface {} not found; floating IP not translated", f.interface)
-                }
-            }
-        }
         let reg = Registration {
             netns: spec.netns.clone(),
             ifindex,
@@ -264,7 +255,6 @@ impl Engine {
             ipv6: spec.vrrp.is_ipv6(),
             attach,
             vips: spec.vrrp.all_addresses().map(|a| a.addr).collect(),
-            floating,
             allowlist: spec.advert_allowlist(),
             unicast: !spec.unicast_peers.is_empty(),
             gateways,

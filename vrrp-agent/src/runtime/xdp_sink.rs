@@ -96,6 +96,27 @@ impl DataplaneSink for XdpSink {
         )
     }
 
+    fn supports_fastpath(&self) -> bool {
+        true
+    }
+
+    fn apply_fastpath(
+        &mut self,
+        netns: &Option<String>,
+        maps: crate::dataplane::fastpath_maps::FastPathMaps,
+    ) {
+        if let Err(e) = self.manager.apply_fastpath(netns, maps) {
+            tracing::error!(
+                netns = netns.as_deref().unwrap_or("-"),
+                "writing the fast path into the data plane failed: {e}"
+            );
+        }
+    }
+
+    fn ensure_peer_napi(&mut self, peers: &[crate::dataplane::peer_napi::PeerRef]) {
+        self.manager.ensure_peer_napi(peers);
+    }
+
     fn describe(&self) -> String {
         self.manager.describe()
     }

@@ -38,6 +38,10 @@ pub(crate) struct Global {
     /// "auto" (default), "native" or "generic".
     pub xdp_mode: Option<Spanned<String>>,
     pub bpf_pin_dir: Option<PathBuf>,
+    /// Let the XDP program forward traffic the analysis proves equivalent (default false).
+    pub fast_path: Option<bool>,
+    /// Attach a pass-through XDP program to the veth peers of router ports (default false).
+    pub fast_path_peer_napi: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
