@@ -74,6 +74,21 @@ impl Flow {
         out
     }
 
+    /// An ICMP destination-unreachable (port unreachable) of this flow quoting `quoted` (an
+    /// IPv4 packet, from its header on; ICMP quotes the start of the packet that failed).
+    pub fn port_unreachable(&self, quoted: &[u8]) -> Vec<u8> {
+        use etherparse::{Icmpv4Type, icmpv4::DestUnreachableHeader};
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2(self.src_mac, self.dst_mac)
+            .ipv4(self.src, self.dst, self.ttl)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                DestUnreachableHeader::Port,
+            ))
+            .write(&mut out, quoted)
+            .expect("build frame");
+        out
+    }
+
     /// The same flow with other addresses.
     pub fn addresses(self, src: [u8; 4], dst: [u8; 4]) -> Self {
         Self { src, dst, ..self }

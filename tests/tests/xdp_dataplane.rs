@@ -892,6 +892,100 @@ fn fragments_options_and_vlan_tags_go_to_the_kernel_untouched() {
     }
 }
 
+/// The IPv4 packet of an untagged frame, cut after `l4_bytes` bytes of its transport
+/// header and payload (what an ICMP error quotes).
+fn quote(frame: &[u8], l4_bytes: usize) -> Vec<u8> {
+    frame[14..14 + 20 + l4_bytes].to_vec()
+}
+
+#[test]
+fn icmp_errors_are_translated_with_the_packet_they_quote_as_the_kernel_does() {
+    let (topo, mut xdp) = nat_router();
+    // Inbound: the client's port unreachable about what the VM sent (it left as the floating
+    // IP). The kernel translates the outer destination and the quoted source, fixes the quoted
+    // header and transport checksums and recomputes the ICMP checksum.
+    xdp.arrive_on(&topo.ns, topo.ext_ifindex);
+    let from_vm = outbound(&topo);
+    let error = inbound(&topo);
+    let want_error = error.addresses(CLIENT, VM).forwarded(topo.int_mac, VM_MAC);
+    for (what, l4, bytes) in [
+        ("UDP", L4::Udp, 8 + 32),
+        ("UDP without checksum", L4::UdpNoChecksum, 8 + 32),
+        ("TCP, whole header quoted", L4::Tcp, 20),
+        ("TCP, 8 bytes quoted", L4::Tcp, 8),
+        ("ICMP echo", L4::IcmpEcho, 8),
+    ] {
+        let sent_by_vm = from_vm.addresses(FIP, CLIENT).packet(l4);
+        let original = from_vm.packet(l4);
+        let mut want_quote = quote(&original, bytes);
+        if l4 == L4::Tcp && bytes < 20 {
+            // Only the ports are quoted: the kernel leaves the (absent) checksum alone, and
+            // the quote keeps what it had.
+            want_quote = quote(&sent_by_vm, bytes);
+            want_quote[12..16].copy_from_slice(&VM);
+            fix_ipv4_checksum(&mut want_quote, 0);
+        }
+        let input = error.port_unreachable(&quote(&sent_by_vm, bytes));
+        let want = want_error.port_unreachable(&want_quote);
+        let out = assert_rewritten(
+            &xdp,
+            &input,
+            XDP_REDIRECT,
+            &want,
+            redirected(FIP_SLOT, C::NatIn),
+            &format!("inbound error about {what}"),
+        );
+        verify_ipv4_frame(&out).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+    // Outbound: the VM's port unreachable about what the client sent it (it arrived for the
+    // floating IP and was translated to the fixed one).
+    xdp.arrive_on(&topo.ns, topo.int_ifindex);
+    let to_vm = inbound(&topo);
+    let input = from_vm.port_unreachable(&quote(&to_vm.addresses(CLIENT, VM).packet(L4::Udp), 40));
+    let want = from_vm
+        .addresses(FIP, CLIENT)
+        .forwarded(topo.ext_mac, GATEWAY_MAC)
+        .port_unreachable(&quote(&to_vm.packet(L4::Udp), 40));
+    let out = assert_rewritten(
+        &xdp,
+        &input,
+        XDP_REDIRECT,
+        &want,
+        redirected(FIP_SLOT, C::NatOut),
+        "outbound error",
+    );
+    verify_ipv4_frame(&out).unwrap();
+    // An error quoting a packet of another address is not the floating IP's: the kernel.
+    xdp.arrive_on(&topo.ns, topo.ext_ifindex);
+    let stray = error.port_unreachable(&quote(
+        &from_vm.addresses([203, 0, 113, 99], CLIENT).packet(L4::Udp),
+        40,
+    ));
+    assert_pass(
+        &xdp,
+        &stray,
+        left(FIP_SLOT, Stat::PassedToKernel),
+        "error about another address",
+    );
+    // A quote with IP options, or cut inside the transport header's first 8 bytes.
+    let optioned = with_ipv4_options(
+        &from_vm.addresses(FIP, CLIENT).packet(L4::Udp),
+        &[1, 1, 1, 0],
+    );
+    assert_pass(
+        &xdp,
+        &error.port_unreachable(&quote(&optioned, 12)),
+        left(FIP_SLOT, Stat::PassedToKernel),
+        "quoted packet with options",
+    );
+    assert_pass(
+        &xdp,
+        &error.port_unreachable(&quote(&from_vm.addresses(FIP, CLIENT).packet(L4::Udp), 4)),
+        left(FIP_SLOT, Stat::PassedToKernel),
+        "quote cut short",
+    );
+}
+
 /// Sets the TCP flags byte of an untagged TCP frame (no checksum fix: the fast path never
 /// reads it, and a frame it refuses must come back as sent).
 fn with_tcp_flags(frame: &[u8], flags: u8) -> Vec<u8> {
@@ -925,11 +1019,7 @@ fn packets_conntrack_would_not_translate_go_to_the_kernel_untouched() {
     let mut udp = flow.packet(L4::Udp);
     udp[14 + 20 + 4] = 0x40;
     cases.push(("UDP length past the end".into(), udp));
-    // ICMP errors (the kernel translates the quoted packet too) and non-query types.
-    let mut unreachable = flow.packet(L4::IcmpEcho);
-    unreachable[14 + 20] = 3;
-    unreachable[14 + 20 + 1] = 3;
-    cases.push(("ICMP port unreachable".into(), unreachable));
+    // ICMP redirects (the kernel drops them for translated connections) and non-query types.
     let mut redirect = flow.packet(L4::IcmpEcho);
     redirect[14 + 20] = 5;
     cases.push(("ICMP redirect".into(), redirect));

@@ -1,9 +1,10 @@
 //! Forwarding decisions from the kernel's FIB: where a packet would leave ([`route`], with the
 //! next hop's and the egress interface's MACs, or [`egress`] without needing the neighbour),
-//! and the rewrite a router does to a forwarded frame ([`rewrite`]: Ethernet addresses, TTL
-//! minus one with an incremental header checksum update). Anything the FIB does not settle
-//! (no route, forwarding disabled, unresolved neighbour, packet larger than the egress MTU,
-//! a local destination) is `None`: the caller leaves the packet to the kernel untouched.
+//! and the rewrite a router does to a forwarded frame ([`rewrite`]: bytes after the IP packet
+//! cut off, Ethernet addresses, TTL minus one with an incremental header checksum update).
+//! Anything the FIB does not settle (no route, forwarding disabled, unresolved neighbour,
+//! packet larger than the egress MTU, a local destination) is `None`: the caller leaves the
+//! packet to the kernel untouched.
 //!
 //! The lookup is done as the kernel's routing does it for a forwarded packet: with the
 //! destination after destination NAT and the source before source NAT, as if the packet
@@ -11,7 +12,7 @@
 
 use aya_ebpf::{
     bindings::{BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LOOKUP_SKIP_NEIGH, bpf_fib_lookup as FibParams},
-    helpers::bpf_fib_lookup,
+    helpers::{bpf_fib_lookup, bpf_xdp_adjust_tail},
     programs::XdpContext,
 };
 use network_types::{eth::EthHdr, ip::Ipv4Hdr};
@@ -124,10 +125,28 @@ pub fn route(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) -> Option<
     })
 }
 
-/// Rewrites the frame the way the kernel forwards it along `route`: Ethernet addresses, TTL
-/// minus one, header checksum. The caller checked that the TTL is above 1.
+/// Cuts off whatever follows the IP packet in the frame (the Ethernet padding of a short
+/// frame, a trailer), as the kernel does on input (`ip_rcv_core` trims the skb to the IP total
+/// length) before it forwards the packet: the frame that leaves must not carry it. Packet
+/// pointers taken before this call are invalid after it.
+#[inline(always)]
+fn trim(ctx: &XdpContext, ip: &Ipv4) {
+    let len = ctx.data_end() - ctx.data();
+    let want = ip.l3 + ip.tot_len as usize;
+    if len > want {
+        // SAFETY: `ctx.ctx` is the program's context; shrinking the frame to the end of the IP
+        // packet keeps more than the Ethernet header, which is all the helper requires, so it
+        // cannot fail (the parser checked that the packet lies inside the frame).
+        unsafe { bpf_xdp_adjust_tail(ctx.ctx, want as i32 - len as i32) };
+    }
+}
+
+/// Rewrites the frame the way the kernel forwards it along `route`: bytes after the IP packet
+/// cut off, Ethernet addresses, TTL minus one, header checksum. The caller checked that the
+/// TTL is above 1.
 #[inline(always)]
 pub fn rewrite(ctx: &XdpContext, ip: &Ipv4, route: &Route) {
+    trim(ctx, ip);
     let (Some(eth), Some(hdr)) = (
         ptr_at_mut::<EthHdr>(ctx, 0),
         ptr_at_mut::<Ipv4Hdr>(ctx, ip.l3),

@@ -1,24 +1,23 @@
-//! Routed traffic through an instance's gateway interface (a port flagged
-//! `PORT_FLAG_GATEWAY`): frames that arrive on such an interface addressed to its own MAC, for
-//! a destination that is neither a virtual address nor a floating IP (those are decided
-//! before). While the instance is not owned (BACKUP, FAULT, or a lease that ran out because the
-//! agent died or hangs), whatever the FIB would forward is dropped, so a fenced master stops
-//! routing as well. While it is owned, the packet goes to the kernel untouched, unless the
-//! agent marked plain routing between the ingress and the FIB's egress eligible
-//! (`PORT_FLAG_ROUTE_IN` / `PORT_FLAG_ROUTE_OUT`, IPv4 only): then it is forwarded here.
-//! Traffic for the router itself (the FIB does not forward it) and multicast always pass.
+//! Routed traffic: frames that arrive addressed to the router's own MAC for a destination that
+//! is neither a virtual address nor a floating IP (those are decided before). On an instance's
+//! gateway interface (`PORT_FLAG_GATEWAY`) while the instance is not owned (BACKUP, FAULT, or a
+//! lease that ran out because the agent died or hangs), whatever the FIB would forward is
+//! dropped, so a fenced master stops routing as well. Otherwise the packet is a fast-path
+//! candidate when its source is an eligible fixed IP (`floating::outbound`) or plain routing
+//! from this interface is eligible (`PORT_FLAG_ROUTE_IN`), and goes to the kernel untouched
+//! when not. Traffic for the router itself (the FIB does not forward it) and multicast always
+//! pass.
 
 use aya_ebpf::programs::XdpContext;
 use vrrp_ebpf_common::{
     counters::Stat,
-    dataplane::{
-        InstanceCounter, PORT_FLAG_GATEWAY, PORT_FLAG_ROUTE_IN, PORT_FLAG_ROUTE_OUT, PortValue,
-    },
+    dataplane::{InstanceCounter, PORT_FLAG_GATEWAY, PORT_FLAG_ROUTE_IN, PortValue},
 };
 
 use crate::{
-    counters::{self, Verdict},
-    forward,
+    counters::Verdict,
+    fast::{self, Candidate},
+    floating, forward,
     ownership::{self, Owner},
     parse::{Ipv4, Ipv6},
     ports, shape,
@@ -39,60 +38,51 @@ fn fenced(slot: u32, owner: Owner, forwarded: bool) -> Verdict {
     ownership::deny(slot, owner)
 }
 
-/// Left to the kernel untouched, counted in `slot`.
+/// Routed IPv4: its fast-path candidate, or the verdict.
 #[inline(always)]
-fn kernel(slot: u32, counter: InstanceCounter, class: Stat) -> Verdict {
-    counters::slot(slot, counter);
-    Verdict::pass(class)
-}
-
-/// Routed IPv4.
-#[inline(always)]
-pub fn routed_v4(ctx: &XdpContext, ip: &Ipv4) -> Verdict {
+pub fn routed_v4(ctx: &XdpContext, ip: &Ipv4) -> Result<Candidate, Verdict> {
     if shape::not_unicast(ip.dst) {
-        return Verdict::pass(Stat::NotVrrp);
+        return Err(Verdict::pass(Stat::NotVrrp));
     }
-    let Some(gw) = gateway(ctx) else {
-        return Verdict::pass(Stat::NotVrrp);
-    };
-    let slot = gw.slot;
-    match ownership::owner(slot) {
-        Owner::Owned => {
-            if gw.flags & PORT_FLAG_ROUTE_IN == 0 {
-                return kernel(slot, InstanceCounter::KernelPath, Stat::KernelPath);
-            }
-            if let Some(class) = shape::refuse(ctx, ip) {
-                return kernel(slot, InstanceCounter::PassedToKernel, class);
-            }
-            let Some(route) = forward::route(ctx, ip, ip.src, ip.dst) else {
-                // Not forwarded (for the router itself, no route, unresolved neighbour...).
-                return kernel(slot, InstanceCounter::PassedToKernel, Stat::PassedToKernel);
-            };
-            // Out of the interface it came in on: the kernel may also send an ICMP redirect.
-            if route.ifindex == ctx.ingress_ifindex() as u32 {
-                return kernel(slot, InstanceCounter::PassedToKernel, Stat::PassedToKernel);
-            }
-            let Some(egress) = ports::get(route.ifindex) else {
-                return kernel(slot, InstanceCounter::KernelPath, Stat::KernelPath);
-            };
-            if egress.flags & PORT_FLAG_ROUTE_OUT == 0 {
-                return kernel(slot, InstanceCounter::KernelPath, Stat::KernelPath);
-            }
-            if !ports::can_transmit(&egress, route.ifindex) {
-                return kernel(slot, InstanceCounter::EgressNoXdp, Stat::EgressNoXdp);
-            }
-            forward::rewrite(ctx, ip, &route);
-            counters::slot(slot, InstanceCounter::Redirected);
-            Verdict {
-                action: ports::transmit(&egress),
-                class: Stat::Redirected,
+    let gw = gateway(ctx);
+    if let Some(gw) = gw {
+        match ownership::owner(gw.slot) {
+            Owner::Owned => {}
+            owner => {
+                let forwarded = forward::egress(ctx, ip, ip.src, ip.dst).is_some();
+                return Err(fenced(gw.slot, owner, forwarded));
             }
         }
-        owner => fenced(
-            slot,
-            owner,
-            forward::egress(ctx, ip, ip.src, ip.dst).is_some(),
-        ),
+    }
+    let route = gw.is_some_and(|g| g.flags & PORT_FLAG_ROUTE_IN != 0);
+    let gw_slot = gw.map_or(0, |g| g.slot);
+    match floating::outbound(ctx, ip.src) {
+        Some(out) => Ok(Candidate {
+            slot: out.slot,
+            dnat_to: [0; 4],
+            dnat_egress: 0,
+            snat_to: out.floating,
+            snat_egress: out.ext_ifindex,
+            route,
+            has_fallback: gw.is_some(),
+            fallback: gw_slot,
+        }),
+        None if route => Ok(Candidate {
+            slot: gw_slot,
+            dnat_to: [0; 4],
+            dnat_egress: 0,
+            snat_to: [0; 4],
+            snat_egress: 0,
+            route,
+            has_fallback: true,
+            fallback: gw_slot,
+        }),
+        None if gw.is_some() => Err(fast::kernel(
+            gw_slot,
+            InstanceCounter::KernelPath,
+            Stat::KernelPath,
+        )),
+        None => Err(Verdict::pass(Stat::NotVrrp)),
     }
 }
 
@@ -107,7 +97,7 @@ pub fn routed_v6(ctx: &XdpContext, ip: &Ipv6) -> Verdict {
         return Verdict::pass(Stat::NotVrrp);
     };
     match ownership::owner(gw.slot) {
-        Owner::Owned => kernel(gw.slot, InstanceCounter::KernelPath, Stat::KernelPath),
+        Owner::Owned => fast::kernel(gw.slot, InstanceCounter::KernelPath, Stat::KernelPath),
         owner => fenced(gw.slot, owner, forward::egress_v6(ctx, ip).is_some()),
     }
 }

@@ -5,9 +5,10 @@
 //! and embedded into `vrrp-agent`. On the host this file compiles to a stub binary so that
 //! `cargo build --workspace` works on stable. Modules: `parse` (bounds-checked header walk),
 //! `adverts` (advert checks), `ownership` (virtual addresses and leases), `shape` (packets the
-//! fast path may handle at all), `floating` (the floating-IP fast path), `nat` (its
-//! translation), `csum` (incremental checksums), `forward` (FIB lookup and frame rewrite),
-//! `ports` (interfaces and the devmap of redirect targets), `gateway` (routed traffic),
+//! fast path may handle at all), `floating` (floating-IP candidates), `gateway` (routed
+//! traffic: fencing and candidates), `fast` (the one forwarding step of every candidate),
+//! `nat` (translation, ICMP errors included), `csum` (incremental checksums), `forward` (FIB
+//! lookup and frame rewrite), `ports` (interfaces and the devmap of redirect targets),
 //! `counters` (map updates and verdicts), this file (glue).
 //!
 //! **The rule.** The program may *restrict*: drop what a node that does not own an address
@@ -48,6 +49,8 @@ mod adverts;
 mod counters;
 #[cfg(target_arch = "bpf")]
 mod csum;
+#[cfg(target_arch = "bpf")]
+mod fast;
 #[cfg(target_arch = "bpf")]
 mod floating;
 #[cfg(target_arch = "bpf")]
@@ -93,7 +96,8 @@ mod program {
     use crate::{
         adverts::{self, Advert},
         counters::{self, Verdict},
-        floating, gateway, nat,
+        fast::{self, Candidate},
+        floating, gateway,
         ownership::{self, Owner},
         parse::{self, Ipv4, Ipv6, L3},
     };
@@ -157,28 +161,26 @@ mod program {
                 ),
             };
         }
-        if let Some(vip) = ownership::vip(FAMILY_IPV4, addr_v4(ip.dst)) {
-            return to_address(ctx, ip, &vip);
+        let candidate = match ownership::vip(FAMILY_IPV4, addr_v4(ip.dst)) {
+            Some(vip) => to_address(ctx, ip, &vip),
+            None => gateway::routed_v4(ctx, ip),
+        };
+        match candidate {
+            Ok(c) => fast::forward(ctx, ip, &c),
+            Err(verdict) => verdict,
         }
-        if let Some(out) = nat::lookup_out(ip.src)
-            && ownership::owner(out.slot) == Owner::Owned
-            && let Some(verdict) = floating::outbound(ctx, ip, &out)
-        {
-            return verdict;
-        }
-        gateway::routed_v4(ctx, ip)
     }
 
-    /// IPv4 to an address in `VRRP_VIPS`.
+    /// IPv4 to an address in `VRRP_VIPS`: a fast-path candidate or the verdict.
     #[inline(always)]
-    fn to_address(ctx: &XdpContext, ip: &Ipv4, vip: &VipValue) -> Verdict {
+    fn to_address(ctx: &XdpContext, ip: &Ipv4, vip: &VipValue) -> Result<Candidate, Verdict> {
         match vip.kind {
-            VIP_KIND_KERNEL => Verdict::pass(Stat::NotVrrp),
+            VIP_KIND_KERNEL => Err(Verdict::pass(Stat::NotVrrp)),
             VIP_KIND_FLOATING => match ownership::owner(vip.slot) {
                 Owner::Owned => floating::inbound(ctx, ip, vip),
-                owner => ownership::deny(vip.slot, owner),
+                owner => Err(ownership::deny(vip.slot, owner)),
             },
-            _ => ownership::check(vip),
+            _ => Err(ownership::check(vip)),
         }
     }
 

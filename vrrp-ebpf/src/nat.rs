@@ -6,7 +6,8 @@
 //! Checksums: the IPv4 header checksum always; the TCP and UDP checksums (their pseudo-header
 //! holds both addresses). A UDP checksum of 0 means "none" and stays 0; a computed 0 is sent
 //! as 0xffff (the kernel's `CSUM_MANGLED_0`). ICMP checksums do not cover the IP header and
-//! stay as they are.
+//! stay as they are, except for ICMP errors, whose quoted packet is translated too
+//! ([`translate_icmp_error`]).
 
 use aya_ebpf::{bindings::BPF_F_NO_PREALLOC, macros::map, maps::HashMap, programs::XdpContext};
 use network_types::ip::Ipv4Hdr;
@@ -88,4 +89,97 @@ pub fn translate(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) {
         new = 0xffff;
     }
     *field = new.to_be_bytes();
+}
+
+/// Which outer address an ICMP error's translation changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Inbound: the error is addressed to the floating IP and quotes a packet from it.
+    Dst,
+    /// Outbound: the error comes from the fixed IP and quotes a packet to it.
+    Src,
+}
+
+/// Offsets in an IPv4 header.
+const IP_CHECK: usize = 10;
+const IP_SRC: usize = 12;
+const IP_DST: usize = 16;
+
+/// Translates an ICMP error as the kernel's `nf_nat_icmp_reply_translation` does for a
+/// connection of a floating IP: the quoted packet's address (`Side::Dst`: its source,
+/// `Side::Src`: its destination) and the outer one from `from` to `to`, the quoted IPv4 header
+/// checksum, the quoted TCP (when its whole header is quoted) or UDP (when not 0) checksum,
+/// the ICMP checksum over all of it, and the outer header checksum. Writes nothing and returns
+/// `false` when the quoted packet is not one of the floating IP's (another address, IP options,
+/// a later fragment, too short to hold 8 bytes past its header).
+///
+/// Not inlined: both directions call it, and ICMP errors are rare (a BPF-to-BPF call).
+#[inline(never)]
+pub fn translate_icmp_error(
+    ctx: &XdpContext,
+    ip: &Ipv4,
+    side: Side,
+    from: [u8; 4],
+    to: [u8; 4],
+) -> bool {
+    let icmp = ip.l3 + ip.ihl;
+    let msg_len = ip.tot_len as usize - ip.ihl;
+    if msg_len < 8 + Ipv4Hdr::LEN + 8 {
+        return false;
+    }
+    let inner = icmp + 8;
+    let inner_l4 = inner + Ipv4Hdr::LEN;
+    let quoted_l4 = msg_len - 8 - Ipv4Hdr::LEN;
+    let (Some(head), Some(quoted)) = (
+        ptr_at_mut::<[u8; 4]>(ctx, icmp),
+        ptr_at_mut::<[u8; Ipv4Hdr::LEN]>(ctx, inner),
+    ) else {
+        return false;
+    };
+    // SAFETY: `ptr_at_mut` checked that the ICMP header start and the whole quoted IPv4 header
+    // lie inside the frame; the frame is ours to modify until the program returns.
+    let (head, quoted) = unsafe { (&mut *head, &mut *quoted) };
+    if quoted[0] != 0x45 || u16::from_be_bytes([quoted[6], quoted[7]]) & 0x1fff != 0 {
+        return false;
+    }
+    let at = if side == Side::Dst { IP_SRC } else { IP_DST };
+    let addr = [quoted[at], quoted[at + 1], quoted[at + 2], quoted[at + 3]];
+    if addr != from {
+        return false;
+    }
+    let l4_check = match quoted[9] {
+        IPPROTO_TCP if quoted_l4 >= 20 => Some((TCP_CHECK_OFFSET, false)),
+        IPPROTO_UDP => Some((UDP_CHECK_OFFSET, true)),
+        _ => None,
+    };
+    let mut icmp_check = u16::from_be_bytes([head[2], head[3]]);
+    if let Some((offset, udp)) = l4_check {
+        let Some(field) = ptr_at_mut::<[u8; 2]>(ctx, inner_l4 + offset) else {
+            return false;
+        };
+        // SAFETY: `ptr_at_mut` checked that both bytes lie inside the frame.
+        let field = unsafe { &mut *field };
+        let old = u16::from_be_bytes(*field);
+        if !(udp && old == 0) {
+            let mut new = csum::replace4(old, from, to);
+            if udp && new == 0 {
+                new = 0xffff;
+            }
+            *field = new.to_be_bytes();
+            icmp_check = csum::replace2(icmp_check, old, new);
+        }
+    }
+    let old_ip_check = u16::from_be_bytes([quoted[IP_CHECK], quoted[IP_CHECK + 1]]);
+    let new_ip_check = csum::replace4(old_ip_check, from, to);
+    quoted[IP_CHECK..IP_CHECK + 2].copy_from_slice(&new_ip_check.to_be_bytes());
+    quoted[at..at + 4].copy_from_slice(&to);
+    icmp_check = csum::replace4(icmp_check, from, to);
+    icmp_check = csum::replace2(icmp_check, old_ip_check, new_ip_check);
+    head[2..4].copy_from_slice(&icmp_check.to_be_bytes());
+    // The outer header: ICMP has no pseudo-header, so only the IP header checksum changes.
+    match side {
+        Side::Dst => translate(ctx, ip, ip.src, to),
+        Side::Src => translate(ctx, ip, to, ip.dst),
+    }
+    true
 }

@@ -5,8 +5,10 @@
 //! field fits, ICMP of a query type). Everything else is left to the kernel untouched, which
 //! drops it, answers it or tracks it as it always does.
 //!
-//! ICMP errors are left to the kernel too: translating the packet quoted inside them is the
-//! kernel's conntrack work (`nf_nat_icmp_reply_translation`).
+//! ICMP errors (destination unreachable, source quench, time exceeded, parameter problem)
+//! are their own shape: translating them means translating the packet quoted inside too, as
+//! the kernel's `nf_nat_icmp_reply_translation` does (see `nat::translate_icmp_error`).
+//! Redirects and other ICMP types go to the kernel.
 
 use aya_ebpf::programs::XdpContext;
 use vrrp_ebpf_common::{
@@ -42,25 +44,50 @@ const TCP_VALID: u64 = (1 << SYN)
 const ICMP_QUERIES: u32 =
     (1 << 0) | (1 << 8) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) | (1 << 18);
 
-/// `None` if the fast path may handle the packet; else the class it is counted in when left
-/// to the kernel.
+/// ICMP error types conntrack relates to a connection (minus redirects, which the kernel drops
+/// for translated connections).
+const ICMP_ERRORS: u32 = (1 << 3) | (1 << 4) | (1 << 11) | (1 << 12);
+
+/// What the fast path can do with a packet.
+pub enum Shape {
+    /// A TCP, UDP or ICMP query packet it may translate and forward.
+    Plain,
+    /// An ICMP error: translated together with the packet it quotes.
+    IcmpError,
+    /// Left to the kernel, counted in this class.
+    Refused(Stat),
+}
+
+/// The shape of a packet for the fast path.
 #[inline(always)]
-pub fn refuse(ctx: &XdpContext, ip: &Ipv4) -> Option<Stat> {
+pub fn shape(ctx: &XdpContext, ip: &Ipv4) -> Shape {
     if ip.ttl <= 1 {
-        return Some(Stat::TtlExpiring);
+        return Shape::Refused(Stat::TtlExpiring);
     }
     if ip.tagged || ip.has_options() || ip.is_fragment() || martian_source(ip.src) {
-        return Some(Stat::PassedToKernel);
+        return Shape::Refused(Stat::PassedToKernel);
     }
     let l4 = ip.l3 + ip.ihl;
     let l4_len = ip.tot_len as usize - ip.ihl;
     let ok = match ip.proto {
         IPPROTO_TCP => tcp_ok(ctx, l4, l4_len),
         IPPROTO_UDP => udp_ok(ctx, l4, l4_len),
-        IPPROTO_ICMP => icmp_query(ctx, l4, l4_len),
+        IPPROTO_ICMP => match icmp_kind(ctx, l4, l4_len) {
+            Some((kind, code)) if code == 0 && kind < 32 && ICMP_QUERIES & (1u32 << kind) != 0 => {
+                true
+            }
+            Some((kind, _)) if kind < 32 && ICMP_ERRORS & (1u32 << kind) != 0 => {
+                return Shape::IcmpError;
+            }
+            _ => false,
+        },
         _ => false,
     };
-    if ok { None } else { Some(Stat::PassedToKernel) }
+    if ok {
+        Shape::Plain
+    } else {
+        Shape::Refused(Stat::PassedToKernel)
+    }
 }
 
 /// Sources the kernel drops on input as martians (0/8, 127/8, multicast, class E, broadcast).
@@ -107,15 +134,13 @@ fn udp_ok(ctx: &XdpContext, l4: usize, l4_len: usize) -> bool {
     (8..=l4_len).contains(&len)
 }
 
+/// Type and code of an ICMP message of at least the 8-byte header.
 #[inline(always)]
-fn icmp_query(ctx: &XdpContext, l4: usize, l4_len: usize) -> bool {
+fn icmp_kind(ctx: &XdpContext, l4: usize, l4_len: usize) -> Option<(u8, u8)> {
     if l4_len < 8 {
-        return false;
+        return None;
     }
-    let Some(p) = ptr_at::<[u8; 2]>(ctx, l4) else {
-        return false;
-    };
+    let p = ptr_at::<[u8; 2]>(ctx, l4)?;
     // SAFETY: `ptr_at` checked that the 2 bytes lie inside the frame.
-    let (kind, code) = unsafe { ((*p)[0], (*p)[1]) };
-    code == 0 && kind < 32 && ICMP_QUERIES & (1u32 << kind) != 0
+    Some(unsafe { ((*p)[0], (*p)[1]) })
 }

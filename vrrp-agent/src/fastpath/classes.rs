@@ -72,6 +72,7 @@ fn new_ct() -> Ct {
     Ct {
         new: true,
         reply: false,
+        related: false,
         dnat: false,
         snat: false,
         mark: Marks::zero(),
@@ -197,10 +198,13 @@ pub fn floating_ip(rs: &Ruleset, fip: &Fip, known: &Known) -> Result<BTreeSet<Ip
     let mut marks_out = union_marks(&outs);
     let mut kernel = interp_out.excluded_dsts.clone();
 
-    // Later packets of connections opened either way, until the connection marks settle.
+    // Later packets of connections opened either way, and ICMP errors about them (the fast
+    // path translates those too), until the connection marks settle.
     for _ in 0..MARK_ROUNDS {
         let before = (marks_in.clone(), marks_out.clone());
-        for opened_inbound in [true, false] {
+        for (opened_inbound, related) in
+            [(true, false), (false, false), (true, true), (false, true)]
+        {
             let marks = if opened_inbound {
                 &marks_in
             } else {
@@ -209,12 +213,18 @@ pub fn floating_ip(rs: &Ruleset, fip: &Fip, known: &Known) -> Result<BTreeSet<Ip
             let ct = |reply: bool| Ct {
                 new: false,
                 reply,
+                related,
                 dnat: opened_inbound,
                 snat: !opened_inbound,
                 mark: marks.clone(),
             };
             let class = format!(
-                "floating IP {floating}, later packets of connections opened {}",
+                "floating IP {floating}, {} connections opened {}",
+                if related {
+                    "ICMP errors about"
+                } else {
+                    "later packets of"
+                },
                 if opened_inbound {
                     "from outside"
                 } else {
@@ -222,13 +232,19 @@ pub fn floating_ip(rs: &Ruleset, fip: &Fip, known: &Known) -> Result<BTreeSet<Ip
                 }
             );
             let mut interp = Interp::new(rs, &class);
-            let inbound = pkt(
+            let icmp_only = |mut p: Pkt| {
+                if related {
+                    p.protos = [1].into_iter().collect();
+                }
+                p
+            };
+            let inbound = icmp_only(pkt(
                 ext,
                 not_fixed.clone(),
                 Addr::Exact(*floating),
                 Exclude::Never,
                 ct(!opened_inbound),
-            );
+            ));
             let mut outs = interp.forward(
                 inbound,
                 int,
@@ -237,13 +253,13 @@ pub fn floating_ip(rs: &Ruleset, fip: &Fip, known: &Known) -> Result<BTreeSet<Ip
                     src: None,
                 }),
             )?;
-            let outbound = pkt(
+            let outbound = icmp_only(pkt(
                 int,
                 Addr::Exact(*fixed),
                 not_local.clone(),
                 Exclude::Hosts,
                 ct(opened_inbound),
-            );
+            ));
             outs.extend(interp.forward(
                 outbound,
                 ext,
@@ -309,6 +325,7 @@ pub fn routing(
                     Ct {
                         new: false,
                         reply,
+                        related: false,
                         dnat: false,
                         snat: false,
                         mark: marks.clone(),

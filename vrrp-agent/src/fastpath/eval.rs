@@ -357,8 +357,15 @@ impl<'a> Interp<'a> {
                 if !p.tracked {
                     return one(p, Tri::Unknown);
                 }
+                // Whether conntrack calls a packet INVALID (out of its TCP window, a bad
+                // checksum, a FIN of a connection it never saw) depends on state the analysis
+                // does not have: a rule about it may match any packet of the class.
+                if states.0 & CtStates::INVALID != 0 {
+                    return one(p, Tri::Unknown);
+                }
                 let holds = (states.0 & CtStates::NEW != 0 && p.ct.new)
-                    || (states.0 & CtStates::ESTABLISHED != 0 && !p.ct.new)
+                    || (states.0 & CtStates::ESTABLISHED != 0 && !p.ct.new && !p.ct.related)
+                    || (states.0 & CtStates::RELATED != 0 && p.ct.related)
                     || (states.0 & CtStates::DNAT != 0 && (p.ct.dnat || p.nat.dnat.is_some()))
                     || (states.0 & CtStates::SNAT != 0 && (p.ct.snat || p.nat.snat.is_some()));
                 one(p, Tri::from_bool(holds).negate_if(*negated))

@@ -19,6 +19,8 @@ pub struct Ct {
     pub new: bool,
     /// The packet goes in the reply direction of its connection.
     pub reply: bool,
+    /// An ICMP error about the connection (conntrack state RELATED), not one of its packets.
+    pub related: bool,
     /// The connection's destination was translated (`--ctstate DNAT`).
     pub dnat: bool,
     /// The connection's source was translated (`--ctstate SNAT`).

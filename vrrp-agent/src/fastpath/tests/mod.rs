@@ -362,3 +362,42 @@ fn east_west_routing_is_eligible_under_neutrons_rules_but_not_through_the_gatewa
         .expect("a reason for qg");
     assert!(why.contains("translates the source"), "{why}");
 }
+
+#[test]
+fn icmp_errors_count_as_related_packets_of_their_connection() {
+    // The fast path translates ICMP errors about a floating IP's connections: a rule that
+    // drops related packets must keep the floating IP on the kernel path.
+    let plan = Router::neutron(false)
+        .with(
+            "filter",
+            &["-I FORWARD -p icmp -m conntrack --ctstate RELATED -j DROP"],
+        )
+        .plan();
+    let why = fip_off(&plan);
+    assert!(
+        why.contains("ICMP errors about connections") && why.contains("drops it"),
+        "{why}"
+    );
+    // Dropping new ICMP only changes nothing for established and related packets... but new
+    // pings to the floating IP are of the class too.
+    let plan = Router::neutron(false)
+        .with(
+            "filter",
+            &["-I FORWARD -p icmp -m conntrack --ctstate NEW -j DROP"],
+        )
+        .plan();
+    assert!(fip_off(&plan).contains("drops it"));
+    // Which packets conntrack calls invalid (out of window, bad checksum) the fast path cannot
+    // tell: a rule dropping them keeps the class on the kernel path.
+    let plan = Router::neutron(false)
+        .with(
+            "filter",
+            &["-I FORWARD -m conntrack --ctstate INVALID -j DROP"],
+        )
+        .plan();
+    assert!(
+        fip_off(&plan).contains("--ctstate INVALID -j DROP"),
+        "{}",
+        fip_off(&plan)
+    );
+}
