@@ -1,9 +1,10 @@
 //! Whether an IPv4 packet has a shape the fast path handles exactly as the kernel would, before
-//! any class-specific check: TTL above 1, no VLAN tag, no IP options, not a fragment, a source
-//! the kernel would not drop as a martian, and a transport header conntrack would accept
-//! (TCP with a full header and a flag combination conntrack calls valid, UDP whose length
-//! field fits, ICMP of a query type). Everything else is left to the kernel untouched, which
-//! drops it, answers it or tracks it as it always does.
+//! any class-specific check: TTL above 1, no VLAN tag, no IP options, not a fragment, a right
+//! header checksum (the kernel drops the packet otherwise), a source the kernel would not drop
+//! as a martian, and a transport header conntrack would accept (TCP with a full header and a
+//! flag combination conntrack calls valid, UDP whose length field fits, ICMP of a query type).
+//! Everything else is left to the kernel untouched, which drops it, answers it or tracks it as
+//! it always does.
 //!
 //! ICMP errors (destination unreachable, source quench, time exceeded, parameter problem)
 //! are their own shape: translating them means translating the packet quoted inside too, as
@@ -67,6 +68,9 @@ pub fn shape(ctx: &XdpContext, ip: &Ipv4) -> Shape {
     if ip.tagged || ip.has_options() || ip.is_fragment() || martian_source(ip.src) {
         return Shape::Refused(Stat::PassedToKernel);
     }
+    if !header_checksum_ok(ctx, ip) {
+        return Shape::Refused(Stat::PassedToKernel);
+    }
     let l4 = ip.l3 + ip.ihl;
     let l4_len = ip.tot_len as usize - ip.ihl;
     let ok = match ip.proto {
@@ -88,6 +92,27 @@ pub fn shape(ctx: &XdpContext, ip: &Ipv4) -> Shape {
     } else {
         Shape::Refused(Stat::PassedToKernel)
     }
+}
+
+/// Whether the (option-less, 20-byte) IPv4 header's checksum is right: `ip_rcv_core` drops the
+/// packet otherwise, while the incremental updates of NAT and forwarding would carry the wrong
+/// sum on.
+#[inline(always)]
+fn header_checksum_ok(ctx: &XdpContext, ip: &Ipv4) -> bool {
+    let Some(p) = ptr_at::<[u8; 20]>(ctx, ip.l3) else {
+        return false;
+    };
+    // SAFETY: `ptr_at` checked that the 20 bytes lie inside the frame.
+    let h = unsafe { &*p };
+    let mut sum = 0u32;
+    let mut i = 0;
+    while i < 20 {
+        sum += u32::from(u16::from_be_bytes([h[i], h[i + 1]]));
+        i += 2;
+    }
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum == 0xffff
 }
 
 /// Sources the kernel drops on input as martians (0/8, 127/8, multicast, class E, broadcast).
