@@ -11,6 +11,7 @@ pub mod bench;
 pub mod capture;
 pub mod checksum;
 pub mod child;
+pub mod differential;
 pub mod fixtures;
 pub mod flows;
 pub mod frames;
