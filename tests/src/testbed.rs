@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   client 10.0.10.5 ──┐ LAN 10.0.10.0/24 (gateway VIP 10.0.10.1 on qr-*)
+//!      (and 10.0.10.6) │
 //!                      ├── r1, r2 (, r3): qr-* (same MAC everywhere), qg-* (same MAC),
 //!                      │   ha-* 169.254.192.<n>/18, primary VIP 169.254.0.<vrid>/24
 //!   server 203.0.113.100 (and 203.0.113.1, the external gateway) ── WAN 203.0.113.0/24
@@ -9,6 +10,14 @@
 //! ```
 //!
 //! Namespaces are `vxtb-<tag>-<role>`; each segment is a bridge in a namespace of its own.
+//!
+//! The bed is shaped like a deployment, not like the code under test: the bridge-side ports
+//! stay as `ip link add` makes them (no GRO, no XDP: a veth whose peer runs no NAPI takes no
+//! XDP-redirected frames, as on a Neutron node), and every router namespace carries the
+//! iptables rules Neutron's L3 agent writes ([`crate::neutron_rules::NeutronRouter`]: floating
+//! IP 203.0.113.20 -> 10.0.10.5, default SNAT to 203.0.113.10, `--random-fully` as Neutron's
+//! default configuration has it) whichever VRRP implementation runs the router. The kernel
+//! translates; the XDP fast path only takes over where a test switches it on.
 //! A persistent bed (`cargo xtask testbed up`) stays until `down`, which removes every
 //! `vxtb-*` namespace, leftover agents and pinned XDP state of earlier runs, except beds
 //! a live process still owns (a running test, demo or bench marks its bed in [`OWNER_DIR`]).
@@ -20,6 +29,9 @@ use crate::{netns::NetNs, topo::Segment};
 pub const VRID: u8 = 1;
 pub const PRIMARY_VIP: &str = "169.254.0.1/24";
 pub const CLIENT_IP: &str = "10.0.10.5";
+/// A second address of the client, without a floating IP: leaves through the router's
+/// default SNAT (as [`ROUTER_EXTERNAL`]).
+pub const CLIENT_IP_NO_FIP: &str = "10.0.10.6";
 pub const GATEWAY_IP: &str = "10.0.10.1";
 pub const SERVER_IP: &str = "203.0.113.100";
 pub const EXTERNAL_GATEWAY: &str = "203.0.113.1";
@@ -44,6 +56,23 @@ pub struct Options {
     /// LAN and WAN bridges flood every frame: every router sees every packet, so a second
     /// forwarder shows up as duplicates.
     pub flood: bool,
+    /// Neutron's `[AGENT] use_random_fully` (true by default in Neutron): `--random-fully` on
+    /// the SNAT rules of every router.
+    pub random_fully: bool,
+}
+
+impl Default for Options {
+    /// A bed tagged `bed` with two routers, removed on drop, flooding bridges, Neutron's
+    /// default rules.
+    fn default() -> Self {
+        Self {
+            tag: "bed".into(),
+            routers: 2,
+            persistent: false,
+            flood: true,
+            random_fully: true,
+        }
+    }
 }
 
 impl Options {
@@ -57,8 +86,7 @@ impl Options {
                 NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ),
             routers,
-            persistent: false,
-            flood: true,
+            ..Self::default()
         }
     }
 }
@@ -182,8 +210,17 @@ pub struct RouterConfig {
     pub preempt: bool,
     /// 2 or 3.
     pub version: u8,
-    /// Floating-IP NAT and fencing in XDP (agent only).
+    /// The XDP data plane: checks adverts, fences addresses this router does not own (agent
+    /// only; `false` writes `dataplane = "none"`).
     pub dataplane: bool,
+    /// `[global] fast_path = true`: forward what the agent proved equivalent to the kernel
+    /// path in XDP (agent only; written only when true, so the configs also work with agents
+    /// that do not know the key yet).
+    pub fast_path: bool,
+    /// `[global] fast_path_peer_napi = true`: the agent attaches a pass-through XDP program to
+    /// the veth peers of router ports so they take redirected frames (agent only; written only
+    /// when true).
+    pub peer_napi: bool,
     /// Probe the external gateway from inside the router (agent only).
     pub track_gateway: bool,
     /// Where the agent pins its XDP state.
@@ -200,6 +237,8 @@ impl Default for RouterConfig {
             preempt: false,
             version: 3,
             dataplane: true,
+            fast_path: false,
+            peer_napi: false,
             track_gateway: false,
             bpf_pin_dir: None,
             instance_extra: String::new(),
@@ -233,10 +272,9 @@ impl Testbed {
             let r = NetNs::named(&n(&format!("r{}", i + 1)), p);
             let ha_port = ha.attach_ha_node(&r, HA_IF, i + 1);
             let lan_port = lan.attach(&r, QR_IF, Some(QR_MAC));
-            lan.gro_on(&lan_port);
             let wan_port = wan.attach(&r, QG_IF, Some(QG_MAC));
-            wan.gro_on(&wan_port);
             r.sysctl("net.ipv4.ip_forward=1");
+            neutron_router(options.random_fully).install(&r);
             routers.push(r);
             ports.push(Ports {
                 lan: lan_port,
@@ -245,14 +283,19 @@ impl Testbed {
             });
         }
         let client = NetNs::named(&n("client"), p);
-        let port = lan.attach(&client, "eth0", None);
-        lan.gro_on(&port);
+        lan.attach(&client, "eth0", None);
         client.ip(&["addr", "add", &format!("{CLIENT_IP}/24"), "dev", "eth0"]);
+        client.ip(&[
+            "addr",
+            "add",
+            &format!("{CLIENT_IP_NO_FIP}/24"),
+            "dev",
+            "eth0",
+        ]);
         client.ip(&["route", "add", "default", "via", GATEWAY_IP]);
         client.tx_checksum_off("eth0");
         let server = NetNs::named(&n("server"), p);
-        let port = wan.attach(&server, "eth0", None);
-        wan.gro_on(&port);
+        wan.attach(&server, "eth0", None);
         server.ip(&["addr", "add", &format!("{SERVER_IP}/24"), "dev", "eth0"]);
         server.ip(&[
             "addr",
@@ -305,7 +348,9 @@ impl Testbed {
         (names.len(), kept)
     }
 
-    /// The agent's TOML for router `i`.
+    /// The agent's TOML for router `i`. The floating IP is an excluded virtual address on
+    /// `qg-` as in Neutron's keepalived.conf ([`Self::keepalived_config`] lists the same
+    /// addresses); its NAT is Neutron's iptables rules (no native `floating_ips`).
     pub fn agent_config(&self, i: usize, c: &RouterConfig) -> String {
         let ns = self.routers[i].name();
         let mut s = String::from("[global]\n");
@@ -314,6 +359,12 @@ impl Testbed {
         }
         if let Some(d) = &c.bpf_pin_dir {
             s.push_str(&format!("bpf_pin_dir = \"{}\"\n", d.display()));
+        }
+        if c.fast_path {
+            s.push_str("fast_path = true\n");
+        }
+        if c.peer_napi {
+            s.push_str("fast_path_peer_napi = true\n");
         }
         s.push_str(&format!(
             r#"
@@ -327,18 +378,15 @@ priority = {priority}
 advert_interval = {interval}
 preempt = {preempt}
 virtual_addresses = ["{PRIMARY_VIP}"]
-excluded_addresses = [
-    "{GATEWAY_IP}/24 dev {QR_IF}",
-    "{ROUTER_EXTERNAL}/24 dev {QG_IF}",
-    "{FLOATING_IP}/32 dev {QG_IF}",
-]
-routes = ["0.0.0.0/0 via {EXTERNAL_GATEWAY} dev {QG_IF} protocol static"]
-floating_ips = [{{ floating = "{FLOATING_IP}", fixed = "{CLIENT_IP}", interface = "{QG_IF}" }}]
+excluded_addresses = [{excluded}]
+routes = [{routes}]
 track_interfaces = ["{QR_IF}", "{QG_IF}"]
 garp = {{ master_delay = 0, master_repeat = 3 }}
 {extra}
 "#,
             extra = c.instance_extra,
+            excluded = toml_list(&excluded_addresses()),
+            routes = toml_list(&routes()),
             version = c.version,
             priority = c.priority,
             interval = c.advert_interval,
@@ -363,21 +411,22 @@ weight = 0
         s
     }
 
-    /// Neutron's iptables floating-IP NAT (DNAT/SNAT with conntrack) and default SNAT in
-    /// router `i`: the data path of a keepalived-run router, or of ours with `dataplane=none`.
+    /// Loads Neutron's rules into router `i` again (removes them first). Every router has them
+    /// from [`Self::up`] on, whichever implementation runs it: callers that installed the NAT
+    /// for keepalived-run routers themselves get the same rules.
     pub fn install_iptables_nat(&self, i: usize) {
-        crate::neutron_nat::install_neutron_router(
-            &self.routers[i],
-            FLOATING_IP,
-            CLIENT_IP,
-            "10.0.10.0/24",
-            QG_IF,
-            ROUTER_EXTERNAL,
-        );
+        crate::neutron_rules::NeutronRouter::remove(&self.routers[i]);
+        self.neutron_router().install(&self.routers[i]);
     }
 
-    /// The same router as keepalived.conf (VRRP, addresses and routes; no NAT: keepalived
-    /// leaves that to iptables).
+    /// The router as Neutron's iptables rules see it (what [`Self::up`] installs).
+    pub fn neutron_router(&self) -> crate::neutron_rules::NeutronRouter {
+        neutron_router(self.options.random_fully)
+    }
+
+    /// The same router as keepalived.conf, shaped like the one Neutron writes (VRRP, addresses
+    /// and routes; no NAT: that is Neutron's iptables rules, in every router from [`Self::up`]
+    /// on). The addresses are those of [`Self::agent_config`].
     pub fn keepalived_config(&self, c: &RouterConfig, notify: Option<&str>) -> String {
         let mut s = format!(
             "global_defs {{\n  vrrp_garp_master_delay 1\n  vrrp_garp_master_repeat 3\n}}\n\
@@ -388,12 +437,15 @@ weight = 0
         if !c.preempt {
             s.push_str("  nopreempt\n");
         }
+        let block = |entries: Vec<String>| -> String {
+            entries.iter().map(|e| format!("    {e}\n")).collect()
+        };
         s.push_str(&format!(
             "  track_interface {{\n    {HA_IF}\n  }}\n  virtual_ipaddress {{\n    \
-             {PRIMARY_VIP} dev {HA_IF}\n  }}\n  virtual_ipaddress_excluded {{\n    \
-             {GATEWAY_IP}/24 dev {QR_IF}\n    {ROUTER_EXTERNAL}/24 dev {QG_IF}\n    \
-             {FLOATING_IP}/32 dev {QG_IF}\n  }}\n  virtual_routes {{\n    \
-             0.0.0.0/0 via {EXTERNAL_GATEWAY} dev {QG_IF} protocol static\n  }}\n"
+             {PRIMARY_VIP} dev {HA_IF}\n  }}\n  virtual_ipaddress_excluded {{\n{}  }}\n  \
+             virtual_routes {{\n{}  }}\n",
+            block(excluded_addresses()),
+            block(routes()),
         ));
         if let Some(n) = notify {
             s.push_str(&format!("  notify \"{n}\"\n"));
@@ -405,7 +457,8 @@ weight = 0
     /// A description for `testbed up` / `status`.
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "test bed `{}`: {} routers\n  client  {}  {CLIENT_IP}/24 via {GATEWAY_IP} (floating IP {FLOATING_IP})\n  \
+            "test bed `{}`: {} routers\n  client  {}  {CLIENT_IP}/24 via {GATEWAY_IP} (floating IP {FLOATING_IP}), \
+             {CLIENT_IP_NO_FIP}/24 (no floating IP)\n  \
              server  {}  {SERVER_IP}/24 (also the external gateway {EXTERNAL_GATEWAY})\n",
             self.options.tag,
             self.routers.len(),
@@ -426,7 +479,55 @@ weight = 0
             self.wan.ns.name(),
             self.ha.ns.name()
         ));
+        s.push_str(&format!(
+            "  NAT      Neutron's iptables rules in every router: {FLOATING_IP} <-> {CLIENT_IP}, others SNAT to {ROUTER_EXTERNAL}{}\n",
+            if self.options.random_fully {
+                " (--random-fully)"
+            } else {
+                ""
+            }
+        ));
         s
+    }
+}
+
+/// The addresses only the master holds besides the primary VIP, as Neutron's keepalived.conf
+/// lists them (`virtual_ipaddress_excluded`): the gateway on `qr-`, the router's external
+/// address and the floating IP on `qg-`, none of them tracked. The agent's TOML and the
+/// keepalived.conf of the bed both use this list.
+fn excluded_addresses() -> Vec<String> {
+    vec![
+        format!("{GATEWAY_IP}/24 dev {QR_IF} no_track"),
+        format!("{ROUTER_EXTERNAL}/24 dev {QG_IF} no_track"),
+        format!("{FLOATING_IP}/32 dev {QG_IF} no_track"),
+    ]
+}
+
+/// The master's routes, as Neutron's keepalived.conf lists them (`virtual_routes`).
+fn routes() -> Vec<String> {
+    vec![format!(
+        "0.0.0.0/0 via {EXTERNAL_GATEWAY} dev {QG_IF} no_track protocol static"
+    )]
+}
+
+/// `"a", "b"` for a TOML array.
+fn toml_list(entries: &[String]) -> String {
+    entries
+        .iter()
+        .map(|e| format!("\"{e}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The bed's router as Neutron's L3 agent sets it up: one internal port on the LAN, the
+/// gateway port, the client's floating IP.
+fn neutron_router(random_fully: bool) -> crate::neutron_rules::NeutronRouter {
+    crate::neutron_rules::NeutronRouter {
+        qr: vec![(QR_IF.into(), format!("{GATEWAY_IP}/24"))],
+        qg: QG_IF.into(),
+        gateway_ip: ROUTER_EXTERNAL.into(),
+        fips: vec![(FLOATING_IP.into(), CLIENT_IP.into())],
+        random_fully,
     }
 }
 

@@ -88,7 +88,10 @@ impl Segment {
             .ip(&["link", "set", "br0", "type", "bridge", "ageing_time", "0"]);
     }
 
-    /// NAPI on the bridge side of a port, needed to receive XDP redirects into a veth.
+    /// GRO on the bridge side of a port: NAPI there, so that the veth takes XDP-redirected
+    /// frames. Only for a test that is about GRO itself: no deployment switches it on for
+    /// router ports, so beds leave ports as `ip link add` makes them (GRO everywhere once hid
+    /// that redirects into router ports fail on a real node).
     pub fn gro_on(&self, port: &str) {
         let out = self.ns.exec("ethtool", &["-K", port, "gro", "on"]);
         assert!(

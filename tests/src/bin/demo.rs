@@ -1,7 +1,8 @@
 //! The README's demo (`cargo xtask demo`): two routers on the Neutron-like test bed run by
-//! vrrp-agent with its XDP data plane; traffic through the gateway and the floating IP; the
-//! master is killed; the outage and the fate of a TCP connection are measured; the old master
-//! comes back without a flap. Everything is torn down at the end (also on Ctrl-C of a step:
+//! vrrp-agent with its XDP data plane; traffic through the gateway and the floating IP, which
+//! Neutron's iptables rules translate in the kernel (the XDP fast path is off, the agent's
+//! default); the master is killed; the outage and the fate of a TCP connection are measured;
+//! the old master comes back without a flap. Everything is torn down at the end (also on Ctrl-C of a step:
 //! namespaces and agents go with their guards).
 
 use std::{
@@ -92,6 +93,11 @@ fn run() -> Result<(), String> {
         routers: 2,
         persistent: false,
         flood: false,
+        // Neutron's default SNAT is `--random-fully`: a connection then survives a takeover
+        // only if the new master first sees a packet of it from the outside (a reply from the
+        // VM first gets a random source port and the far end resets it). The demo shows the
+        // handover, so its routers SNAT without (Neutron's `use_random_fully = false`).
+        random_fully: false,
     });
     for line in bed.describe().lines() {
         println!("      {line}");
@@ -99,7 +105,12 @@ fn run() -> Result<(), String> {
     let dir = TempDir::new("demo");
 
     println!("\n[2/7] vrrp-agent on r1 (priority 100) and r2 (priority 90): VRRPv3 every 100 ms,");
-    println!("      nopreempt (as Neutron), XDP data plane on every router interface");
+    println!(
+        "      nopreempt (as Neutron), XDP data plane on every router interface: it fences what"
+    );
+    println!(
+        "      the node does not own and hands the rest to the kernel (its fast path is off by default)"
+    );
     let config = |priority| RouterConfig {
         priority,
         advert_interval: 0.1,
@@ -149,7 +160,7 @@ fn run() -> Result<(), String> {
         .collect();
     println!("      client -> server, a UDP probe every 1 ms through the gateway");
     println!(
-        "        the server sees them from {} (the client's floating IP: stateless NAT in XDP)",
+        "        the server sees them from {} (the client's floating IP: Neutron's iptables NAT, in the kernel)",
         seen.join(", ")
     );
     println!(

@@ -66,6 +66,7 @@ fn up(args: &[String]) -> ExitCode {
         routers,
         persistent: true,
         flood: false,
+        ..Options::default()
     });
     print!("{}", bed.describe());
     let dir = std::path::PathBuf::from(format!("/tmp/vxtb-{tag}"));

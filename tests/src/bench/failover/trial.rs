@@ -88,6 +88,7 @@ pub fn run(setup: &Setup, tag: &str) -> anyhow::Result<Outcome> {
         routers: 2,
         persistent: false,
         flood: true,
+        random_fully: true,
     });
     let dir = TempDir::new("failover");
     let config = |priority| RouterConfig {
