@@ -1,8 +1,9 @@
 //! The keepalived drop-in as Neutron uses it: a keepalived.conf shaped like Neutron's, run
 //! unchanged through a link named `keepalived` inside each router namespace with Neutron's
-//! arguments. Checks: it forks and returns, both pid files name a live process whose command
-//! line holds the config path, the primary VIP appears on exactly one router's ha- interface,
-//! SIGTERM hands over and cleans up within 5 s, SIGHUP changes nothing. Needs root.
+//! arguments, in router namespaces that carry Neutron's iptables rules. Checks: it forks and
+//! returns, both pid files name a live process whose command line holds the config path, the
+//! primary VIP appears on exactly one router's ha- interface, SIGTERM hands over and cleans up
+//! within 5 s, SIGHUP changes nothing. Needs root.
 
 use std::{
     path::{Path, PathBuf},
@@ -14,6 +15,7 @@ use vrrp_tests::{
     agent,
     agents::TempDir,
     netns::NetNs,
+    neutron_rules::NeutronRouter,
     require_root,
     topo::{Segment, addresses, routes, wait_for},
 };
@@ -127,9 +129,19 @@ fn a_neutron_keepalived_conf_runs_unchanged_through_the_keepalived_entry_point()
     for i in 0..2 {
         let ns = NetNs::new();
         ha.attach_ha_node(&ns, HA, i + 1);
-        // Neutron gives the qg/qr ports the same MAC on every node.
+        // Neutron gives the qg/qr ports the same MAC on every node, and writes its iptables
+        // rules into every router namespace whoever runs VRRP there.
         wan.attach(&ns, QG, Some("fa:16:3e:2a:1c:3d"));
         lan.attach(&ns, QR, Some("fa:16:3e:4d:9a:7b"));
+        ns.sysctl("net.ipv4.ip_forward=1");
+        NeutronRouter {
+            qr: vec![(QR.into(), "35.4.0.1/24".into())],
+            qg: QG.into(),
+            gateway_ip: "19.4.4.4/24".into(),
+            fips: vec![("19.4.4.2".into(), "35.4.0.5".into())],
+            random_fully: true,
+        }
+        .install(&ns);
         let router_dir = dir.path(&format!("router-{}-{i}", std::process::id()));
         std::fs::create_dir_all(&router_dir).unwrap();
         let conf = router_dir.join("keepalived.conf");
