@@ -1,0 +1,513 @@
+//! The bed a Neutron deployment has, with our agent started the way Neutron starts keepalived:
+//! `ip netns exec <router ns> vrrp-agent keepalived -P -f CONF -p PID -r VRRP_PID` with a
+//! keepalived.conf shaped like Neutron's (`Testbed::keepalived_config`) in a folder of its own
+//! per router, the XDP data plane on (the keepalived entry point's default), on both routers of
+//! the shared test bed: bridge-side ports as `ip link add` makes them (no GRO), Neutron's
+//! iptables rules in every router (floating IP 203.0.113.20 -> 10.0.10.5, default SNAT to
+//! 203.0.113.10 with `--random-fully`), flooding bridges (a second forwarder shows up as
+//! duplicates). The client has a second address, 10.0.10.6, without a floating IP.
+//!
+//! Checked, with the fast path off (the agent's default): both agents report the XDP data plane
+//! attached; pings from the client leave through the floating IP, pings from 10.0.10.6 through
+//! the router's gateway address, pings to the floating IP are answered, each exactly once; a
+//! DROP at the top of the master's FORWARD chain stops the traffic and removing it lets it
+//! through again. Kill -9 of the master's agent (the handover with no duplicated probe and no
+//! TCP reset) is written but not run yet: it fails today because the agent's XDP links do not
+//! outlive it under `ip netns exec` (see
+//! [`kill_9_of_the_master_hands_over_without_duplicates_or_resets`]).
+//!
+//! The fast-path variants: every scenario takes a [`FastPath`] (written into the settings file
+//! the keepalived entry point reads, `VRRP_AGENT_SETTINGS`); the tests below run them with the
+//! fast path off. See "FAST PATH" at the end of this file. Needs root and the XDP object
+//! (`cargo xtask test`).
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use etherparse::{NetSlice, SlicedPacket};
+use nix::{sys::signal::Signal, unistd::Pid};
+use vrrp_tests::{
+    agent,
+    agents::TempDir,
+    capture::Capture,
+    netns::NetNs,
+    require_root,
+    testbed::{
+        CLIENT_IP, CLIENT_IP_NO_FIP, FLOATING_IP, Options, ROUTER_EXTERNAL, RouterConfig,
+        SERVER_IP, Testbed,
+    },
+    topo::wait_for,
+    traffic::{TcpStreamer, UdpSink, UdpSource, tcp_echo_server},
+};
+
+const WAIT: Duration = Duration::from_secs(20);
+/// The bed's instance (keepalived.conf's `vrrp_instance`).
+const VR: &str = "router-1";
+/// Where the keepalived entry point pins its XDP state by default and serves its status.
+const PIN_ROOT: &str = "/sys/fs/bpf/vrrp-xdp";
+const SOCKET_DIR: &str = "/run/vrrp-agent";
+
+/// The fast-path switches of the agent, as the keepalived entry point reads them from its
+/// settings file (`VRRP_AGENT_SETTINGS`: `fast_path`, `fast_path_peer_napi`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FastPath {
+    pub enabled: bool,
+    pub peer_napi: bool,
+}
+
+impl FastPath {
+    pub const OFF: Self = Self {
+        enabled: false,
+        peer_napi: false,
+    };
+
+    /// The settings file for the keepalived entry point (written for every router, so a
+    /// node's own `/etc/vrrp-agent/keepalived.toml` never counts).
+    fn settings(self) -> String {
+        format!(
+            "fast_path = {}\nfast_path_peer_napi = {}\n",
+            self.enabled, self.peer_napi
+        )
+    }
+}
+
+/// One router's agent, run the way Neutron runs keepalived.
+struct Router {
+    /// The router's folder (Neutron: `ha_confs/<router id>`), named after the namespace.
+    dir: PathBuf,
+    conf: PathBuf,
+    pid_file: PathBuf,
+    vrrp_pid_file: PathBuf,
+}
+
+impl Router {
+    fn new(base: &TempDir, ns: &NetNs, conf: &str) -> Self {
+        let dir = base.path(ns.name());
+        std::fs::create_dir_all(&dir).expect("router folder");
+        let conf_path = dir.join("keepalived.conf");
+        std::fs::write(&conf_path, conf).expect("write keepalived.conf");
+        Self {
+            conf: conf_path,
+            pid_file: base.path(&format!("{}.pid.keepalived", ns.name())),
+            vrrp_pid_file: base.path(&format!("{}.pid.keepalived-vrrp", ns.name())),
+            dir,
+        }
+    }
+
+    /// `ip netns exec <ns> vrrp-agent keepalived -P -f CONF -p PID -r VRRP_PID`: forks and
+    /// returns, as keepalived does for Neutron. Returns the agent's pid.
+    fn start(&self, ns: &NetNs, fast: FastPath) -> i32 {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns.name()])
+            .arg(agent::binary())
+            .args(["keepalived", "-P", "-f"])
+            .arg(&self.conf)
+            .arg("-p")
+            .arg(&self.pid_file)
+            .arg("-r")
+            .arg(&self.vrrp_pid_file)
+            .env_remove("VRRP_AGENT_NO_XDP");
+        let settings = self.dir.join("vrrp-agent-settings.toml");
+        std::fs::write(&settings, fast.settings()).expect("write settings");
+        cmd.env("VRRP_AGENT_SETTINGS", &settings);
+        let out = cmd.output().expect("run vrrp-agent keepalived");
+        assert!(
+            out.status.success(),
+            "vrrp-agent keepalived in {} exited with {}: {}",
+            ns.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        wait_for(WAIT, "the agent's pid file", || {
+            std::fs::read_to_string(&self.pid_file)
+                .ok()?
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+        })
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("vrrp-agent.log")).unwrap_or_default()
+    }
+
+    /// This agent's report in `vrrp-agent status --json` (every agent of the node answers;
+    /// ours is the one running our keepalived.conf).
+    fn report(&self) -> Option<serde_json::Value> {
+        let out = Command::new(agent::binary())
+            .args(["status", "--json"])
+            .output()
+            .ok()?;
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let conf = self.conf.to_string_lossy();
+        all.as_array()?
+            .iter()
+            .find(|r| r["agent"]["config"].as_str() == Some(&conf))
+            .cloned()
+    }
+
+    fn state(&self) -> Option<String> {
+        self.report()?["instances"]
+            .as_array()?
+            .iter()
+            .find(|i| i["name"] == VR)?["state"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Removes what a killed agent leaves behind: its pinned XDP state (links, maps) and its
+    /// status socket.
+    fn remove_leftovers(&self) {
+        let stem = format!(
+            "keepalived-{}-",
+            self.dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+        );
+        for dir in [PIN_ROOT, SOCKET_DIR] {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if e.file_name().to_string_lossy().starts_with(&stem) {
+                    let p = e.path();
+                    let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+                }
+            }
+        }
+    }
+}
+
+/// Two routers of the test bed run by our agent through the keepalived entry point.
+struct NeutronBed {
+    routers: Vec<Router>,
+    /// Agents started (killed on drop).
+    pids: Vec<i32>,
+    bed: Testbed,
+    _dir: TempDir,
+}
+
+impl NeutronBed {
+    /// The bed, r1 started first and master, then r2 as backup (Neutron's priorities: the
+    /// same on every node, nopreempt; the first one up wins).
+    fn up(fast: FastPath) -> Self {
+        Self::with(fast, Options::for_test(2))
+    }
+
+    fn with(fast: FastPath, options: Options) -> Self {
+        let bed = Testbed::up(options);
+        let dir = TempDir::new("neutron-bed");
+        let config = RouterConfig {
+            priority: 50,
+            ..RouterConfig::default()
+        };
+        let routers: Vec<Router> = bed
+            .routers
+            .iter()
+            .map(|ns| Router::new(&dir, ns, &bed.keepalived_config(&config, None)))
+            .collect();
+        let mut b = Self {
+            routers,
+            pids: Vec::new(),
+            bed,
+            _dir: dir,
+        };
+        for i in 0..2 {
+            let pid = b.routers[i].start(&b.bed.routers[i], fast);
+            b.pids.push(pid);
+            let want = ["MASTER", "BACKUP"][i];
+            b.wait_state(i, want);
+        }
+        // The backup heard the master (BACKUP is reported at once on startup).
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(b.routers[1].state().as_deref(), Some("BACKUP"));
+        b
+    }
+
+    fn wait_state(&self, i: usize, state: &str) {
+        let r = &self.routers[i];
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for(WAIT, &format!("r{} in {state}", i + 1), || {
+                (r.state().as_deref() == Some(state)).then_some(())
+            })
+        }));
+        if found.is_err() {
+            panic!(
+                "r{} never reached {state} (last: {:?})\nlog:\n{}",
+                i + 1,
+                r.state(),
+                r.log()
+            );
+        }
+    }
+
+    fn client(&self) -> &NetNs {
+        &self.bed.client
+    }
+
+    fn server(&self) -> &NetNs {
+        &self.bed.server
+    }
+}
+
+impl Drop for NeutronBed {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            let _ = nix::sys::signal::kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+        if std::thread::panicking() {
+            for (i, r) in self.routers.iter().enumerate() {
+                eprintln!("---- r{} vrrp-agent.log ----\n{}", i + 1, r.log());
+            }
+        }
+        // Give the killed agents a moment to be gone before their pins go.
+        std::thread::sleep(Duration::from_millis(100));
+        for r in &self.routers {
+            r.remove_leftovers();
+        }
+    }
+}
+
+/// `ping -c 5` from `ns` (from `source` if given) to `to`: how many answers came back and
+/// whether ping saw duplicates.
+fn ping(ns: &NetNs, source: Option<&str>, to: &str) -> (u32, bool, String) {
+    let mut args = vec!["-c", "5", "-i", "0.2", "-W", "2"];
+    if let Some(s) = source {
+        args.extend(["-I", s]);
+    }
+    args.push(to);
+    let out = ns.exec("ping", &args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let received = text
+        .lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once("transmitted, ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or(0);
+    (received, text.contains("duplicates"), text)
+}
+
+/// The sources of the ICMP echo requests to `to` among `frames`.
+fn echo_request_sources(frames: &[Vec<u8>], to: &str) -> Vec<String> {
+    let to: Ipv4Addr = to.parse().expect("address");
+    frames
+        .iter()
+        .filter_map(|f| {
+            let sliced = SlicedPacket::from_ethernet(f).ok()?;
+            let Some(NetSlice::Ipv4(v4)) = &sliced.net else {
+                return None;
+            };
+            let payload = v4.payload();
+            let h = v4.header();
+            (payload.ip_number.0 == 1
+                && payload.payload.first() == Some(&8)
+                && h.destination_addr() == to)
+                .then(|| h.source_addr().to_string())
+        })
+        .collect()
+}
+
+/// Pings the server from the client (from `source`): 5 of 5 answered, and the server saw
+/// exactly 5 requests, each from `seen_as`.
+fn assert_leaves_as(b: &NeutronBed, source: &str, seen_as: &str) {
+    let capture = Capture::start(b.server());
+    let (received, dups, text) = ping(b.client(), Some(source), SERVER_IP);
+    assert_eq!(received, 5, "{source} -> {SERVER_IP}: 5 of 5\n{text}");
+    assert!(!dups, "{source} -> {SERVER_IP}: duplicates\n{text}");
+    let sources = echo_request_sources(&capture.drain(), SERVER_IP);
+    assert_eq!(
+        sources,
+        vec![seen_as.to_string(); 5],
+        "the server saw {source}'s 5 requests, once each, from {seen_as}"
+    );
+}
+
+/// Pings the floating IP from the server: 5 of 5 answered, no duplicates.
+fn assert_floating_ip_answers(b: &NeutronBed) {
+    let (received, dups, text) = ping(b.server(), None, FLOATING_IP);
+    assert_eq!(received, 5, "{SERVER_IP} -> {FLOATING_IP}: 5 of 5\n{text}");
+    assert!(!dups, "{SERVER_IP} -> {FLOATING_IP}: duplicates\n{text}");
+}
+
+/// Both agents run the XDP data plane.
+fn assert_xdp_attached(b: &NeutronBed) {
+    for (i, r) in b.routers.iter().enumerate() {
+        let report = r
+            .report()
+            .unwrap_or_else(|| panic!("r{}: not in `vrrp-agent status --json`", i + 1));
+        let dataplane = report["agent"]["dataplane"].as_str().unwrap_or_default();
+        assert!(
+            dataplane.starts_with("xdp"),
+            "r{}: the XDP data plane is attached: {dataplane:?}",
+            i + 1
+        );
+        assert!(
+            report["instances"][0]["dataplane"].is_object(),
+            "r{}: the instance has XDP counters: {report}",
+            i + 1
+        );
+    }
+}
+
+/// Addresses, floating IP and default SNAT as Neutron's rules make them, each packet once.
+fn traffic_takes_neutrons_nat(fast: FastPath) {
+    require_root();
+    let b = NeutronBed::up(fast);
+    assert_xdp_attached(&b);
+    assert_leaves_as(&b, CLIENT_IP, FLOATING_IP);
+    assert_leaves_as(&b, CLIENT_IP_NO_FIP, ROUTER_EXTERNAL);
+    assert_floating_ip_answers(&b);
+}
+
+/// A DROP at the top of the master's FORWARD chain stops routed and floating-IP traffic;
+/// removing it lets both through again.
+fn a_forward_drop_in_the_master_stops_the_traffic(fast: FastPath) {
+    require_root();
+    let b = NeutronBed::up(fast);
+    let master = &b.bed.routers[0];
+    let iptables = |op: &str| {
+        let out = master.exec("iptables", &["-w", op, "FORWARD", "-j", "DROP"]);
+        assert!(
+            out.status.success(),
+            "iptables {op} FORWARD -j DROP: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    assert_leaves_as(&b, CLIENT_IP, FLOATING_IP);
+    iptables("-I");
+    let (received, _, text) = ping(b.client(), Some(CLIENT_IP), SERVER_IP);
+    assert_eq!(received, 0, "dropped in FORWARD: client -> server\n{text}");
+    let (received, _, text) = ping(b.client(), Some(CLIENT_IP_NO_FIP), SERVER_IP);
+    assert_eq!(
+        received, 0,
+        "dropped in FORWARD: 10.0.10.6 -> server\n{text}"
+    );
+    let (received, _, text) = ping(b.server(), None, FLOATING_IP);
+    assert_eq!(
+        received, 0,
+        "dropped in FORWARD: server -> floating IP\n{text}"
+    );
+    iptables("-D");
+    assert_leaves_as(&b, CLIENT_IP, FLOATING_IP);
+    assert_leaves_as(&b, CLIENT_IP_NO_FIP, ROUTER_EXTERNAL);
+    assert_floating_ip_answers(&b);
+}
+
+fn addr(ip: &str, port: u16) -> SocketAddr {
+    format!("{ip}:{port}").parse().expect("address")
+}
+
+/// kill -9 of the master's agent while UDP probes (every 1 ms, server -> floating IP) and one
+/// TCP connection (server -> floating IP) run: the backup takes over, no probe arrives twice
+/// (during or after), traffic flows again, the connection survives the gap.
+///
+/// NOT RUN YET: no `#[test]` calls this, because it fails today for a reason in the agent, not
+/// in the test. Started through `ip netns exec` (as Neutron starts keepalived), the agent runs
+/// in a mount namespace of its own in which `/sys` is mounted anew; it mounts a bpf filesystem
+/// of its own at `/sys/fs/bpf` ("mounted the bpf filesystem at /sys/fs/bpf" in its log) and
+/// pins its XDP links there. That mount dies with the process: after kill -9 the links are
+/// released, the XDP program leaves the old master's interfaces, and its kernel (addresses
+/// still configured, Neutron's rules in place) forwards alongside the new master for good
+/// (seen: 1131 of 1609 probes arrived twice, no lease fence). The agent must pin where the
+/// pins outlive it (the host's bpf filesystem). Then a `#[test]` calls this with
+/// `FastPath::OFF`.
+///
+/// The routers SNAT without `--random-fully` here: with Neutron's default, whether a
+/// connection survives a takeover depends on which side speaks first at the new master (see
+/// `dataplane_e2e`'s TCP failover test), which is Neutron's NAT, not the handover.
+#[allow(dead_code)]
+fn kill_9_of_the_master_hands_over_without_duplicates_or_resets(fast: FastPath) {
+    require_root();
+    let b = NeutronBed::with(
+        fast,
+        Options {
+            random_fully: false,
+            ..Options::for_test(2)
+        },
+    );
+    let sink = UdpSink::start(b.client(), addr(CLIENT_IP, 9400));
+    let probes = UdpSource::start(
+        b.server(),
+        addr(FLOATING_IP, 9400),
+        Duration::from_millis(1),
+    );
+    let _echo = tcp_echo_server(b.client(), addr(CLIENT_IP, 7400));
+    let stream = TcpStreamer::start(
+        b.server(),
+        addr(FLOATING_IP, 7400),
+        Duration::from_millis(10),
+    );
+    wait_for(WAIT, "probes through the floating IP", || {
+        (sink.count() >= 200).then_some(())
+    });
+
+    let killed = Instant::now();
+    nix::sys::signal::kill(Pid::from_raw(b.pids[0]), Signal::SIGKILL).expect("kill -9");
+    b.wait_state(1, "MASTER");
+    let took_over = killed.elapsed();
+    let before = sink.count();
+    wait_for(WAIT, "probes through the new master", || {
+        (sink.count() >= before + 500).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let report = stream.stop();
+    let sent = probes.stop();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let dups = sink.duplicates();
+    let gap = sink.longest_gap_after(killed);
+    eprintln!(
+        "r2 MASTER {took_over:?} after the kill; longest gap {gap:?}; {} of {sent} probes \
+         arrived; TCP {report:?}",
+        sink.count()
+    );
+    assert!(
+        dups.is_empty(),
+        "{} probes arrived twice: two routers forwarded ({:?}...)",
+        dups.len(),
+        &dups[..dups.len().min(10)]
+    );
+    assert!(
+        gap < Duration::from_secs(5),
+        "traffic flows again after the takeover: longest gap {gap:?}"
+    );
+    assert!(
+        report.error.is_none(),
+        "the TCP connection through the floating IP broke: {report:?}"
+    );
+    assert!(
+        report.echoed == report.sent && report.sent > 100,
+        "{report:?}"
+    );
+}
+
+#[test]
+fn the_xdp_data_plane_runs_and_traffic_takes_neutrons_nat_each_packet_once() {
+    traffic_takes_neutrons_nat(FastPath::OFF);
+}
+
+#[test]
+fn a_forward_drop_in_the_masters_iptables_stops_the_traffic_until_removed() {
+    a_forward_drop_in_the_master_stops_the_traffic(FastPath::OFF);
+}
+
+// FAST PATH (for the agent's `fast_path` switch, once it lands): each scenario above runs
+// unchanged with the fast path on, e.g.
+//
+//     #[test]
+//     fn fast_path_traffic_takes_neutrons_nat_each_packet_once() {
+//         traffic_takes_neutrons_nat(FastPath { enabled: true, peer_napi: true });
+//     }
+//
+// and likewise for `a_forward_drop_in_the_master_stops_the_traffic` (a DROP in FORWARD must
+// stop the fast path too: the agent has to see the rule and take the class off it) and, once
+// it runs at all, `kill_9_of_the_master_hands_over_without_duplicates_or_resets`. What to add there: the
+// `fastpath` section of `Router::report()` (per namespace `enabled`, `floating_ips` with
+// `eligible`/`reason`, `egress_without_xdp`): with Neutron's default `--random-fully` SNAT the
+// floating IP's outbound class is not equivalent in XDP (the kernel picks a random source
+// port), so expect it ineligible with that reason unless the bed is built with
+// `Options { random_fully: false, .. }`.
