@@ -1,7 +1,9 @@
-//! Floating-IP NAT the way Neutron's L3 agent does it without vrrp-xdp: iptables DNAT/SNAT
-//! rules with conntrack in the router namespace, the same on every router of an HA group
-//! (only the master holds the floating address). Used as the comparison path by the
-//! benchmarks and by keepalived-based runs on the test bed.
+//! A short imitation of Neutron's floating-IP NAT: iptables DNAT/SNAT rules with conntrack in
+//! the router namespace, the same on every router of an HA group (only the master holds the
+//! floating address). Only the forwarding benchmark's own topology (`bench/fwd_topo`) still
+//! uses it; the test bed and the tests load the rules Neutron's own code writes
+//! ([`crate::neutron_rules::NeutronRouter`]), which differ (marks, scope drops, `--random-fully`
+//! SNAT, the metadata redirect).
 
 use crate::netns::NetNs;
 
