@@ -267,3 +267,20 @@ fn a_floating_ip_added_and_removed_while_traffic_flows() {
         run.assert_fast_counts(i, expected);
     }
 }
+
+/// (h) A floating IP added under a connection its fixed IP has open through the default SNAT:
+/// the kernel keeps translating that connection to the gateway address, so the fast path must
+/// not give its later packets the floating IP. The agent holds the fixed IP's outbound traffic
+/// back (inbound goes fast) while conntrack holds such connections.
+#[test]
+fn a_connection_across_a_floating_ip_addition_is_byte_identical() {
+    require_root();
+    let twins = Twins::start(&Setup::neutron(false));
+    settled(&twins, "forwarding the floating IP", |fp| {
+        fip(fp, FIP1)["fast"] == true
+    });
+    let corpus = corpus::fip_added_under_a_connection();
+    let run = twins.run(&corpus);
+    eprintln!("{}", run.summary());
+    run.assert_identical();
+}

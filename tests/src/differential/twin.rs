@@ -549,6 +549,21 @@ impl Twins {
 }
 
 /// Whether a `fastpath` status section says floating IP `f` is forwarded by XDP.
+/// Whether floating IP `f` is eligible but held back on the kernel path (conntrack still
+/// translates connections of its fixed IP another way).
+pub fn fip_is_held_back(fp: &Value, f: [u8; 4]) -> bool {
+    fp["floating_ips"].as_array().is_some_and(|l| {
+        l.iter().any(|x| {
+            x["floating"].as_str() == Some(&ip4(f))
+                && x["eligible"] == true
+                && x["fast"] == false
+                && x["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("held back"))
+        })
+    })
+}
+
 pub fn fip_is_fast(fp: &Value, f: [u8; 4]) -> bool {
     fp["floating_ips"].as_array().is_some_and(|l| {
         l.iter()

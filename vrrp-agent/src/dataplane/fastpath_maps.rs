@@ -36,6 +36,10 @@ pub struct FipMap {
     pub int_ifindex: u32,
     /// Eligible for the fast path.
     pub fast: bool,
+    /// Held back for now: conntrack still translates connections of the fixed IP another way,
+    /// so both directions stay on the kernel path (a connection the fast path opened inbound
+    /// would otherwise have its first reply judged by a conntrack that never saw it).
+    pub hold: bool,
 }
 
 /// An interface of the router for the maps.
@@ -114,7 +118,7 @@ impl Manager {
             let Some(slot) = owners.get(&k).copied() else {
                 continue;
             };
-            let fast = maps.enabled && f.fast && f.int_ifindex != 0;
+            let fast = maps.enabled && f.fast && !f.hold && f.int_ifindex != 0;
             self.control.upsert_vip(
                 k,
                 VipValue {

@@ -13,6 +13,7 @@ pub mod ruleset;
 pub use facts::{Facts, IfaceConf, IfaceFacts};
 pub use ruleset::Ruleset;
 pub mod conf;
+pub mod conntrack;
 pub mod facts_read;
 pub mod facts_watch;
 pub mod links;

@@ -511,6 +511,10 @@ impl fmt::Display for Rule {
             .map(ToString::to_string)
             .chain(self.actions.iter().map(ToString::to_string))
             .collect();
+        if parts.is_empty() {
+            // `iptables -A chain` with nothing else: it matches every packet and only counts.
+            return f.write_str("(no match, no target: counts every packet)");
+        }
         f.write_str(&parts.join(" "))
     }
 }

@@ -153,6 +153,7 @@ impl Engine {
                     ext_ifindex: ifindex(&f.ext),
                     int_ifindex: ifindex(&f.int),
                     fast: f.verdict.is_ok(),
+                    hold: snap.held.contains_key(&f.fixed),
                 })
                 .collect(),
             kernel_addrs: plan.kernel_addrs.iter().copied().collect(),
@@ -235,20 +236,34 @@ fn report(netns: &Option<String>, plan: &Plan, snap: &PathSnapshot) -> FastPathR
                 .as_deref()
                 .zip(f.ext.as_deref())
                 .is_some_and(|(i, e)| xmit.get(i) == Some(&true) && xmit.get(e) == Some(&true));
+            let held = snap.held.get(&f.fixed).map(|(n, to)| {
+                if *n == usize::MAX {
+                    "held back: conntrack could not be read".to_string()
+                } else {
+                    format!(
+                        "held back: conntrack still translates {n} connection(s) of {} to {to} \
+                         (opened before the floating IP existed); the kernel keeps that \
+                         translation, so the floating IP stays on the kernel path until they end",
+                        f.fixed
+                    )
+                }
+            });
             FloatingIpReport {
                 floating: f.floating.to_string(),
                 fixed: f.fixed.to_string(),
                 external: f.ext.clone(),
                 internal: f.int.clone(),
                 eligible: f.verdict.is_ok(),
-                fast: f.verdict.is_ok() && egress_ok,
-                reason: reason.or_else(|| {
-                    (!egress_ok).then(|| {
-                        "eligible, but its interfaces do not both take XDP frames (a veth \
-                         whose peer runs no NAPI): packets go to the kernel"
-                            .to_string()
+                fast: f.verdict.is_ok() && egress_ok && held.is_none(),
+                reason: reason
+                    .or_else(|| {
+                        (!egress_ok).then(|| {
+                            "eligible, but its interfaces do not both take XDP frames (a veth \
+                             whose peer runs no NAPI): packets go to the kernel"
+                                .to_string()
+                        })
                     })
-                }),
+                    .or(held.filter(|_| f.verdict.is_ok())),
             }
         })
         .collect();

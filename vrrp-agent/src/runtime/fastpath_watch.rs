@@ -35,6 +35,9 @@ pub struct PathSnapshot {
     /// The other ends of the namespace's veths that do not take redirected frames, by the
     /// router's interface name (only looked up when `fast_path_peer_napi` is on).
     pub peers: BTreeMap<String, PeerRef>,
+    /// Fixed IPs whose connections conntrack still translates another way than to their
+    /// floating IP (opened before it existed): how many, and to what.
+    pub held: pathstate::conntrack::Held,
     /// What could not be read (the analysis then keeps everything on the kernel path).
     pub errors: Vec<String>,
 }
@@ -76,8 +79,32 @@ async fn run(
         }
     };
     let mut legacy = legacy_signature(&netns).await;
+    // Floating IPs whose fixed IP had no connection translated otherwise when first seen: new
+    // connections only ever get the floating IP, so they need no second look.
+    let mut clean: std::collections::BTreeSet<(Ipv4Addr, Ipv4Addr)> = Default::default();
     loop {
         let mut snapshot = read(&netns, &netlink).await;
+        let pending: BTreeMap<Ipv4Addr, Ipv4Addr> = fastpath::candidates(&snapshot.ruleset)
+            .into_iter()
+            .map(|(floating, fixed)| (fixed, floating))
+            .filter(|p| !clean.contains(p))
+            .collect();
+        snapshot.held = conntrack_held(&netns, &pending).await;
+        clean.extend(
+            pending
+                .into_iter()
+                .filter(|(f, _)| !snapshot.held.contains_key(f)),
+        );
+        let held = snapshot.held.clone();
+        let held_pairs: BTreeMap<Ipv4Addr, Ipv4Addr> = held
+            .keys()
+            .filter_map(|f| {
+                fastpath::candidates(&snapshot.ruleset)
+                    .into_iter()
+                    .find(|(_, x)| x == f)
+                    .map(|(fl, x)| (x, fl))
+            })
+            .collect();
         if peer_napi {
             snapshot.peers = peers(&netns, &netlink, &snapshot.facts).await;
         }
@@ -120,6 +147,9 @@ async fn run(
                         legacy = sig;
                         break;
                     }
+                    if !held_pairs.is_empty() && conntrack_held(&netns, &held_pairs).await != held {
+                        break;
+                    }
                     if fixed_routes(&netlink, fixed.iter().copied(), &names).await != routes {
                         break;
                     }
@@ -128,6 +158,33 @@ async fn run(
         }
         tokio::time::sleep(SETTLE).await;
     }
+}
+
+/// The connections that hold fixed IPs back (an unreadable table holds every one of them).
+async fn conntrack_held(
+    netns: &Option<String>,
+    fips: &BTreeMap<Ipv4Addr, Ipv4Addr>,
+) -> pathstate::conntrack::Held {
+    if fips.is_empty() {
+        return Default::default();
+    }
+    let ns = netns.clone();
+    let query = fips.clone();
+    let result =
+        tokio::task::spawn_blocking(move || pathstate::conntrack::held(ns.as_deref(), &query))
+            .await;
+    let why = match result {
+        Ok(Ok(h)) => return h,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(
+        netns = netns.as_deref().unwrap_or("-"),
+        "cannot read conntrack, new floating IPs stay on the kernel path: {why}"
+    );
+    fips.keys()
+        .map(|fixed| (*fixed, (usize::MAX, Ipv4Addr::UNSPECIFIED)))
+        .collect()
 }
 
 async fn legacy_signature(netns: &Option<String>) -> Option<u64> {
@@ -194,6 +251,7 @@ async fn read(netns: &Option<String>, netlink: &Netlink) -> PathSnapshot {
         facts,
         routes,
         peers: BTreeMap::new(),
+        held: Default::default(),
         errors,
     }
 }

@@ -243,7 +243,9 @@ fn a_metering_rule_blocks_because_its_counters_would_not_move() {
         .plan();
     let why = fip_off(&plan);
     assert!(
-        why.contains("chain neutron-meter-l-4d3c, rule 1") && why.contains("metering"),
+        why.contains("chain neutron-meter-l-4d3c, rule 1")
+            && why.contains("`(no match, no target: counts every packet)`")
+            && why.contains("metering"),
         "{why}"
     );
 }
