@@ -7,19 +7,18 @@
 //! 203.0.113.10 with `--random-fully`), flooding bridges (a second forwarder shows up as
 //! duplicates). The client has a second address, 10.0.10.6, without a floating IP.
 //!
-//! Checked, with the fast path off (the agent's default): both agents report the XDP data plane
-//! attached; pings from the client leave through the floating IP, pings from 10.0.10.6 through
-//! the router's gateway address, pings to the floating IP are answered, each exactly once; a
-//! DROP at the top of the master's FORWARD chain stops the traffic and removing it lets it
-//! through again. Kill -9 of the master's agent (the handover with no duplicated probe and no
-//! TCP reset) is written but not run yet: it fails today because the agent's XDP links do not
-//! outlive it under `ip netns exec` (see
-//! [`kill_9_of_the_master_hands_over_without_duplicates_or_resets`]).
-//!
-//! The fast-path variants: every scenario takes a [`FastPath`] (written into the settings file
-//! the keepalived entry point reads, `VRRP_AGENT_SETTINGS`); the tests below run them with the
-//! fast path off. See "FAST PATH" at the end of this file. Needs root and the XDP object
-//! (`cargo xtask test`).
+//! Checked, each with the fast path off (the agent's default) and on (`fast_path` and
+//! `fast_path_peer_napi` in the settings file the keepalived entry point reads,
+//! `VRRP_AGENT_SETTINGS`): both agents report the XDP data plane attached; pings from the client
+//! leave through the floating IP, pings from 10.0.10.6 through the router's gateway address,
+//! pings to the floating IP are answered, each exactly once; with Neutron's default
+//! `--random-fully` the fast path stays off and the report names the rule, without it the
+//! floating IP's packets go through XDP (its counters move) with the same addresses on the wire;
+//! a DROP at the top of the master's FORWARD chain stops the traffic (the fast path lets go and
+//! names the rule) and removing it lets it through again; kill -9 of the master's agent hands
+//! over with no duplicated probe and no TCP reset: the agent pins its XDP links in the host's
+//! bpf filesystem although `ip netns exec` gave it a `/sys` of its own. Needs root and the XDP
+//! object (`cargo xtask test`).
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
@@ -193,10 +192,6 @@ struct NeutronBed {
 impl NeutronBed {
     /// The bed, r1 started first and master, then r2 as backup (Neutron's priorities: the
     /// same on every node, nopreempt; the first one up wins).
-    fn up(fast: FastPath) -> Self {
-        Self::with(fast, Options::for_test(2))
-    }
-
     fn with(fast: FastPath, options: Options) -> Self {
         let bed = Testbed::up(options);
         let dir = TempDir::new("neutron-bed");
@@ -353,21 +348,98 @@ fn assert_xdp_attached(b: &NeutronBed) {
     }
 }
 
-/// Addresses, floating IP and default SNAT as Neutron's rules make them, each packet once.
-fn traffic_takes_neutrons_nat(fast: FastPath) {
+/// The master's report on the floating IP (the `fastpath` section of `status --json`).
+fn floating_ip_report(b: &NeutronBed) -> Option<serde_json::Value> {
+    let report = b.routers[0].report()?;
+    report["fastpath"]
+        .as_array()?
+        .iter()
+        .flat_map(|f| f["floating_ips"].as_array().cloned().unwrap_or_default())
+        .find(|f| f["floating"] == FLOATING_IP)
+}
+
+/// Waits until the master's fast path forwards the floating IP (`on`) or does not; returns
+/// how long that took.
+fn wait_fast(b: &NeutronBed, on: bool) -> Duration {
+    let t = Instant::now();
+    wait_for(
+        WAIT,
+        &format!("the master's fast path {}", if on { "on" } else { "off" }),
+        || (floating_ip_report(b)?["fast"] == on).then_some(()),
+    );
+    t.elapsed()
+}
+
+/// The master's XDP counter `name` for the instance.
+fn counter(b: &NeutronBed, name: &str) -> u64 {
+    b.routers[0]
+        .report()
+        .and_then(|r| r["instances"][0]["dataplane"][name].as_u64())
+        .unwrap_or(0)
+}
+
+/// Addresses, floating IP and default SNAT as Neutron's rules make them, each packet once;
+/// with the fast path on and Neutron's rules without `--random-fully`, the floating IP's
+/// traffic goes through XDP (its NAT and redirect counters move), and with them it does not
+/// (the report names the rule).
+fn traffic_takes_neutrons_nat(fast: FastPath, random_fully: bool) {
     require_root();
-    let b = NeutronBed::up(fast);
+    let b = NeutronBed::with(
+        fast,
+        Options {
+            random_fully,
+            ..Options::for_test(2)
+        },
+    );
     assert_xdp_attached(&b);
+    let expect_fast = fast.enabled && !random_fully;
+    if expect_fast {
+        wait_fast(&b, true);
+    }
+    let before = ["nat_in", "nat_out", "redirected"].map(|c| counter(&b, c));
     assert_leaves_as(&b, CLIENT_IP, FLOATING_IP);
     assert_leaves_as(&b, CLIENT_IP_NO_FIP, ROUTER_EXTERNAL);
     assert_floating_ip_answers(&b);
+    let moved = ["nat_in", "nat_out", "redirected"].map(|c| counter(&b, c));
+    let moved: Vec<u64> = moved.iter().zip(before).map(|(a, b)| a - b).collect();
+    if expect_fast {
+        // 5 requests out (translated to the floating IP) and their 5 replies in, 5 requests in
+        // and their 5 replies out: at least the translated ones (the first packet of each may
+        // still meet an unresolved neighbour and go to the kernel).
+        assert!(
+            moved[0] >= 8 && moved[1] >= 8 && moved[2] >= 16,
+            "the fast path carried the floating IP's traffic: nat_in, nat_out, redirected \
+             moved by {moved:?}"
+        );
+    } else {
+        assert_eq!(moved, [0, 0, 0], "nothing went through the fast path");
+    }
+    if fast.enabled && random_fully {
+        let why = floating_ip_report(&b)
+            .and_then(|f| f["reason"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        assert!(
+            why.contains("--random-fully"),
+            "the report says why the floating IP stays with the kernel: {why}"
+        );
+    }
 }
 
 /// A DROP at the top of the master's FORWARD chain stops routed and floating-IP traffic;
 /// removing it lets both through again.
-fn a_forward_drop_in_the_master_stops_the_traffic(fast: FastPath) {
+fn a_forward_drop_in_the_master_stops_the_traffic(fast: FastPath, random_fully: bool) {
     require_root();
-    let b = NeutronBed::up(fast);
+    let b = NeutronBed::with(
+        fast,
+        Options {
+            random_fully,
+            ..Options::for_test(2)
+        },
+    );
+    let expect_fast = fast.enabled && !random_fully;
+    if expect_fast {
+        wait_fast(&b, true);
+    }
     let master = &b.bed.routers[0];
     let iptables = |op: &str| {
         let out = master.exec("iptables", &["-w", op, "FORWARD", "-j", "DROP"]);
@@ -379,6 +451,19 @@ fn a_forward_drop_in_the_master_stops_the_traffic(fast: FastPath) {
     };
     assert_leaves_as(&b, CLIENT_IP, FLOATING_IP);
     iptables("-I");
+    if expect_fast {
+        // The rule is the kernel's at once; the fast path follows when the agent has read it
+        // (nftables notification, analysis): until then XDP would still forward.
+        let took = wait_fast(&b, false);
+        eprintln!("the fast path let go of the floating IP {took:?} after the DROP rule");
+        let why = floating_ip_report(&b)
+            .and_then(|f| f["reason"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        assert!(
+            why.contains("chain FORWARD, rule 1") && why.contains("-j DROP"),
+            "the report names the rule: {why}"
+        );
+    }
     let (received, _, text) = ping(b.client(), Some(CLIENT_IP), SERVER_IP);
     assert_eq!(received, 0, "dropped in FORWARD: client -> server\n{text}");
     let (received, _, text) = ping(b.client(), Some(CLIENT_IP_NO_FIP), SERVER_IP);
@@ -392,6 +477,9 @@ fn a_forward_drop_in_the_master_stops_the_traffic(fast: FastPath) {
         "dropped in FORWARD: server -> floating IP\n{text}"
     );
     iptables("-D");
+    if expect_fast {
+        wait_fast(&b, true);
+    }
     assert_leaves_as(&b, CLIENT_IP, FLOATING_IP);
     assert_leaves_as(&b, CLIENT_IP_NO_FIP, ROUTER_EXTERNAL);
     assert_floating_ip_answers(&b);
@@ -405,21 +493,14 @@ fn addr(ip: &str, port: u16) -> SocketAddr {
 /// TCP connection (server -> floating IP) run: the backup takes over, no probe arrives twice
 /// (during or after), traffic flows again, the connection survives the gap.
 ///
-/// NOT RUN YET: no `#[test]` calls this, because it fails today for a reason in the agent, not
-/// in the test. Started through `ip netns exec` (as Neutron starts keepalived), the agent runs
-/// in a mount namespace of its own in which `/sys` is mounted anew; it mounts a bpf filesystem
-/// of its own at `/sys/fs/bpf` ("mounted the bpf filesystem at /sys/fs/bpf" in its log) and
-/// pins its XDP links there. That mount dies with the process: after kill -9 the links are
-/// released, the XDP program leaves the old master's interfaces, and its kernel (addresses
-/// still configured, Neutron's rules in place) forwards alongside the new master for good
-/// (seen: 1131 of 1609 probes arrived twice, no lease fence). The agent must pin where the
-/// pins outlive it (the host's bpf filesystem). Then a `#[test]` calls this with
-/// `FastPath::OFF`.
+/// Started through `ip netns exec` (as Neutron starts keepalived), the agent runs in a mount
+/// namespace of its own in which `/sys` is mounted anew; it pins its XDP state in the host's
+/// bpf filesystem (through `/proc/1/root`) so the links outlive it and the lease fences the
+/// killed master (before that fix: 1131 of 1609 probes arrived twice).
 ///
 /// The routers SNAT without `--random-fully` here: with Neutron's default, whether a
 /// connection survives a takeover depends on which side speaks first at the new master (see
 /// `dataplane_e2e`'s TCP failover test), which is Neutron's NAT, not the handover.
-#[allow(dead_code)]
 fn kill_9_of_the_master_hands_over_without_duplicates_or_resets(fast: FastPath) {
     require_root();
     let b = NeutronBed::with(
@@ -441,9 +522,29 @@ fn kill_9_of_the_master_hands_over_without_duplicates_or_resets(fast: FastPath) 
         addr(FLOATING_IP, 7400),
         Duration::from_millis(10),
     );
+    if fast.enabled {
+        wait_fast(&b, true);
+    }
     wait_for(WAIT, "probes through the floating IP", || {
         (sink.count() >= 200).then_some(())
     });
+    // The killed agent's links must be pinned where they outlive it: the host's bpffs.
+    let pinned = std::fs::read_dir(PIN_ROOT)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().join("links").exists());
+    assert!(
+        pinned,
+        "the agents pin their XDP links under the host's {PIN_ROOT}"
+    );
+    if fast.enabled {
+        let redirected = counter(&b, "redirected");
+        assert!(
+            redirected >= 100,
+            "the master's fast path carried the probes before the kill: redirected {redirected}"
+        );
+    }
 
     let killed = Instant::now();
     nix::sys::signal::kill(Pid::from_raw(b.pids[0]), Signal::SIGKILL).expect("kill -9");
@@ -485,29 +586,42 @@ fn kill_9_of_the_master_hands_over_without_duplicates_or_resets(fast: FastPath) 
     );
 }
 
+const FAST: FastPath = FastPath {
+    enabled: true,
+    peer_napi: true,
+};
+
 #[test]
 fn the_xdp_data_plane_runs_and_traffic_takes_neutrons_nat_each_packet_once() {
-    traffic_takes_neutrons_nat(FastPath::OFF);
+    traffic_takes_neutrons_nat(FastPath::OFF, true);
+}
+
+#[test]
+fn with_neutrons_default_random_fully_snat_the_fast_path_stays_off_and_says_why() {
+    traffic_takes_neutrons_nat(FAST, true);
+}
+
+#[test]
+fn with_the_fast_path_the_floating_ip_goes_through_xdp_with_the_same_nat() {
+    traffic_takes_neutrons_nat(FAST, false);
 }
 
 #[test]
 fn a_forward_drop_in_the_masters_iptables_stops_the_traffic_until_removed() {
-    a_forward_drop_in_the_master_stops_the_traffic(FastPath::OFF);
+    a_forward_drop_in_the_master_stops_the_traffic(FastPath::OFF, true);
 }
 
-// FAST PATH (for the agent's `fast_path` switch, once it lands): each scenario above runs
-// unchanged with the fast path on, e.g.
-//
-//     #[test]
-//     fn fast_path_traffic_takes_neutrons_nat_each_packet_once() {
-//         traffic_takes_neutrons_nat(FastPath { enabled: true, peer_napi: true });
-//     }
-//
-// and likewise for `a_forward_drop_in_the_master_stops_the_traffic` (a DROP in FORWARD must
-// stop the fast path too: the agent has to see the rule and take the class off it) and, once
-// it runs at all, `kill_9_of_the_master_hands_over_without_duplicates_or_resets`. What to add there: the
-// `fastpath` section of `Router::report()` (per namespace `enabled`, `floating_ips` with
-// `eligible`/`reason`, `egress_without_xdp`): with Neutron's default `--random-fully` SNAT the
-// floating IP's outbound class is not equivalent in XDP (the kernel picks a random source
-// port), so expect it ineligible with that reason unless the bed is built with
-// `Options { random_fully: false, .. }`.
+#[test]
+fn a_forward_drop_stops_the_fast_path_too_and_removing_it_brings_it_back() {
+    a_forward_drop_in_the_master_stops_the_traffic(FAST, false);
+}
+
+#[test]
+fn kill_9_of_the_master_fences_it_under_ip_netns_exec() {
+    kill_9_of_the_master_hands_over_without_duplicates_or_resets(FastPath::OFF);
+}
+
+#[test]
+fn kill_9_of_the_master_fences_it_with_the_fast_path_on() {
+    kill_9_of_the_master_hands_over_without_duplicates_or_resets(FAST);
+}

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before anything forks: where the host's bpf filesystem is, seen from here.
+    vrrp_agent::dataplane::pin_root::capture();
     let argv: Vec<String> = std::env::args().collect();
     let invoked_as = argv
         .first()

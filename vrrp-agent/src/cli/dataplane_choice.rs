@@ -13,13 +13,15 @@ use vrrp_agent::{
     },
 };
 
-/// The default pin folder of the agent whose status socket is `socket`.
+/// The default pin folder of the agent whose status socket is `socket`: in the host's bpf
+/// filesystem, also from a private mount namespace (`ip netns exec`), so the pins outlive
+/// the process.
 fn default_pin_dir(socket: &Path) -> PathBuf {
     let stem = socket
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("agent");
-    PathBuf::from("/sys/fs/bpf/vrrp-xdp").join(stem)
+    dataplane::pin_root::pin_root().join("vrrp-xdp").join(stem)
 }
 
 pub fn open(

@@ -106,10 +106,11 @@ pub fn monotonic_ns() -> u64 {
     t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
 }
 
-/// Mounts the bpf filesystem at /sys/fs/bpf if it is not there yet.
+/// Mounts the bpf filesystem at /sys/fs/bpf if it is not there yet (pins under the host's
+/// bpffs reached through `/proc/1/root` need nothing mounted here).
 pub fn ensure_bpffs(pin_dir: &Path) -> Result<(), DataplaneError> {
-    let root = Path::new("/sys/fs/bpf");
-    if !pin_dir.starts_with(root) {
+    let root = Path::new(super::pin_root::BPFFS);
+    if !pin_dir.starts_with(root) || super::pin_root::is_host_path(pin_dir) {
         return Ok(());
     }
     let mounted = nix::sys::statfs::statfs(root)

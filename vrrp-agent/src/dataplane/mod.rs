@@ -16,6 +16,7 @@ mod maps;
 mod object;
 pub mod peer_napi;
 mod persistent;
+pub mod pin_root;
 mod test_run;
 
 pub use attach::{AttachMode, Attachment, XdpModePreference};
