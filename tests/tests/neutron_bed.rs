@@ -586,6 +586,104 @@ fn kill_9_of_the_master_hands_over_without_duplicates_or_resets(fast: FastPath) 
     );
 }
 
+/// Whether router `ns` holds `ip` on one of its interfaces.
+fn holds(ns: &NetNs, ip: &str) -> bool {
+    let out = ns.exec("ip", &["-4", "-o", "addr", "show"]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .any(|w| w.split('/').next() == Some(ip))
+}
+
+/// kill -9 of the master's agent, then Neutron's process monitor respawns it with the same
+/// command line while the backup has taken over and probes (server -> floating IP) and a TCP
+/// connection run: the respawned agent finds its pinned state, stays BACKUP behind the new
+/// master, gives up the addresses its killed predecessor left on the interfaces, and at no
+/// point do both routers forward (no probe arrives twice); the connection survives.
+fn kill_9_then_respawn_leaves_one_active_router(fast: FastPath) {
+    require_root();
+    let mut b = NeutronBed::with(
+        fast,
+        Options {
+            random_fully: false,
+            ..Options::for_test(2)
+        },
+    );
+    let sink = UdpSink::start(b.client(), addr(CLIENT_IP, 9401));
+    let probes = UdpSource::start(
+        b.server(),
+        addr(FLOATING_IP, 9401),
+        Duration::from_millis(1),
+    );
+    let _echo = tcp_echo_server(b.client(), addr(CLIENT_IP, 7401));
+    let stream = TcpStreamer::start(
+        b.server(),
+        addr(FLOATING_IP, 7401),
+        Duration::from_millis(10),
+    );
+    wait_for(WAIT, "probes through the floating IP", || {
+        (sink.count() >= 200).then_some(())
+    });
+
+    nix::sys::signal::kill(Pid::from_raw(b.pids[0]), Signal::SIGKILL).expect("kill -9");
+    b.wait_state(1, "MASTER");
+    let r1 = &b.bed.routers[0];
+    assert!(
+        holds(r1, FLOATING_IP),
+        "the killed agent left the floating IP on r1's interface (what the fence is for)"
+    );
+    let before = sink.count();
+    wait_for(WAIT, "probes through the new master", || {
+        (sink.count() >= before + 300).then_some(())
+    });
+
+    // Neutron's process monitor: the same command again, in the same namespace.
+    let respawned = b.routers[0].start(&b.bed.routers[0], fast);
+    b.pids.push(respawned);
+    b.wait_state(0, "BACKUP");
+    let r1 = &b.bed.routers[0];
+    wait_for(
+        WAIT,
+        "the respawned backup to give up the addresses",
+        || (!holds(r1, FLOATING_IP) && !holds(r1, ROUTER_EXTERNAL)).then_some(()),
+    );
+    let before = sink.count();
+    wait_for(WAIT, "probes through r2 after the respawn", || {
+        (sink.count() >= before + 1000).then_some(())
+    });
+    assert_eq!(
+        b.routers[0].state().as_deref(),
+        Some("BACKUP"),
+        "r1 stays BACKUP"
+    );
+    assert_eq!(
+        b.routers[1].state().as_deref(),
+        Some("MASTER"),
+        "r2 stays MASTER"
+    );
+    let report = stream.stop();
+    let sent = probes.stop();
+    std::thread::sleep(Duration::from_millis(200));
+    let dups = sink.duplicates();
+    eprintln!(
+        "{} of {sent} probes arrived; {} twice; TCP {report:?}",
+        sink.count(),
+        dups.len()
+    );
+    assert!(
+        dups.is_empty(),
+        "{} probes arrived twice: two routers forwarded ({:?}...)",
+        dups.len(),
+        &dups[..dups.len().min(10)]
+    );
+    assert!(
+        report.error.is_none() && report.echoed == report.sent && report.sent > 100,
+        "the TCP connection through the floating IP survived the kill and the respawn: \
+         {report:?}"
+    );
+    assert_leaves_as(&b, CLIENT_IP, FLOATING_IP);
+    assert_floating_ip_answers(&b);
+}
+
 const FAST: FastPath = FastPath {
     enabled: true,
     peer_napi: true,
@@ -624,4 +722,14 @@ fn kill_9_of_the_master_fences_it_under_ip_netns_exec() {
 #[test]
 fn kill_9_of_the_master_fences_it_with_the_fast_path_on() {
     kill_9_of_the_master_hands_over_without_duplicates_or_resets(FAST);
+}
+
+#[test]
+fn kill_9_then_respawn_leaves_one_active_router_and_the_connection() {
+    kill_9_then_respawn_leaves_one_active_router(FastPath::OFF);
+}
+
+#[test]
+fn kill_9_then_respawn_with_the_fast_path_on_leaves_one_active_router() {
+    kill_9_then_respawn_leaves_one_active_router(FAST);
 }

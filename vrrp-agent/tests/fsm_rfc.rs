@@ -20,8 +20,65 @@ fn rfc5798_6_4_1_startup_non_owner_enters_backup_with_master_down_timer() {
     let (h, out) = Harness::started(config());
     assert_eq!(h.state(), State::Backup);
     assert_eq!(transitions(&out), [(State::Initialize, State::Backup)]);
-    assert_eq!(kinds(&out), ["transition", "write_state", "notify"]);
+    // No advert, no gratuitous ARP; what a killed earlier run may have left goes (below).
+    assert_eq!(
+        kinds(&out),
+        [
+            "transition",
+            "disown",
+            "remove_addresses",
+            "write_state",
+            "notify"
+        ]
+    );
     assert_eq!(h.next_deadline_in(), Some(ms(DOWN)));
+}
+
+/// Not an RFC rule: a run killed while master (kill -9: no release) leaves its addresses and
+/// routes on the interfaces; the next run, starting as BACKUP (or in FAULT), must not hold
+/// them next to the real master, so it removes every configured one, and its data plane
+/// ownership, before anything else.
+#[test]
+fn starting_as_backup_or_in_fault_removes_what_a_killed_run_left() {
+    let mut c = config();
+    c.routes = vec![VirtualRoute {
+        dst: "198.51.100.0".parse().unwrap(),
+        prefix_len: 24,
+        via: None,
+        dev: None,
+        scope: None,
+        protocol: None,
+        table: None,
+        metric: None,
+        src: None,
+        no_track: false,
+    }];
+    let (_, out) = Harness::started(c.clone());
+    assert_eq!(
+        kinds(&out)[1..4],
+        ["disown", "remove_routes", "remove_addresses"]
+    );
+    assert!(
+        out.iter().any(
+            |o| matches!(o, Output::RemoveAddresses(list) if list.iter().any(|a| a.addr == VIP))
+        ),
+        "the configured address goes: {out:?}"
+    );
+    c.tracked = vec![vrrp_agent::fsm::TrackedObject {
+        name: "ha-link".into(),
+        weight: 0,
+    }];
+    let mut h = Harness::new(c);
+    h.input(Input::Tracked {
+        index: 0,
+        up: false,
+    });
+    let out = h.input(Input::Startup);
+    assert_eq!(transitions(&out), [(State::Initialize, State::Fault)]);
+    assert_eq!(
+        kinds(&out)[1..4],
+        ["disown", "remove_routes", "remove_addresses"]
+    );
 }
 
 #[test]

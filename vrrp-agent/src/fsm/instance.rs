@@ -455,8 +455,10 @@ impl Instance {
     fn become_backup(&mut self, now: Instant, reason: Reason, master_interval: Centisecs) {
         let from = self.state;
         self.transition(now, State::Backup, reason);
-        if from == State::Master {
-            self.release(false);
+        match from {
+            State::Master => self.release(false),
+            State::Initialize => self.clear_leftovers(),
+            _ => {}
         }
         self.clear_timers();
         self.master_adver_interval = master_interval;
@@ -472,10 +474,12 @@ impl Instance {
     fn enter_fault_with(&mut self, now: Instant, reason: Reason) {
         let from = self.state;
         self.transition(now, State::Fault, reason);
-        if from == State::Master {
+        match from {
             // keepalived: leaving MASTER for FAULT sends priority 0 so a backup takes over
             // after Skew_Time instead of Master_Down_Interval.
-            self.release(true);
+            State::Master => self.release(true),
+            State::Initialize => self.clear_leftovers(),
+            _ => {}
         }
         self.clear_timers();
         self.master = None;
@@ -543,6 +547,23 @@ impl Instance {
         if resign {
             self.send_advert(0);
         }
+        if !self.config.routes.is_empty() {
+            self.outputs
+                .push_back(Output::RemoveRoutes(self.config.routes.clone()));
+        }
+        self.outputs
+            .push_back(Output::RemoveAddresses(all_addresses(&self.config)));
+    }
+
+    /// Starting (or restarting) as anything but MASTER: a previous run of this instance may
+    /// have been killed while master and left its addresses and routes on the interfaces (a
+    /// kill -9 runs no release). A backup holding them would answer for them next to the real
+    /// master, so they go, as on leaving MASTER (removing what is not there is a no-op).
+    fn clear_leftovers(&mut self) {
+        self.outputs.push_back(Output::SetOwnership {
+            owned: false,
+            accept: self.config.accept_mode,
+        });
         if !self.config.routes.is_empty() {
             self.outputs
                 .push_back(Output::RemoveRoutes(self.config.routes.clone()));

@@ -334,7 +334,7 @@ fn log_changes(before: &FastPathReport, now: &FastPathReport) {
                 netns,
                 floating = f.floating,
                 fixed = f.fixed,
-                "fast path on: XDP translates and forwards this floating IP"
+                "fast path on: while this router is master (owns the floating IP), XDP translates and forwards it"
             );
         } else {
             tracing::info!(
