@@ -19,7 +19,6 @@ pub mod keepalived;
 pub mod links;
 pub mod netlink_support;
 pub mod netns;
-pub mod neutron_nat;
 pub mod neutron_rules;
 pub mod pinned;
 pub mod rawbpf;

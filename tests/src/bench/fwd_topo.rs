@@ -1,8 +1,11 @@
 //! The forwarding benchmark's topology, shaped like a Neutron router: an external namespace
 //! (the upstream gateway) on the router's `qg` port, the router namespace (forwarding on,
 //! default route upstream, permanent neighbour entries), and a sink namespace with the VM's
-//! fixed IP on the router's `qr` port. Optionally Neutron's iptables floating-IP NAT in the
-//! router. Frames are not sent from the external namespace: the benchmark generates them
+//! fixed IP on the router's `qr` port. Optionally Neutron's iptables rules in the router, as
+//! Neutron's own code writes them (`neutron_rules`: filter, mangle, nat and raw tables, the
+//! floating IP's DNAT/SNAT and the subnet's default SNAT), without `--random-fully` (Neutron's
+//! `use_random_fully = false`: with Neutron's default the fast path leaves the floating IP to
+//! the kernel, see [`FwdRouter::fast_path_verdict`]). Frames are not sent from the external namespace: the benchmark generates them
 //! as if they arrived on `qg` (BPF_PROG_TEST_RUN live frames), so `ext` only completes the
 //! picture (routes, neighbour, reverse-path checks). Everything goes away with the value.
 
@@ -12,7 +15,7 @@ use crate::{
     flows::{Mac, ip4, mac_str},
     links::ifindex,
     netns::{NetNs, veth_with_macs},
-    neutron_nat,
+    neutron_rules::NeutronRouter,
     router_ns::{CLIENT, VM, VM_MAC},
 };
 
@@ -27,7 +30,6 @@ pub const GATEWAY_MAC: Mac = [0x02, 0, 0, 0, 0, 0xfe];
 pub const GATEWAY: [u8; 4] = [203, 0, 113, 254];
 pub const ROUTER_EXT: [u8; 4] = [203, 0, 113, 1];
 pub const FIP: [u8; 4] = [203, 0, 113, 10];
-pub const SUBNET: &str = "10.0.0.0/24";
 /// UDP ports of the generated frames (the sink counts the destination port).
 pub const SPORT: u16 = 40000;
 pub const DPORT: u16 = 5001;
@@ -57,14 +59,26 @@ pub struct FwdRouter {
     pub qg_ifindex: u32,
     pub qr_ifindex: u32,
     pub sink_ifindex: u32,
-    /// Neutron's iptables NAT is installed.
-    pub neutron_nat: bool,
+    /// Neutron's iptables rules are installed.
+    pub neutron_rules: bool,
+}
+
+/// The rules Neutron writes for the benchmark's router.
+fn neutron_router() -> NeutronRouter {
+    NeutronRouter {
+        qr: vec![(QR.into(), "10.0.0.1/24".into())],
+        qg: QG.into(),
+        gateway_ip: ip4(ROUTER_EXT),
+        fips: vec![(ip4(FIP), ip4(VM))],
+        random_fully: false,
+    }
 }
 
 impl FwdRouter {
-    /// Builds the three namespaces; with `neutron_nat`, adds the floating IP to `qg` and
-    /// Neutron's DNAT/SNAT rules (which load the nat table and conntrack in the router).
-    pub fn new(neutron_nat: bool) -> Self {
+    /// Builds the three namespaces; with `neutron_rules`, adds the floating IP to `qg` (as
+    /// keepalived would on the master) and loads Neutron's rules (which load the nat table
+    /// and conntrack in the router).
+    pub fn new(neutron_rules: bool) -> Self {
         let router = NetNs::new();
         let ext = NetNs::new();
         let sink = NetNs::new();
@@ -100,16 +114,9 @@ impl FwdRouter {
         ]);
         sink.ip(&["addr", "add", &format!("{}/24", ip4(VM)), "dev", SINK_IF]);
         sink.ip(&["route", "add", "default", "via", "10.0.0.1"]);
-        if neutron_nat {
+        if neutron_rules {
             router.ip(&["addr", "add", &format!("{}/32", ip4(FIP)), "dev", QG]);
-            neutron_nat::install_neutron_router(
-                &router,
-                &ip4(FIP),
-                &ip4(VM),
-                SUBNET,
-                QG,
-                &ip4(ROUTER_EXT),
-            );
+            neutron_router().install(&router);
         }
         Self {
             qg_ifindex: ifindex(&router, QG),
@@ -118,8 +125,42 @@ impl FwdRouter {
             router,
             _ext: ext,
             sink,
-            neutron_nat,
+            neutron_rules,
         }
+    }
+
+    /// What the agent's fast-path analysis decides for the floating IP in this router, from
+    /// the namespace as it is (the same reader and analysis the agent runs): `Ok` when XDP may
+    /// forward it, else the reason. The benchmark measures the fast path only where the
+    /// agent would take it.
+    pub fn fast_path_verdict(&self) -> Result<(), String> {
+        use std::collections::BTreeMap;
+
+        use vrrp_agent::{fastpath, pathstate};
+        let ns = Some(self.router.name());
+        let ruleset = pathstate::read_ruleset(ns).map_err(|e| e.to_string())?;
+        let facts = pathstate::read_facts(ns).map_err(|e| e.to_string())?;
+        let vips = [
+            (FIP.into(), QG.to_string()),
+            (ROUTER_EXT.into(), QG.to_string()),
+        ];
+        let routes = BTreeMap::from([(VM.into(), QR.to_string())]);
+        let plan = fastpath::analyse(&fastpath::View {
+            ruleset: &ruleset,
+            facts: &facts,
+            vips: &vips,
+            routes: &routes,
+            route_candidates: &[QG.to_string()],
+        });
+        let fip = plan
+            .fips
+            .iter()
+            .find(|f| f.floating.octets() == FIP)
+            .ok_or_else(|| format!("no floating IP {} in the rules", ip4(FIP)))?;
+        if let Some(b) = plan.router_blockers.first() {
+            return Err(b.to_string());
+        }
+        fip.verdict.clone().map_err(|b| b.to_string())
     }
 
     /// Connections conntrack holds in the router namespace (0 when it never tracked any).

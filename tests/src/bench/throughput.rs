@@ -193,9 +193,12 @@ fn section(
             .map_or("unknown".into(), |n| n.to_string()),
     ));
     s.notes.push(format!(
-        "The 1-flow iptables numbers are its best case (one conntrack entry, hot in cache, \
-         and only the nat table: Neutron's real routers also traverse filter and mangle \
-         chains). The {MANY_FLOWS}-flow variant varies the UDP source port per frame \
+        "The 1-flow iptables numbers are its best case (one conntrack entry, hot in cache; \
+         the frames do traverse Neutron's raw, mangle, nat and filter chains, as on a real \
+         router). Neutron writes its SNAT rules with `--random-fully` by default; the agent \
+         then keeps floating IPs on the kernel path (path b), so path (a) needs \
+         `use_random_fully = false` in Neutron's L3 agent, which is how this router is set \
+         up (the analysis the agent runs is asked before measuring). The {MANY_FLOWS}-flow variant varies the UDP source port per frame \
          (every flow created during the warm-up, so the measured frames look existing \
          entries up in a table of {MANY_FLOWS}+)."
     ));
@@ -262,8 +265,9 @@ fn method(frames: u32, rounds: usize, pin: usize) -> String {
          10.0.0.5, FIB lookup, MAC rewrite, TTL − 1, `bpf_redirect` to `qr`); every run checks \
          that its counters show every frame redirected;\n\
          - (b) an empty program returning XDP_PASS: the frame enters the stack on `qg`, where \
-         Neutron's rules (`neutron_nat`: PREROUTING/OUTPUT DNAT, POSTROUTING SNAT for the \
-         fixed IP and the subnet's default SNAT, the floating IP as a /32 on `qg`) translate \
+         Neutron's rules (all four tables as Neutron 29.0.0's own code writes them for this \
+         router, `neutron_rules`: the floating IP's DNAT in PREROUTING/OUTPUT and SNAT in \
+         POSTROUTING, the subnet's default SNAT, the floating IP as a /32 on `qg`) translate \
          it with conntrack before routing it to `qr`; same router namespace as (a);\n\
          - (c) the same XDP_PASS program on frames addressed to the fixed IP directly, in an \
          identical router namespace without any iptables rules;\n\

@@ -305,6 +305,10 @@ pub(super) struct Measured {
 pub(super) fn measure_all(frames: u32, rounds: usize) -> anyhow::Result<Measured> {
     let pin = cpu::last_allowed_cpu()?;
     let routers = [FwdRouter::new(true), FwdRouter::new(false)];
+    // Measure the fast path only where the agent would take it.
+    if let Err(why) = routers[0].fast_path_verdict() {
+        bail!("the agent's analysis keeps the benchmark's floating IP on the kernel path: {why}");
+    }
     let dp = Dataplane::load(&LoadOptions::default())?;
     let mut xdp = Xdp::new(dp, 0);
     xdp.floating(
