@@ -1,8 +1,8 @@
 //! The README's demo (`cargo xtask demo`): two routers on the Neutron-like test bed run by
-//! vrrp-agent with its XDP data plane; traffic through the gateway and the floating IP, which
-//! Neutron's iptables rules translate in the kernel (the XDP fast path is off, the agent's
-//! default); the master is killed; the outage and the fate of a TCP connection are measured;
-//! the old master comes back without a flap. Everything is torn down at the end (also on Ctrl-C of a step:
+//! vrrp-agent with its XDP data plane and its fast path on; traffic through the gateway and the
+//! floating IP, whose NAT (Neutron's iptables rules) the fast path does in XDP once the agent's
+//! analysis of the router's rules proved it the same; the master is killed; the outage and the
+//! fate of a TCP connection are measured; the old master comes back without a flap. Everything is torn down at the end (also on Ctrl-C of a step:
 //! namespaces and agents go with their guards).
 
 use std::{
@@ -13,7 +13,7 @@ use std::{
 };
 
 use nix::sys::signal::Signal;
-use vrrp_agent::api::table;
+use vrrp_agent::api::{model::FloatingIpReport, table};
 use vrrp_tests::{
     agents::{RunningAgent, TempDir},
     testbed::{CLIENT_IP, FLOATING_IP, Options, RouterConfig, SERVER_IP, Testbed},
@@ -64,6 +64,15 @@ fn state(a: &RunningAgent) -> Option<(String, String)> {
     Some((i.state, reason))
 }
 
+/// The agent's report on the floating IP (its fast-path section).
+fn fast_floating_ip(a: &RunningAgent) -> Option<FloatingIpReport> {
+    a.status()?
+        .fastpath
+        .into_iter()
+        .flat_map(|f| f.floating_ips)
+        .find(|f| f.floating == FLOATING_IP)
+}
+
 fn show_table(agents: &[&RunningAgent]) {
     let reports: Vec<_> = agents.iter().filter_map(|a| a.status()).collect();
     for line in table::render(&reports).lines() {
@@ -95,8 +104,10 @@ fn run() -> Result<(), String> {
         flood: false,
         // Neutron's default SNAT is `--random-fully`: a connection then survives a takeover
         // only if the new master first sees a packet of it from the outside (a reply from the
-        // VM first gets a random source port and the far end resets it). The demo shows the
-        // handover, so its routers SNAT without (Neutron's `use_random_fully = false`).
+        // VM first gets a random source port and the far end resets it), and the agent keeps
+        // floating IPs on the kernel path (XDP cannot pick ports as the kernel would). The
+        // demo shows the handover and the fast path, so its routers SNAT without (Neutron's
+        // `use_random_fully = false`).
         random_fully: false,
     });
     for line in bed.describe().lines() {
@@ -109,11 +120,14 @@ fn run() -> Result<(), String> {
         "      nopreempt (as Neutron), XDP data plane on every router interface: it fences what"
     );
     println!(
-        "      the node does not own and hands the rest to the kernel (its fast path is off by default)"
+        "      the node does not own; its fast path (fast_path = true) forwards what the agent"
     );
+    println!("      proved the kernel would send the same way, and hands the rest to the kernel");
     let config = |priority| RouterConfig {
         priority,
         advert_interval: 0.1,
+        fast_path: true,
+        peer_napi: true,
         ..RouterConfig::default()
     };
     let r1 = RunningAgent::start("r1", &dir, &bed.agent_config(0, &config(100)));
@@ -137,6 +151,20 @@ fn run() -> Result<(), String> {
             .unwrap_or_default()
     );
     println!("      {}", r1.status().ok_or("r1 status")?.agent.dataplane);
+    let fip = wait_for("r1's fast path", Duration::from_secs(15), || {
+        fast_floating_ip(&r1).filter(|f| f.fast)
+    })
+    .ok_or("r1's fast path never took the floating IP")?;
+    println!(
+        "      r1's fast path read Neutron's rules in its namespace: floating IP {} <-> {} ({} <-> {})",
+        fip.floating,
+        fip.fixed,
+        fip.external.unwrap_or_default(),
+        fip.internal.unwrap_or_default()
+    );
+    println!(
+        "        is forwarded by XDP; everything else (the router's own SNAT, metadata, ...) by the kernel"
+    );
 
     println!("\n[3/7] traffic through the router");
     let probes_sink = UdpSink::start(&bed.server, addr(SERVER_IP, 9000));
@@ -151,6 +179,10 @@ fn run() -> Result<(), String> {
         (probes_sink.count() > 500).then_some(())
     })
     .ok_or("no traffic through the gateway")?;
+    let counters = r1
+        .instance(INSTANCE)
+        .and_then(|i| i.dataplane)
+        .unwrap_or_default();
     let seen: Vec<String> = probes_sink
         .sources
         .lock()
@@ -160,8 +192,14 @@ fn run() -> Result<(), String> {
         .collect();
     println!("      client -> server, a UDP probe every 1 ms through the gateway");
     println!(
-        "        the server sees them from {} (the client's floating IP: Neutron's iptables NAT, in the kernel)",
+        "        the server sees them from {} (the client's floating IP: Neutron's SNAT, done in XDP)",
         seen.join(", ")
+    );
+    println!(
+        "        r1's XDP so far: {} translated out, {} in, {} forwarded by the fast path",
+        counters.get("nat_out").copied().unwrap_or(0),
+        counters.get("nat_in").copied().unwrap_or(0),
+        counters.get("redirected").copied().unwrap_or(0)
     );
     println!(
         "      server -> {FLOATING_IP}:7000, one long-lived TCP connection to the client, a line every 10 ms"
