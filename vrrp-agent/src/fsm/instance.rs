@@ -289,6 +289,10 @@ impl Instance {
         self.transition(now, State::Initialize, Reason::Shutdown);
         if from == State::Master {
             self.release(true);
+        } else {
+            // Stopping as BACKUP or FAULT: nothing of ours should be up, but a killed earlier
+            // run may have left addresses that outlived a failed cleanup; none stay behind.
+            self.clear_leftovers();
         }
         self.clear_timers();
         self.master = None;
@@ -555,7 +559,7 @@ impl Instance {
             .push_back(Output::RemoveAddresses(all_addresses(&self.config)));
     }
 
-    /// Starting (or restarting) as anything but MASTER: a previous run of this instance may
+    /// Starting (or restarting) as anything but MASTER, or stopping as one: a previous run of this instance may
     /// have been killed while master and left its addresses and routes on the interfaces (a
     /// kill -9 runs no release). A backup holding them would answer for them next to the real
     /// master, so they go, as on leaving MASTER (removing what is not there is a no-op).
