@@ -8,6 +8,9 @@
 //!       | Auth Type | Adver Int (seconds) | Checksum           |
 //!       | IP Address(es) ... | Authentication Data (8 bytes)   |
 //! ```
+//!
+//! With authentication type 2 (AH) the message is the payload of an IPsec AH header; that
+//! layer is `super::ah`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -21,7 +24,7 @@ const TYPE_ADVERT: u8 = 1;
 /// Protocol version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Version {
-    /// RFC 3768, IPv4 only, interval in seconds, optional simple-password authentication.
+    /// RFC 3768, IPv4 only, interval in seconds, optional authentication (password or AH).
     V2,
     /// RFC 5798, IPv4 and IPv6, interval in centiseconds, no authentication.
     V3,
@@ -36,24 +39,62 @@ impl Version {
     }
 }
 
-/// VRRPv2 authentication (RFC 3768 §5.3.6). VRRPv3 has none.
+/// VRRPv2 authentication (RFC 3768 §5.3.6; type 2 from RFC 2338 §5.3.6.3). VRRPv3 has none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Auth {
     /// Type 0. VRRPv2 still carries 8 zero bytes of authentication data.
     None,
     /// Type 1: up to 8 bytes of clear-text password, zero padded.
     Simple([u8; 8]),
+    /// Type 2, IP Authentication Header, as keepalived implements it (`auth_type AH`): the
+    /// advert travels in an IPsec AH whose ICV is HMAC-MD5-96 keyed with `key` (the password,
+    /// at most 8 bytes, zero padded), see [`super::ah`]. The VRRP message itself carries 8 zero
+    /// bytes of authentication data. `seq` is the AH sequence number of this advert: 0 in a
+    /// configuration; the state machine numbers what it sends, and a decoded advert has the
+    /// number it arrived with.
+    Ah { key: [u8; 8], seq: u32 },
 }
 
 impl Auth {
     /// A simple password as keepalived takes it (`auth_pass`): at most 8 bytes are used.
     pub fn simple(password: &str) -> Self {
-        let mut data = [0u8; 8];
-        let bytes = password.as_bytes();
-        let n = bytes.len().min(8);
-        data[..n].copy_from_slice(&bytes[..n]);
-        Auth::Simple(data)
+        Auth::Simple(password_bytes(password))
     }
+
+    /// An AH key as keepalived takes it (`auth_pass` with `auth_type AH`): at most 8 bytes
+    /// are used, zero padded, and the whole 8 bytes key the HMAC.
+    pub fn ah(password: &str) -> Self {
+        Auth::Ah {
+            key: password_bytes(password),
+            seq: 0,
+        }
+    }
+
+    /// The Auth Type field of the VRRPv2 header.
+    pub const fn type_number(&self) -> u8 {
+        match self {
+            Auth::None => 0,
+            Auth::Simple(_) => 1,
+            Auth::Ah { .. } => 2,
+        }
+    }
+
+    /// The same authentication with the AH sequence number `seq` (unchanged if not AH).
+    pub fn with_seq(self, seq: u32) -> Self {
+        match self {
+            Auth::Ah { key, .. } => Auth::Ah { key, seq },
+            other => other,
+        }
+    }
+}
+
+/// keepalived's `auth_data`: the first 8 bytes of the password, zero padded.
+fn password_bytes(password: &str) -> [u8; 8] {
+    let mut data = [0u8; 8];
+    let bytes = password.as_bytes();
+    let n = bytes.len().min(8);
+    data[..n].copy_from_slice(&bytes[..n]);
+    data
 }
 
 /// What the IP layer tells us about a received packet.
@@ -133,10 +174,7 @@ impl Advert {
                     Some(s @ 1..=255) => s as u8,
                     _ => return Err(self.interval_error("must be whole seconds from 1 to 255")),
                 };
-                out.push(match self.auth {
-                    Auth::None => 0,
-                    Auth::Simple(_) => 1,
-                });
+                out.push(self.auth.type_number());
                 out.push(secs);
             }
         }
@@ -149,7 +187,8 @@ impl Advert {
         }
         if self.version == Version::V2 {
             out.extend_from_slice(match &self.auth {
-                Auth::None => &[0; 8],
+                // keepalived leaves the authentication data of an AH advert zero.
+                Auth::None | Auth::Ah { .. } => &[0; 8],
                 Auth::Simple(data) => data,
             });
         }
@@ -181,6 +220,18 @@ impl Advert {
     /// unicast peer: keepalived does not check it on unicast and sends IPv6 unicast adverts
     /// with the default hop limit (64), so a router that insisted on 255 would never hear it.
     pub fn decode_any_ttl(vrrp: &[u8], meta: &RxMeta) -> Result<Self, DecodeError> {
+        Self::decode_unchecked_ttl(vrrp, meta, None)
+    }
+
+    /// [`Advert::decode_any_ttl`] of a message that arrived in an AH header already
+    /// authenticated (`ah` is the [`Auth::Ah`] it was authenticated with): a VRRPv2 auth type 2
+    /// then decodes to `ah`; without one, auth type 2 is an error (an AH advert stripped of its
+    /// AH header).
+    pub(super) fn decode_unchecked_ttl(
+        vrrp: &[u8],
+        meta: &RxMeta,
+        ah: Option<Auth>,
+    ) -> Result<Self, DecodeError> {
         let [ver_type, vrid, priority, count, b4, b5, c0, c1, ..] = *vrrp else {
             return Err(DecodeError::Truncated { len: vrrp.len() });
         };
@@ -231,7 +282,7 @@ impl Advert {
                 data.copy_from_slice(&vrrp[auth_at..auth_at + V2_AUTH_LEN]);
                 Auth::Simple(data)
             }
-            (Version::V2, 2) => return Err(DecodeError::AuthAh),
+            (Version::V2, 2) => ah.ok_or(DecodeError::AuthAh)?,
             (Version::V2, ty) => return Err(DecodeError::AuthType { ty }),
         };
         let list = &vrrp[VRRP_HEADER_LEN..VRRP_HEADER_LEN + usize::from(count) * addr_len];

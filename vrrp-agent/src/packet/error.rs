@@ -26,9 +26,7 @@ pub enum DecodeError {
     Checksum { found: u16 },
     #[error("advertisement interval 0")]
     ZeroInterval,
-    #[error(
-        "authentication type 2 (IP Authentication Header) is not supported (RFC 3768 removed it)"
-    )]
+    #[error("authentication type 2 (IP Authentication Header) without an AH header")]
     AuthAh,
     #[error("unknown authentication type {ty}")]
     AuthType { ty: u8 },
@@ -36,6 +34,12 @@ pub enum DecodeError {
     IpHeader { reason: &'static str },
     #[error("not VRRP: IP protocol {protocol}")]
     NotVrrp { protocol: u8 },
+    #[error("malformed IPsec AH header: {reason}")]
+    AhHeader { reason: &'static str },
+    #[error("AH ICV (HMAC-MD5-96) does not match: another auth_pass, or the packet was altered")]
+    AhIcv,
+    #[error("AH SPI {spi:#010x} is not the source address {src} (keepalived's rule)")]
+    AhSpi { spi: u32, src: std::net::Ipv4Addr },
 }
 
 impl DecodeError {
@@ -54,6 +58,9 @@ impl DecodeError {
             DecodeError::AuthType { .. } => "auth_type",
             DecodeError::IpHeader { .. } => "ip_header",
             DecodeError::NotVrrp { .. } => "not_vrrp",
+            DecodeError::AhHeader { .. } => "ah_header",
+            // keepalived counts both as auth_failure.
+            DecodeError::AhIcv | DecodeError::AhSpi { .. } => "auth_failure",
         }
     }
 }
@@ -78,4 +85,6 @@ pub enum EncodeError {
     },
     #[error("VRRPv3 has no authentication")]
     AuthInV3,
+    #[error("only a VRRPv2 advert with AH authentication goes in an AH header")]
+    NotAh,
 }

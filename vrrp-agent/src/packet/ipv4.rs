@@ -5,11 +5,20 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Advert, DecodeError, IPPROTO_VRRP, RxMeta};
 
-/// The metadata of an IPv4 packet carrying VRRP and its payload (the VRRP message, still
-/// bytes). Honours the header length field (options are skipped) and the total length
-/// (trailing bytes, such as Ethernet padding, are ignored); rejects fragments and other
-/// protocols.
-pub fn split_ipv4_packet(packet: &[u8]) -> Result<(RxMeta, &[u8]), DecodeError> {
+/// A well-formed, unfragmented IPv4 packet, split.
+pub(super) struct Ipv4Split<'a> {
+    pub meta: RxMeta,
+    pub protocol: u8,
+    /// The header, options included (IHL bytes).
+    pub header: &'a [u8],
+    /// The payload, up to the total length.
+    pub payload: &'a [u8],
+}
+
+/// Splits an IPv4 packet of any protocol. Honours the header length field (options are
+/// skipped) and the total length (trailing bytes, such as Ethernet padding, are ignored);
+/// rejects fragments.
+pub(super) fn split_ipv4(packet: &[u8]) -> Result<Ipv4Split<'_>, DecodeError> {
     let ip_err = |reason| DecodeError::IpHeader { reason };
     if packet.len() < 20 {
         return Err(ip_err("shorter than 20 bytes"));
@@ -28,11 +37,6 @@ pub fn split_ipv4_packet(packet: &[u8]) -> Result<(RxMeta, &[u8]), DecodeError> 
     if u16::from_be_bytes([packet[6], packet[7]]) & 0x3fff != 0 {
         return Err(ip_err("fragmented"));
     }
-    if packet[9] != IPPROTO_VRRP {
-        return Err(DecodeError::NotVrrp {
-            protocol: packet[9],
-        });
-    }
     let meta = RxMeta {
         src: IpAddr::V4(Ipv4Addr::new(
             packet[12], packet[13], packet[14], packet[15],
@@ -42,7 +46,26 @@ pub fn split_ipv4_packet(packet: &[u8]) -> Result<(RxMeta, &[u8]), DecodeError> 
         )),
         ttl: packet[8],
     };
-    Ok((meta, &packet[ihl..total]))
+    Ok(Ipv4Split {
+        meta,
+        protocol: packet[9],
+        header: &packet[..ihl],
+        payload: &packet[ihl..total],
+    })
+}
+
+/// The metadata of an IPv4 packet carrying VRRP and its payload (the VRRP message, still
+/// bytes). Honours the header length field (options are skipped) and the total length
+/// (trailing bytes, such as Ethernet padding, are ignored); rejects fragments and other
+/// protocols.
+pub fn split_ipv4_packet(packet: &[u8]) -> Result<(RxMeta, &[u8]), DecodeError> {
+    let split = split_ipv4(packet)?;
+    if split.protocol != IPPROTO_VRRP {
+        return Err(DecodeError::NotVrrp {
+            protocol: split.protocol,
+        });
+    }
+    Ok((split.meta, split.payload))
 }
 
 /// [`split_ipv4_packet`], then decodes the advert.

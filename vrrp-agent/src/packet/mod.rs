@@ -1,17 +1,20 @@
 //! Pure VRRP codec: RFC 5798 (VRRPv3, IPv4 and IPv6) and RFC 3768 (VRRPv2 with auth types
-//! none and simple password) adverts, their checksums, the IPv4 header in front of them, and
-//! the gratuitous ARP / unsolicited neighbour advertisement frames sent on takeover.
+//! none and simple password, and RFC 2338's IPsec AH as keepalived implements it) adverts,
+//! their checksums, the IPv4 header (and AH header) in front of them, and the gratuitous ARP /
+//! unsolicited neighbour advertisement frames sent on takeover.
 //!
 //! No I/O, no clock, no allocation beyond the returned buffers, and it imports nothing else of
 //! this crate: everything here is testable on plain byte slices. Decoding never panics; every
 //! rejected packet maps to one [`DecodeError`] kind so it can be counted.
 //!
-//! Files: `advert` (the VRRP message), `checksum`, `interval` ([`Centisecs`]), `error`,
+//! Files: `advert` (the VRRP message), `ah` (the IPsec AH around VRRPv2, HMAC-MD5-96 through
+//! RustCrypto's `hmac` and `md-5`), `checksum`, `interval` ([`Centisecs`]), `error`,
 //! `ipv4` (the IPv4 header a raw socket delivers), `garp` and `ndp` (the takeover frames,
 //! built like keepalived's), `ethernet` (their Ethernet header), `bytes` (panic-free field
 //! reads).
 
 mod advert;
+mod ah;
 mod bytes;
 mod checksum;
 mod error;
@@ -22,6 +25,9 @@ mod ipv4;
 mod ndp;
 
 pub use advert::{Advert, Auth, RxMeta, VRRP_HEADER_LEN, Version};
+pub use ah::{
+    AH_HEADER_LEN, AhIpv4, AhPacket, IPPROTO_AH, compute_icv, encode_ah_packet, split_ah_packet,
+};
 pub use checksum::{internet_checksum, pseudo_header_checksum, vrrp_checksum};
 pub use error::{DecodeError, EncodeError};
 pub use ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6};

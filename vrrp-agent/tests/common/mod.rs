@@ -9,8 +9,8 @@ use std::{
 
 use pcap_file::{DataLink, pcap::PcapReader};
 use vrrp_agent::packet::{
-    Advert, Auth, Centisecs, IPPROTO_VRRP, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, Version,
-    internet_checksum,
+    Advert, Auth, Centisecs, IPPROTO_AH, IPPROTO_VRRP, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6,
+    VRRP_TTL, Version, internet_checksum,
 };
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/keepalived/");
@@ -50,6 +50,11 @@ pub enum Frame<'a> {
     V4Advert {
         ip_packet: &'a [u8],
     },
+    /// An IPv4 packet carrying an IPsec AH header (keepalived's `auth_type AH`), from its
+    /// IPv4 header on.
+    V4AhAdvert {
+        ip_packet: &'a [u8],
+    },
     /// An IPv6 packet carrying VRRP: the VRRP message and what the IPv6 header says.
     V6Advert {
         vrrp: &'a [u8],
@@ -74,6 +79,7 @@ pub fn classify(frame: &[u8]) -> Frame<'_> {
     match ethertype {
         0x0806 => Frame::Arp,
         0x0800 if payload[9] == IPPROTO_VRRP => Frame::V4Advert { ip_packet: payload },
+        0x0800 if payload[9] == IPPROTO_AH => Frame::V4AhAdvert { ip_packet: payload },
         0x86dd => {
             let len = usize::from(u16::from_be_bytes([payload[4], payload[5]]));
             let octets = |at: usize| -> [u8; 16] { payload[at..at + 16].try_into().unwrap() };
