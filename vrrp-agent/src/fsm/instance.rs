@@ -12,10 +12,11 @@ use super::{
     State, VirtualAddress, VirtualRoute,
     garp::GarpSchedule,
     receive,
+    replay::AhSequence,
     timing::{master_down_interval, skew_time},
     tracking::Tracking,
 };
-use crate::packet::{Advert, Centisecs, Version};
+use crate::packet::{Advert, Auth, Centisecs, Version};
 
 /// A snapshot for status reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub struct Instance {
     last_transition: Option<(Instant, Reason)>,
     /// The highest priority heard in any other router's valid advert (for the fencing lease).
     highest_peer_priority: u8,
+    /// AH sequence numbers and keepalived's anti-replay rule (`auth_type AH` only).
+    ah_sequence: AhSequence,
     counters: Counters,
     outputs: VecDeque<Output>,
 }
@@ -85,6 +88,7 @@ impl Instance {
             last_reassert: None,
             last_transition: None,
             highest_peer_priority: 0,
+            ah_sequence: AhSequence::default(),
             counters: Counters::default(),
             outputs: VecDeque::new(),
         })
@@ -100,6 +104,11 @@ impl Instance {
 
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The AH sequence number last sent or accepted (0 unless `auth_type AH`).
+    pub fn ah_sequence(&self) -> u32 {
+        self.ah_sequence.current()
     }
 
     /// Whether this instance is master or would be (for sync-group promotion).
@@ -188,7 +197,11 @@ impl Instance {
         match input {
             Input::Startup => self.startup(now),
             Input::Resume => {
-                if !self.running && self.fault_reason().is_none() {
+                // Not with AH (keepalived refuses initial state MASTER with AH for the same
+                // reason): a new process counts AH sequence numbers from 0, which the backups,
+                // holding the last number we sent, would refuse as replays until they took
+                // over themselves. Start as BACKUP and learn the number from the next master.
+                if !self.running && self.fault_reason().is_none() && !self.uses_ah() {
                     self.running = true;
                     self.become_master(now, Reason::Resumed);
                 } else {
@@ -306,13 +319,14 @@ impl Instance {
             return;
         }
         let priority = self.effective_priority();
-        let accepted = match receive::check(&self.config, priority, src, &advert) {
-            Ok(a) => a,
-            Err(e) => {
-                self.counters.rx_errors.bump(e.kind());
-                return;
-            }
-        };
+        let accepted =
+            match receive::check(&self.config, priority, src, &advert, &mut self.ah_sequence) {
+                Ok(a) => a,
+                Err(e) => {
+                    self.counters.rx_errors.bump(e.kind());
+                    return;
+                }
+            };
         self.counters.adverts_rx += 1;
         self.highest_peer_priority = self.highest_peer_priority.max(advert.priority);
         if advert.priority == 0 {
@@ -324,6 +338,7 @@ impl Instance {
         let v3 = self.config.version == Version::V3;
         match self.state {
             State::Backup => {
+                self.ah_sequence.clear_cycled();
                 if advert.priority == 0 {
                     if self.master.is_some_and(|m| m != src) {
                         // A resignation from a router that is not the master we follow is
@@ -379,19 +394,27 @@ impl Instance {
                     } else {
                         self.config.advert_interval
                     };
+                    self.ah_sequence.clear_cycled();
                     self.become_backup(now, reason, interval);
                     self.master = Some(src);
-                } else if self
-                    .last_reassert
-                    .is_none_or(|t| now >= t + self.config.advert_interval.as_duration())
-                {
-                    // A lower master (split brain healing): the RFC discards; like keepalived
-                    // (unless `lower_prio_no_advert`) we also advertise at once so it steps
-                    // down without waiting for our next interval. At most once per interval,
-                    // so a peer that never yields cannot turn this into a storm.
-                    self.last_reassert = Some(now);
-                    self.send_advert(priority);
-                    self.adver_timer = Some(now + self.config.advert_interval.as_duration());
+                } else {
+                    // A lower master (split brain healing). With AH, number our adverts past
+                    // its own, or it would refuse them as replays (keepalived's rule).
+                    if let Auth::Ah { seq, .. } = advert.auth {
+                        self.ah_sequence.follow_lower_master(seq);
+                    }
+                    if self
+                        .last_reassert
+                        .is_none_or(|t| now >= t + self.config.advert_interval.as_duration())
+                    {
+                        // The RFC discards; like keepalived (unless `lower_prio_no_advert`)
+                        // we also advertise at once so it steps down without waiting for our
+                        // next interval. At most once per interval, so a peer that never
+                        // yields cannot turn this into a storm.
+                        self.last_reassert = Some(now);
+                        self.send_advert(priority);
+                        self.adver_timer = Some(now + self.config.advert_interval.as_duration());
+                    }
                 }
             }
             State::Initialize | State::Fault => {}
@@ -431,6 +454,7 @@ impl Instance {
     // ---- transitions --------------------------------------------------------------------
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
+        self.ah_sequence.becoming_master();
         self.transition(now, State::Master, reason);
         self.wants_master = None;
         self.counters.became_master += 1;
@@ -623,7 +647,16 @@ impl Instance {
         now < deadline
     }
 
+    fn uses_ah(&self) -> bool {
+        matches!(self.config.auth, Auth::Ah { .. })
+    }
+
     fn send_advert(&mut self, priority: u8) {
+        let auth = if self.uses_ah() {
+            self.config.auth.with_seq(self.ah_sequence.next_to_send())
+        } else {
+            self.config.auth
+        };
         self.counters.adverts_tx += 1;
         if priority == 0 {
             self.counters.priority_zero_tx += 1;
@@ -639,7 +672,7 @@ impl Instance {
                 .iter()
                 .map(|a| a.addr)
                 .collect(),
-            auth: self.config.auth,
+            auth,
         }));
     }
 

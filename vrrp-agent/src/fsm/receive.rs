@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeSet, net::IpAddr};
 
-use super::InstanceConfig;
+use super::{InstanceConfig, replay::AhSequence};
 use crate::packet::{Advert, Auth, Centisecs, Version};
 
 /// An advert the instance must not act on.
@@ -17,6 +17,8 @@ pub enum RxCheckError {
     AuthTypeMismatch,
     #[error("wrong password")]
     AuthFailure,
+    #[error("AH sequence number {seq} is not above {last}, the last one sent or accepted (replay)")]
+    Replay { seq: u32, last: u32 },
     #[error("VRRPv2 advert interval {got} differs from ours ({want}), RFC 3768 §7.1")]
     IntervalMismatch { got: Centisecs, want: Centisecs },
     #[error("VRRPv2 advert from a non-owner with an address list unlike ours")]
@@ -33,6 +35,7 @@ impl RxCheckError {
             RxCheckError::FamilyMismatch => "family_mismatch",
             RxCheckError::AuthTypeMismatch => "auth_type_mismatch",
             RxCheckError::AuthFailure => "auth_failure",
+            RxCheckError::Replay { .. } => "auth_replay",
             RxCheckError::IntervalMismatch { .. } => "interval_mismatch",
             RxCheckError::AddressList => "address_list",
             RxCheckError::WeAreOwner => "owner_conflict",
@@ -47,11 +50,14 @@ pub struct Accepted {
 }
 
 /// Runs the instance-level checks. `effective_priority` decides whether we are the owner.
+/// An AH advert (authenticated by the codec) also passes the anti-replay check of `ah`, which
+/// then takes its sequence number (keepalived does this before the remaining checks).
 pub fn check(
     config: &InstanceConfig,
     effective_priority: u8,
     src: IpAddr,
     advert: &Advert,
+    ah: &mut AhSequence,
 ) -> Result<Accepted, RxCheckError> {
     if advert.version != config.version {
         return Err(RxCheckError::VersionMismatch {
@@ -69,6 +75,12 @@ pub fn check(
                 if ours != theirs {
                     return Err(RxCheckError::AuthFailure);
                 }
+            }
+            (Auth::Ah { key: ours, .. }, Auth::Ah { key: theirs, seq }) => {
+                if ours != theirs {
+                    return Err(RxCheckError::AuthFailure);
+                }
+                ah.accept(*seq)?;
             }
             _ => return Err(RxCheckError::AuthTypeMismatch),
         }

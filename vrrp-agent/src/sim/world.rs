@@ -11,7 +11,10 @@ use std::{
 use super::{NetConfig, OwnershipLedger, network::Network};
 use crate::{
     fsm::{Input, Instance, InstanceConfig, Output, Reason, State, SyncGroup},
-    packet::{Advert, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL},
+    packet::{
+        Advert, AhIpv4, Auth, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, encode_ah_packet,
+        split_ah_packet,
+    },
 };
 
 /// An output some instance produced, when.
@@ -46,7 +49,9 @@ struct Pending {
     to: usize,
     src: IpAddr,
     dst: IpAddr,
+    /// The VRRP message, or with AH the whole IPv4 packet (header, AH, VRRP).
     bytes: Vec<u8>,
+    ah: bool,
 }
 
 /// A deterministic simulation of routers running VRRP.
@@ -412,7 +417,16 @@ impl Sim {
             dst: p.dst,
             ttl: VRRP_TTL,
         };
-        let input = match Advert::decode(&p.bytes, &meta) {
+        // An AH instance listens on protocol 51 only, the others on 112 only (as the agent's
+        // sockets do): what the receiver does not listen to never reaches it.
+        let decoded = match (self.instances[p.to].config.auth, p.ah) {
+            (Auth::Ah { key, .. }, true) => {
+                split_ah_packet(&p.bytes).and_then(|packet| packet.decode(&key, false, true))
+            }
+            (Auth::Ah { .. }, false) | (_, true) => return,
+            (_, false) => Advert::decode(&p.bytes, &meta),
+        };
+        let input = match decoded {
             Ok(advert) => Input::Advert { src: p.src, advert },
             Err(e) => Input::RxDecodeError(e),
         };
@@ -474,9 +488,20 @@ impl Sim {
         } else {
             IpAddr::V6(VRRP_GROUP_V6)
         };
-        let bytes = advert
-            .encode(src, dst)
-            .unwrap_or_else(|e| panic!("the state machine produced an unencodable advert: {e}"));
+        let ah = matches!(advert.auth, Auth::Ah { .. });
+        let bytes = match (ah, src, dst) {
+            (true, IpAddr::V4(src), IpAddr::V4(dst)) => encode_ah_packet(
+                advert,
+                &AhIpv4 {
+                    src,
+                    dst,
+                    id: 1,
+                    unicast: false,
+                },
+            ),
+            _ => advert.encode(src, dst),
+        }
+        .unwrap_or_else(|e| panic!("the state machine produced an unencodable advert: {e}"));
         let (segment, vrid, node) = {
             let f = &self.instances[from];
             (f.segment, f.config.vrid, f.node)
@@ -498,6 +523,7 @@ impl Sim {
                     src,
                     dst,
                     bytes: bytes.clone(),
+                    ah,
                 }));
             }
         }
