@@ -178,28 +178,33 @@ fn instance_value_errors() {
 #[test]
 fn authentication_errors() {
     ka_fails(
-        &ka_instance("    authentication {\n        auth_type AH\n        auth_pass x\n    }"),
-        8,
-        "auth_type: AH (IPsec authentication header) is not supported; use PASS or no authentication",
-    );
-    ka_fails(
         &ka_instance("    authentication {\n        auth_type XYZ\n    }"),
         8,
-        "auth_type: expected PASS, got `XYZ`",
+        "auth_type: expected PASS or AH, got `XYZ`",
     );
-    ka_fails(
-        &ka_instance("    authentication {\n        auth_type PASS\n    }"),
-        8,
-        "authentication: auth_type PASS needs an auth_pass",
-    );
-    // The state machine's own check, placed at the authentication block.
-    ka_fails(
-        &ka_instance(
-            "    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }",
-        ),
-        8,
-        "instance VI_1: authentication exists in VRRPv2 only",
-    );
+    for ty in ["PASS", "AH"] {
+        ka_fails(
+            &ka_instance(&format!(
+                "    authentication {{\n        auth_type {ty}\n    }}"
+            )),
+            8,
+            &format!("authentication: auth_type {ty} needs an auth_pass"),
+        );
+    }
+    // keepalived ignores authentication with version 3 and sends unauthenticated adverts;
+    // refused here, at the authentication block.
+    for ty in ["PASS", "AH"] {
+        ka_fails(
+            &ka_instance(&format!(
+                "    version 3\n    authentication {{\n        auth_type {ty}\n        auth_pass x\n    }}"
+            )),
+            8,
+            &format!(
+                "vrrp_instance VI_1: authentication (auth_type {ty}) needs VRRPv2 (`version 2`); \
+                 keepalived ignores it with version 3 and sends unauthenticated adverts"
+            ),
+        );
+    }
 }
 
 #[test]

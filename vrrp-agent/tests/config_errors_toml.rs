@@ -48,6 +48,11 @@ fn syntax_and_schema_errors_come_with_their_line() {
         "unknown variant `MASTER`, expected `backup` or `master`",
     );
     toml_fails(
+        &toml_instance("auth_type = \"AH\""),
+        6,
+        "unknown variant `AH`, expected `pass` or `ah`",
+    );
+    toml_fails(
         "[[instance]]\nname = \"a\"\nvrid = 1\n",
         1,
         "missing field `interface`",
@@ -114,6 +119,23 @@ fn instance_value_errors() {
             "auth_pass = \"secret\"",
             6,
             "instance VI_1: authentication exists in VRRPv2 only",
+        ),
+        (
+            "auth_type = \"ah\"\nauth_pass = \"secret\"",
+            7,
+            "instance VI_1: authentication exists in VRRPv2 only",
+        ),
+        (
+            "version = 2\nauth_type = \"ah\"",
+            7,
+            "instance `VI_1`: auth_type needs an auth_pass",
+        ),
+        (
+            "version = 2\nstate = \"master\"\nauth_type = \"ah\"\nauth_pass = \"secret\"",
+            8,
+            "instance `VI_1`: auth_type: an AH instance starts as backup unless it owns the \
+             addresses (priority 255): it must first learn the sequence number from the \
+             master's adverts (keepalived clears `state MASTER` too); remove state = \"master\"",
         ),
         (
             "netns = \"a/b\"",

@@ -14,7 +14,7 @@ use vrrp_agent::{
 
 fn all_configs() -> Vec<std::path::PathBuf> {
     let files = files_ending(&keepalived_fixtures_dir(), ".conf");
-    assert_eq!(files.len(), 8, "two nodes for each of the four captures");
+    assert_eq!(files.len(), 10, "two nodes for each of the five captures");
     files
 }
 
@@ -71,6 +71,24 @@ fn v2_pass_has_the_password_and_whole_seconds() {
             vaddr("192.168.1.112", 32, Some("ha-a"), None, false),
         ]
     );
+}
+
+#[test]
+fn v2_ah_has_the_key_of_the_capture() {
+    for node in ["a", "b"] {
+        let path = keepalived_fixtures_dir().join(format!("v2-ah.node-{node}.conf"));
+        let c = load_ok(&path).config;
+        let v = &instance(&c, "VR_1").vrrp;
+        assert_eq!(v.version, Version::V2);
+        assert_eq!(
+            v.auth,
+            Auth::Ah {
+                key: *b"secret12",
+                seq: 0
+            }
+        );
+        assert_eq!(v.advert_interval, Centisecs(100));
+    }
 }
 
 #[test]

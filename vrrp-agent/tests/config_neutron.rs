@@ -13,8 +13,8 @@ use vrrp_agent::{
     packet::{Auth, Centisecs, Version},
 };
 
-/// KeepalivedConfTestCase.expected with `auth_type PASS` (the verbatim text says AH, which
-/// is refused: see `the_verbatim_text_with_ah_is_refused_at_the_auth_type_line`).
+/// KeepalivedConfTestCase.expected with `auth_type PASS` (the verbatim text says AH: see
+/// `the_verbatim_text_with_ah_imports_and_starts_as_backup_as_keepalived_does`).
 #[test]
 fn conf_test_case_imports_both_instances() {
     let loaded = load_ok(&config_fixture("neutron-unit-conf-pass.conf"));
@@ -109,15 +109,39 @@ fn conf_test_case_imports_both_instances() {
     );
 }
 
+/// The verbatim text (`auth_type AH`, as Neutron's functional tests run keepalived): the
+/// same instances with an AH key, and VR_1's `state MASTER` cleared to BACKUP with a warning,
+/// as keepalived 2.2.7 does ("Initial state master is incompatible with AH authentication").
 #[test]
-fn the_verbatim_text_with_ah_is_refused_at_the_auth_type_line() {
-    let path = config_fixture("neutron-unit-conf-ah.conf");
-    let err = vrrp_agent::config::load(&path).unwrap_err();
-    assert_eq!(err.file, path);
-    assert_eq!(err.line, 13);
+fn the_verbatim_text_with_ah_imports_and_starts_as_backup_as_keepalived_does() {
+    let ah = load_ok(&config_fixture("neutron-unit-conf-ah.conf"));
+    let pass = load_ok(&config_fixture("neutron-unit-conf-pass.conf"));
+    let vr1 = instance(&ah.config, "VR_1");
     assert_eq!(
-        err.message,
-        "auth_type: AH (IPsec authentication header) is not supported; use PASS or no authentication"
+        vr1.vrrp.auth,
+        Auth::Ah {
+            key: *b"pass123\0",
+            seq: 0
+        }
+    );
+    assert_eq!(vr1.vrrp.initial_state, InitialState::Backup);
+    // Everything else is what the PASS text gives.
+    let mut expected = instance(&pass.config, "VR_1").clone();
+    expected.vrrp.auth = vr1.vrrp.auth;
+    expected.vrrp.initial_state = InitialState::Backup;
+    assert_eq!(*vr1, expected);
+    assert_eq!(
+        instance(&ah.config, "VR_2"),
+        instance(&pass.config, "VR_2"),
+        "VR_2 has no authentication and keeps state MASTER"
+    );
+    assert_eq!(
+        warning_lines(&ah.warnings),
+        [
+            (2, "`notification_email_from` in global_defs is not supported, ignored (vrrp-agent sends no e-mail)".to_string()),
+            (6, "vrrp_instance VR_1: state MASTER with auth_type AH starts as BACKUP, as keepalived does (a new AH master must first learn the sequence number from the current master's adverts)".to_string()),
+            (38, "instance `VR_2`: mcast_src_ip 224.0.0.1 is a multicast address; adverts cannot be sent from it".to_string()),
+        ]
     );
 }
 

@@ -162,6 +162,33 @@ fn global_sync_groups_and_versions() {
     assert_eq!(c.sync_groups[0].notify.any.as_deref(), Some("/bin/g"));
 }
 
+/// `auth_type`: "pass" (the default with an `auth_pass`) or "ah" (keepalived's `auth_type
+/// AH`); the AH key is the password zero padded to 8 bytes, like keepalived's `auth_data`.
+#[test]
+fn auth_type_pass_or_ah() {
+    for (extra, want) in [
+        ("auth_pass = \"secret\"", Auth::Simple(*b"secret\0\0")),
+        (
+            "auth_type = \"pass\"\nauth_pass = \"secret\"",
+            Auth::simple("secret"),
+        ),
+        (
+            "auth_type = \"ah\"\nauth_pass = \"secret\"",
+            Auth::Ah {
+                key: *b"secret\0\0",
+                seq: 0,
+            },
+        ),
+        (
+            "auth_type = \"ah\"\nauth_pass = \"secret\"\npriority = 255\nstate = \"master\"",
+            Auth::ah("secret"),
+        ),
+    ] {
+        let c = toml_ok(&toml_instance(&format!("version = 2\n{extra}"))).config;
+        assert_eq!(instance(&c, "VI_1").vrrp.auth, want, "{extra}");
+    }
+}
+
 #[test]
 fn garp_table() {
     let c = toml_ok(&toml_instance(

@@ -31,6 +31,7 @@ pub(crate) struct Raw {
     pub name: String,
     pub line: usize,
     pub state: Option<InitialState>,
+    pub state_line: usize,
     pub interface: Option<String>,
     pub vrid: Option<u8>,
     pub priority: Option<u8>,
@@ -130,6 +131,7 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
     match key {
         "state" => {
             let v = args::one(diag, s)?;
+            raw.state_line = line;
             raw.state = Some(match v.to_ascii_uppercase().as_str() {
                 "MASTER" => InitialState::Master,
                 "BACKUP" => InitialState::Backup,

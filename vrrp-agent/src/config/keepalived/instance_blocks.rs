@@ -23,32 +23,29 @@ use crate::{
     packet::Auth,
 };
 
-/// `authentication { auth_type PASS auth_pass X }`. AH is refused; `None` when no type is set.
+/// An `auth_type`: how to make the [`Auth`] from the password, its name, its line.
+type AuthType = (fn(&str) -> Auth, &'static str, usize);
+
+/// `authentication { auth_type PASS|AH auth_pass X }`; `None` when no type is set.
 pub(crate) fn authentication(
     diag: &mut Diag,
     stmt: &Stmt,
     section: &str,
 ) -> Result<Option<Auth>, ConfigError> {
-    let mut pass_type_line = None;
+    let mut auth_type: Option<AuthType> = None;
     let mut password = None;
     for s in args::block(diag, stmt, false)? {
         match s.keyword() {
             "auth_type" => {
                 let v = args::one(diag, s)?;
-                match v {
-                    "PASS" => pass_type_line = Some(s.line),
-                    "AH" => {
-                        return Err(diag.error(
-                            s.line,
-                            "auth_type: AH (IPsec authentication header) is not supported; use PASS or no authentication",
-                        ));
-                    }
+                auth_type = Some(match v {
+                    "PASS" => (Auth::simple, "PASS", s.line),
+                    "AH" => (Auth::ah, "AH", s.line),
                     _ => {
-                        return Err(
-                            diag.error(s.line, format!("auth_type: expected PASS, got `{v}`"))
-                        );
+                        return Err(diag
+                            .error(s.line, format!("auth_type: expected PASS or AH, got `{v}`")));
                     }
-                }
+                });
             }
             "auth_pass" => {
                 let v = args::one(diag, s)?;
@@ -69,15 +66,16 @@ pub(crate) fn authentication(
             _ => args::unknown(diag, s, &format!("{section} authentication")),
         }
     }
-    match (pass_type_line, password) {
-        (Some(_), Some((p, _))) => Ok(Some(Auth::simple(&p))),
-        (Some(line), None) => {
-            Err(diag.error(line, "authentication: auth_type PASS needs an auth_pass"))
-        }
+    match (auth_type, password) {
+        (Some((make, _, _)), Some((p, _))) => Ok(Some(make(&p))),
+        (Some((_, name, line)), None) => Err(diag.error(
+            line,
+            format!("authentication: auth_type {name} needs an auth_pass"),
+        )),
         (None, Some((_, line))) => {
             diag.warn(
                 line,
-                "authentication: auth_pass without auth_type PASS, ignored",
+                "authentication: auth_pass without auth_type PASS or AH, ignored",
             );
             Ok(None)
         }

@@ -1,8 +1,9 @@
 //! Turns a [`Raw`] instance into a draft with keepalived's defaults: state BACKUP (MASTER
 //! when priority is 255), priority 100 (255 for `state MASTER`), advert_int 1 s, version
 //! from `vrrp_version` (3 for IPv6), preempt unless `nopreempt`, accept unless `no_accept`,
-//! and the `global_defs` garp settings. The advert interval is checked for its version here,
-//! where the `advert_int` line is known.
+//! and the `global_defs` garp settings. The advert interval and authentication are checked
+//! for the version here, where their lines are known; `state MASTER` with AH becomes BACKUP
+//! with a warning, as in keepalived.
 //!
 //! Imports `super::{global, instance}`, `crate::config::{diag, draft, types, values}`, `crate::fsm`,
 //! `crate::packet`.
@@ -20,7 +21,7 @@ use crate::{
 };
 
 pub(crate) fn build(
-    diag: &Diag,
+    diag: &mut Diag,
     raw: Raw,
     defaults: &Defaults,
 ) -> Result<DraftInstance, ConfigError> {
@@ -28,6 +29,7 @@ pub(crate) fn build(
         name,
         line,
         state,
+        state_line,
         interface,
         vrid,
         priority,
@@ -72,16 +74,47 @@ pub(crate) fn build(
     let ipv6 = native_ipv6 || first_v6 == Some(true);
     let version = version.unwrap_or(if ipv6 { Version::V3 } else { defaults.version });
     let advert_interval = interval(diag, advert, version, InstanceLines::or(lines.advert, line))?;
+    if version == Version::V3
+        && let Some(auth) = &auth
+    {
+        return Err(diag.error(
+            InstanceLines::or(lines.auth, line),
+            format!(
+                "vrrp_instance {name}: authentication (auth_type {}) needs VRRPv2 (`version 2`); \
+                 keepalived ignores it with version 3 and sends unauthenticated adverts",
+                if matches!(auth, Auth::Ah { .. }) {
+                    "AH"
+                } else {
+                    "PASS"
+                }
+            ),
+        ));
+    }
     let priority = priority.unwrap_or(if state == Some(InitialState::Master) {
         255
     } else {
         100
     });
-    let initial_state = state.unwrap_or(if priority == 255 {
+    let mut initial_state = state.unwrap_or(if priority == 255 {
         InitialState::Master
     } else {
         InitialState::Backup
     });
+    if initial_state == InitialState::Master
+        && priority != 255
+        && matches!(auth, Some(Auth::Ah { .. }))
+    {
+        // keepalived: "Initial state master is incompatible with AH authentication".
+        diag.warn(
+            InstanceLines::or(state_line, line),
+            format!(
+                "vrrp_instance {name}: state MASTER with auth_type AH starts as BACKUP, as \
+                 keepalived does (a new AH master must first learn the sequence number from \
+                 the current master's adverts)"
+            ),
+        );
+        initial_state = InitialState::Backup;
+    }
     let garp = GarpConfig {
         master_repeat: garp_repeat.unwrap_or(defaults.garp.master_repeat),
         master_delay: garp_delay.unwrap_or(defaults.garp.master_delay),

@@ -99,8 +99,14 @@ pub(crate) fn convert(
         None if priority == 255 => InitialState::Master,
         None => InitialState::Backup,
     };
+    let auth_type = i.auth_type.as_ref().map(|t| (*t.get_ref(), t.span()));
     let auth = match &i.auth_pass {
-        None => Auth::None,
+        None => {
+            if let Some((_, span)) = auth_type {
+                return Err(ctx.error(span, format!("{} needs an auth_pass", key("auth_type"))));
+            }
+            Auth::None
+        }
         Some(p) => {
             lines.auth = ctx.line(p.span());
             let pass = p.get_ref();
@@ -114,7 +120,24 @@ pub(crate) fn convert(
                     ),
                 ));
             }
-            Auth::simple(pass)
+            match auth_type {
+                None | Some((schema::AuthType::Pass, _)) => Auth::simple(pass),
+                Some((schema::AuthType::Ah, span)) => {
+                    if initial_state == InitialState::Master && priority != 255 {
+                        return Err(ctx.error(
+                            span,
+                            format!(
+                                "{}: an AH instance starts as backup unless it owns the \
+                                 addresses (priority 255): it must first learn the sequence \
+                                 number from the master's adverts (keepalived clears `state \
+                                 MASTER` too); remove state = \"master\"",
+                                key("auth_type")
+                            ),
+                        ));
+                    }
+                    Auth::ah(pass)
+                }
+            }
         }
     };
     let ip = |ctx: &Ctx, k: &str, v: &Spanned<String>| {

@@ -75,6 +75,16 @@ pub(crate) enum State {
     Master,
 }
 
+/// `auth_type`: what `auth_pass` is (VRRPv2 only).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum AuthType {
+    /// Simple password, sent in clear text (the default).
+    Pass,
+    /// IPsec AH with HMAC-MD5-96, as keepalived's `auth_type AH`.
+    Ah,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Instance {
@@ -91,6 +101,7 @@ pub(crate) struct Instance {
     pub preempt_delay: Option<Spanned<f64>>,
     pub accept: Option<bool>,
     pub state: Option<State>,
+    pub auth_type: Option<Spanned<AuthType>>,
     pub auth_pass: Option<Spanned<String>>,
     pub unicast_src: Option<Spanned<String>>,
     pub mcast_src: Option<Spanned<String>>,
