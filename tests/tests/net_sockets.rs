@@ -3,7 +3,8 @@
 //! for and the group as destination, and decode; the sender does not hear itself; a TTL 64
 //! packet is delivered with TTL 64 for the agent to reject; unicast reaches a peer; a socket
 //! hears only its own interface; the source on the wire is the one asked for among several
-//! addresses. Needs root, no eBPF object.
+//! addresses; AH packets (keepalived's `auth_type AH`) leave and arrive byte for byte on the
+//! AH socket only. Needs root, no eBPF object.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6},
@@ -14,8 +15,8 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use vrrp_agent::{
     net::{AsyncVrrpSocket, Received, VrrpSocket},
     packet::{
-        Advert, Auth, Centisecs, DecodeError, IPPROTO_VRRP, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6,
-        Version,
+        Advert, AhIpv4, Auth, Centisecs, DecodeError, IPPROTO_VRRP, RxMeta, VRRP_GROUP_V4,
+        VRRP_GROUP_V6, Version, encode_ah_packet, split_ah_packet,
     },
 };
 use vrrp_tests::{
@@ -412,4 +413,71 @@ async fn v4_source_is_the_one_asked_for_among_several() {
 async fn v6_source_is_the_one_asked_for_among_several() {
     require_root();
     the_source_is_the_one_asked_for(true).await;
+}
+
+/// Opens the AH socket (IP protocol 51, `IP_HDRINCL`) on `ifname` inside `ns`.
+fn open_ah(ns: &NetNs, ifname: &str) -> AsyncVrrpSocket {
+    let index = ifindex(ns, ifname);
+    let socket = inside(ns, || VrrpSocket::open_ah(index, ifname))
+        .unwrap_or_else(|e| panic!("opening an AH socket on {ifname}: {e}"));
+    assert!(socket.is_ah() && !socket.is_ipv6());
+    let sock = SockRef::from(&socket);
+    assert!(sock.header_included_v4().unwrap(), "IP_HDRINCL");
+    assert!(!sock.multicast_loop_v4().unwrap());
+    assert_eq!(sock.device().unwrap().as_deref(), Some(ifname.as_bytes()));
+    socket.into_async().expect("registering with the runtime")
+}
+
+/// keepalived's `auth_type AH`: the agent writes the whole IPv4 packet (the ICV covers its
+/// header) and the kernel sends exactly those bytes, multicast and unicast; the receiving AH
+/// socket delivers them whole, they authenticate with the key, and neither the sender's own
+/// AH socket nor a protocol-112 socket on the receiving interface hears them.
+#[tokio::test]
+async fn ah_packets_travel_byte_for_byte_and_only_to_ah_sockets() {
+    require_root();
+    let pair = Pair::new();
+    let a = open_ah(&pair.a, "vs-a");
+    let b = open_ah(&pair.b, "vs-b");
+    let b_plain = open(&pair.b, "vs-b", false);
+    let b_index = ifindex(&pair.b, "vs-b");
+    let mut sent_advert = advert(Version::V2, 11, vec!["10.77.0.100".parse().unwrap()]);
+    sent_advert.auth = Auth::ah("secret12").with_seq(5);
+    for (dst, unicast) in [(VRRP_GROUP_V4, false), (B_V4, true)] {
+        let bytes = encode_ah_packet(
+            &sent_advert,
+            &AhIpv4 {
+                src: A_V4,
+                dst,
+                id: 9,
+                unicast,
+            },
+        )
+        .unwrap();
+        a.send(&bytes, A_V4.into(), dst.into())
+            .await
+            .unwrap_or_else(|e| panic!("send AH to {dst}: {e}"));
+        let got = next(&b, &format!("AH advert to {dst}")).await;
+        assert_eq!(got.ifindex, b_index);
+        assert_eq!(
+            got.meta,
+            RxMeta {
+                src: A_V4.into(),
+                dst: dst.into(),
+                ttl: 255
+            }
+        );
+        assert_eq!(got.ah_packet.as_deref(), Some(&bytes[..]), "as written");
+        assert_eq!(got.vrrp, bytes[44..]);
+        let packet = split_ah_packet(got.ah_packet.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            packet.decode(b"secret12", unicast, true),
+            Ok(sent_advert.clone())
+        );
+        assert_eq!(
+            packet.decode(b"secret13", unicast, true),
+            Err(DecodeError::AhIcv)
+        );
+    }
+    nothing(&a, "the sender's AH socket (multicast loop off)").await;
+    nothing(&b_plain, "a protocol-112 socket").await;
 }

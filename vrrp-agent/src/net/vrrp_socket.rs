@@ -1,4 +1,6 @@
-//! A raw VRRP socket (IP protocol 112) for one interface and one address family.
+//! A raw VRRP socket (IP protocol 112) for one interface and one address family, or, for
+//! instances with `auth_type AH`, a raw IPv4 socket for IP protocol 51 (IPsec AH) carrying
+//! VRRPv2, which keepalived opens for them instead.
 //!
 //! [`VrrpSocket::open`] creates it in the network namespace of the *calling thread*: to open
 //! it in a router's namespace, call it inside `crate::netns::run_in`, whose thread has no
@@ -9,7 +11,9 @@
 //! Received packets carry their interface, source, destination and TTL / hop limit
 //! ([`Received`]); TTL 255 is *not* enforced here (that is `Advert::decode`'s receive check,
 //! so a wrong TTL can be counted). Sent messages leave with exactly the source address asked
-//! for, TTL / hop limit 255, out of this interface only.
+//! for, TTL / hop limit 255, out of this interface only. An AH socket sends and receives
+//! whole IPv4 packets (`IP_HDRINCL`: the AH ICV covers the IPv4 header, so the agent writes
+//! it, as keepalived does) and hands its packets over with the VRRP message split out.
 //!
 //! Files: `options` (socket options), `rx` and `tx` (one `recvmsg` / `sendmsg`); the IPv4
 //! header is split off by `packet::split_ipv4_packet`. Imports `crate::packet` (constants, `RxMeta`,
@@ -31,7 +35,7 @@ use tokio::io::{Interest, unix::AsyncFd};
 pub use rx::{Received, RecvError};
 
 use super::{async_fd, error::context, link, queue};
-use crate::packet::IPPROTO_VRRP;
+use crate::packet::{IPPROTO_AH, IPPROTO_VRRP};
 
 /// A raw VRRP socket, open and configured but not yet attached to a tokio runtime.
 #[derive(Debug)]
@@ -39,6 +43,7 @@ pub struct VrrpSocket {
     socket: Socket,
     ifindex: u32,
     ipv6: bool,
+    ah: bool,
 }
 
 impl VrrpSocket {
@@ -51,24 +56,48 @@ impl VrrpSocket {
     ///
     /// Fails if `ifname` is not the interface `ifindex` of this namespace.
     pub fn open(ifindex: u32, ifname: &str, ipv6: bool) -> io::Result<Self> {
+        Self::open_protocol(ifindex, ifname, ipv6, false)
+    }
+
+    /// Opens the socket of VRRPv2 with `auth_type AH` on interface `ifname` (index
+    /// `ifindex`): raw IPv4, IP protocol 51, with `IP_HDRINCL` (the caller sends whole IPv4
+    /// packets), and otherwise the options of [`VrrpSocket::open`]. Receives every AH packet
+    /// arriving on the interface (the kernel's own IPsec still sees them too).
+    pub fn open_ah(ifindex: u32, ifname: &str) -> io::Result<Self> {
+        Self::open_protocol(ifindex, ifname, false, true)
+    }
+
+    fn open_protocol(ifindex: u32, ifname: &str, ipv6: bool, ah: bool) -> io::Result<Self> {
         let what = format!(
-            "{} VRRP socket on {ifname}",
-            if ipv6 { "IPv6" } else { "IPv4" }
+            "{} {} socket on {ifname}",
+            if ipv6 { "IPv6" } else { "IPv4" },
+            if ah { "VRRP-in-AH" } else { "VRRP" },
         );
         link::check_ifindex(ifindex, ifname).map_err(context(&what))?;
         let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+        let (protocol, name) = if ah {
+            (IPPROTO_AH, "IPPROTO_AH")
+        } else {
+            (IPPROTO_VRRP, "IPPROTO_VRRP")
+        };
         let socket = Socket::new(
             domain,
             Type::RAW.nonblocking().cloexec(),
-            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+            Some(Protocol::from(i32::from(protocol))),
         )
-        .map_err(context(format!("{what}: socket(IPPROTO_VRRP)")))?;
+        .map_err(context(format!("{what}: socket({name})")))?;
         options::configure(&socket, ifindex, ifname, ipv6).map_err(context(&what))?;
+        if ah {
+            socket
+                .set_header_included_v4(true)
+                .map_err(context(format!("{what}: IP_HDRINCL")))?;
+        }
         queue::drain(socket.as_fd()).map_err(context(&what))?;
         Ok(Self {
             socket,
             ifindex,
             ipv6,
+            ah,
         })
     }
 
@@ -82,6 +111,11 @@ impl VrrpSocket {
         self.ipv6
     }
 
+    /// Whether this is an AH socket ([`VrrpSocket::open_ah`]).
+    pub fn is_ah(&self) -> bool {
+        self.ah
+    }
+
     /// Registers the socket with the tokio runtime of the caller (an error outside any
     /// runtime; the runtime needs IO enabled).
     pub fn into_async(self) -> io::Result<AsyncVrrpSocket> {
@@ -89,6 +123,7 @@ impl VrrpSocket {
             fd: async_fd::register_owned(self.socket)?,
             ifindex: self.ifindex,
             ipv6: self.ipv6,
+            ah: self.ah,
         })
     }
 }
@@ -106,6 +141,7 @@ pub struct AsyncVrrpSocket {
     fd: AsyncFd<Socket>,
     ifindex: u32,
     ipv6: bool,
+    ah: bool,
 }
 
 impl AsyncVrrpSocket {
@@ -119,13 +155,18 @@ impl AsyncVrrpSocket {
         self.ipv6
     }
 
+    /// Whether this is an AH socket ([`VrrpSocket::open_ah`]).
+    pub fn is_ah(&self) -> bool {
+        self.ah
+    }
+
     /// Waits for the next packet. A packet that cannot be used (see [`RecvError`]) is
     /// returned as an error and dropped; only [`RecvError::Io`] means the socket failed.
     pub async fn recv(&self) -> Result<Received, RecvError> {
         let mut buf = vec![0u8; rx::RECV_BUF_LEN];
         self.fd
             .async_io(Interest::READABLE, |socket| {
-                rx::receive(socket, self.ipv6, &mut buf)
+                rx::receive(socket, self.ipv6, self.ah, &mut buf)
             })
             .await?
     }
@@ -135,7 +176,7 @@ impl AsyncVrrpSocket {
     /// in [`recv`](Self::recv) (each packet goes to one of them).
     pub fn try_recv(&self) -> Option<Result<Received, RecvError>> {
         let mut buf = vec![0u8; rx::RECV_BUF_LEN];
-        match rx::receive(self.fd.get_ref(), self.ipv6, &mut buf) {
+        match rx::receive(self.fd.get_ref(), self.ipv6, self.ah, &mut buf) {
             Ok(outcome) => Some(outcome),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
             Err(e) => Some(Err(RecvError::Io(e))),
@@ -144,7 +185,9 @@ impl AsyncVrrpSocket {
 
     /// Sends one encoded VRRP message (checksum computed for `src`) from `src` to `dst` (the
     /// VRRP group or a unicast peer) out of this socket's interface. `src` must be an address
-    /// of this host (for IPv6 not tentative) and of the socket's family, as must `dst`.
+    /// of this host (for IPv6 not tentative) and of the socket's family, as must `dst`. On an
+    /// AH socket `vrrp` is the whole IPv4 packet (`packet::encode_ah_packet`), from `src` to
+    /// `dst` as its header says.
     pub async fn send(&self, vrrp: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
         self.check_addresses(src, dst)?;
         self.fd

@@ -27,7 +27,9 @@ use crate::{
     fsm::{Input, Instance, Output, Reason, State, SyncGroup},
     net::AsyncVrrpSocket,
     netlink::{AddrInfo, NetlinkEvent},
-    packet::{Advert, VRRP_GROUP_V4, VRRP_GROUP_V6},
+    packet::{
+        Advert, AhIpv4, Auth, VRRP_GROUP_V4, VRRP_GROUP_V6, encode_ah_packet, split_ah_packet,
+    },
 };
 
 /// One running instance.
@@ -45,6 +47,9 @@ pub(super) struct Slot {
     pub last_transition: Option<(SystemTime, State, State, Reason)>,
     /// Start as master at once (restart with a valid data-plane lease).
     pub resume: bool,
+    /// The IPv4 identification of our last AH advert (keepalived: 1, 2, ... skipping 0; the
+    /// AH ICV covers it, so the agent chooses it, not the kernel).
+    pub ip_id: u16,
 }
 
 impl Slot {
@@ -62,6 +67,7 @@ impl Slot {
             self.spec.netns.clone(),
             self.spec.interface.clone(),
             self.spec.vrrp.is_ipv6(),
+            self.ah_key().is_some(),
         )
     }
 
@@ -71,6 +77,15 @@ impl Slot {
         self.spec.interface == socket.1
             && self.spec.netns == socket.0
             && self.spec.vrrp.is_ipv6() == socket.2
+            && self.ah_key().is_some() == socket.3
+    }
+
+    /// The AH key of a VRRPv2 instance with `auth_type AH`.
+    fn ah_key(&self) -> Option<[u8; 8]> {
+        match self.spec.vrrp.auth {
+            Auth::Ah { key, .. } => Some(key),
+            _ => None,
+        }
     }
 }
 
@@ -468,7 +483,8 @@ impl Engine {
         }
     }
 
-    fn send_advert(&self, i: usize, advert: &Advert) {
+    fn send_advert(&mut self, i: usize, advert: &Advert) {
+        let ip_id = self.next_ip_id(i);
         let slot = self.slot(i);
         let Some(socket) = self
             .sockets
@@ -480,7 +496,8 @@ impl Engine {
         // The primary address (chosen at setup from unicast_src, mcast_src or the interface)
         // is also the state machine's side of the tie-break.
         let src = slot.fsm.status().primary;
-        let dsts: Vec<IpAddr> = if slot.spec.unicast_peers.is_empty() {
+        let unicast = !slot.spec.unicast_peers.is_empty();
+        let dsts: Vec<IpAddr> = if !unicast {
             vec![if slot.spec.vrrp.is_ipv6() {
                 IpAddr::V6(VRRP_GROUP_V6)
             } else {
@@ -491,7 +508,21 @@ impl Engine {
         };
         let name = slot.spec.vrrp.name.clone();
         for dst in dsts {
-            let bytes = match advert.encode(src, dst) {
+            let encoded = match (ip_id, src, dst) {
+                // With AH the whole IPv4 packet, as keepalived builds it: the same
+                // identification and sequence number for every unicast peer.
+                (Some(id), IpAddr::V4(src), IpAddr::V4(dst)) => encode_ah_packet(
+                    advert,
+                    &AhIpv4 {
+                        src,
+                        dst,
+                        id,
+                        unicast,
+                    },
+                ),
+                _ => advert.encode(src, dst),
+            };
+            let bytes = match encoded {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(instance = name, "cannot encode our advert: {e}");
@@ -509,6 +540,15 @@ impl Engine {
         }
     }
 
+    /// For an AH instance, the IPv4 identification of its next advert (keepalived's
+    /// `ip_id`: counts from 1 and skips 0, which the kernel would replace).
+    fn next_ip_id(&mut self, i: usize) -> Option<u16> {
+        let slot = self.slots[i].as_mut()?;
+        slot.ah_key()?;
+        slot.ip_id = slot.ip_id.wrapping_add(1).max(1);
+        Some(slot.ip_id)
+    }
+
     // ---- packets and netlink ------------------------------------------------------------
 
     fn on_packet(&mut self, socket: &SocketKey, received: crate::net::Received, now: Instant) {
@@ -524,8 +564,15 @@ impl Engine {
             return;
         };
         let src = received.meta.src;
-        let from_unicast_peer = self.slot(i).spec.unicast_peers.contains(&src);
-        let decoded = if from_unicast_peer {
+        let slot = self.slot(i);
+        let from_unicast_peer = slot.spec.unicast_peers.contains(&src);
+        let decoded = if let (Some(key), Some(packet)) = (slot.ah_key(), &received.ah_packet) {
+            // The ICV (with our key) and the SPI; the sequence number is the state
+            // machine's to judge. keepalived leaves the TTL out of the ICV of unicast
+            // instances and does not check it there.
+            let unicast = !slot.spec.unicast_peers.is_empty();
+            split_ah_packet(packet).and_then(|p| p.decode(&key, unicast, !from_unicast_peer))
+        } else if from_unicast_peer {
             Advert::decode_any_ttl(&received.vrrp, &received.meta)
         } else {
             Advert::decode(&received.vrrp, &received.meta)
@@ -735,6 +782,10 @@ impl Engine {
         slot.track = track;
         slot.spec = spec.clone();
         let ifindex = slot.ifindex;
+        // Switching to or from auth_type AH moves the instance to the other protocol's socket.
+        if let Err(e) = self.socket(&spec, ifindex) {
+            tracing::error!(instance = spec.vrrp.name, "reload: {e}");
+        }
         // Addresses, floating IPs and the advert allow-list may have changed: the data plane
         // must enforce the new ones (same identity, so same slot; ownership is kept).
         match self.namespace(&spec.netns) {

@@ -7,8 +7,9 @@ use crate::{
     netlink::NetlinkEvent,
 };
 
-/// Identifies a socket: (namespace, interface, IPv6).
-pub type SocketKey = (Option<String>, String, bool);
+/// Identifies a socket: (namespace, interface, IPv6, AH). AH instances (VRRPv2 with
+/// `auth_type AH`, IPv4) use a socket of their own: IP protocol 51 instead of 112.
+pub type SocketKey = (Option<String>, String, bool, bool);
 
 /// An instance slot and the generation of its occupant (events for a replaced instance are
 /// ignored).

@@ -87,9 +87,9 @@ impl Engine {
         }
         self.link_indexes.insert(known, index);
         self.dataplane.interface_recreated(netns, name);
-        for ipv6 in [false, true] {
+        for (ipv6, ah) in [(false, false), (true, false), (false, true)] {
             self.sockets
-                .remove(&(netns.clone(), name.to_string(), ipv6));
+                .remove(&(netns.clone(), name.to_string(), ipv6, ah));
         }
         let netlink = match self.namespace(netns) {
             Ok(ns) => ns.netlink.clone(),

@@ -21,6 +21,7 @@ use crate::{
     net::{AsyncVrrpSocket, RecvError, VrrpSocket},
     netlink::Netlink,
     netns,
+    packet::Auth,
 };
 
 /// Per network namespace.
@@ -173,6 +174,7 @@ impl Engine {
             tasks: Vec::new(),
             last_transition: None,
             resume,
+            ip_id: 0,
         };
         // Initial state of what is tracked, before startup.
         let now = Instant::now();
@@ -285,11 +287,12 @@ impl Engine {
         }
     }
 
-    /// Opens the VRRP socket for the instance's (namespace, interface, family) if needed and
-    /// starts its reader.
+    /// Opens the VRRP socket for the instance's (namespace, interface, family, AH or not) if
+    /// needed and starts its reader.
     pub(super) fn socket(&mut self, spec: &InstanceSpec, ifindex: u32) -> Result<(), SetupError> {
         let ipv6 = spec.vrrp.is_ipv6();
-        let key: SocketKey = (spec.netns.clone(), spec.interface.clone(), ipv6);
+        let ah = matches!(spec.vrrp.auth, Auth::Ah { .. });
+        let key: SocketKey = (spec.netns.clone(), spec.interface.clone(), ipv6, ah);
         if self.sockets.contains_key(&key) {
             return Ok(());
         }
@@ -300,7 +303,11 @@ impl Engine {
         };
         let ifname = spec.interface.clone();
         let socket = netns::run_in(spec.netns.as_deref(), move || {
-            VrrpSocket::open(ifindex, &ifname, ipv6)
+            if ah {
+                VrrpSocket::open_ah(ifindex, &ifname)
+            } else {
+                VrrpSocket::open(ifindex, &ifname, ipv6)
+            }
         })
         .map_err(|e| sock_err(e.to_string()))?
         .map_err(|e| sock_err(e.to_string()))?;

@@ -3,7 +3,9 @@
 //! the IP header (split off by `ipv4`), the interface comes from `IP_PKTINFO`; IPv6 raw
 //! sockets deliver the payload only, so destination, interface and hop limit come from the
 //! `IPV6_PKTINFO` and `IPV6_HOPLIMIT` control messages and the source from the peer address.
-//! Uses nix; imports `crate::packet` for the metadata and error types.
+//! On an AH socket (IPv4, protocol 51) the packet is split by `packet::split_ah_packet` and
+//! kept whole besides (its ICV covers the IPv4 header). Uses nix; imports `crate::packet` for
+//! the metadata, splitting and error types.
 
 use std::{
     io::{self, IoSliceMut},
@@ -14,7 +16,7 @@ use std::{
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
 use socket2::Socket;
 
-use crate::packet::{DecodeError, RxMeta, split_ipv4_packet};
+use crate::packet::{DecodeError, RxMeta, split_ah_packet, split_ipv4_packet};
 
 /// The receive buffer: larger than any VRRP packet (a 60-byte IPv4 header, the 8-byte VRRP
 /// header and 255 IPv6 addresses make 4148 bytes).
@@ -27,8 +29,11 @@ pub struct Received {
     pub ifindex: u32,
     /// Source, destination and TTL / hop limit of its IP header (for `Advert::decode`).
     pub meta: RxMeta,
-    /// The VRRP message only (the IP payload).
+    /// The VRRP message only (the IP payload, or the AH header's payload).
     pub vrrp: Vec<u8>,
+    /// From an AH socket: the whole IPv4 packet, to authenticate (`packet::split_ah_packet`,
+    /// then `AhPacket::decode` with the instance's key).
+    pub ah_packet: Option<Vec<u8>>,
 }
 
 /// Why [`AsyncVrrpSocket::recv`](super::AsyncVrrpSocket::recv) returned no packet. Only
@@ -64,16 +69,21 @@ impl RecvError {
 /// included.
 pub(super) type Outcome = Result<Received, RecvError>;
 
-/// Receives one packet into `buf` (of [`RECV_BUF_LEN`] bytes).
-pub(super) fn receive(socket: &Socket, ipv6: bool, buf: &mut [u8]) -> io::Result<Outcome> {
+/// Receives one packet into `buf` (of [`RECV_BUF_LEN`] bytes); `ah`: from an AH socket.
+pub(super) fn receive(
+    socket: &Socket,
+    ipv6: bool,
+    ah: bool,
+    buf: &mut [u8],
+) -> io::Result<Outcome> {
     if ipv6 {
         receive_v6(socket, buf)
     } else {
-        receive_v4(socket, buf)
+        receive_v4(socket, ah, buf)
     }
 }
 
-fn receive_v4(socket: &Socket, buf: &mut [u8]) -> io::Result<Outcome> {
+fn receive_v4(socket: &Socket, ah: bool, buf: &mut [u8]) -> io::Result<Outcome> {
     let mut control = nix::cmsg_space!(libc::in_pktinfo);
     let (len, truncated, ifindex) = {
         let mut iov = [IoSliceMut::new(buf)];
@@ -97,11 +107,24 @@ fn receive_v4(socket: &Socket, buf: &mut [u8]) -> io::Result<Outcome> {
     let Some(ifindex) = ifindex else {
         return Ok(Err(RecvError::NoAncillary { what: "IP_PKTINFO" }));
     };
-    Ok(match split_ipv4_packet(&buf[..len]) {
+    let packet = &buf[..len];
+    if ah {
+        return Ok(match split_ah_packet(packet) {
+            Ok(split) => Ok(Received {
+                ifindex,
+                meta: *split.meta(),
+                vrrp: split.vrrp().to_vec(),
+                ah_packet: Some(packet.to_vec()),
+            }),
+            Err(error) => Err(RecvError::Packet(error)),
+        });
+    }
+    Ok(match split_ipv4_packet(packet) {
         Ok((meta, vrrp)) => Ok(Received {
             ifindex,
             meta,
             vrrp: vrrp.to_vec(),
+            ah_packet: None,
         }),
         Err(error) => Err(RecvError::Packet(error)),
     })
@@ -151,5 +174,6 @@ fn receive_v6(socket: &Socket, buf: &mut [u8]) -> io::Result<Outcome> {
         ifindex,
         meta,
         vrrp: buf[..len].to_vec(),
+        ah_packet: None,
     }))
 }

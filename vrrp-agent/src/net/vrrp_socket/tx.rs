@@ -1,7 +1,9 @@
 //! Sending one VRRP message with `sendmsg`, its source address and interface fixed per packet
 //! by `IP_PKTINFO` (`ipi_spec_dst`) / `IPV6_PKTINFO` (`ipi6_addr`): the message was encoded
 //! with a checksum for that source, so the kernel must not choose another. The IP header is
-//! the kernel's (TTL / hop limit from the socket options). Uses nix and libc's plain structs.
+//! the kernel's (TTL / hop limit from the socket options), except on an AH socket
+//! (`IP_HDRINCL`), where the bytes sent are the whole IPv4 packet and the kernel only fills in
+//! the header checksum. Uses nix and libc's plain structs.
 
 use std::{
     io::{self, IoSlice},
