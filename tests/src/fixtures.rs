@@ -8,12 +8,13 @@ use etherparse::{NetSlice, SlicedPacket};
 use pcap_file::pcap::PcapReader;
 
 /// The captures, by file stem.
-pub const CAPTURES: [&str; 4] = ["v2-pass", "v3-ipv4", "v3-ipv6", "v3-cs"];
+pub const CAPTURES: [&str; 5] = ["v2-pass", "v3-ipv4", "v3-ipv6", "v3-cs", "v2-ah"];
 
 /// What etherparse says a frame is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
-    /// A VRRP packet: (VRID, version, is IPv6).
+    /// A VRRP packet, also inside an IPsec AH header (etherparse reads AH as an IPv4
+    /// extension header): (VRID, version, is IPv6).
     Advert { vrid: u8, version: u8, ipv6: bool },
     /// Anything else (ARP, neighbour advertisements, ...).
     Other,

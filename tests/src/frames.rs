@@ -55,10 +55,12 @@ pub fn with_ipv4_options(frame: &[u8], options: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Offset of the VRRP header in an advert frame.
+/// Offset of the VRRP header in an advert frame (after the 24-byte AH header of keepalived's
+/// `auth_type AH`, IPv4 protocol 51).
 pub fn vrrp_offset(frame: &[u8]) -> usize {
     let l3 = l3_offset(frame);
     match frame[l3] >> 4 {
+        4 if frame[l3 + 9] == 51 => l3 + usize::from(frame[l3] & 0x0f) * 4 + 24,
         4 => l3 + usize::from(frame[l3] & 0x0f) * 4,
         6 => l3 + 40,
         v => panic!("not an IP packet (version nibble {v})"),

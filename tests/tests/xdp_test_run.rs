@@ -1,7 +1,7 @@
 //! The XDP program on crafted and captured frames via BPF_PROG_TEST_RUN: verdicts, untouched
-//! bytes, and exact counter movement for every frame. Adverts pass only for a configured
-//! instance (registered here on the loopback interface the test runs arrive on); malformed
-//! frames are dropped. Needs root.
+//! bytes, and exact counter movement for every frame. Adverts (also keepalived's AH ones) pass
+//! only for a configured instance (registered here on the loopback interface the test runs
+//! arrive on); malformed frames are dropped. Needs root.
 
 use vrrp_ebpf_common::{
     counters::Stat,
@@ -72,7 +72,7 @@ fn every_captured_frame_passes_and_is_counted_by_kind() {
     let snap = dp.counters();
     assert_eq!(snap.stat(Stat::Frames), all.len() as u64);
     assert_eq!(snap.malformed(), 0);
-    let v2 = fixtures::adverts("v2-pass").len() as u64;
+    let v2 = (fixtures::adverts("v2-pass").len() + fixtures::adverts("v2-ah").len()) as u64;
     let v3v4 = (fixtures::adverts("v3-ipv4").len() + fixtures::adverts("v3-cs").len()) as u64;
     let v3v6 = fixtures::adverts("v3-ipv6").len() as u64;
     use vrrp_ebpf_common::counters::Family;
@@ -427,5 +427,141 @@ fn non_vrrp_traffic_passes_and_is_counted_as_such() {
             "{name}: test frame is not VRRP"
         );
         assert_pass(&dp, &frame, Delta::frame(Stat::NotVrrp), name);
+    }
+}
+
+/// keepalived's `auth_type AH` (capture `v2-ah`): VRRPv2 in an IPsec AH header, IPv4
+/// protocol 51 with next header 112. The program checks these adverts like any other (a
+/// configured instance, TTL 255) and passes them untouched, counted as VRRPv2 adverts of their
+/// instance; it has no key, so it leaves the ICV to the agent (a wrong one passes too).
+#[test]
+fn ah_adverts_are_checked_like_adverts_and_passed_for_the_agent_to_authenticate() {
+    let dp = load();
+    let ah = fixtures::first_advert("v2-ah");
+    let l3 = l3_offset(&ah);
+    assert_eq!((ah[l3 + 9], ah[l3 + 20]), (51, 112), "AH carrying VRRP");
+    assert_eq!(
+        expected_for(&ah),
+        Delta::advert(1, 2, false).slot(slot_of(1, false), InstanceCounter::AdvertsPassed)
+    );
+    assert_pass(&dp, &ah, expected_for(&ah), "AH advert");
+    let mut wrong_icv = ah.clone();
+    wrong_icv[l3 + 20 + 12] ^= 0xff;
+    assert_pass(&dp, &wrong_icv, expected_for(&ah), "AH advert, wrong ICV");
+    assert_pass(
+        &dp,
+        &with_vlan(&ah, 0x8100, 5),
+        expected_for(&ah),
+        "AH advert, tagged",
+    );
+    for vrid in [0u8, 2, 255] {
+        assert_drop(
+            &dp,
+            &with_vrid(&ah, vrid),
+            Delta::frame(Stat::AdvertUnknownInstance),
+            &format!("AH advert for vrid {vrid}"),
+        );
+    }
+    let mut ttl = ah.clone();
+    ttl[l3 + 8] = 64;
+    frames::fix_ipv4_checksum(&mut ttl, l3);
+    assert_drop(
+        &dp,
+        &ttl,
+        Delta::frame(Stat::AdvertBadTtl).slot(slot_of(1, false), InstanceCounter::AdvertsBadTtl),
+        "AH advert with TTL 64",
+    );
+}
+
+/// AH protecting another protocol (real IPsec), or a later fragment of an AH packet, is not
+/// an advert: it goes to the kernel untouched, counted as such.
+#[test]
+fn ah_for_anything_else_is_not_an_advert() {
+    let dp = load();
+    let ah = fixtures::first_advert("v2-ah");
+    let l3 = l3_offset(&ah);
+    for next in [6u8, 17, 50, 4] {
+        let mut other = ah.clone();
+        other[l3 + 20] = next;
+        assert_eq!(fixtures::kind(&other), Kind::Other);
+        assert_pass(
+            &dp,
+            &other,
+            Delta::frame(Stat::NotVrrp),
+            &format!("AH around protocol {next}"),
+        );
+    }
+    let mut later_fragment = ah.clone();
+    later_fragment[l3 + 6..l3 + 8].copy_from_slice(&0x0003u16.to_be_bytes());
+    frames::fix_ipv4_checksum(&mut later_fragment, l3);
+    assert_pass(
+        &dp,
+        &later_fragment,
+        Delta::frame(Stat::NotVrrp),
+        "a later fragment of an AH packet",
+    );
+}
+
+/// Sets the IPv4 total length of an AH frame to its header plus `payload` bytes (AH and VRRP)
+/// and cuts the frame to match.
+fn with_ah_payload_len(frame: &[u8], payload: usize) -> Vec<u8> {
+    let l3 = l3_offset(frame);
+    let ihl = usize::from(frame[l3] & 0x0f) * 4;
+    let mut out = frame[..l3 + ihl + payload].to_vec();
+    out[l3 + 2..l3 + 4].copy_from_slice(&((ihl + payload) as u16).to_be_bytes());
+    frames::fix_ipv4_checksum(&mut out, l3);
+    out
+}
+
+#[test]
+fn malformed_ah_adverts_are_dropped_and_counted_by_kind() {
+    let dp = load();
+    let ah = fixtures::first_advert("v2-ah");
+    let l3 = l3_offset(&ah);
+    let vrrp = vrrp_offset(&ah);
+    let mut cases: Vec<(String, Vec<u8>, Stat)> = Vec::new();
+    // Room for the first AH bytes (next header 112), not for the 24-byte header.
+    for payload in [2, 12, 23] {
+        cases.push((
+            format!("{payload} bytes of AH"),
+            with_ah_payload_len(&ah, payload),
+            Stat::MalformedVrrpTruncated,
+        ));
+    }
+    // The AH header, then less than the VRRP header.
+    for vrrp_len in [0, 7] {
+        cases.push((
+            format!("AH and {vrrp_len} bytes of VRRP"),
+            with_ah_payload_len(&ah, 24 + vrrp_len),
+            Stat::MalformedVrrpTruncated,
+        ));
+    }
+    // Another ICV length than keepalived's 96 bits.
+    let mut long_icv = ah.clone();
+    long_icv[l3 + 21] = 5;
+    cases.push((
+        "AH payload length 5".into(),
+        long_icv,
+        Stat::MalformedVrrpLength,
+    ));
+    // The VRRP message inside: one address more than carried; version 3 is fine structurally
+    // (the agent refuses it), version 1 is not.
+    let mut count = ah.clone();
+    count[vrrp + 3] += 1;
+    cases.push(("one address more".into(), count, Stat::MalformedVrrpLength));
+    let mut version = ah.clone();
+    version[vrrp] = 0x11;
+    cases.push(("VRRP version 1".into(), version, Stat::MalformedVrrpVersion));
+    // A first fragment: AH carrying VRRP never fragments.
+    let mut fragment = ah.clone();
+    fragment[l3 + 6..l3 + 8].copy_from_slice(&0x2000u16.to_be_bytes());
+    frames::fix_ipv4_checksum(&mut fragment, l3);
+    cases.push((
+        "first fragment".into(),
+        fragment,
+        Stat::MalformedVrrpFragment,
+    ));
+    for (what, frame, kind) in &cases {
+        assert_drop(&dp, frame, Delta::frame(*kind), what);
     }
 }

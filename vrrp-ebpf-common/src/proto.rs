@@ -2,6 +2,13 @@
 
 /// IANA protocol number of VRRP (IPv4 protocol / IPv6 next header).
 pub const IPPROTO_VRRP: u8 = 112;
+/// IANA protocol number of the IPsec Authentication Header, in which keepalived's
+/// `auth_type AH` sends VRRPv2 (next header 112).
+pub const IPPROTO_AH: u8 = 51;
+/// Length of that AH header (a 96-bit HMAC-MD5 ICV), and its payload length field (the
+/// header in 32-bit words, minus 2).
+pub const AH_HEADER_LEN: usize = 24;
+pub const AH_PAYLOAD_LEN_ICV96: u8 = 4;
 /// Length of the fixed VRRP header (version/type .. checksum), both v2 and v3.
 pub const VRRP_HEADER_LEN: usize = 8;
 /// Length of the VRRPv2 authentication data that follows the address list.

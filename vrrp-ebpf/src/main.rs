@@ -24,9 +24,11 @@
 //! `vrrp_ebpf_common::counters`):
 //!
 //! 1. Malformed Ethernet / VLAN / ARP / IP header → drop.
-//! 2. VRRP (IPv4 protocol / IPv6 next header 112): malformed → drop; TTL / hop limit not
-//!    255 → drop; no instance for (router, ingress interface, VRID, family) → drop; source
-//!    not in the instance's allow-list (when it has one) → drop; else pass.
+//! 2. VRRP (IPv4 protocol / IPv6 next header 112, or IPv4 protocol 51 whose AH header
+//!    announces VRRP: keepalived's `auth_type AH`, whose ICV the agent verifies): malformed →
+//!    drop; TTL / hop limit not 255 → drop; no instance for (router, ingress interface, VRID,
+//!    family) → drop; source not in the instance's allow-list (when it has one) → drop; else
+//!    pass.
 //! 3. ARP request / reply, or ICMPv6 neighbour solicitation, for a virtual address: not owned
 //!    (lease 0) or lease expired → drop; owned → pass.
 //! 4. IPv4 / IPv6 to an address the kernel keeps for itself (`VIP_KIND_KERNEL`) → pass.
@@ -90,7 +92,7 @@ mod program {
         dataplane::{
             FAMILY_IPV4, FAMILY_IPV6, VIP_KIND_FLOATING, VIP_KIND_KERNEL, VipValue, addr_v4,
         },
-        proto::{IPPROTO_ICMPV6, IPPROTO_VRRP},
+        proto::{IPPROTO_AH, IPPROTO_ICMPV6, IPPROTO_VRRP},
     };
 
     use crate::{
@@ -147,8 +149,13 @@ mod program {
 
     #[inline(always)]
     fn ipv4(ctx: &XdpContext, ip: &Ipv4) -> Verdict {
-        if ip.proto == IPPROTO_VRRP {
-            return match parse::vrrp_v4(ctx, ip) {
+        let advert = match ip.proto {
+            IPPROTO_VRRP => Some(parse::vrrp_v4(ctx, ip)),
+            IPPROTO_AH => parse::vrrp_in_ah_v4(ctx, ip),
+            _ => None,
+        };
+        if let Some(parsed) = advert {
+            return match parsed {
                 Err(kind) => malformed(ctx, kind),
                 Ok(vrrp) => adverts::check(
                     ctx,

@@ -1,17 +1,17 @@
 //! Bounds-checked walk over Ethernet (optionally one 802.1Q / 802.1ad tag) → ARP / IPv4 (any
-//! header length) / IPv6, and the few upper headers the program reads: the VRRP header and an
-//! ICMPv6 neighbour solicitation's target. Every read is preceded by a check against
-//! `data_end` that the verifier can follow. Pure parsing: no maps, no side effects, no writes
-//! (writers use [`ptr_at_mut`]).
+//! header length) / IPv6, and the few upper headers the program reads: the VRRP header (also
+//! inside keepalived's IPsec AH, `auth_type AH`) and an ICMPv6 neighbour solicitation's
+//! target. Every read is preceded by a check against `data_end` that the verifier can
+//! follow. Pure parsing: no maps, no side effects, no writes (writers use [`ptr_at_mut`]).
 
 use aya_ebpf::programs::XdpContext;
 use network_types::{arp::ArpHdr, eth::EthHdr, ip::Ipv4Hdr, ip::Ipv6Hdr, vlan::VlanHdr};
 use vrrp_ebpf_common::{
     counters::{Family, Stat},
     proto::{
-        ARP_HTYPE_ETHERNET, ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, ETH_P_8021AD, ETH_P_8021Q,
-        ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, ND_NEIGHBOR_SOLICIT, ND_NS_LEN, VRRP_HEADER_LEN,
-        VRRP_TYPE_ADVERT, VRRP_V2_AUTH_LEN,
+        AH_HEADER_LEN, AH_PAYLOAD_LEN_ICV96, ARP_HTYPE_ETHERNET, ARP_LEN, ARP_OP_REPLY,
+        ARP_OP_REQUEST, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_VRRP,
+        ND_NEIGHBOR_SOLICIT, ND_NS_LEN, VRRP_HEADER_LEN, VRRP_TYPE_ADVERT, VRRP_V2_AUTH_LEN,
     },
 };
 
@@ -256,6 +256,50 @@ pub fn vrrp_v4(ctx: &XdpContext, ip: &Ipv4) -> Result<Vrrp, Stat> {
         ip.tot_len as usize - ip.ihl,
         Family::Ipv4,
     )
+}
+
+/// The start of an IPsec AH header: what it protects and its length.
+#[repr(C)]
+struct AhHdr {
+    next_hdr: u8,
+    payload_len: u8,
+}
+
+/// The VRRP header inside an IPv4 packet with protocol 51 (AH) whose AH header announces
+/// VRRP (next header 112): keepalived's `auth_type AH`, a 24-byte AH header (96-bit ICV) and
+/// a VRRPv2 message. `None` when it is not an advert: the AH header protects another
+/// protocol, or this is a later fragment (nothing to read). The ICV is the agent's to verify.
+#[inline(always)]
+pub fn vrrp_in_ah_v4(ctx: &XdpContext, ip: &Ipv4) -> Option<Result<Vrrp, Stat>> {
+    if !ip.has_l4_header() {
+        return None;
+    }
+    let offset = ip.l3 + ip.ihl;
+    let payload_len = ip.tot_len as usize - ip.ihl;
+    if payload_len < core::mem::size_of::<AhHdr>() {
+        return None;
+    }
+    let hdr = ptr_at::<AhHdr>(ctx, offset)?;
+    // SAFETY: `ptr_at` checked that the two bytes lie inside the frame.
+    let (next_hdr, ah_len) = unsafe { ((*hdr).next_hdr, (*hdr).payload_len) };
+    if next_hdr != IPPROTO_VRRP {
+        return None;
+    }
+    if ip.is_fragment() {
+        return Some(Err(Stat::MalformedVrrpFragment));
+    }
+    if payload_len < AH_HEADER_LEN {
+        return Some(Err(Stat::MalformedVrrpTruncated));
+    }
+    if ah_len != AH_PAYLOAD_LEN_ICV96 {
+        return Some(Err(Stat::MalformedVrrpLength));
+    }
+    Some(vrrp(
+        ctx,
+        offset + AH_HEADER_LEN,
+        payload_len - AH_HEADER_LEN,
+        Family::Ipv4,
+    ))
 }
 
 /// The VRRP header of an IPv6 packet with next header 112.
