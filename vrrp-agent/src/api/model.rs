@@ -89,6 +89,9 @@ pub struct InstanceReport {
     pub last_transition: Option<TransitionReport>,
     pub tracked: Vec<TrackedReport>,
     pub counters: CountersReport,
+    /// With `auth_type AH`: the AH sequence number last sent or accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ah_sequence: Option<u32>,
     /// Data-plane counters for this instance, when the XDP program runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataplane: Option<BTreeMap<String, u64>>,

@@ -184,6 +184,7 @@ mod tests {
             last_transition: None,
             tracked: vec![],
             counters: CountersReport::default(),
+            ah_sequence: None,
             dataplane,
         }
     }

@@ -6,6 +6,7 @@ use super::engine::{Slot, unix_ms};
 use crate::{
     api::model::{CountersReport, InstanceReport, TrackedReport, TransitionReport},
     fsm::State,
+    packet::Auth,
 };
 
 pub(super) fn instance_report(s: &Slot) -> InstanceReport {
@@ -55,6 +56,7 @@ pub(super) fn instance_report(s: &Slot) -> InstanceReport {
         }),
         tracked,
         counters: CountersReport::from(&status.counters),
+        ah_sequence: matches!(s.spec.vrrp.auth, Auth::Ah { .. }).then(|| s.fsm.ah_sequence()),
         dataplane: None,
     }
 }
