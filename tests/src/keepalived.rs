@@ -91,13 +91,19 @@ impl Keepalived {
     /// Writes `conf` to `dir/<label>.conf` and starts keepalived in `ns`; returns once the
     /// VRRP child runs (its pid file names a live keepalived).
     pub fn start(label: &str, ns: &NetNs, dir: &TempDir, conf: &str) -> Self {
+        Self::start_binary(label, &binary(), ns, dir, conf)
+    }
+
+    /// [`Keepalived::start`] with another binary named `keepalived` (such as a link to our
+    /// agent, whose keepalived entry point takes the same arguments).
+    pub fn start_binary(label: &str, bin: &Path, ns: &NetNs, dir: &TempDir, conf: &str) -> Self {
         let path = dir.path(&format!("{label}.conf"));
         std::fs::write(&path, conf).expect("write keepalived.conf");
         let pid_file = dir.path(&format!("{label}.pid"));
         let vrrp_pid_file = dir.path(&format!("{label}-vrrp.pid"));
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns.name()])
-            .arg(binary())
+            .arg(bin)
             .args(["-n", "-l", "-D", "-G", "-P", "-f"])
             .arg(&path)
             .arg("-p")

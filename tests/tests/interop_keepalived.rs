@@ -868,6 +868,76 @@ fn v2_ah_equal_priority_split_brain_heals_although_the_sequence_numbers_diverged
     }
 }
 
+/// Neutron's keepalived.conf for an HA router with `ha_vrrp_auth_type = AH` (state BACKUP,
+/// priority 50, nopreempt, no `version`: VRRPv2), on the test's interface and VRID, with a
+/// notify script so the test can follow the state.
+fn neutron_ah_conf(notify: &Path) -> String {
+    format!(
+        "global_defs {{\n    notification_email_from neutron@openstack.local\n    router_id neutron\n}}\n\
+         vrrp_instance {NAME} {{\n    state BACKUP\n    interface {IF}\n    virtual_router_id {VRID}\n    \
+         priority 50\n    garp_master_delay 60\n    nopreempt\n    advert_int 1\n    \
+         authentication {{\n        auth_type AH\n        auth_pass vx-ntrn\n    }}\n    \
+         track_interface {{\n        {IF}\n    }}\n    virtual_ipaddress {{\n        169.254.0.1/24 dev {IF}\n    }}\n    \
+         notify \"{}\"\n}}\n",
+        notify.display()
+    )
+}
+
+/// What Neutron runs with `ha_vrrp_auth_type = AH`, on both nodes the same keepalived.conf:
+/// one node runs keepalived 2.2.7, the other our agent through its keepalived entry point (a
+/// `keepalived` link to it, keepalived's command line). keepalived is master first and ours
+/// follows; keepalived resigns and ours takes over; keepalived comes back (nopreempt: as
+/// backup, its sequence counter fresh) and follows ours; ours resigns and keepalived takes
+/// over again. Both directions through keepalived.conf, AH and equal priorities.
+#[test]
+fn v2_ah_neutron_conf_through_our_keepalived_entry_point_hands_over_both_ways() {
+    require_root();
+    let v = V2_AH;
+    let bed = Bed::new(v);
+    let link = bed.dir.path("keepalived");
+    std::os::unix::fs::symlink(vrrp_tests::agent::binary(), &link).expect("keepalived link");
+    let k_conf = neutron_ah_conf(&keepalived::notify_script(&bed.dir, "keepalived"));
+    let ours_conf = neutron_ah_conf(&keepalived::notify_script(&bed.dir, "ours"));
+    let ours_log = bed.dir.path("vrrp-agent.log");
+
+    let mut k = Keepalived::start("keepalived", &bed.theirs, &bed.dir, &k_conf);
+    k.wait_state(NAME, "MASTER", WAIT);
+    let mut ours = Keepalived::start_binary("ours", &link, &bed.ours, &bed.dir, &ours_conf);
+    ours.wait_state(NAME, "BACKUP", WAIT);
+    bed.settle(None, Some(&k), Side::Keepalived);
+    bed.steady(None, Some(&k), Side::Keepalived, v.steady_window(50));
+
+    k.stop(WAIT);
+    ours.wait_state(NAME, "MASTER", WAIT);
+    k.wait_log("(VR_1) sent 0 priority", WAIT);
+    // With -l it logs to the console (which the wrapper captures), else beside the config.
+    let log = ours.logs() + &std::fs::read_to_string(&ours_log).unwrap_or_default();
+    assert!(log.contains("resigned (priority 0)"), "{log}");
+    assert!(!bed.has_vip(Side::Keepalived));
+    assert!(bed.has_vip(Side::Ours));
+
+    let k2_conf = neutron_ah_conf(&keepalived::notify_script(&bed.dir, "keepalived2"));
+    let k2 = Keepalived::start("keepalived2", &bed.theirs, &bed.dir, &k2_conf);
+    k2.wait_state(NAME, "BACKUP", WAIT);
+    // Longer than its master-down interval: keepalived hears our numbers.
+    let window = v.steady_window(50);
+    let start = Instant::now();
+    while start.elapsed() < window {
+        assert!(bed.has_vip(Side::Ours) && !bed.has_vip(Side::Keepalived));
+        assert_eq!(k2.state(NAME).as_deref(), Some("BACKUP"));
+        std::thread::sleep(SAMPLE_EVERY);
+    }
+    assert_keepalived_took_every_advert(&k2);
+
+    ours.signal(Signal::SIGTERM);
+    k2.wait_state(NAME, "MASTER", WAIT);
+    k2.wait_log("(VR_1) Backup received priority 0 advertisement", WAIT);
+    assert!(ours.wait_exit(WAIT).success());
+    assert!(!bed.has_vip(Side::Ours), "ours released its VIP");
+    bed.settle(None, Some(&k2), Side::Keepalived);
+    assert_keepalived_took_every_advert(&k2);
+}
+
 /// Equal priorities and the segment cut: both become master. Healed, the higher address
 /// stays master (RFC 5798 §6.4.3 tie-break) and the other yields: both sides must agree on
 /// which address is higher.
