@@ -1,6 +1,6 @@
 //! Fuzzes every decoder of the packet codec on the same input: `decode_ipv4_packet`,
-//! `Advert::decode` with an `RxMeta` taken from the first input bytes, and the GARP / NA
-//! parsers. Besides "never panics" it checks that whatever decodes re-encodes to something
+//! `split_ah_packet` and its authentication with a fixed key, `Advert::decode` with an
+//! `RxMeta` taken from the first input bytes, and the GARP / NA parsers. Besides "never panics" it checks that whatever decodes re-encodes to something
 //! that decodes to the same value.
 #![no_main]
 
@@ -8,8 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
 use vrrp_agent::packet::{
-    Advert, RxMeta, decode_ipv4_packet, gratuitous_arp, parse_gratuitous_arp, parse_unsolicited_na,
-    unsolicited_na,
+    AhIpv4, Advert, RxMeta, decode_ipv4_packet, encode_ah_packet, gratuitous_arp,
+    parse_gratuitous_arp, parse_unsolicited_na, split_ah_packet, unsolicited_na,
 };
 
 /// Byte 0 chooses: bit 0 IPv6 source, bit 1 IPv6 destination, bit 2 TTL 255 (else byte 1).
@@ -43,10 +43,35 @@ fn check_reencode(advert: &Advert, meta: &RxMeta) {
     assert_eq!(Advert::decode(&vrrp, meta).as_ref(), Ok(advert));
 }
 
+/// An AH advert that authenticates re-encodes (with its IP identification) to a packet that
+/// authenticates and decodes to the same advert.
+fn check_ah(data: &[u8]) {
+    let Ok(packet) = split_ah_packet(data) else {
+        return;
+    };
+    let Ok(advert) = packet.decode(b"secret12", false, true) else {
+        return;
+    };
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (packet.meta().src, packet.meta().dst) else {
+        return;
+    };
+    let id = u16::from_be_bytes([data[4], data[5]]);
+    let ip = AhIpv4 {
+        src,
+        dst,
+        id,
+        unicast: false,
+    };
+    let rebuilt = encode_ah_packet(&advert, &ip).expect("a decoded AH advert encodes");
+    let again = split_ah_packet(&rebuilt).expect("a rebuilt AH packet splits");
+    assert_eq!(again.decode(b"secret12", false, true).as_ref(), Ok(&advert));
+}
+
 fuzz_target!(|data: &[u8]| {
     if let Ok((advert, meta)) = decode_ipv4_packet(data) {
         check_reencode(&advert, &meta);
     }
+    check_ah(data);
     if let Some((meta, vrrp)) = split_meta(data)
         && let Ok(advert) = Advert::decode(vrrp, &meta)
     {
