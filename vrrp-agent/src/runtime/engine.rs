@@ -128,7 +128,10 @@ impl Engine {
     ) -> Self {
         let (events_tx, events_rx) = mpsc::channel(4096);
         Self {
-            notifier: Notifier::new(config.global.notify_timeout),
+            notifier: Notifier::new(
+                config.global.notify_timeout,
+                config.global.script_netns.clone(),
+            ),
             config,
             options,
             slots: Vec::new(),

@@ -20,6 +20,8 @@ mod kernel_nat;
 mod primary;
 mod relink;
 mod reload;
+pub mod router;
+mod script_shell;
 mod setup;
 mod status;
 mod tracking;

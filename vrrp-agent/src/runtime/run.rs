@@ -35,6 +35,29 @@ pub enum RunError {
     Signals(std::io::Error),
 }
 
+/// Serves the engine's status on `socket` (until the engine is gone or the task aborted).
+pub(super) fn serve_status(
+    socket: PathBuf,
+    events: mpsc::Sender<EngineEvent>,
+) -> tokio::task::JoinHandle<()> {
+    let (queries_tx, mut queries) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let server = async {
+            if let Err(e) = api::server::serve(&socket, queries_tx).await {
+                tracing::warn!(socket = %socket.display(), "status socket unavailable: {e}");
+            }
+        };
+        let forward = async {
+            while let Some(q) = queries.recv().await {
+                if events.send(EngineEvent::Status(q)).await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::join!(server, forward);
+    })
+}
+
 /// Runs until SIGTERM/SIGINT.
 pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), RunError> {
     let engine = Engine::new(
@@ -47,21 +70,7 @@ pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), Ru
     );
     let events = engine.events();
 
-    let (queries_tx, mut queries) = mpsc::channel(16);
-    let socket_path = opts.status_socket.clone();
-    tokio::spawn(async move {
-        if let Err(e) = api::server::serve(&socket_path, queries_tx).await {
-            tracing::warn!(socket = %socket_path.display(), "status socket unavailable: {e}");
-        }
-    });
-    let status_events = events.clone();
-    tokio::spawn(async move {
-        while let Some(q) = queries.recv().await {
-            if status_events.send(EngineEvent::Status(q)).await.is_err() {
-                break;
-            }
-        }
-    });
+    serve_status(opts.status_socket.clone(), events.clone());
 
     let mut hup = signal(SignalKind::hangup()).map_err(RunError::Signals)?;
     let mut term = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
