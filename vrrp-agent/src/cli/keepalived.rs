@@ -17,6 +17,7 @@ use vrrp_agent::{
     api,
     config::{self, settings::ProcessModel},
     daemon,
+    node::netns_name,
     runtime::run::{RunOptions, run},
 };
 
@@ -94,6 +95,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     );
     let socket = status_socket(&config_path);
     tracing::info!("settings in force: {}", settings.summary());
+
     let dataplane = super::dataplane_choice::open(&loaded.config, &socket, None, false)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -108,6 +110,9 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
             config_path,
             dataplane,
             settings: Some(settings_path),
+            // Name the router's namespace in `status` (Neutron's routers all call their
+            // instance VR_<id>; the namespace, qrouter-<router id>, tells them apart).
+            netns: netns_name::own_name(Path::new(netns_name::NETNS_DIR)),
         },
     ));
     daemon::remove_pid_files(&pid_files);

@@ -70,6 +70,7 @@ pub fn run_cmd(args: Args) -> Result<()> {
             state_dir,
             dataplane,
             settings: None,
+            netns: None,
         },
     ))?;
     Ok(())

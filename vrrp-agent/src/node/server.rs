@@ -69,6 +69,7 @@ enum Control {
 #[derive(Clone)]
 struct Node {
     dataplane: SharedDataplane,
+    settings_path: Arc<PathBuf>,
     settings: Arc<Mutex<Settings>>,
     /// By network namespace: one router per namespace, as Neutron runs them.
     routers: Arc<Mutex<HashMap<Option<String>, Entry>>>,
@@ -120,6 +121,7 @@ pub async fn serve(opts: NodeOptions) -> Result<(), NodeError> {
     })?;
     let node = Node {
         dataplane: opts.dataplane,
+        settings_path: Arc::new(opts.settings_path.clone()),
         settings: Arc::new(Mutex::new(opts.settings)),
         routers: Arc::default(),
     };
@@ -287,6 +289,12 @@ async fn run_router(
             state_dir,
             status_socket: status_socket.clone(),
             dataplane: Box::new(RouterSink::new(node.dataplane.clone(), netns.clone())),
+            settings: Some(format!(
+                "{} ({}, node agent)",
+                settings.summary(),
+                node.settings_path.display()
+            )),
+            keepalived_pid: Some(pid),
         },
     );
     if let Err(message) = router.ready().await {

@@ -24,6 +24,10 @@ pub struct RouterOptions {
     pub state_dir: PathBuf,
     pub status_socket: PathBuf,
     pub dataplane: Box<dyn DataplaneSink>,
+    /// The settings in force, for `status`.
+    pub settings: Option<String>,
+    /// The `keepalived` process that registered the router.
+    pub keepalived_pid: Option<u32>,
 }
 
 /// A running router.
@@ -45,6 +49,8 @@ impl RouterHandle {
             EngineOptions {
                 config_path: opts.config_path,
                 state_dir: opts.state_dir,
+                settings: opts.settings,
+                keepalived_pid: opts.keepalived_pid,
             },
             opts.dataplane,
         );
