@@ -94,6 +94,8 @@ pub fn run(args: &KeepalivedArgs, c: Checked) -> Result<()> {
         }
     };
     starting.ready();
+    // What parsing and registering needed is not needed any more.
+    vrrp_agent::node::heap::trim();
     tracing::info!(
         node_pid = conn.node_pid,
         status = %conn.status_socket.display(),

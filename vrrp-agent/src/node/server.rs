@@ -303,6 +303,7 @@ async fn run_router(
         send(&mut write, &Reply::Error { message }).await;
         return;
     }
+    super::heap::trim();
     send(
         &mut write,
         &Reply::Registered {
