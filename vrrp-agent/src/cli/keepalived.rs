@@ -37,6 +37,9 @@ pub fn main(args: &[String]) -> Result<()> {
         eprint!("{}", keepalived_args::version_text());
         return Ok(());
     }
+    if parsed.config_test {
+        std::process::exit(super::keepalived_check::run(&parsed)?);
+    }
     run_keepalived(parsed)
 }
 

@@ -5,6 +5,7 @@ mod dataplane_choice;
 mod dataplane_stats;
 pub mod keepalived;
 pub mod keepalived_args;
+mod keepalived_check;
 mod run_cmd;
 mod status;
 
