@@ -89,6 +89,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    vrrp_agent::runtime::config_notes::log_once(&loaded.notes);
     tracing::info!(
         config = %config_path.display(),
         pid = std::process::id(),

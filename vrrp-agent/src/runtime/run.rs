@@ -85,6 +85,7 @@ pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), Ru
                             for w in &loaded.warnings {
                                 tracing::warn!("{w}");
                             }
+                            super::config_notes::log_once(&loaded.notes);
                             let _ = signal_events.send(EngineEvent::Reload(Box::new(loaded.config))).await;
                         }
                         Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
