@@ -37,6 +37,9 @@ pub enum RunError {
 
 /// Runs until SIGTERM/SIGINT.
 pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), RunError> {
+    if let Err(e) = super::state_file::prepare(&opts.state_dir) {
+        tracing::warn!(dir = %opts.state_dir.display(), "cannot create the state folder: {e}");
+    }
     let engine = Engine::new(
         config,
         EngineOptions {
