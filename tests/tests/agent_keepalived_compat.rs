@@ -1,8 +1,9 @@
 //! What keepalived 2.2.7 does that Neutron's nodes see, checked on our agent started as Neutron
 //! starts keepalived (`ip netns exec <router> keepalived -P -f CONF -p PID -r VRRP_PID`):
 //! adverts leave with keepalived's IP header fields (TOS / traffic class 0xc0, no DF: the
-//! captures in `tests/fixtures/keepalived/`), and a stopping agent never recreates the router
-//! folder Neutron removed. Needs root.
+//! captures in `tests/fixtures/keepalived/`), a stopping agent never recreates the router
+//! folder Neutron removed, and the `notification_email_from` Neutron writes into every
+//! configuration is one quiet note per process, not a warning per start and reload. Needs root.
 
 use std::{
     path::{Path, PathBuf},
@@ -108,6 +109,11 @@ impl Router {
 
     /// Starts the agent as Neutron starts keepalived; returns its pid once it forked.
     fn start(&self) -> i32 {
+        self.start_with_stderr().0
+    }
+
+    /// As [`start`](Self::start), with what the starting command printed on stderr.
+    fn start_with_stderr(&self) -> (i32, String) {
         let bin = self.dir.path("keepalived");
         std::os::unix::fs::symlink(agent::binary(), &bin).unwrap();
         let out = Command::new("ip")
@@ -128,11 +134,16 @@ impl Router {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::read_to_string(&self.pid_file)
+        let pid = std::fs::read_to_string(&self.pid_file)
             .expect("pid file")
             .trim()
             .parse()
-            .expect("a pid")
+            .expect("a pid");
+        (pid, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.router_dir.join("vrrp-agent.log")).unwrap_or_default()
     }
 
     fn is_master(&self) -> bool {
@@ -251,6 +262,61 @@ fn a_stopping_agent_does_not_recreate_the_router_folder_neutron_removed() {
     assert!(
         !r.pid_file.exists() && !r.vrrp_pid_file.exists(),
         "pid files removed"
+    );
+}
+
+#[test]
+fn neutrons_notification_email_from_is_one_quiet_note_per_process() {
+    require_root();
+    let r = Router::new("compat-note");
+    let (pid, stderr) = r.start_with_stderr();
+    let _guard = KillOnDrop(pid);
+    assert!(
+        !stderr.contains("notification_email_from"),
+        "nothing on the caller's stderr: {stderr}"
+    );
+    // Running (signal handlers in place) once it wrote its first state.
+    let state_file = r.router_dir.join("vrrp-agent-state").join("VR_1.state");
+    wait_for(WAIT, "the first state file", || {
+        state_file.exists().then_some(())
+    });
+    for n in 1..=2 {
+        signal(pid, nix::sys::signal::Signal::SIGHUP);
+        wait_for(WAIT, "the reload in the log", || {
+            (r.log().matches("configuration reloaded").count() == n).then_some(())
+        });
+    }
+    let log = r.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("notification_email_from"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "once for the start and two reloads: {lines:#?}"
+    );
+    assert!(lines[0].contains(" INFO "), "info level: {}", lines[0]);
+    // A key that is really unsupported still warns, at start and at every reload.
+    let conf = std::fs::read_to_string(&r.conf).unwrap().replace(
+        "    router_id neutron\n",
+        "    router_id neutron\n    smtp_server 192.0.2.25\n",
+    );
+    std::fs::write(&r.conf, conf).unwrap();
+    for n in 3..=4 {
+        signal(pid, nix::sys::signal::Signal::SIGHUP);
+        wait_for(WAIT, "the reload in the log", || {
+            (r.log().matches("configuration reloaded").count() == n).then_some(())
+        });
+    }
+    let log = r.log();
+    let smtp: Vec<&str> = log.lines().filter(|l| l.contains("smtp_server")).collect();
+    assert_eq!(smtp.len(), 2, "{smtp:#?}");
+    assert!(smtp.iter().all(|l| l.contains(" WARN ")), "{smtp:#?}");
+    assert_eq!(
+        log.matches("notification_email_from").count(),
+        1,
+        "still once"
     );
 }
 
