@@ -2,8 +2,9 @@
 //! starts keepalived (`ip netns exec <router> keepalived -P -f CONF -p PID -r VRRP_PID`):
 //! adverts leave with keepalived's IP header fields (TOS / traffic class 0xc0, no DF: the
 //! captures in `tests/fixtures/keepalived/`), a stopping agent never recreates the router
-//! folder Neutron removed, and the `notification_email_from` Neutron writes into every
-//! configuration is one quiet note per process, not a warning per start and reload. Needs root.
+//! folder Neutron removed, the `notification_email_from` Neutron writes into every
+//! configuration is one quiet note per process, not a warning per start and reload, and a
+//! SIGHUP re-announces a master's addresses exactly when keepalived does. Needs root.
 
 use std::{
     path::{Path, PathBuf},
@@ -318,6 +319,79 @@ fn neutrons_notification_email_from_is_one_quiet_note_per_process() {
         1,
         "still once"
     );
+}
+
+/// The sender address of a gratuitous ARP (sender and target the same), if `frame` is one.
+fn garp_sender(frame: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let arp = frame.get(14..42)?;
+    (frame.get(12..14)? == [0x08, 0x06] && arp[14..18] == arp[24..28])
+        .then(|| std::net::Ipv4Addr::new(arp[14], arp[15], arp[16], arp[17]))
+}
+
+#[test]
+fn sighup_reannounces_every_address_only_when_it_adds_one() {
+    require_root();
+    let r = Router::new("compat-hup");
+    let capture = Capture::start(&r.peer);
+    let pid = r.start();
+    let _guard = KillOnDrop(pid);
+    wait_for(WAIT, "the agent to become master", || {
+        r.is_master().then_some(())
+    });
+    let reload = |n: usize| {
+        signal(pid, nix::sys::signal::Signal::SIGHUP);
+        wait_for(WAIT, "the reload in the log", || {
+            (r.log().matches("configuration reloaded").count() == n).then_some(())
+        });
+    };
+    let garps = || -> Vec<std::net::Ipv4Addr> {
+        capture
+            .drain()
+            .iter()
+            .filter_map(|f| garp_sender(f))
+            .collect()
+    };
+    // The takeover's batch (garp_master_delay 60: no second one during the test).
+    wait_for(WAIT, "the takeover's gratuitous ARPs", || {
+        (garps().len() >= 5).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    garps();
+
+    // Same file: keepalived 2.2.7 sends nothing.
+    reload(1);
+    std::thread::sleep(Duration::from_secs(1));
+    let after = garps();
+    assert!(
+        after.is_empty(),
+        "an unchanged reload announces nothing: {after:?}"
+    );
+
+    // One excluded address more: every address of the instance, garp_master_repeat (5)
+    // times, at once.
+    let conf = std::fs::read_to_string(&r.conf).unwrap().replacen(
+        &format!("        169.254.0.1/24 dev {HA}\n    }}\n"),
+        &format!(
+            "        169.254.0.1/24 dev {HA}\n    }}\n    virtual_ipaddress_excluded {{\n        \
+             19.4.4.2/32 dev {HA} no_track\n    }}\n"
+        ),
+        1,
+    );
+    assert!(conf.contains("19.4.4.2/32"), "{conf}");
+    std::fs::write(&r.conf, conf).unwrap();
+    reload(2);
+    let vip: std::net::Ipv4Addr = "169.254.0.1".parse().unwrap();
+    let fip: std::net::Ipv4Addr = "19.4.4.2".parse().unwrap();
+    let mut seen = Vec::new();
+    wait_for(WAIT, "five gratuitous ARPs for each address", || {
+        seen.extend(garps());
+        let count = |a| seen.iter().filter(|s| **s == a).count();
+        (count(vip) >= 5 && count(fip) >= 5).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    seen.extend(garps());
+    let count = |a| seen.iter().filter(|s| **s == a).count();
+    assert_eq!((count(vip), count(fip), seen.len()), (5, 5, 10), "{seen:?}");
 }
 
 /// Kills the background agent if the test fails half-way.
