@@ -27,6 +27,9 @@ pub fn run(args: Args) -> Result<()> {
         for w in &loaded.warnings {
             eprintln!("warning: {w}");
         }
+        for n in &loaded.notes {
+            eprintln!("note: {n}");
+        }
         print!("{}", config::summary(&loaded.config));
         println!(
             "{}: OK ({:?} format, {} instance(s), {} warning(s))",

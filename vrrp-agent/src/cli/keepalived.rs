@@ -38,6 +38,9 @@ pub fn main(args: &[String]) -> Result<()> {
         eprint!("{}", keepalived_args::version_text());
         return Ok(());
     }
+    if parsed.config_test {
+        std::process::exit(super::keepalived_check::run(&parsed)?);
+    }
     run_keepalived(parsed)
 }
 
@@ -87,6 +90,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    vrrp_agent::runtime::config_notes::log_once(&loaded.notes);
     tracing::info!(
         config = %config_path.display(),
         pid = std::process::id(),

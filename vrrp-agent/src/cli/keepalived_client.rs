@@ -39,13 +39,9 @@ fn reread(path: &Path) -> Option<String> {
             return None;
         }
     };
+    // Its warnings are the node agent's to log (it parses the text again).
     match config::load(path) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                tracing::warn!("{w}");
-            }
-            Some(text)
-        }
+        Ok(_) => Some(text),
         Err(e) => {
             tracing::error!("reload failed, keeping the running configuration: {e}");
             None

@@ -84,8 +84,9 @@ impl Node {
     }
 }
 
-/// A router's configuration as the node agent runs it: the text parsed (either syntax), the
-/// node's settings applied, and the router's namespace given to every instance and script.
+/// A router's configuration as the node agent runs it: the text parsed (either syntax, its
+/// warnings logged, its notes once per process), the node's settings applied, and the
+/// router's namespace given to every instance and script.
 pub fn router_config(
     text: &str,
     path: &Path,
@@ -97,6 +98,10 @@ pub fn router_config(
         config::Format::Keepalived => config::parse_keepalived(text, path),
     }
     .map_err(|e| e.to_string())?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    crate::runtime::config_notes::log_once(&loaded.notes);
     let mut cfg = loaded.config;
     settings.apply(&mut cfg.global);
     if let Some(ns) = netns {

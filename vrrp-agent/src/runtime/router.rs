@@ -44,6 +44,9 @@ impl RouterHandle {
     /// Starts the router's engine (setting its instances up happens in the task; see
     /// [`Self::ready`]).
     pub fn start(config: AgentConfig, opts: RouterOptions) -> Self {
+        if let Err(e) = super::state_file::prepare(&opts.state_dir) {
+            tracing::warn!(dir = %opts.state_dir.display(), "cannot create the state folder: {e}");
+        }
         let engine = Engine::new(
             config,
             EngineOptions {

@@ -73,6 +73,9 @@ pub(super) fn serve_status(
 /// Runs until SIGTERM/SIGINT.
 pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<(), RunError> {
     place(&mut config, &opts.netns);
+    if let Err(e) = super::state_file::prepare(&opts.state_dir) {
+        tracing::warn!(dir = %opts.state_dir.display(), "cannot create the state folder: {e}");
+    }
     let engine = Engine::new(
         config,
         EngineOptions {
@@ -116,6 +119,7 @@ pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<()
                             for w in &loaded.warnings {
                                 tracing::warn!("{w}");
                             }
+                            super::config_notes::log_once(&loaded.notes);
                             let _ = signal_events.send(EngineEvent::Reload(Box::new(loaded.config))).await;
                         }
                         Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
