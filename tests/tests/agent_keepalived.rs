@@ -3,7 +3,9 @@
 //! arguments, in router namespaces that carry Neutron's iptables rules. Checks: it forks and
 //! returns, both pid files name a live process whose command line holds the config path, the
 //! primary VIP appears on exactly one router's ha- interface, SIGTERM hands over and cleans up
-//! within 5 s, SIGHUP changes nothing. Needs root.
+//! within 5 s, SIGHUP changes nothing. Both process models: `node` (the default: each process
+//! a client of a node agent, one node agent per simulated node) and `standalone`, chosen in the
+//! settings file the entry point reads (`VRRP_AGENT_SETTINGS`). Needs root.
 
 use std::{
     path::{Path, PathBuf},
@@ -66,6 +68,10 @@ struct Node {
     conf: PathBuf,
     pid_file: PathBuf,
     vrrp_pid_file: PathBuf,
+    /// The settings file its keepalived process reads.
+    settings: PathBuf,
+    /// Its node agent's control socket (node model).
+    node_socket: PathBuf,
 }
 
 fn read_pid(path: &Path) -> Option<i32> {
@@ -94,16 +100,29 @@ fn keepalived(bin: &Path, n: &Node, extra: &[&str]) -> std::process::Output {
         .arg("-r")
         .arg(&n.vrrp_pid_file)
         .args(extra)
+        .env("VRRP_AGENT_SETTINGS", &n.settings)
         .output()
         .expect("run keepalived")
 }
 
+/// The keepalived process's log and, in the node model, its node agent's.
 fn log_of(n: &Node) -> String {
-    std::fs::read_to_string(n.conf.parent().unwrap().join("vrrp-agent.log")).unwrap_or_default()
+    let dir = n.conf.parent().unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    format!("{}\n{}", read("vrrp-agent.log"), read("node.log"))
 }
 
 #[test]
 fn a_neutron_keepalived_conf_runs_unchanged_through_the_keepalived_entry_point() {
+    runs_unchanged("node");
+}
+
+#[test]
+fn a_neutron_keepalived_conf_runs_unchanged_in_standalone_processes() {
+    runs_unchanged("standalone");
+}
+
+fn runs_unchanged(model: &str) {
     require_root();
     let dir = TempDir::new("neutron");
     let bin = dir.path("keepalived");
@@ -146,11 +165,24 @@ fn a_neutron_keepalived_conf_runs_unchanged_through_the_keepalived_entry_point()
         std::fs::create_dir_all(&router_dir).unwrap();
         let conf = router_dir.join("keepalived.conf");
         std::fs::write(&conf, neutron_conf()).unwrap();
+        let node_socket = PathBuf::from(format!("/run/vrrp-agent/{}.ctl", ns.name()));
+        let settings = router_dir.join("settings.toml");
+        std::fs::write(
+            &settings,
+            format!(
+                "process_model = \"{model}\"\nnode_socket = \"{}\"\nnode_log = \"{}\"\n",
+                node_socket.display(),
+                router_dir.join("node.log").display()
+            ),
+        )
+        .unwrap();
         nodes.push(Node {
             ns,
             conf,
             pid_file: dir.path(&format!("r{i}.pid.keepalived")),
             vrrp_pid_file: dir.path(&format!("r{i}.pid.keepalived-vrrp")),
+            settings,
+            node_socket,
         });
     }
 
@@ -177,7 +209,10 @@ fn a_neutron_keepalived_conf_runs_unchanged_through_the_keepalived_entry_point()
         assert!(cmdline.contains(n.conf.to_str().unwrap()), "{cmdline}");
         pids.push(pid);
     }
-    let guard = KillOnDrop(pids.clone());
+    let guard = KillOnDrop(
+        pids.clone(),
+        nodes.iter().map(|n| n.node_socket.clone()).collect(),
+    );
 
     // Exactly one router gets the primary VIP on its ha- interface.
     let master = wait_for(WAIT, "the primary VIP on one ha- interface", || {
@@ -257,16 +292,31 @@ fn a_neutron_keepalived_conf_runs_unchanged_through_the_keepalived_entry_point()
     drop(guard);
 }
 
-/// Kills the background agents if the test fails half-way.
-struct KillOnDrop(Vec<i32>);
+/// Kills the background agents (and the node agents behind these sockets) at the end, also if
+/// the test fails half-way, and removes what the node agents leave.
+struct KillOnDrop(Vec<i32>, Vec<PathBuf>);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        for pid in &self.0 {
+        let nodes: Vec<i32> = self
+            .1
+            .iter()
+            .filter_map(|s| read_pid(&s.with_extension("pid")))
+            .collect();
+        for pid in self.0.iter().chain(&nodes) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(*pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        for socket in &self.1 {
+            for ext in ["ctl", "lock", "pid"] {
+                let _ = std::fs::remove_file(socket.with_extension(ext));
+            }
+            if let Some(stem) = socket.file_stem() {
+                let _ = std::fs::remove_dir_all(Path::new("/sys/fs/bpf/vrrp-xdp").join(stem));
+            }
         }
     }
 }

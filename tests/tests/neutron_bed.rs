@@ -63,15 +63,15 @@ impl FastPath {
         enabled: false,
         peer_napi: false,
     };
+}
 
-    /// The settings file for the keepalived entry point (written for every router, so a
-    /// node's own `/etc/vrrp-agent/keepalived.toml` never counts).
-    fn settings(self) -> String {
-        format!(
-            "fast_path = {}\nfast_path_peer_napi = {}\n",
-            self.enabled, self.peer_napi
-        )
-    }
+/// How the `keepalived` processes run their routers (`process_model` in the settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Model {
+    /// Small clients of a node agent (the default): each simulated node has its own.
+    Node,
+    /// A whole agent per process.
+    Standalone,
 }
 
 /// One router's agent, run the way Neutron runs keepalived.
@@ -81,6 +81,9 @@ struct Router {
     conf: PathBuf,
     pid_file: PathBuf,
     vrrp_pid_file: PathBuf,
+    /// The control socket of this simulated node's node agent (two nodes on one host need
+    /// two agents).
+    node_socket: PathBuf,
 }
 
 impl Router {
@@ -93,13 +96,41 @@ impl Router {
             conf: conf_path,
             pid_file: base.path(&format!("{}.pid.keepalived", ns.name())),
             vrrp_pid_file: base.path(&format!("{}.pid.keepalived-vrrp", ns.name())),
+            node_socket: Path::new(SOCKET_DIR).join(format!("{}.ctl", ns.name())),
             dir,
         }
     }
 
+    /// The settings file for the keepalived entry point (written for every router, so a
+    /// node's own `/etc/vrrp-agent/keepalived.toml` never counts).
+    fn settings(&self, fast: FastPath, model: Model) -> String {
+        format!(
+            "process_model = \"{}\"\nfast_path = {}\nfast_path_peer_napi = {}\n\
+             node_socket = \"{}\"\nnode_log = \"{}\"\n",
+            match model {
+                Model::Node => "node",
+                Model::Standalone => "standalone",
+            },
+            fast.enabled,
+            fast.peer_napi,
+            self.node_socket.display(),
+            self.dir.join("node.log").display()
+        )
+    }
+
+    /// The node agent's pid (from the pid file beside its socket), if it runs.
+    fn node_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.node_socket.with_extension("pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+    }
+
     /// `ip netns exec <ns> vrrp-agent keepalived -P -f CONF -p PID -r VRRP_PID`: forks and
     /// returns, as keepalived does for Neutron. Returns the agent's pid.
-    fn start(&self, ns: &NetNs, fast: FastPath) -> i32 {
+    fn start(&self, ns: &NetNs, fast: FastPath, model: Model) -> i32 {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns.name()])
             .arg(agent::binary())
@@ -108,10 +139,9 @@ impl Router {
             .arg("-p")
             .arg(&self.pid_file)
             .arg("-r")
-            .arg(&self.vrrp_pid_file)
-            .env_remove("VRRP_AGENT_NO_XDP");
+            .arg(&self.vrrp_pid_file);
         let settings = self.dir.join("vrrp-agent-settings.toml");
-        std::fs::write(&settings, fast.settings()).expect("write settings");
+        std::fs::write(&settings, self.settings(fast, model)).expect("write settings");
         cmd.env("VRRP_AGENT_SETTINGS", &settings);
         let out = cmd.output().expect("run vrrp-agent keepalived");
         assert!(
@@ -131,8 +161,14 @@ impl Router {
         })
     }
 
+    /// The `keepalived` process's log and this node's agent's log.
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("vrrp-agent.log")).unwrap_or_default()
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        format!(
+            "{}\n---- node agent (node.log) ----\n{}",
+            read("vrrp-agent.log"),
+            read("node.log")
+        )
     }
 
     /// This agent's report in `vrrp-agent status --json` (every agent of the node answers;
@@ -159,19 +195,19 @@ impl Router {
             .map(str::to_string)
     }
 
-    /// Removes what a killed agent leaves behind: its pinned XDP state (links, maps) and its
-    /// status socket.
+    /// Removes what a killed agent leaves behind: its pinned XDP state (links, maps), its
+    /// status socket, and the node agent's socket, lock, pid file and pins.
     fn remove_leftovers(&self) {
-        let stem = format!(
-            "keepalived-{}-",
-            self.dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-        );
+        let name = self
+            .dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let stems = [format!("keepalived-{name}-"), format!("{name}.")];
         for dir in [PIN_ROOT, SOCKET_DIR] {
             for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                if e.file_name().to_string_lossy().starts_with(&stem) {
+                let file = e.file_name().to_string_lossy().into_owned();
+                if stems.iter().any(|s| file.starts_with(s.as_str())) || file == name {
                     let p = e.path();
                     let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
                 }
@@ -183,8 +219,10 @@ impl Router {
 /// Two routers of the test bed run by our agent through the keepalived entry point.
 struct NeutronBed {
     routers: Vec<Router>,
-    /// Agents started (killed on drop).
+    /// `keepalived` processes started (killed on drop, with the node agents).
     pids: Vec<i32>,
+    fast: FastPath,
+    model: Model,
     bed: Testbed,
     _dir: TempDir,
 }
@@ -193,6 +231,10 @@ impl NeutronBed {
     /// The bed, r1 started first and master, then r2 as backup (Neutron's priorities: the
     /// same on every node, nopreempt; the first one up wins).
     fn with(fast: FastPath, options: Options) -> Self {
+        Self::with_model(fast, Model::Node, options)
+    }
+
+    fn with_model(fast: FastPath, model: Model, options: Options) -> Self {
         let bed = Testbed::up(options);
         let dir = TempDir::new("neutron-bed");
         let config = RouterConfig {
@@ -207,11 +249,13 @@ impl NeutronBed {
         let mut b = Self {
             routers,
             pids: Vec::new(),
+            fast,
+            model,
             bed,
             _dir: dir,
         };
         for i in 0..2 {
-            let pid = b.routers[i].start(&b.bed.routers[i], fast);
+            let pid = b.routers[i].start(&b.bed.routers[i], fast, model);
             b.pids.push(pid);
             let want = ["MASTER", "BACKUP"][i];
             b.wait_state(i, want);
@@ -250,7 +294,8 @@ impl NeutronBed {
 
 impl Drop for NeutronBed {
     fn drop(&mut self) {
-        for pid in &self.pids {
+        let nodes: Vec<i32> = self.routers.iter().filter_map(Router::node_pid).collect();
+        for pid in self.pids.iter().chain(&nodes) {
             let _ = nix::sys::signal::kill(Pid::from_raw(*pid), Signal::SIGKILL);
         }
         if std::thread::panicking() {
@@ -489,22 +534,71 @@ fn addr(ip: &str, port: u16) -> SocketAddr {
     format!("{ip}:{port}").parse().expect("address")
 }
 
-/// kill -9 of the master's agent while UDP probes (every 1 ms, server -> floating IP) and one
+/// What a kill -9 hits on the master's node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Killed {
+    /// The router's `keepalived` process (what Neutron's process monitor watches): the node
+    /// agent sees it go and releases the router.
+    Client,
+    /// The node agent (shared by every router of the node): nothing releases anything, the
+    /// XDP lease fences the node; the `keepalived` processes exit so Neutron respawns them.
+    NodeAgent,
+    /// A standalone `keepalived` process (its own agent): the lease fences.
+    Standalone,
+}
+
+impl Killed {
+    fn model(self) -> Model {
+        match self {
+            Self::Standalone => Model::Standalone,
+            _ => Model::Node,
+        }
+    }
+
+    /// Kills it on r1; returns what was killed.
+    fn kill(self, b: &NeutronBed) -> i32 {
+        let pid = match self {
+            Self::Client | Self::Standalone => b.pids[0],
+            Self::NodeAgent => b.routers[0]
+                .node_pid()
+                .expect("r1's node agent runs (its pid file names a live process)"),
+        };
+        nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill -9");
+        pid
+    }
+
+    /// Whether the killed side released r1's addresses (a clean release) or left them (a crash
+    /// the fence covers).
+    fn releases(self) -> bool {
+        self == Self::Client
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+/// kill -9 on the master's node while UDP probes (every 1 ms, server -> floating IP) and one
 /// TCP connection (server -> floating IP) run: the backup takes over, no probe arrives twice
 /// (during or after), traffic flows again, the connection survives the gap.
 ///
-/// Started through `ip netns exec` (as Neutron starts keepalived), the agent runs in a mount
-/// namespace of its own in which `/sys` is mounted anew; it pins its XDP state in the host's
-/// bpf filesystem (through `/proc/1/root`) so the links outlive it and the lease fences the
-/// killed master (before that fix: 1131 of 1609 probes arrived twice).
+/// Started through `ip netns exec` (as Neutron starts keepalived), a process runs in a mount
+/// namespace of its own in which `/sys` is mounted anew; the agent pins its XDP state in the
+/// host's bpf filesystem (reached from outside that namespace; a node agent started on demand
+/// runs in the host's namespaces) so the links outlive it and the lease fences the killed
+/// master (before that fix: 1131 of 1609 probes arrived twice).
 ///
 /// The routers SNAT without `--random-fully` here: with Neutron's default, whether a
 /// connection survives a takeover depends on which side speaks first at the new master (see
 /// `dataplane_e2e`'s TCP failover test), which is Neutron's NAT, not the handover.
-fn kill_9_of_the_master_hands_over_without_duplicates_or_resets(fast: FastPath) {
+fn kill_9_of_the_master_hands_over_without_duplicates_or_resets(fast: FastPath, what: Killed) {
     require_root();
-    let b = NeutronBed::with(
+    let b = NeutronBed::with_model(
         fast,
+        what.model(),
         Options {
             random_fully: false,
             ..Options::for_test(2)
@@ -547,9 +641,17 @@ fn kill_9_of_the_master_hands_over_without_duplicates_or_resets(fast: FastPath) 
     }
 
     let killed = Instant::now();
-    nix::sys::signal::kill(Pid::from_raw(b.pids[0]), Signal::SIGKILL).expect("kill -9");
+    let pid = what.kill(&b);
     b.wait_state(1, "MASTER");
     let took_over = killed.elapsed();
+    if what == Killed::NodeAgent {
+        wait_for(
+            WAIT,
+            "r1's keepalived process to exit with its node agent",
+            || (!alive(b.pids[0])).then_some(()),
+        );
+    }
+    let _ = pid;
     let before = sink.count();
     wait_for(WAIT, "probes through the new master", || {
         (sink.count() >= before + 500).then_some(())
@@ -599,10 +701,11 @@ fn holds(ns: &NetNs, ip: &str) -> bool {
 /// connection run: the respawned agent finds its pinned state, stays BACKUP behind the new
 /// master, gives up the addresses its killed predecessor left on the interfaces, and at no
 /// point do both routers forward (no probe arrives twice); the connection survives.
-fn kill_9_then_respawn_leaves_one_active_router(fast: FastPath) {
+fn kill_9_then_respawn_leaves_one_active_router(fast: FastPath, what: Killed) {
     require_root();
-    let mut b = NeutronBed::with(
+    let mut b = NeutronBed::with_model(
         fast,
+        what.model(),
         Options {
             random_fully: false,
             ..Options::for_test(2)
@@ -624,20 +727,33 @@ fn kill_9_then_respawn_leaves_one_active_router(fast: FastPath) {
         (sink.count() >= 200).then_some(())
     });
 
-    nix::sys::signal::kill(Pid::from_raw(b.pids[0]), Signal::SIGKILL).expect("kill -9");
+    what.kill(&b);
     b.wait_state(1, "MASTER");
     let r1 = &b.bed.routers[0];
-    assert!(
-        holds(r1, FLOATING_IP),
-        "the killed agent left the floating IP on r1's interface (what the fence is for)"
-    );
+    if what.releases() {
+        wait_for(WAIT, "the node agent to release r1's addresses", || {
+            (!holds(r1, FLOATING_IP) && !holds(r1, ROUTER_EXTERNAL)).then_some(())
+        });
+    } else {
+        assert!(
+            holds(r1, FLOATING_IP),
+            "the killed agent left the floating IP on r1's interface (what the fence is for)"
+        );
+    }
+    if what == Killed::NodeAgent {
+        wait_for(
+            WAIT,
+            "r1's keepalived process to exit with its node agent",
+            || (!alive(b.pids[0])).then_some(()),
+        );
+    }
     let before = sink.count();
     wait_for(WAIT, "probes through the new master", || {
         (sink.count() >= before + 300).then_some(())
     });
 
     // Neutron's process monitor: the same command again, in the same namespace.
-    let respawned = b.routers[0].start(&b.bed.routers[0], fast);
+    let respawned = b.routers[0].start(&b.bed.routers[0], b.fast, b.model);
     b.pids.push(respawned);
     b.wait_state(0, "BACKUP");
     let r1 = &b.bed.routers[0];
@@ -715,21 +831,41 @@ fn a_forward_drop_stops_the_fast_path_too_and_removing_it_brings_it_back() {
 }
 
 #[test]
-fn kill_9_of_the_master_fences_it_under_ip_netns_exec() {
-    kill_9_of_the_master_hands_over_without_duplicates_or_resets(FastPath::OFF);
+fn kill_9_of_a_standalone_master_fences_it_under_ip_netns_exec() {
+    kill_9_of_the_master_hands_over_without_duplicates_or_resets(FastPath::OFF, Killed::Standalone);
 }
 
 #[test]
-fn kill_9_of_the_master_fences_it_with_the_fast_path_on() {
-    kill_9_of_the_master_hands_over_without_duplicates_or_resets(FAST);
+fn kill_9_of_the_masters_keepalived_process_releases_its_router() {
+    kill_9_of_the_master_hands_over_without_duplicates_or_resets(FastPath::OFF, Killed::Client);
 }
 
 #[test]
-fn kill_9_then_respawn_leaves_one_active_router_and_the_connection() {
-    kill_9_then_respawn_leaves_one_active_router(FastPath::OFF);
+fn kill_9_of_the_masters_node_agent_fences_the_node() {
+    kill_9_of_the_master_hands_over_without_duplicates_or_resets(FastPath::OFF, Killed::NodeAgent);
 }
 
 #[test]
-fn kill_9_then_respawn_with_the_fast_path_on_leaves_one_active_router() {
-    kill_9_then_respawn_leaves_one_active_router(FAST);
+fn kill_9_of_the_masters_node_agent_fences_the_fast_path_too() {
+    kill_9_of_the_master_hands_over_without_duplicates_or_resets(FAST, Killed::NodeAgent);
+}
+
+#[test]
+fn kill_9_of_the_keepalived_process_then_respawn_leaves_one_active_router() {
+    kill_9_then_respawn_leaves_one_active_router(FastPath::OFF, Killed::Client);
+}
+
+#[test]
+fn kill_9_of_the_node_agent_then_respawn_leaves_one_active_router() {
+    kill_9_then_respawn_leaves_one_active_router(FastPath::OFF, Killed::NodeAgent);
+}
+
+#[test]
+fn kill_9_of_the_node_agent_then_respawn_with_the_fast_path_on() {
+    kill_9_then_respawn_leaves_one_active_router(FAST, Killed::NodeAgent);
+}
+
+#[test]
+fn kill_9_of_a_standalone_master_then_respawn_leaves_one_active_router() {
+    kill_9_then_respawn_leaves_one_active_router(FastPath::OFF, Killed::Standalone);
 }

@@ -11,7 +11,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use nix::unistd::{ForkResult, dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe, setsid};
+use nix::{
+    fcntl::OFlag,
+    unistd::{ForkResult, dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, setsid},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -35,7 +38,45 @@ pub enum Role {
 /// then exits the process (status 0, or 1 with the child's error). In the child, returns
 /// `Role::Daemon` with stdio redirected to `log` (appending) or /dev/null.
 pub fn daemonize(pid_files: &[PathBuf], log: Option<&Path>) -> Result<Role, DaemonError> {
-    let (read_end, write_end) = pipe().map_err(|e| DaemonError::Io(e.into()))?;
+    daemonize_until_ready(pid_files, log)?.ready();
+    Ok(Role::Daemon)
+}
+
+/// The background process's promise to tell the parent how starting went.
+pub struct Starting {
+    status: Option<fs::File>,
+}
+
+impl Starting {
+    /// A process that did not fork (foreground): nothing to tell.
+    pub fn foreground() -> Self {
+        Self { status: None }
+    }
+
+    /// Started: the parent exits with status 0.
+    pub fn ready(mut self) {
+        if let Some(mut s) = self.status.take() {
+            let _ = s.write_all(b"ok");
+        }
+    }
+
+    /// Failed: the parent prints `message` and exits with status 1.
+    pub fn failed(mut self, message: &str) {
+        if let Some(mut s) = self.status.take() {
+            let _ = s.write_all(message.as_bytes());
+        }
+    }
+}
+
+/// As [`daemonize`], but the parent waits until the child calls [`Starting::ready`] or
+/// [`Starting::failed`] (or exits): for a start whose last step (registering with a node
+/// agent) decides whether the caller sees success.
+pub fn daemonize_until_ready(
+    pid_files: &[PathBuf],
+    log: Option<&Path>,
+) -> Result<Starting, DaemonError> {
+    // Close-on-exec: a program this process starts later must not hold the parent waiting.
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| DaemonError::Io(e.into()))?;
     // SAFETY: called before any other thread exists (documented contract of this function),
     // so the child's copy of the process is consistent.
     match unsafe { fork() }.map_err(DaemonError::Fork)? {
@@ -47,7 +88,7 @@ pub fn daemonize(pid_files: &[PathBuf], log: Option<&Path>) -> Result<Role, Daem
                 std::process::exit(0);
             }
             let msg = if report.is_empty() {
-                "it exited before writing its pid files".to_string()
+                "it exited before it was ready (see its log)".to_string()
             } else {
                 report
             };
@@ -58,10 +99,9 @@ pub fn daemonize(pid_files: &[PathBuf], log: Option<&Path>) -> Result<Role, Daem
             drop(read_end);
             let mut status = fs::File::from(write_end);
             match become_daemon(pid_files, log) {
-                Ok(()) => {
-                    let _ = status.write_all(b"ok");
-                    Ok(Role::Daemon)
-                }
+                Ok(()) => Ok(Starting {
+                    status: Some(status),
+                }),
                 Err(e) => {
                     let _ = status.write_all(e.to_string().as_bytes());
                     Err(e)

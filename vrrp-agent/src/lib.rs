@@ -11,9 +11,11 @@
 //! * `dataplane`: aya: load the embedded XDP object, attach, read counters, test runs.
 //! * `net`: sockets: VRRP raw sockets, raw frames out of an interface, reachability probes.
 //! * `netns`: enter named network namespaces.
+//! * `node`: the node agent serving every `keepalived` process of a node, and their client.
 //! * `pathstate`: what a namespace's packet path holds (netfilter rules, policy routing, tc,
 //!   xfrm, forwarding settings, XDP redirect targets), read from the kernel.
 //! * `daemon`: fork to the background with pid files (keepalived drop-in).
+//! * `host_view`: the host's namespaces and bpffs seen from under `ip netns exec`.
 //! * `api`: status reports, their unix-socket server and client, the status table.
 //! * `runtime`: the tokio driver (clock, sockets, netlink, scripts, signals) around `fsm`.
 pub mod api;
@@ -22,10 +24,12 @@ pub mod daemon;
 pub mod dataplane;
 pub mod fastpath;
 pub mod fsm;
+pub mod host_view;
 pub mod kernel_nat;
 pub mod net;
 pub mod netlink;
 pub mod netns;
+pub mod node;
 pub mod packet;
 pub mod pathstate;
 pub mod runtime;

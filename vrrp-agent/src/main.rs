@@ -10,7 +10,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     // Before anything forks: where the host's bpf filesystem is, seen from here.
-    vrrp_agent::dataplane::pin_root::capture();
+    vrrp_agent::host_view::capture();
     let argv: Vec<String> = std::env::args().collect();
     let invoked_as = argv
         .first()

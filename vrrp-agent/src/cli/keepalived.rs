@@ -4,19 +4,20 @@
 //! so errors reach the caller's stderr and exit status; then the process goes to the
 //! background (unless `-n`), writes both pid files (our pid: a live process whose command line
 //! holds the configuration path), logs to `-g FILE` or to `vrrp-agent.log` beside the
-//! configuration, and serves its status on `/run/vrrp-agent/keepalived-<router>-<hash>.sock`
-//! so `vrrp-agent status` lists every router of the node. The XDP data plane is on unless the
-//! environment sets `VRRP_AGENT_NO_XDP` (there is no keepalived flag for it); node-wide choices
-//! (the fast path) come from the settings file (`config::settings`), read again on SIGHUP.
+//! configuration, and its router's status is on `/run/vrrp-agent/keepalived-<router>-<hash>.sock`
+//! so `vrrp-agent status` lists every router of the node. Node-wide choices come from the
+//! settings file (`config::settings`): with `process_model = "node"` (the default) the process
+//! is a small client of the node agent (`keepalived_client`), with `"standalone"` it is a whole
+//! agent with its own data plane (below).
 
-use std::{
-    hash::{Hash, Hasher},
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use vrrp_agent::{
-    api, config, daemon,
+    api,
+    config::{self, settings::ProcessModel},
+    daemon,
+    node::netns_name,
     runtime::run::{RunOptions, run},
 };
 
@@ -37,33 +38,24 @@ pub fn main(args: &[String]) -> Result<()> {
         eprint!("{}", keepalived_args::version_text());
         return Ok(());
     }
+    if parsed.config_test {
+        std::process::exit(super::keepalived_check::run(&parsed)?);
+    }
     run_keepalived(parsed)
 }
 
 /// The status socket of the agent running `config`.
 pub fn status_socket(config: &Path) -> PathBuf {
-    let router: String = config
-        .parent()
-        .and_then(|d| d.file_name())
-        .and_then(|n| n.to_str())
-        .unwrap_or("default")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .take(40)
-        .collect();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    config.hash(&mut h);
-    PathBuf::from(api::SOCKET_DIR).join(format!(
-        "keepalived-{router}-{:08x}.sock",
-        h.finish() as u32
-    ))
+    api::keepalived_socket(config)
 }
 
 fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     let config_path = std::path::absolute(&args.config).unwrap_or(args.config.clone());
     let mut loaded = config::load(&config_path)?;
     let settings_path = config::settings::Settings::path();
-    config::settings::Settings::load(&settings_path)?.apply(&mut loaded.config.global);
+    let settings_path = std::path::absolute(&settings_path).unwrap_or(settings_path);
+    let settings = config::settings::Settings::load(&settings_path)?;
+    settings.apply(&mut loaded.config.global);
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
@@ -76,6 +68,18 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
         .log_file
         .clone()
         .or_else(|| (!args.log_console).then(|| config_dir.join("vrrp-agent.log")));
+    if settings.process_model() == ProcessModel::Node {
+        return super::keepalived_client::run(
+            &args,
+            super::keepalived_client::Checked {
+                config_path,
+                settings_path,
+                settings,
+                pid_files,
+                log_file,
+            },
+        );
+    }
     if args.foreground {
         daemon::write_pid_files(&pid_files)?;
     } else {
@@ -86,6 +90,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    vrrp_agent::runtime::config_notes::log_once(&loaded.notes);
     tracing::info!(
         config = %config_path.display(),
         pid = std::process::id(),
@@ -93,8 +98,9 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
         loaded.config.instances.len()
     );
     let socket = status_socket(&config_path);
-    let no_xdp = std::env::var_os("VRRP_AGENT_NO_XDP").is_some();
-    let dataplane = super::dataplane_choice::open(&loaded.config, &socket, None, no_xdp)?;
+    tracing::info!("settings in force: {}", settings.summary());
+
+    let dataplane = super::dataplane_choice::open(&loaded.config, &socket, None, false)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -108,6 +114,9 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
             config_path,
             dataplane,
             settings: Some(settings_path),
+            // Name the router's namespace in `status` (Neutron's routers all call their
+            // instance VR_<id>; the namespace, qrouter-<router id>, tells them apart).
+            netns: netns_name::own_name(Path::new(netns_name::NETNS_DIR)),
         },
     ));
     daemon::remove_pid_files(&pid_files);

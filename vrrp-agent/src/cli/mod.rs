@@ -5,6 +5,9 @@ mod dataplane_choice;
 mod dataplane_stats;
 pub mod keepalived;
 pub mod keepalived_args;
+mod keepalived_check;
+mod keepalived_client;
+mod node_cmd;
 mod run_cmd;
 mod status;
 
@@ -56,6 +59,13 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The node-wide agent behind the `keepalived` processes Neutron starts (one per router):
+    /// it runs every router's election and holds the one XDP data plane, while each
+    /// `keepalived` process only registers its router, writes the pid files and passes
+    /// SIGHUP/SIGTERM on. A `keepalived` process starts it when none answers; run it yourself
+    /// (`--foreground`) to have a service manager own it. Settings: the keepalived entry
+    /// point's settings file.
+    Node(node_cmd::Args),
 }
 
 pub fn init_logging(level: &str) {
@@ -84,5 +94,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run_cmd::run_cmd(args),
         Command::CheckConfig(args) => check_config::run(args),
         Command::Status(args) => status::run(args),
+        Command::Node(args) => node_cmd::run(args),
     }
 }

@@ -45,6 +45,10 @@ pub struct GlobalConfig {
     /// NAPI), so the fast path can forward into them. Changes devices outside the router
     /// namespace, so it is asked for separately.
     pub fast_path_peer_napi: bool,
+    /// Notify and check scripts run inside this named network namespace (through
+    /// `ip netns exec`): set by the node agent for a router whose `keepalived` process Neutron
+    /// started there, so the scripts see what they would under keepalived.
+    pub script_netns: Option<String>,
 }
 
 /// Whether the XDP data plane runs.
@@ -80,6 +84,7 @@ impl Default for GlobalConfig {
             bpf_pin_dir: None,
             fast_path: false,
             fast_path_peer_napi: false,
+            script_netns: None,
         }
     }
 }

@@ -75,10 +75,19 @@ struct Written {
 /// The plans and what they wrote, per router id.
 #[derive(Default)]
 pub struct Overlays {
-    plans: HashMap<u32, (Option<String>, FastPathMaps)>,
+    pub(super) plans: HashMap<u32, (Option<String>, FastPathMaps)>,
     written: HashMap<u32, Written>,
     tx_keys: HashMap<(u32, u32), u32>,
     next_tx: u32,
+}
+
+impl Overlays {
+    /// Forgets a router whose entries were taken back (an empty plan written).
+    pub(super) fn forget(&mut self, id: u32) {
+        self.plans.remove(&id);
+        self.written.remove(&id);
+        self.tx_keys.retain(|(router, _), _| *router != id);
+    }
 }
 
 impl Manager {

@@ -477,6 +477,36 @@ impl Manager {
         )
     }
 
+    /// Clean stop of one router while the others run on (the node agent serves many): release
+    /// its instances, take back its fast-path entries, unpin and detach its links, and drop
+    /// its program instance. The pinned maps stay.
+    pub fn shutdown_router(&mut self, netns: &Option<String>) {
+        let id = router_id(netns.as_deref());
+        let keys: Vec<InstanceKey> = self
+            .instances
+            .keys()
+            .filter(|k| k.router == id)
+            .copied()
+            .collect();
+        for k in keys {
+            if let Err(e) = self.unregister(&k) {
+                tracing::warn!("releasing data-plane state: {e}");
+            }
+        }
+        if let Some(plan) = self.fastpath.plans.get_mut(&id) {
+            *plan = (netns.clone(), super::fastpath_maps::FastPathMaps::default());
+            if let Err(e) = self.write_fastpath(id) {
+                tracing::warn!("taking back the router's fast path: {e}");
+            }
+            self.fastpath.forget(id);
+        }
+        if let Some(mut router) = self.routers.remove(netns) {
+            for (_, link) in router.links.drain() {
+                router.dataplane.release_persistent(link);
+            }
+        }
+    }
+
     /// Clean stop: release every instance, unpin and detach every link, and remove the pinned
     /// maps (nothing runs on them any more).
     pub fn shutdown(&mut self) {

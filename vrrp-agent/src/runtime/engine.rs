@@ -106,6 +106,10 @@ impl Drop for OpenSocket {
 pub struct EngineOptions {
     pub config_path: PathBuf,
     pub state_dir: PathBuf,
+    /// The keepalived entry point's settings in force, for `status`.
+    pub settings: Option<String>,
+    /// The `keepalived` process a node-run router belongs to, for `status`.
+    pub keepalived_pid: Option<u32>,
 }
 
 pub struct Engine {
@@ -143,7 +147,10 @@ impl Engine {
     ) -> Self {
         let (events_tx, events_rx) = mpsc::channel(4096);
         Self {
-            notifier: Notifier::new(config.global.notify_timeout),
+            notifier: Notifier::new(
+                config.global.notify_timeout,
+                config.global.script_netns.clone(),
+            ),
             config,
             options,
             slots: Vec::new(),
@@ -869,6 +876,8 @@ impl Engine {
                 uptime_secs: self.started.elapsed().as_secs_f64(),
                 dataplane: self.dataplane.describe(),
                 dataplane_counters: self.dataplane.global_counters(),
+                settings: self.options.settings.clone(),
+                keepalived_pid: self.options.keepalived_pid,
             },
             instances,
             fastpath: self.fastpath_reports(),

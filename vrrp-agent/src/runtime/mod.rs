@@ -5,6 +5,7 @@
 //!
 //! May import everything in the crate; nothing imports it but the binary.
 
+pub mod config_notes;
 pub mod hysteresis;
 pub mod notify;
 pub mod ownership;
@@ -20,6 +21,8 @@ mod kernel_nat;
 mod primary;
 mod relink;
 mod reload;
+pub mod router;
+mod script_shell;
 mod setup;
 mod status;
 mod tracking;

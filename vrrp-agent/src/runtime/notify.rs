@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use tokio::{process::Command, sync::mpsc};
+use tokio::sync::mpsc;
 
 use crate::{config::NotifySpec, fsm::State};
 
@@ -53,13 +53,16 @@ type Queue = mpsc::UnboundedSender<(NotifySpec, Notification)>;
 #[derive(Clone)]
 pub struct Notifier {
     timeout: Duration,
+    /// Run the scripts inside this network namespace (`super::script_shell`).
+    netns: Option<String>,
     queues: std::sync::Arc<std::sync::Mutex<HashMap<String, Queue>>>,
 }
 
 impl Notifier {
-    pub fn new(timeout: Duration) -> Self {
+    pub fn new(timeout: Duration, netns: Option<String>) -> Self {
         Self {
             timeout,
+            netns,
             queues: Default::default(),
         }
     }
@@ -74,10 +77,11 @@ impl Notifier {
         let tx = queues.entry(key).or_insert_with(|| {
             let (tx, mut rx) = mpsc::unbounded_channel::<(NotifySpec, Notification)>();
             let timeout = self.timeout;
+            let netns = self.netns.clone();
             tokio::spawn(async move {
                 while let Some((spec, n)) = rx.recv().await {
                     for (script, args) in commands(&spec, &n) {
-                        run_one(&script, &args, timeout).await;
+                        run_one(&script, &args, timeout, netns.as_deref()).await;
                     }
                 }
             });
@@ -89,8 +93,8 @@ impl Notifier {
 
 /// Runs `script` (a command line, possibly with its own arguments) through the shell with
 /// `args` appended as separate, unquoted-safe arguments.
-async fn run_one(script: &str, args: &[String], timeout: Duration) {
-    let mut cmd = Command::new("/bin/sh");
+async fn run_one(script: &str, args: &[String], timeout: Duration, netns: Option<&str>) {
+    let mut cmd = super::script_shell::shell(netns);
     cmd.arg("-c")
         .arg(format!("{script} \"$@\""))
         .arg("notify")
@@ -172,7 +176,7 @@ mod tests {
             any: Some(format!("echo >> {}", log.display())),
             ..Default::default()
         };
-        let notifier = Notifier::new(Duration::from_secs(5));
+        let notifier = Notifier::new(Duration::from_secs(5), None);
         for s in [State::Backup, State::Master, State::Fault, State::Backup] {
             notifier.notify(&spec, n(s));
         }
@@ -189,7 +193,7 @@ mod tests {
         assert_eq!(got, expected);
 
         // A script that hangs is killed after the timeout; later ones still run.
-        let slow = Notifier::new(Duration::from_millis(200));
+        let slow = Notifier::new(Duration::from_millis(200), None);
         let marker = dir.join("after");
         let spec = NotifySpec {
             master: Some("sleep 30".into()),

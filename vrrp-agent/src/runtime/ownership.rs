@@ -59,6 +59,9 @@ pub trait DataplaneSink: Send {
     fn describe(&self) -> String;
     /// Clean stop: release everything, detach.
     fn shutdown(&mut self) {}
+    /// Clean stop of the router of `netns` only, the data plane's other routers running on
+    /// (the node agent's routers share one data plane).
+    fn shutdown_router(&mut self, _netns: &Option<String>) {}
 }
 
 /// No data plane: ownership lives only in the addresses on the interfaces.

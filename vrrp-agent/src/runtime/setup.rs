@@ -425,7 +425,11 @@ impl Engine {
         });
         for script in &self.config.scripts {
             if used.contains(&script.name) && !self.script_tasks.contains_key(&script.name) {
-                let task = tracking::spawn_script(script.clone(), self.events_tx.clone());
+                let task = tracking::spawn_script(
+                    script.clone(),
+                    self.config.global.script_netns.clone(),
+                    self.events_tx.clone(),
+                );
                 self.script_tasks.insert(script.name.clone(), task);
             }
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::{process::Command, sync::mpsc, task::JoinHandle};
+use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{
     events::{EngineEvent, SlotRef},
@@ -16,14 +16,18 @@ use crate::{
 };
 
 /// Runs a `vrrp_script` forever.
-pub fn spawn_script(spec: ScriptSpec, events: mpsc::Sender<EngineEvent>) -> JoinHandle<()> {
+pub fn spawn_script(
+    spec: ScriptSpec,
+    netns: Option<String>,
+    events: mpsc::Sender<EngineEvent>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut state = Hysteresis::new(spec.fall, spec.rise);
         let mut ticker = tokio::time::interval(spec.interval.max(Duration::from_millis(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let ok = run_script(&spec).await;
+            let ok = run_script(&spec, netns.as_deref()).await;
             if let Some(up) = state.observe(ok) {
                 let ev = EngineEvent::Script {
                     name: spec.name.clone(),
@@ -37,8 +41,8 @@ pub fn spawn_script(spec: ScriptSpec, events: mpsc::Sender<EngineEvent>) -> Join
     })
 }
 
-async fn run_script(spec: &ScriptSpec) -> bool {
-    let child = Command::new("/bin/sh")
+async fn run_script(spec: &ScriptSpec, netns: Option<&str>) -> bool {
+    let child = super::script_shell::shell(netns)
         .arg("-c")
         .arg(&spec.command)
         .stdin(std::process::Stdio::null())

@@ -124,4 +124,9 @@ impl DataplaneSink for XdpSink {
     fn shutdown(&mut self) {
         self.manager.shutdown();
     }
+
+    fn shutdown_router(&mut self, netns: &Option<String>) {
+        self.keys.retain(|k, _| &k.netns != netns);
+        self.manager.shutdown_router(netns);
+    }
 }

@@ -44,6 +44,7 @@ fn scenarios() -> Vec<Scenario> {
     for implementation in [
         Implementation::AgentXdp,
         Implementation::AgentNoXdp,
+        Implementation::AgentNeutron,
         Implementation::Keepalived,
     ] {
         for interval in [1.0, 0.01] {
