@@ -91,12 +91,19 @@ impl Keepalived {
     /// Writes `conf` to `dir/<label>.conf` and starts keepalived in `ns`; returns once the
     /// VRRP child runs (its pid file names a live keepalived).
     pub fn start(label: &str, ns: &NetNs, dir: &TempDir, conf: &str) -> Self {
-        Self::start_binary(label, &binary(), ns, dir, conf)
+        Self::start_binary(label, &binary(), &[], ns, dir, conf)
     }
 
     /// [`Keepalived::start`] with another binary named `keepalived` (such as a link to our
-    /// agent, whose keepalived entry point takes the same arguments).
-    pub fn start_binary(label: &str, bin: &Path, ns: &NetNs, dir: &TempDir, conf: &str) -> Self {
+    /// agent, whose keepalived entry point takes the same arguments) and extra environment.
+    pub fn start_binary(
+        label: &str,
+        bin: &Path,
+        env: &[(&str, &Path)],
+        ns: &NetNs,
+        dir: &TempDir,
+        conf: &str,
+    ) -> Self {
         let path = dir.path(&format!("{label}.conf"));
         std::fs::write(&path, conf).expect("write keepalived.conf");
         let pid_file = dir.path(&format!("{label}.pid"));
@@ -110,6 +117,7 @@ impl Keepalived {
             .arg(&pid_file)
             .arg("-r")
             .arg(&vrrp_pid_file)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -885,12 +885,12 @@ fn neutron_ah_conf(notify: &Path) -> String {
 
 /// What Neutron runs with `ha_vrrp_auth_type = AH`, on both nodes the same keepalived.conf:
 /// one node runs keepalived 2.2.7, the other our agent through its keepalived entry point (a
-/// `keepalived` link to it, keepalived's command line). keepalived is master first and ours
-/// follows; keepalived resigns and ours takes over; keepalived comes back (nopreempt: as
-/// backup, its sequence counter fresh) and follows ours; ours resigns and keepalived takes
-/// over again. Both directions through keepalived.conf, AH and equal priorities.
-#[test]
-fn v2_ah_neutron_conf_through_our_keepalived_entry_point_hands_over_both_ways() {
+/// `keepalived` link to it, keepalived's command line; `model`: its process model). keepalived
+/// is master first and ours follows; keepalived resigns and ours takes over; keepalived comes
+/// back (nopreempt: as backup, its sequence counter fresh) and follows ours; ours resigns and
+/// keepalived takes over again. Both directions through keepalived.conf, AH and equal
+/// priorities.
+fn neutron_ah_hands_over_both_ways(model: &str) {
     require_root();
     let v = V2_AH;
     let bed = Bed::new(v);
@@ -898,11 +898,44 @@ fn v2_ah_neutron_conf_through_our_keepalived_entry_point_hands_over_both_ways() 
     std::os::unix::fs::symlink(vrrp_tests::agent::binary(), &link).expect("keepalived link");
     let k_conf = neutron_ah_conf(&keepalived::notify_script(&bed.dir, "keepalived"));
     let ours_conf = neutron_ah_conf(&keepalived::notify_script(&bed.dir, "ours"));
-    let ours_log = bed.dir.path("vrrp-agent.log");
+    // A node agent of its own (node model), removed with what it pinned at the end.
+    let node_socket = std::path::PathBuf::from(format!("/run/vrrp-agent/{}.ctl", bed.ours.name()));
+    let node_log = bed.dir.path("node.log");
+    let settings = bed.dir.path("settings.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "process_model = \"{model}\"\nnode_socket = \"{}\"\nnode_log = \"{}\"\n",
+            node_socket.display(),
+            node_log.display()
+        ),
+    )
+    .expect("settings");
+    let _cleanup = DropInCleanup {
+        node_socket: node_socket.clone(),
+        pin_prefix: format!(
+            "keepalived-{}-",
+            bed.dir
+                .path("x")
+                .parent()
+                .and_then(|d| d.file_name())
+                .and_then(|n| n.to_str())
+                .unwrap_or("?")
+        ),
+    };
+    let env = [("VRRP_AGENT_SETTINGS", settings.as_path())];
+    let ours_log = || {
+        // The process logs to the console (-l, captured by the wrapper) or beside its
+        // config; in the node model the node agent runs the router and logs to node.log.
+        [bed.dir.path("vrrp-agent.log"), node_log.clone()]
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<String>()
+    };
 
     let mut k = Keepalived::start("keepalived", &bed.theirs, &bed.dir, &k_conf);
     k.wait_state(NAME, "MASTER", WAIT);
-    let mut ours = Keepalived::start_binary("ours", &link, &bed.ours, &bed.dir, &ours_conf);
+    let mut ours = Keepalived::start_binary("ours", &link, &env, &bed.ours, &bed.dir, &ours_conf);
     ours.wait_state(NAME, "BACKUP", WAIT);
     bed.settle(None, Some(&k), Side::Keepalived);
     bed.steady(None, Some(&k), Side::Keepalived, v.steady_window(50));
@@ -910,8 +943,7 @@ fn v2_ah_neutron_conf_through_our_keepalived_entry_point_hands_over_both_ways() 
     k.stop(WAIT);
     ours.wait_state(NAME, "MASTER", WAIT);
     k.wait_log("(VR_1) sent 0 priority", WAIT);
-    // With -l it logs to the console (which the wrapper captures), else beside the config.
-    let log = ours.logs() + &std::fs::read_to_string(&ours_log).unwrap_or_default();
+    let log = ours.logs() + &ours_log();
     assert!(log.contains("resigned (priority 0)"), "{log}");
     assert!(!bed.has_vip(Side::Keepalived));
     assert!(bed.has_vip(Side::Ours));
@@ -933,9 +965,62 @@ fn v2_ah_neutron_conf_through_our_keepalived_entry_point_hands_over_both_ways() 
     k2.wait_state(NAME, "MASTER", WAIT);
     k2.wait_log("(VR_1) Backup received priority 0 advertisement", WAIT);
     assert!(ours.wait_exit(WAIT).success());
-    assert!(!bed.has_vip(Side::Ours), "ours released its VIP");
+    wait_for(WAIT, "ours to release its VIP", || {
+        (!bed.has_vip(Side::Ours)).then_some(())
+    });
     bed.settle(None, Some(&k2), Side::Keepalived);
     assert_keepalived_took_every_advert(&k2);
+}
+
+/// Stops the node agent a test started and removes what the drop-in pinned.
+struct DropInCleanup {
+    node_socket: std::path::PathBuf,
+    /// Pin folders (under /sys/fs/bpf/vrrp-xdp) of standalone processes start with it.
+    pin_prefix: String,
+}
+
+impl Drop for DropInCleanup {
+    fn drop(&mut self) {
+        let pid_file = self.node_socket.with_extension("pid");
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+            let gone = |pid: i32| !Path::new(&format!("/proc/{pid}")).exists();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !gone(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        for ext in ["ctl", "lock", "pid"] {
+            let _ = std::fs::remove_file(self.node_socket.with_extension(ext));
+        }
+        let pins = Path::new("/sys/fs/bpf/vrrp-xdp");
+        if let Some(stem) = self.node_socket.file_stem() {
+            let _ = std::fs::remove_dir_all(pins.join(stem));
+        }
+        for entry in std::fs::read_dir(pins).into_iter().flatten().flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&self.pin_prefix)
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+#[test]
+fn v2_ah_neutron_conf_through_our_keepalived_entry_point_hands_over_both_ways() {
+    neutron_ah_hands_over_both_ways("node");
+}
+
+#[test]
+fn v2_ah_neutron_conf_in_a_standalone_keepalived_process_hands_over_both_ways() {
+    neutron_ah_hands_over_both_ways("standalone");
 }
 
 /// Equal priorities and the segment cut: both become master. Healed, the higher address

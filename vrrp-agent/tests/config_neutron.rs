@@ -147,10 +147,14 @@ fn the_verbatim_text_with_ah_imports_and_starts_as_backup_as_keepalived_does() {
     assert_eq!(
         warning_lines(&ah.warnings),
         [
-            (2, "`notification_email_from` in global_defs is not supported, ignored (vrrp-agent sends no e-mail)".to_string()),
             (6, "vrrp_instance VR_1: state MASTER with auth_type AH starts as BACKUP, as keepalived does (a new AH master must first learn the sequence number from the current master's adverts)".to_string()),
             (38, "instance `VR_2`: mcast_src_ip 224.0.0.1 is a multicast address; adverts cannot be sent from it".to_string()),
         ]
+    );
+    assert_eq!(
+        warning_lines(&ah.notes),
+        warning_lines(&pass.notes),
+        "the same notes"
     );
 }
 
