@@ -100,16 +100,19 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let state_dir = api::keepalived_state_dir(&config_path);
     let result = runtime.block_on(run(
         loaded.config,
         RunOptions {
             status_socket: socket,
-            state_dir: config_dir.join("vrrp-agent-state"),
+            state_dir: state_dir.clone(),
             config_path,
             dataplane,
             settings: Some(settings_path),
         },
     ));
+    // Nothing reads the state files of a router that stopped.
+    let _ = std::fs::remove_dir_all(&state_dir);
     daemon::remove_pid_files(&pid_files);
     if let Err(e) = &result {
         tracing::error!("{e}");
