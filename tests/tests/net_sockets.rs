@@ -134,6 +134,25 @@ fn assert_advert(got: &Received, sent: &Advert, src: IpAddr, dst: IpAddr, ifinde
     assert_eq!(Advert::decode(&got.vrrp, &got.meta).as_ref(), Ok(sent));
 }
 
+/// `IP_MTU_DISCOVER` of an IPv4 socket (neither socket2 nor nix reads it).
+fn mtu_discover(socket: &VrrpSocket) -> libc::c_int {
+    let mut value: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are initialised and outlive the call, `len` is `value`'s size,
+    // and the descriptor belongs to `socket`.
+    let rc = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(socket)),
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            (&raw mut value).cast(),
+            &raw mut len,
+        )
+    };
+    assert_eq!(rc, 0, "getsockopt: {}", std::io::Error::last_os_error());
+    value
+}
+
 #[test]
 fn options_are_set_as_documented() {
     require_root();
@@ -148,10 +167,17 @@ fn options_are_set_as_documented() {
             assert_eq!(sock.unicast_hops_v6().unwrap(), 255);
             assert!(!sock.multicast_loop_v6().unwrap());
             assert_eq!(sock.multicast_if_v6().unwrap(), index);
+            assert_eq!(
+                sock.tclass_v6().unwrap(),
+                0xc0,
+                "keepalived's traffic class"
+            );
         } else {
             assert_eq!(sock.multicast_ttl_v4().unwrap(), 255);
             assert_eq!(sock.ttl_v4().unwrap(), 255);
             assert!(!sock.multicast_loop_v4().unwrap());
+            assert_eq!(sock.tos_v4().unwrap(), 0xc0, "keepalived's TOS");
+            assert_eq!(mtu_discover(&socket), libc::IP_PMTUDISC_DONT, "no DF");
         }
         assert_eq!(sock.device().unwrap().as_deref(), Some(&b"vs-a"[..]));
         assert!(

@@ -112,6 +112,51 @@ async fn ipv4_addresses_are_added_and_removed_idempotently() {
         .expect("del on a missing dev");
 }
 
+/// keepalived 2.2.7 sends IFA_BROADCAST only for an address configured with `brd`
+/// (vrrp_ipaddress.c `netlink_ipaddress`: `if (ip_addr->u.sin.sin_brd.s_addr)`), `+` / `-`
+/// computed for prefixes up to /30: `ip addr` shows no `brd` on a plain virtual address.
+#[tokio::test]
+async fn ipv4_addresses_get_a_broadcast_address_only_when_configured() {
+    require_root();
+    let lan = Lan::new();
+    let (nl, _events, vx0) = open_on(&lan.ns, "vx0").await;
+    let with_brd = |addr: &str, prefix_len: u8, brd: Option<&str>| VirtualAddress {
+        broadcast: brd.map(String::from),
+        ..vip(addr, prefix_len)
+    };
+    let cases = [
+        (with_brd("169.254.0.1", 24, None), None),
+        (with_brd("192.0.2.10", 24, Some("+")), Some("192.0.2.255")),
+        (
+            with_brd("198.51.100.10", 24, Some("-")),
+            Some("198.51.100.0"),
+        ),
+        (
+            with_brd("203.0.113.10", 24, Some("203.0.113.77")),
+            Some("203.0.113.77"),
+        ),
+        (with_brd("10.1.1.1", 31, Some("+")), None),
+    ];
+    for (va, _) in &cases {
+        nl.add_address(vx0, va).await.expect("add");
+    }
+    for (va, brd) in &cases {
+        let entry = addr_entry(&lan.ns, "vx0", va.addr).expect("on vx0");
+        assert_eq!(
+            entry["broadcast"].as_str(),
+            *brd,
+            "{}/{} brd {:?}: {entry}",
+            va.addr,
+            va.prefix_len,
+            va.broadcast
+        );
+    }
+    for (va, _) in &cases {
+        nl.del_address(vx0, va).await.expect("del");
+        assert_eq!(addr_entry(&lan.ns, "vx0", va.addr), None);
+    }
+}
+
 #[tokio::test]
 async fn ipv6_addresses_skip_dad_and_are_idempotent() {
     require_root();

@@ -324,6 +324,31 @@ fn address_options() {
     assert_eq!(*ex, [first, second]);
 }
 
+/// keepalived computes `brd +` / `brd -` only up to /30 ("Address prefix length N too long
+/// for broadcast"); beyond, the address gets none. An explicit broadcast address stays.
+#[test]
+fn computed_broadcast_on_a_31_or_32_is_ignored_with_a_warning() {
+    let loaded = keepalived_ok(&ka_instance(
+        "    virtual_ipaddress_excluded {\n        10.0.0.6/31 brd +\n        10.0.0.8/32 brd -\n        10.0.0.9/32 brd 10.0.0.255\n    }",
+    ));
+    let ex = &instance(&loaded.config, "VI_1").vrrp.excluded_addresses;
+    let brds: Vec<Option<&str>> = ex.iter().map(|a| a.broadcast.as_deref()).collect();
+    assert_eq!(brds, [None, None, Some("10.0.0.255")]);
+    assert_eq!(
+        warning_lines(&loaded.warnings),
+        [
+            (
+                8,
+                "virtual_ipaddress_excluded 10.0.0.6/31: brd +: prefix length 31 is too long for a broadcast address, ignored".to_string()
+            ),
+            (
+                9,
+                "virtual_ipaddress_excluded 10.0.0.8/32: brd -: prefix length 32 is too long for a broadcast address, ignored".to_string()
+            ),
+        ]
+    );
+}
+
 #[test]
 fn many_instances_in_one_file_keep_their_order() {
     let text: String = (1..=20)

@@ -103,9 +103,18 @@ fn conf_test_case_imports_both_instances() {
     assert_eq!(
         warning_lines(&loaded.warnings),
         [
-            (2, "`notification_email_from` in global_defs is not supported, ignored (vrrp-agent sends no e-mail)".to_string()),
             (38, "instance `VR_2`: mcast_src_ip 224.0.0.1 is a multicast address; adverts cannot be sent from it".to_string()),
         ]
+    );
+    // Neutron writes `notification_email_from` into every configuration: a note, not a
+    // warning (it sends nothing in keepalived either without an smtp_server).
+    assert_eq!(
+        warning_lines(&loaded.notes),
+        [(
+            2,
+            "`notification_email_from` in global_defs has no effect (vrrp-agent sends no e-mail)"
+                .to_string()
+        )]
     );
 }
 

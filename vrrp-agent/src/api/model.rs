@@ -67,6 +67,14 @@ pub struct AgentInfo {
     /// The data plane's frame counters by kind (malformed, unknown VRID, drops, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataplane_counters: Option<BTreeMap<String, u64>>,
+    /// The keepalived entry point's settings in force (file and values), when it started
+    /// this agent or router.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
+    /// For a router the node agent runs: the pid of the `keepalived` process that registered
+    /// it (`pid` is then the node agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalived_pid: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -156,6 +156,15 @@ pub fn render(reports: &[StatusReport]) -> String {
             f.summary
         ));
     }
+    let mut settings: Vec<&str> = reports
+        .iter()
+        .filter_map(|r| r.agent.settings.as_deref())
+        .collect();
+    settings.sort();
+    settings.dedup();
+    for s in settings {
+        out.push_str(&format!("settings: {s}\n"));
+    }
     out
 }
 
@@ -197,10 +206,25 @@ mod tests {
                 uptime_secs: 1.0,
                 dataplane: "none".into(),
                 dataplane_counters: None,
+                settings: None,
+                keepalived_pid: None,
             },
             instances,
             fastpath: vec![],
         }
+    }
+
+    #[test]
+    fn the_settings_in_force_are_listed_once_under_the_table() {
+        let mut a = report(vec![]);
+        a.agent.settings = Some("process_model = node (/etc/vrrp-agent/keepalived.toml)".into());
+        let b = a.clone();
+        let out = render(&[a, b]);
+        assert_eq!(
+            out.matches("settings: process_model = node").count(),
+            1,
+            "{out}"
+        );
     }
 
     #[test]

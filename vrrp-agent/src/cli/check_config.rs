@@ -1,28 +1,58 @@
-//! `vrrp-agent check-config FILE`: validate a configuration (either format) and summarize it.
+//! `vrrp-agent check-config [FILE] [--settings SETTINGS]`: validate a configuration (either
+//! format) and summarize it, and/or validate the keepalived entry point's settings file and
+//! show the settings in force.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use vrrp_agent::config;
+use anyhow::{Result, bail};
+use vrrp_agent::config::{self, settings::Settings};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Configuration file: native TOML or keepalived.conf.
-    file: PathBuf,
+    file: Option<PathBuf>,
+    /// Also (or only) check the keepalived entry point's settings file (the one a
+    /// `keepalived` process would read: $VRRP_AGENT_SETTINGS, else
+    /// /etc/vrrp-agent/keepalived.toml; `--settings` alone names that one).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    settings: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let loaded = config::load(&args.file)?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
+    if args.file.is_none() && args.settings.is_none() {
+        bail!("nothing to check: give a configuration file, --settings, or both");
     }
-    print!("{}", config::summary(&loaded.config));
-    println!(
-        "{}: OK ({:?} format, {} instance(s), {} warning(s))",
-        args.file.display(),
-        loaded.format,
-        loaded.config.instances.len(),
-        loaded.warnings.len()
-    );
+    if let Some(file) = &args.file {
+        let loaded = config::load(file)?;
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+        for n in &loaded.notes {
+            eprintln!("note: {n}");
+        }
+        print!("{}", config::summary(&loaded.config));
+        println!(
+            "{}: OK ({:?} format, {} instance(s), {} warning(s))",
+            file.display(),
+            loaded.format,
+            loaded.config.instances.len(),
+            loaded.warnings.len()
+        );
+    }
+    if let Some(path) = &args.settings {
+        let path = if path.as_os_str() == "-" {
+            Settings::path()
+        } else {
+            path.clone()
+        };
+        let settings = Settings::load(&path)?;
+        let origin = if path.exists() {
+            "read"
+        } else {
+            "absent: defaults"
+        };
+        println!("{} ({origin}): OK", path.display());
+        println!("settings in force: {}", settings.summary());
+    }
     Ok(())
 }

@@ -17,6 +17,7 @@ use vrrp_agent::{
     api,
     config::{self, settings::ProcessModel},
     daemon,
+    node::netns_name,
     runtime::run::{RunOptions, run},
 };
 
@@ -36,6 +37,9 @@ pub fn main(args: &[String]) -> Result<()> {
         // keepalived prints its version on stderr; Neutron reads it there.
         eprint!("{}", keepalived_args::version_text());
         return Ok(());
+    }
+    if parsed.config_test {
+        std::process::exit(super::keepalived_check::run(&parsed)?);
     }
     run_keepalived(parsed)
 }
@@ -86,6 +90,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    vrrp_agent::runtime::config_notes::log_once(&loaded.notes);
     tracing::info!(
         config = %config_path.display(),
         pid = std::process::id(),
@@ -94,6 +99,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
     );
     let socket = status_socket(&config_path);
     tracing::info!("settings in force: {}", settings.summary());
+
     let dataplane = super::dataplane_choice::open(&loaded.config, &socket, None, false)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -109,6 +115,9 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
             config_path,
             dataplane,
             settings: Some(settings_path),
+            // Name the router's namespace in `status` (Neutron's routers all call their
+            // instance VR_<id>; the namespace, qrouter-<router id>, tells them apart).
+            netns: netns_name::own_name(Path::new(netns_name::NETNS_DIR)),
         },
     ));
     // Nothing reads the state files of a router that stopped.

@@ -1,7 +1,9 @@
 //! keepalived's command line, as Neutron (and init scripts) use it:
-//! `keepalived -P -f CONF -p PIDFILE -r VRRP_PIDFILE [-D] [-n] [-l]` and `--version`.
+//! `keepalived -P -f CONF -p PIDFILE -r VRRP_PIDFILE [-D] [-n] [-l]`, `--version` and the
+//! configuration test `-t[LOG_FILE]` / `--config-test[=LOG_FILE]`.
 //! getopt-style: short options may be joined (`-nlD`), values attached (`-fCONF`) or
-//! separate; long options as `--use-file=CONF` or `--use-file CONF`. Pure parsing.
+//! separate; long options as `--use-file=CONF` or `--use-file CONF`. An optional value (only
+//! `-t`'s) is attached or nothing, as getopt's `t::`. Pure parsing.
 
 use std::path::PathBuf;
 
@@ -27,6 +29,8 @@ Usage: keepalived [OPTION...]    (vrrp-agent's keepalived-compatible entry point
   -l, --log-console            log to the console (stderr)
   -D, --log-detail             detailed logs (debug level)
   -g, --log-file=FILE          log to FILE (background mode)
+  -t, --config-test[=LOG_FILE] check the configuration, report on stderr (or append to
+                               LOG_FILE) and exit: 0 clean, 4 it cannot run, 5 warnings
   -v, --version                print the version (on stderr, like keepalived)
   -h, --help                   this help
 Accepted and ignored: -S/--log-facility, -G/--no-syslog, -X/--release-vips, -V, -I, -R,
@@ -45,6 +49,10 @@ pub struct KeepalivedArgs {
     pub log_file: Option<PathBuf>,
     pub version: bool,
     pub help: bool,
+    /// `-t` / `--config-test`: check the configuration and exit.
+    pub config_test: bool,
+    /// `--config-test=FILE` / `-tFILE`: where the test's report goes instead of stderr.
+    pub config_test_log: Option<PathBuf>,
     /// Options accepted for compatibility but without effect.
     pub ignored: Vec<String>,
 }
@@ -61,6 +69,8 @@ impl Default for KeepalivedArgs {
             log_file: None,
             version: false,
             help: false,
+            config_test: false,
+            config_test_log: None,
             ignored: Vec::new(),
         }
     }
@@ -91,6 +101,8 @@ const FLAGS: &[(char, &str)] = &[
     ('B', "no_bfd"),
     ('C', "check"),
 ];
+/// Options whose value is optional and can only be attached (`-tFILE`, `--config-test=FILE`).
+const OPTIONAL_VALUE: &[(char, &str)] = &[('t', "config-test")];
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<KeepalivedArgs, String> {
@@ -113,6 +125,8 @@ pub fn parse(args: &[String]) -> Result<KeepalivedArgs, String> {
                     None => take(args, &mut i, arg)?,
                 };
                 apply_value(&mut out, *short, value);
+            } else if let Some((short, _)) = OPTIONAL_VALUE.iter().find(|(_, l)| *l == name) {
+                apply_optional(&mut out, *short, inline);
             } else if let Some((short, _)) = FLAGS.iter().find(|(_, l)| *l == name) {
                 apply_flag(&mut out, *short, arg)?;
             } else if name == "all" {
@@ -134,6 +148,10 @@ pub fn parse(args: &[String]) -> Result<KeepalivedArgs, String> {
                         rest
                     };
                     apply_value(&mut out, c, value);
+                    break;
+                } else if OPTIONAL_VALUE.iter().any(|(s, _)| *s == c) {
+                    let rest: String = chars[j..].iter().collect();
+                    apply_optional(&mut out, c, (!rest.is_empty()).then_some(rest));
                     break;
                 } else if FLAGS.iter().any(|(s, _)| *s == c) {
                     apply_flag(&mut out, c, arg)?;
@@ -164,6 +182,13 @@ fn apply_value(out: &mut KeepalivedArgs, short: char, value: String) {
         'r' => out.vrrp_pid_file = value.into(),
         'g' => out.log_file = Some(value.into()),
         _ => out.ignored.push(format!("-{short} {value}")),
+    }
+}
+
+fn apply_optional(out: &mut KeepalivedArgs, short: char, value: Option<String>) {
+    if short == 't' {
+        out.config_test = true;
+        out.config_test_log = value.filter(|v| !v.is_empty()).map(PathBuf::from);
     }
 }
 
@@ -236,6 +261,25 @@ mod tests {
         );
         assert!(p("stray").unwrap_err().contains("unexpected argument"));
         assert!(p("-C").unwrap_err().contains("no checker"));
+    }
+
+    #[test]
+    fn config_test_with_and_without_a_log_file() {
+        let a = p("-t -f /etc/k.conf").unwrap();
+        assert!(a.config_test);
+        assert_eq!(a.config_test_log, None);
+        assert_eq!(a.config, PathBuf::from("/etc/k.conf"));
+        let a = p("-f /etc/k.conf --config-test").unwrap();
+        assert!(a.config_test && a.config_test_log.is_none());
+        let a = p("--config-test=/tmp/t.log -fk.conf").unwrap();
+        assert_eq!(a.config_test_log, Some(PathBuf::from("/tmp/t.log")));
+        assert_eq!(a.config, PathBuf::from("k.conf"));
+        // getopt's `t::`: the rest of the cluster is the value, a separate word is not.
+        let a = p("-nt/tmp/t.log").unwrap();
+        assert!(a.foreground && a.config_test);
+        assert_eq!(a.config_test_log, Some(PathBuf::from("/tmp/t.log")));
+        assert!(p("-t k.conf").unwrap_err().contains("unexpected argument"));
+        assert!(!p("-P -f k.conf").unwrap().config_test);
     }
 
     #[test]

@@ -39,13 +39,9 @@ fn reread(path: &Path) -> Option<String> {
             return None;
         }
     };
+    // Its warnings are the node agent's to log (it parses the text again).
     match config::load(path) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                tracing::warn!("{w}");
-            }
-            Some(text)
-        }
+        Ok(_) => Some(text),
         Err(e) => {
             tracing::error!("reload failed, keeping the running configuration: {e}");
             None
@@ -94,6 +90,8 @@ pub fn run(args: &KeepalivedArgs, c: Checked) -> Result<()> {
         }
     };
     starting.ready();
+    // What parsing and registering needed is not needed any more.
+    vrrp_agent::node::heap::trim();
     tracing::info!(
         node_pid = conn.node_pid,
         status = %conn.status_socket.display(),

@@ -5,6 +5,7 @@ mod dataplane_choice;
 mod dataplane_stats;
 pub mod keepalived;
 pub mod keepalived_args;
+mod keepalived_check;
 mod keepalived_client;
 mod node_cmd;
 mod run_cmd;

@@ -76,7 +76,9 @@ pub fn run(args: Args) -> Result<()> {
         sync_groups: Vec::new(),
     };
     settings.apply(&mut node.global);
+    vrrp_agent::node::heap::single_arena();
     let dataplane = super::dataplane_choice::open(&node, &socket, None, false)?;
+    vrrp_agent::node::heap::trim();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -45,6 +45,7 @@ pub fn run_cmd(args: Args) -> Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    vrrp_agent::runtime::config_notes::log_once(&loaded.notes);
     let status_socket = args
         .status_socket
         .unwrap_or_else(|| loaded.config.global.status_socket.clone());
@@ -70,6 +71,7 @@ pub fn run_cmd(args: Args) -> Result<()> {
             state_dir,
             dataplane,
             settings: None,
+            netns: None,
         },
     ))?;
     Ok(())

@@ -1,5 +1,7 @@
-//! Building diagnostics: a [`Diag`] knows the file being read and collects warnings; errors
-//! and warnings carry that file and a 1-based line (0: not tied to a line).
+//! Building diagnostics: a [`Diag`] knows the file being read and collects warnings and notes;
+//! errors, warnings and notes carry that file and a 1-based line (0: not tied to a line). A
+//! note is a setting accepted without effect that generated configurations always carry
+//! (Neutron's `notification_email_from`): worth saying once, not worth a warning.
 //!
 //! Imports only `super::types`.
 
@@ -12,6 +14,7 @@ use super::types::{ConfigError, ConfigWarning};
 pub(crate) struct Diag {
     file: PathBuf,
     warnings: Vec<ConfigWarning>,
+    notes: Vec<ConfigWarning>,
 }
 
 impl Diag {
@@ -19,6 +22,7 @@ impl Diag {
         Self {
             file: file.to_path_buf(),
             warnings: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -40,8 +44,22 @@ impl Diag {
         });
     }
 
+    /// Records a note at `line` of this file.
+    pub(crate) fn note(&mut self, line: usize, message: impl Into<String>) {
+        self.notes.push(ConfigWarning {
+            file: self.file.clone(),
+            line,
+            message: message.into(),
+        });
+    }
+
     pub(crate) fn into_warnings(self) -> Vec<ConfigWarning> {
         self.warnings
+    }
+
+    /// The warnings and the notes.
+    pub(crate) fn into_parts(self) -> (Vec<ConfigWarning>, Vec<ConfigWarning>) {
+        (self.warnings, self.notes)
     }
 }
 

@@ -60,6 +60,13 @@ pub(crate) fn address(key: &str, words: &[&str]) -> Result<Parsed<VirtualAddress
             "brd" | "broadcast" => {
                 let b = arg(words, i, &what)?;
                 v.broadcast = Some(broadcast(&what, addr, b)?);
+                // keepalived: "Address prefix length N too long for broadcast", none set.
+                if matches!(b, "+" | "-") && prefix_len > 30 {
+                    notes.push(format!(
+                        "{what}: brd {b}: prefix length {prefix_len} is too long for a broadcast address, ignored"
+                    ));
+                    v.broadcast = None;
+                }
             }
             "preferred_lft" => {
                 let lft = arg(words, i, &what)?;

@@ -19,11 +19,14 @@ pub enum Format {
     Keepalived,
 }
 
-/// A validated configuration, what was worth a warning, and the syntax it was read as.
+/// A validated configuration, what was worth a warning, what was only worth a note (settings
+/// accepted without effect that generated configurations always carry, such as Neutron's
+/// `notification_email_from`: say it once, quietly), and the syntax it was read as.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Loaded {
     pub config: AgentConfig,
     pub warnings: Vec<ConfigWarning>,
+    pub notes: Vec<ConfigWarning>,
     pub format: Format,
 }
 
@@ -70,15 +73,17 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
     native::parse(text, path).map(|(config, warnings)| Loaded {
         config,
         warnings,
+        notes: Vec::new(),
         format: Format::Toml,
     })
 }
 
 /// Parses and validates keepalived.conf text (`path` names the file in messages).
 pub fn parse_keepalived(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
-    keepalived::parse(text, path).map(|(config, warnings)| Loaded {
+    keepalived::parse(text, path).map(|(config, warnings, notes)| Loaded {
         config,
         warnings,
+        notes,
         format: Format::Keepalived,
     })
 }

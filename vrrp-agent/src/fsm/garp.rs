@@ -1,5 +1,6 @@
 //! When to send gratuitous ARP / unsolicited NA batches while master: one batch at takeover,
-//! one after `garp_master_delay`, then one every `garp_master_refresh` (if set).
+//! one after `garp_master_delay`, then one every `garp_master_refresh` (if set); a reload that
+//! adds an address restarts the refresh period (the instance sends that reload's batch).
 
 use std::time::Instant;
 
@@ -20,6 +21,12 @@ impl GarpSchedule {
             .then(|| (now + config.master_delay, config.master_repeat));
         self.refresh = config.refresh.map(|r| now + r);
         config.master_repeat
+    }
+
+    /// A batch was just sent outside the schedule (a reload added an address): the next
+    /// refresh is one `garp_master_refresh` from `now`, as keepalived restarts its timer.
+    pub fn restart_refresh(&mut self, config: &GarpConfig, now: Instant) {
+        self.refresh = config.refresh.map(|r| now + r);
     }
 
     /// Forget everything (leaving master).

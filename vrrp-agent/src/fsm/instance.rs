@@ -235,11 +235,12 @@ impl Instance {
                 self.outputs.push_back(Output::RemoveAddresses(gone));
             }
             if !added.is_empty() {
-                self.outputs.push_back(Output::AddAddresses(added.clone()));
-                self.outputs.push_back(Output::SendGratuitous {
-                    addresses: added.iter().map(|a| a.addr).collect(),
-                    repeat: self.config.garp.master_repeat,
-                });
+                self.outputs.push_back(Output::AddAddresses(added));
+                // As keepalived 2.2.7 (vrrp.c `clear_diff_vrrp`): a reload that adds an
+                // address announces every address again, garp_master_repeat times, at once
+                // (no garp_master_delay batch), and the refresh timer starts over.
+                self.garp.restart_refresh(&self.config.garp, now);
+                self.push_gratuitous(self.config.garp.master_repeat);
             }
             if !new_routes.is_empty() {
                 self.outputs.push_back(Output::AddRoutes(new_routes));

@@ -9,7 +9,8 @@
 //! Received packets carry their interface, source, destination and TTL / hop limit
 //! ([`Received`]); TTL 255 is *not* enforced here (that is `Advert::decode`'s receive check,
 //! so a wrong TTL can be counted). Sent messages leave with exactly the source address asked
-//! for, TTL / hop limit 255, out of this interface only.
+//! for, TTL / hop limit 255, TOS / traffic class 0xc0 and (IPv4) no DF bit, as keepalived's,
+//! out of this interface only.
 //!
 //! Files: `options` (socket options), `rx` and `tx` (one `recvmsg` / `sendmsg`); the IPv4
 //! header is split off by `packet::split_ipv4_packet`. Imports `crate::packet` (constants, `RxMeta`,
@@ -45,8 +46,9 @@ impl VrrpSocket {
     /// Opens a raw VRRP socket for interface `ifname` (index `ifindex`) of the current
     /// network namespace, IPv6 if `ipv6`, else IPv4: bound to the interface
     /// (`SO_BINDTODEVICE`), member of 224.0.0.18 / ff02::12 on it, multicast out of it, TTL /
-    /// hop limit 255 for multicast and unicast, multicast loop off, packet info (and IPv6 hop
-    /// limit) on receive, a receive buffer of at least 1 MiB, non-blocking, close-on-exec.
+    /// hop limit 255 for multicast and unicast, TOS / traffic class 0xc0, IPv4 DF off,
+    /// multicast loop off, packet info (and IPv6 hop limit) on receive, a receive buffer of
+    /// at least 1 MiB, non-blocking, close-on-exec.
     /// Packets that reached the socket before it was bound to the interface are discarded.
     ///
     /// Fails if `ifname` is not the interface `ifindex` of this namespace.

@@ -17,7 +17,8 @@ impl Netlink {
     /// Replace-or-create, so an address already there is fine (and gets our flags). IPv6
     /// addresses get `IFA_F_NODAD`: a takeover must not wait for duplicate address detection.
     /// Labels are IPv4-only (ignored for IPv6, as keepalived does) and must start with the
-    /// interface name.
+    /// interface name. An IPv4 address gets a broadcast address only when configured (`brd`),
+    /// as keepalived sends `IFA_BROADCAST`.
     pub async fn add_address(&self, ifindex: u32, va: &VirtualAddress) -> Result<(), NetlinkError> {
         let ifindex = match va.dev.as_deref() {
             Some(dev) => self.require_index(dev).await?,
@@ -127,10 +128,20 @@ fn address_message(
             if va.prefix_len > 32 {
                 return Err(bad("IPv4 prefix length above 32"));
             }
-            AddressMessageBuilder::<Ipv4Addr>::new()
+            let mut message = AddressMessageBuilder::<Ipv4Addr>::new()
                 .index(ifindex)
                 .address(addr, va.prefix_len)
-                .build()
+                .build();
+            // rtnetlink's builder adds the all-ones broadcast address to every prefix up to
+            // /30; keepalived 2.2.7 sends IFA_BROADCAST only for a configured `brd`
+            // (vrrp_ipaddress.c netlink_ipaddress), so `ip addr` shows none otherwise.
+            message
+                .attributes
+                .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+            if let Some(brd) = broadcast(addr, va.prefix_len, va.broadcast.as_deref()) {
+                message.attributes.push(AddressAttribute::Broadcast(brd));
+            }
+            message
         }
         IpAddr::V6(addr) => {
             if va.prefix_len > 128 {
@@ -156,6 +167,19 @@ fn address_message(
             .push(AddressAttribute::Label(label.to_string()));
     }
     Ok(message)
+}
+
+/// The broadcast address of `addr/prefix_len` configured as `brd` (iproute2's spelling): an
+/// address as given; `+` (host bits set) or `-` (host bits clear) computed only up to /30,
+/// as keepalived does (vrrp_ipaddress.c parse_ipaddress: beyond it no broadcast address).
+fn broadcast(addr: Ipv4Addr, prefix_len: u8, brd: Option<&str>) -> Option<Ipv4Addr> {
+    let host_bits = u32::MAX.checked_shr(u32::from(prefix_len)).unwrap_or(0);
+    match brd? {
+        "+" if prefix_len <= 30 => Some(Ipv4Addr::from(u32::from(addr) | host_bits)),
+        "-" if prefix_len <= 30 => Some(Ipv4Addr::from(u32::from(addr) & !host_bits)),
+        "+" | "-" => None,
+        explicit => explicit.parse().ok(),
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +214,37 @@ mod tests {
                 .contains(&AddressAttribute::Label("vx0:1".into()))
         );
         assert!(!message.header.flags.contains(AddressHeaderFlags::Nodad));
+    }
+
+    #[test]
+    fn ipv4_broadcast_only_when_configured() {
+        let brd = |m: &AddressMessage| {
+            m.attributes
+                .iter()
+                .filter_map(|a| match a {
+                    AddressAttribute::Broadcast(b) => Some(b.to_string()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let plain = address_message(5, &va("169.254.0.1", 24), None).unwrap();
+        assert!(brd(&plain).is_empty(), "{:?}", plain.attributes);
+        for (given, prefix_len, expected) in [
+            ("+", 24, vec!["169.254.0.255"]),
+            ("-", 24, vec!["169.254.0.0"]),
+            ("169.254.0.77", 24, vec!["169.254.0.77"]),
+            ("+", 30, vec!["169.254.0.3"]),
+            ("+", 31, vec![]),
+            ("-", 32, vec![]),
+            ("169.254.0.77", 32, vec!["169.254.0.77"]),
+        ] {
+            let v = VirtualAddress {
+                broadcast: Some(given.into()),
+                ..va("169.254.0.1", prefix_len)
+            };
+            let message = address_message(5, &v, None).unwrap();
+            assert_eq!(brd(&message), expected, "brd {given} on /{prefix_len}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! Depends on `config`, `runtime`, `dataplane` (server side) and `host_view` (spawning).
 
 pub mod client;
+pub mod heap;
 pub mod netns_name;
 pub mod protocol;
 pub mod router_sink;

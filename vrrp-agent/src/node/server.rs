@@ -69,6 +69,7 @@ enum Control {
 #[derive(Clone)]
 struct Node {
     dataplane: SharedDataplane,
+    settings_path: Arc<PathBuf>,
     settings: Arc<Mutex<Settings>>,
     /// By network namespace: one router per namespace, as Neutron runs them.
     routers: Arc<Mutex<HashMap<Option<String>, Entry>>>,
@@ -83,8 +84,9 @@ impl Node {
     }
 }
 
-/// A router's configuration as the node agent runs it: the text parsed (either syntax), the
-/// node's settings applied, and the router's namespace given to every instance and script.
+/// A router's configuration as the node agent runs it: the text parsed (either syntax, its
+/// warnings logged, its notes once per process), the node's settings applied, and the
+/// router's namespace given to every instance and script.
 pub fn router_config(
     text: &str,
     path: &Path,
@@ -96,6 +98,10 @@ pub fn router_config(
         config::Format::Keepalived => config::parse_keepalived(text, path),
     }
     .map_err(|e| e.to_string())?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    crate::runtime::config_notes::log_once(&loaded.notes);
     let mut cfg = loaded.config;
     settings.apply(&mut cfg.global);
     if let Some(ns) = netns {
@@ -120,6 +126,7 @@ pub async fn serve(opts: NodeOptions) -> Result<(), NodeError> {
     })?;
     let node = Node {
         dataplane: opts.dataplane,
+        settings_path: Arc::new(opts.settings_path.clone()),
         settings: Arc::new(Mutex::new(opts.settings)),
         routers: Arc::default(),
     };
@@ -260,19 +267,28 @@ async fn run_router(
         }
     };
     let (control_tx, mut control) = mpsc::channel(4);
-    let conflict = claim(
-        &node,
-        &netns,
-        Entry {
-            pid,
-            config_path: config_path.clone(),
-            text: text.clone(),
-            control: control_tx,
-        },
-    );
-    if let Err(message) = conflict {
-        send(&mut write, &Reply::Error { message }).await;
-        return;
+    let entry = Entry {
+        pid,
+        config_path: config_path.clone(),
+        text: text.clone(),
+        control: control_tx,
+    };
+    // A respawned process may register before its killed predecessor's router is released:
+    // wait for that release (bounded), but refuse a second live process for one namespace.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    let mut entry = Some(entry);
+    loop {
+        match claim(&node, &netns, entry.take().expect("entry")) {
+            Ok(()) => break,
+            Err((e, holder_alive)) => {
+                if holder_alive || tokio::time::Instant::now() > deadline {
+                    send(&mut write, &Reply::Error { message: e.message }).await;
+                    return;
+                }
+                entry = Some(e.entry);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
     let status_socket = api::keepalived_socket(&config_path);
     let state_dir = api::keepalived_state_dir(&config_path);
@@ -284,6 +300,12 @@ async fn run_router(
             state_dir,
             status_socket: status_socket.clone(),
             dataplane: Box::new(RouterSink::new(node.dataplane.clone(), netns.clone())),
+            settings: Some(format!(
+                "{} ({}, node agent)",
+                settings.summary(),
+                node.settings_path.display()
+            )),
+            keepalived_pid: Some(pid),
         },
     );
     if let Err(message) = router.ready().await {
@@ -292,6 +314,7 @@ async fn run_router(
         send(&mut write, &Reply::Error { message }).await;
         return;
     }
+    super::heap::trim();
     send(
         &mut write,
         &Reply::Registered {
@@ -368,16 +391,30 @@ async fn run_router(
     }
 }
 
-/// Takes the namespace for a router, unless another router has it.
-fn claim(node: &Node, netns: &Option<String>, entry: Entry) -> Result<(), String> {
+/// Why a namespace could not be taken, with the entry back.
+struct Taken {
+    message: String,
+    entry: Entry,
+}
+
+/// Takes the namespace for a router, unless another router has it (then: why, and whether
+/// the process holding it still lives).
+fn claim(node: &Node, netns: &Option<String>, entry: Entry) -> Result<(), (Taken, bool)> {
     let mut routers = node.routers.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(other) = routers.get(netns) {
-        return Err(format!(
-            "namespace {} already has a router here: {} (keepalived process {})",
+        let alive = std::path::Path::new(&format!("/proc/{}", other.pid)).exists();
+        let message = format!(
+            "namespace {} already has a router here: {} (keepalived process {}{})",
             netns.as_deref().unwrap_or("-"),
             other.config_path.display(),
-            other.pid
-        ));
+            other.pid,
+            if alive {
+                ""
+            } else {
+                ", gone: its router is being released"
+            }
+        );
+        return Err((Taken { message, entry }, alive));
     }
     routers.insert(netns.clone(), entry);
     Ok(())
@@ -399,4 +436,83 @@ fn forget(node: &Node, netns: &Option<String>) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(netns);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ownership::NoDataplane;
+
+    fn node() -> Node {
+        Node {
+            dataplane: Arc::new(Mutex::new(Box::new(NoDataplane))),
+            settings_path: Arc::new(PathBuf::from("/etc/vrrp-agent/keepalived.toml")),
+            settings: Arc::default(),
+            routers: Arc::default(),
+        }
+    }
+
+    fn entry(pid: u32) -> Entry {
+        Entry {
+            pid,
+            config_path: "/var/lib/neutron/ha_confs/r1/keepalived.conf".into(),
+            text: String::new(),
+            control: mpsc::channel(1).0,
+        }
+    }
+
+    #[test]
+    fn one_router_per_namespace_and_a_dead_holder_is_waited_for_not_refused() {
+        let n = node();
+        let ns = Some("qrouter-r1".to_string());
+        assert!(claim(&n, &ns, entry(std::process::id())).is_ok());
+        let Err((taken, alive)) = claim(&n, &ns, entry(1)) else {
+            panic!("a second router in one namespace");
+        };
+        assert!(alive, "the holder (this test) lives: refuse");
+        assert!(
+            taken.message.contains("already has a router"),
+            "{}",
+            taken.message
+        );
+        forget(&n, &ns);
+        let dead = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        let _ = dead.wait_with_output();
+        assert!(claim(&n, &ns, entry(dead_pid)).is_ok());
+        let Err((_, alive)) = claim(&n, &ns, entry(std::process::id())) else {
+            panic!("taken");
+        };
+        assert!(
+            !alive,
+            "its process is gone: the newcomer waits for the release"
+        );
+        assert!(claim(&n, &Some("qrouter-r2".into()), entry(1)).is_ok());
+    }
+
+    #[test]
+    fn a_routers_configuration_gets_its_namespace_and_the_node_settings() {
+        let text = "vrrp_instance VR_1 {\n  state BACKUP\n  interface ha-1\n  \
+                    virtual_router_id 1\n  priority 50\n  virtual_ipaddress {\n    \
+                    169.254.0.1/24 dev ha-1\n  }\n}\n";
+        let settings = Settings::parse(
+            "dataplane = \"none\"\nfast_path = true\n",
+            Path::new("/s.toml"),
+        )
+        .unwrap();
+        let ns = Some("qrouter-r1".to_string());
+        let cfg = router_config(
+            text,
+            Path::new("/ha_confs/r1/keepalived.conf"),
+            &ns,
+            &settings,
+        )
+        .unwrap();
+        assert_eq!(cfg.instances[0].netns, ns);
+        assert_eq!(cfg.global.script_netns, ns);
+        assert!(cfg.global.fast_path);
+        assert_eq!(cfg.global.dataplane, config::DataplaneMode::None);
+        let err = router_config("vrrp_instance {", Path::new("/k.conf"), &ns, &settings);
+        assert!(err.is_err());
+    }
 }

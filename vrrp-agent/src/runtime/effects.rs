@@ -166,7 +166,14 @@ impl Worker {
                     })
                     .await
                     .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string())),
+                    .and_then(|r| match r {
+                        // Removed by its owner (Neutron, around its SIGTERM): not an error.
+                        Err(gone @ super::state_file::StateFileError::FolderGone(_)) => {
+                            tracing::info!(instance, "state file not written: {gone}");
+                            Ok(())
+                        }
+                        other => other.map_err(|e| e.to_string()),
+                    }),
                     Err(e) => Err(e.to_string()),
                 };
                 if let Err(e) = written {

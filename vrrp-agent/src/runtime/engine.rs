@@ -91,6 +91,10 @@ impl Drop for OpenSocket {
 pub struct EngineOptions {
     pub config_path: PathBuf,
     pub state_dir: PathBuf,
+    /// The keepalived entry point's settings in force, for `status`.
+    pub settings: Option<String>,
+    /// The `keepalived` process a node-run router belongs to, for `status`.
+    pub keepalived_pid: Option<u32>,
 }
 
 pub struct Engine {
@@ -821,6 +825,8 @@ impl Engine {
                 uptime_secs: self.started.elapsed().as_secs_f64(),
                 dataplane: self.dataplane.describe(),
                 dataplane_counters: self.dataplane.global_counters(),
+                settings: self.options.settings.clone(),
+                keepalived_pid: self.options.keepalived_pid,
             },
             instances,
             fastpath: self.fastpath_reports(),

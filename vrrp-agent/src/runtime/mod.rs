@@ -5,6 +5,7 @@
 //!
 //! May import everything in the crate; nothing imports it but the binary.
 
+pub mod config_notes;
 pub mod hysteresis;
 pub mod notify;
 pub mod ownership;

@@ -24,6 +24,10 @@ pub struct RouterOptions {
     pub state_dir: PathBuf,
     pub status_socket: PathBuf,
     pub dataplane: Box<dyn DataplaneSink>,
+    /// The settings in force, for `status`.
+    pub settings: Option<String>,
+    /// The `keepalived` process that registered the router.
+    pub keepalived_pid: Option<u32>,
 }
 
 /// A running router.
@@ -43,11 +47,16 @@ impl RouterHandle {
     /// [`Self::ready`]).
     pub fn start(config: AgentConfig, opts: RouterOptions) -> Self {
         let state_dir = opts.state_dir.clone();
+        if let Err(e) = super::state_file::prepare(&opts.state_dir) {
+            tracing::warn!(dir = %opts.state_dir.display(), "cannot create the state folder: {e}");
+        }
         let engine = Engine::new(
             config,
             EngineOptions {
                 config_path: opts.config_path,
                 state_dir: opts.state_dir,
+                settings: opts.settings,
+                keepalived_pid: opts.keepalived_pid,
             },
             opts.dataplane,
         );

@@ -25,6 +25,18 @@ pub struct RunOptions {
     pub dataplane: Box<dyn DataplaneSink>,
     /// The keepalived entry point's node-wide settings file (re-read with the configuration).
     pub settings: Option<PathBuf>,
+    /// Instances that name no namespace are in this one (the keepalived entry point names the
+    /// namespace it runs in, so `status` tells Neutron's routers apart); also on reload.
+    pub netns: Option<String>,
+}
+
+/// Gives every instance without a namespace `netns`.
+fn place(config: &mut config::AgentConfig, netns: &Option<String>) {
+    if let Some(ns) = netns {
+        for i in config.instances.iter_mut().filter(|i| i.netns.is_none()) {
+            i.netns = Some(ns.clone());
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,12 +71,23 @@ pub(super) fn serve_status(
 }
 
 /// Runs until SIGTERM/SIGINT.
-pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), RunError> {
+pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<(), RunError> {
+    place(&mut config, &opts.netns);
+    if let Err(e) = super::state_file::prepare(&opts.state_dir) {
+        tracing::warn!(dir = %opts.state_dir.display(), "cannot create the state folder: {e}");
+    }
     let engine = Engine::new(
         config,
         EngineOptions {
             config_path: opts.config_path.clone(),
             state_dir: opts.state_dir.clone(),
+            settings: opts.settings.as_ref().map(|path| {
+                match config::settings::Settings::load(path) {
+                    Ok(s) => format!("{} ({})", s.summary(), path.display()),
+                    Err(e) => e.to_string(),
+                }
+            }),
+            keepalived_pid: None,
         },
         opts.dataplane,
     );
@@ -77,6 +100,7 @@ pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), Ru
     let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
     let config_path = opts.config_path.clone();
     let settings = opts.settings.clone();
+    let netns = opts.netns.clone();
     let signal_events = events.clone();
     tokio::spawn(async move {
         loop {
@@ -87,6 +111,7 @@ pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), Ru
                         if let Some(path) = &settings {
                             config::settings::Settings::load(path)?.apply(&mut loaded.config.global);
                         }
+                        place(&mut loaded.config, &netns);
                         Ok(loaded)
                     });
                     match loaded {
@@ -94,6 +119,7 @@ pub async fn run(config: config::AgentConfig, opts: RunOptions) -> Result<(), Ru
                             for w in &loaded.warnings {
                                 tracing::warn!("{w}");
                             }
+                            super::config_notes::log_once(&loaded.notes);
                             let _ = signal_events.send(EngineEvent::Reload(Box::new(loaded.config))).await;
                         }
                         Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),

@@ -1,8 +1,11 @@
-//! One network node run by keepalived as Neutron runs it: per router namespace, its own
-//! keepalived.conf and `ip netns exec <ns> keepalived -P -f <conf> -p <pid> -r <vrrp pid>`,
-//! which daemonizes and forks a VRRP child (two processes per router). Every process whose
-//! command line names this node's folder is stopped on drop (SIGTERM, then SIGKILL), also on
-//! error; leftovers of a crashed earlier bench run are killed before starting.
+//! One network node run the way Neutron runs keepalived: per router namespace, its own
+//! keepalived.conf and `ip netns exec <ns> keepalived -P -f <conf> -p <pid> -r <vrrp pid>`.
+//! With the real keepalived that daemonizes and forks a VRRP child (two processes per
+//! router); with ours (a `keepalived` link to vrrp-agent in the node's folder, the node's own
+//! settings file) it is one small process per router plus the node agent the first one
+//! starts. Every process whose command line names this node's folder is stopped on drop
+//! (SIGTERM, then SIGKILL), also on error; leftovers of a crashed earlier bench run are killed
+//! before starting.
 
 use std::{
     path::{Path, PathBuf},
@@ -31,6 +34,10 @@ pub struct KeepalivedNode {
     /// Every process of this node has this folder in its command line.
     dir: PathBuf,
     routers: Vec<KaRouter>,
+    /// The `keepalived` to run: Debian's, or a link to vrrp-agent in `dir`.
+    program: PathBuf,
+    /// Ours: the settings file its processes read (node model, the node's own socket).
+    settings: Option<PathBuf>,
 }
 
 /// `keepalived --version`'s first line, or why it cannot run.
@@ -50,7 +57,7 @@ pub fn version() -> anyhow::Result<String> {
 }
 
 fn is_keepalived(pid: i32) -> bool {
-    procfs::stat(pid).is_some_and(|s| s.comm == "keepalived")
+    procfs::stat(pid).is_some_and(|s| s.comm == "keepalived" || s.comm == "vrrp-agent")
 }
 
 fn kill(pid: i32, sig: Signal) {
@@ -81,7 +88,44 @@ impl KeepalivedNode {
         Ok(Self {
             dir: dir.to_path_buf(),
             routers: Vec::new(),
+            program: PathBuf::from("keepalived"),
+            settings: None,
         })
+    }
+
+    /// A node whose `keepalived` is vrrp-agent (`agent`) in the node process model with XDP,
+    /// with a node agent of its own (its socket, log and pins named after the folder).
+    pub fn start_empty_ours(dir: &Path, agent: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir.join("bin"))?;
+        let program = dir.join("bin").join("keepalived");
+        std::os::unix::fs::symlink(agent, &program)?;
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("node")
+            .to_string();
+        let settings = dir.join("settings.toml");
+        std::fs::write(
+            &settings,
+            format!(
+                "process_model = \"node\"\ndataplane = \"xdp\"\n\
+                 node_socket = \"/run/vrrp-agent/{name}.ctl\"\nnode_log = \"{}\"\n",
+                dir.join("node.log").display()
+            ),
+        )?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            routers: Vec::new(),
+            program,
+            settings: Some(settings),
+        })
+    }
+
+    /// The node agent's control socket (ours).
+    fn node_socket(&self) -> Option<PathBuf> {
+        self.settings.as_ref()?;
+        let name = self.dir.file_name()?.to_str()?;
+        Some(PathBuf::from(format!("/run/vrrp-agent/{name}.ctl")))
     }
 
     /// Writes the configurations and starts keepalived in each namespace, one after the
@@ -102,15 +146,19 @@ impl KeepalivedNode {
                 pid_file: rdir.join("pid.keepalived"),
                 vrrp_pid_file: rdir.join("pid.keepalived-vrrp"),
             };
-            let out = Command::new("ip")
-                .args(["netns", "exec", ns, "keepalived", "-P", "-f"])
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns])
+                .arg(&self.program)
+                .args(["-P", "-f"])
                 .arg(&conf)
                 .arg("-p")
                 .arg(&r.pid_file)
                 .arg("-r")
-                .arg(&r.vrrp_pid_file)
-                .output()
-                .context("running ip netns exec keepalived")?;
+                .arg(&r.vrrp_pid_file);
+            if let Some(settings) = &self.settings {
+                cmd.env("VRRP_AGENT_SETTINGS", settings);
+            }
+            let out = cmd.output().context("running ip netns exec keepalived")?;
             self.routers.push(r);
             anyhow::ensure!(
                 out.status.success(),
@@ -179,7 +227,21 @@ impl KeepalivedNode {
                 kill(p, Signal::SIGTERM);
             }
         }
+        let mut node_agent_told = false;
         loop {
+            // Ours: once every router is released, the node agent goes too.
+            if !node_agent_told
+                && let Some(socket) = self.node_socket()
+                && self
+                    .routers
+                    .iter()
+                    .all(|r| Self::pid_in(&r.pid_file).is_none_or(|p| !procfs::alive(p)))
+            {
+                if let Some(p) = Self::pid_in(&socket.with_extension("pid")) {
+                    kill(p, Signal::SIGTERM);
+                }
+                node_agent_told = true;
+            }
             let left = self.pids();
             if left.is_empty() {
                 return Some(t0.elapsed());
@@ -200,6 +262,14 @@ impl Drop for KeepalivedNode {
     fn drop(&mut self) {
         if !self.pids().is_empty() {
             self.stop(Duration::from_secs(15));
+        }
+        if let Some(socket) = self.node_socket() {
+            for ext in ["ctl", "lock", "pid"] {
+                let _ = std::fs::remove_file(socket.with_extension(ext));
+            }
+            if let Some(stem) = socket.file_stem() {
+                let _ = std::fs::remove_dir_all(Path::new("/sys/fs/bpf/vrrp-xdp").join(stem));
+            }
         }
         // SIGKILLed ones may need a moment; try twice more.
         for _ in 0..2 {

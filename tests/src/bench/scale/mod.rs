@@ -44,6 +44,7 @@ fn scenarios() -> Vec<Scenario> {
     for implementation in [
         Implementation::AgentXdp,
         Implementation::AgentNoXdp,
+        Implementation::AgentNeutron,
         Implementation::Keepalived,
     ] {
         for interval in [1.0, 0.01] {
@@ -143,12 +144,17 @@ mod tests {
 
     #[test]
     fn scenario_selection() {
-        assert_eq!(selected(None).len(), 6);
+        assert_eq!(selected(None).len(), 8);
         let ids: Vec<String> = selected(Some("agent-xdp-10ms, keepalived"))
             .iter()
             .map(Scenario::id)
             .collect();
         assert_eq!(ids, ["agent-xdp-10ms", "keepalived-1s", "keepalived-10ms"]);
         assert!(selected(Some("nothing")).is_empty());
+        let ids: Vec<String> = selected(Some("agent-neutron"))
+            .iter()
+            .map(Scenario::id)
+            .collect();
+        assert_eq!(ids, ["agent-neutron-1s", "agent-neutron-10ms"]);
     }
 }

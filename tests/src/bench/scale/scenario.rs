@@ -21,6 +21,9 @@ use crate::agents::TempDir;
 pub enum Implementation {
     AgentXdp,
     AgentNoXdp,
+    /// vrrp-agent as Neutron runs keepalived: one `keepalived` process per router (the node
+    /// process model: small clients of one node agent with XDP).
+    AgentNeutron,
     Keepalived,
 }
 
@@ -29,6 +32,7 @@ impl Implementation {
         match self {
             Self::AgentXdp => "vrrp-agent (XDP)",
             Self::AgentNoXdp => "vrrp-agent --no-xdp",
+            Self::AgentNeutron => "vrrp-agent as keepalived (Neutron, XDP)",
             Self::Keepalived => "keepalived (Neutron)",
         }
     }
@@ -37,6 +41,7 @@ impl Implementation {
         match self {
             Self::AgentXdp => "agent-xdp",
             Self::AgentNoXdp => "agent-noxdp",
+            Self::AgentNeutron => "agent-neutron",
             Self::Keepalived => "keepalived",
         }
     }
@@ -212,12 +217,15 @@ pub fn run(s: Scenario, routers: usize, timing: Timing) -> anyhow::Result<Outcom
                     s.implementation == Implementation::AgentXdp,
                 ))
             }
-            Implementation::Keepalived => {
+            Implementation::Keepalived | Implementation::AgentNeutron => {
                 let d = dir.path(&format!("node-{}", node.label()));
+                let k = if s.implementation == Implementation::Keepalived {
+                    KeepalivedNode::start_empty(&d)?
+                } else {
+                    KeepalivedNode::start_empty_ours(&d, &crate::agent::binary())?
+                };
                 // Pushed as soon as it exists, so a failure halfway still stops what started.
-                bench
-                    .nodes
-                    .push(Running::Keepalived(KeepalivedNode::start_empty(&d)?));
+                bench.nodes.push(Running::Keepalived(k));
                 let Some(Running::Keepalived(k)) = bench.nodes.last_mut() else {
                     unreachable!()
                 };

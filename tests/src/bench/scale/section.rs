@@ -36,7 +36,12 @@ fn find(outcomes: &[Outcome], i: Implementation, interval: f64) -> Option<&Outco
 
 /// (ours, keepalived, ours / keepalived) in MiB: PSS + BPF kernel memory at 1 s adverts.
 pub fn memory_ratio(outcomes: &[Outcome]) -> Option<(f64, f64, f64)> {
-    let ours = find(outcomes, Implementation::AgentXdp, 1.0)?.a.total_mib();
+    memory_ratio_of(outcomes, Implementation::AgentXdp)
+}
+
+/// As [`memory_ratio`] for one of our implementations.
+pub fn memory_ratio_of(outcomes: &[Outcome], ours: Implementation) -> Option<(f64, f64, f64)> {
+    let ours = find(outcomes, ours, 1.0)?.a.total_mib();
     let theirs = find(outcomes, Implementation::Keepalived, 1.0)?
         .a
         .total_mib();
@@ -58,7 +63,11 @@ fn method(routers: usize, timing: Timing, keepalived: Option<&str>) -> String {
          - **keepalived** ({ka}): as Neutron runs it, one `keepalived -P -f <conf> -p <pid> \
          -r <vrrp pid>` per router, started with `ip netns exec` inside the router's \
          namespace, one after the other; each forks a VRRP child. `advert_int 0.01` with \
-         `version 3` is accepted by this keepalived.\n\n\
+         `version 3` is accepted by this keepalived.\n\
+         - **vrrp-agent as keepalived**: started exactly like keepalived above (a link named \
+         `keepalived` to vrrp-agent, the same keepalived.conf files and command lines), in its \
+         default node process model with XDP on: one small process per router, plus the node \
+         agent the first one starts, which runs every router and holds the XDP data plane.\n\n\
          Node A is measured. **Processes**: the agent, or every process whose command line \
          names node A's keepalived folder, plus their descendants. **RSS and PSS**: sums of \
          `Rss`/`Pss` from `/proc/<pid>/smaps_rollup` at the end of the window (keepalived's \
@@ -204,6 +213,18 @@ pub fn build(
         }),
         met: ratio.map(|(_, _, r)| r <= 0.1),
     });
+    let neutron = memory_ratio_of(outcomes, Implementation::AgentNeutron);
+    sec.targets.push(Target {
+        what: format!(
+            "memory of one node with {routers} routers in Neutron's process model, XDP on \
+             (PSS + BPF kernel memory, 1 s adverts)"
+        ),
+        wanted: "≤ keepalived's".into(),
+        measured: neutron.map_or("not measured".into(), |(ours, theirs, r)| {
+            format!("{ours:.1} MiB vs {theirs:.1} MiB ({:.2}x)", r)
+        }),
+        met: neutron.map(|(_, _, r)| r <= 1.0),
+    });
 
     sec.notes = notes(routers, outcomes, failures);
     sec.plots = plots(outcomes);
@@ -298,6 +319,7 @@ fn plots(outcomes: &[Outcome]) -> Vec<Plot> {
     let imps = [
         Implementation::AgentXdp,
         Implementation::AgentNoXdp,
+        Implementation::AgentNeutron,
         Implementation::Keepalived,
     ];
     let present: Vec<Implementation> = imps

@@ -1,6 +1,8 @@
 //! `global_defs { ... }`: the agent-wide settings (`router_id`, `script_user`) and the
 //! defaults instances inherit (`vrrp_version`, `vrrp_garp_master_*`). E-mail settings are
-//! accepted and ignored with a warning.
+//! accepted and ignored with a warning, except `notification_email_from`: Neutron writes it
+//! into every router's configuration, and alone (no `smtp_server`, no `notification_email`)
+//! it sends nothing in keepalived either, so it is a note.
 //!
 //! Imports `super::{args, tree}`, `crate::config::{diag, limits, types, values}`, `crate::fsm` and
 //! `crate::packet`.
@@ -90,8 +92,11 @@ pub(crate) fn parse(
                 global.script_user = Some(user.text.clone());
             }
             "enable_script_security" => args::flag(diag, s)?,
+            "notification_email_from" => diag.note(
+                s.line,
+                "`notification_email_from` in global_defs has no effect (vrrp-agent sends no e-mail)",
+            ),
             "notification_email"
-            | "notification_email_from"
             | "smtp_server"
             | "smtp_connect_timeout"
             | "smtp_helo_name"

@@ -30,11 +30,12 @@ use super::{
     types::{AgentConfig, ConfigError, ConfigWarning},
 };
 
-/// Parses and validates keepalived.conf text (`path` is for messages only).
+/// Parses and validates keepalived.conf text (`path` is for messages only): the
+/// configuration, its warnings and its notes.
 pub(crate) fn parse(
     text: &str,
     path: &Path,
-) -> Result<(AgentConfig, Vec<ConfigWarning>), ConfigError> {
+) -> Result<(AgentConfig, Vec<ConfigWarning>, Vec<ConfigWarning>), ConfigError> {
     let mut diag = Diag::new(path);
     let stmts = lexer::lex(text)
         .and_then(tree::build)
@@ -62,5 +63,6 @@ pub(crate) fn parse(
         }
     }
     let config = assemble(draft, &mut diag)?;
-    Ok((config, diag.into_warnings()))
+    let (warnings, notes) = diag.into_parts();
+    Ok((config, warnings, notes))
 }

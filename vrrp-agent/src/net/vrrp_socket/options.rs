@@ -1,8 +1,11 @@
 //! The socket options of a raw VRRP socket: bound to one interface, member of the VRRP group
 //! there, multicast out of it, TTL / hop limit 255 both for multicast and unicast, no
 //! multicast loop (we must not hear ourselves), only the groups this socket joined, ancillary
-//! data on receive, and a receive buffer of at least [`RECV_BUFFER`] bytes.
-//! Uses socket2 and nix, libc for the one option neither offers (`IP_MULTICAST_IF` by index).
+//! data on receive, a receive buffer of at least [`RECV_BUFFER`] bytes, and keepalived's
+//! header fields on what it sends: TOS / traffic class 0xc0 (network control) and, for IPv4,
+//! no DF bit.
+//! Uses socket2 and nix, libc for the options neither offers (`IP_MULTICAST_IF` by index,
+//! `IP_MTU_DISCOVER`).
 
 use std::{io, os::fd::AsRawFd};
 
@@ -19,6 +22,11 @@ use crate::{
 
 /// The receive buffer asked for (the kernel doubles it for its bookkeeping).
 pub(super) const RECV_BUFFER: usize = 1 << 20;
+
+/// TOS (IPv4) and traffic class (IPv6) of adverts: `IPTOS_PREC_INTERNETCONTROL`, DSCP CS6, as
+/// keepalived 2.2.7 sets them (vrrp_if.c `if_setsockopt_priority`; vrrp.c `vrrp_build_ip4`
+/// writes `tos = 0xc0` into the header it builds).
+pub(super) const ADVERT_TOS: u8 = 0xc0;
 
 /// Sets every option of a raw VRRP socket for interface `ifname` / `ifindex`.
 pub(super) fn configure(socket: &Socket, ifindex: u32, ifname: &str, ipv6: bool) -> io::Result<()> {
@@ -44,6 +52,13 @@ fn configure_v4(socket: &Socket, ifindex: u32) -> io::Result<()> {
         .map_err(context("IP_MULTICAST_TTL"))?;
     socket.set_ttl_v4(ttl).map_err(context("IP_TTL"))?;
     socket
+        .set_tos_v4(u32::from(ADVERT_TOS))
+        .map_err(context("IP_TOS"))?;
+    // keepalived builds its IPv4 header with frag_off 0: no DF (the kernel then numbers the
+    // packets' IDs itself, as it does for keepalived's header with ID 0).
+    set_int_v4(socket, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_DONT)
+        .map_err(context("IP_MTU_DISCOVER"))?;
+    socket
         .set_multicast_loop_v4(false)
         .map_err(context("IP_MULTICAST_LOOP"))?;
     socket
@@ -68,6 +83,9 @@ fn configure_v6(socket: &Socket, ifindex: u32) -> io::Result<()> {
     socket
         .set_unicast_hops_v6(hops)
         .map_err(context("IPV6_UNICAST_HOPS"))?;
+    socket
+        .set_tclass_v6(u32::from(ADVERT_TOS))
+        .map_err(context("IPV6_TCLASS"))?;
     socket
         .set_multicast_loop_v6(false)
         .map_err(context("IPV6_MULTICAST_LOOP"))?;
@@ -112,6 +130,25 @@ fn set_multicast_if_v4(socket: &Socket, ifindex: u32) -> io::Result<()> {
             libc::IP_MULTICAST_IF,
             (&raw const mreq).cast(),
             std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// An `int` option at level `IPPROTO_IP`.
+fn set_int_v4(socket: &Socket, option: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: `value` is an initialised `c_int` that lives across the call, the length passed
+    // is its size, and the descriptor is owned by `socket`.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            option,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
     if rc < 0 {
