@@ -178,6 +178,8 @@ pub struct StreamReport {
 /// until stopped.
 pub struct TcpStreamer {
     stop: Arc<AtomicBool>,
+    /// Echoes received so far.
+    echoed: Arc<std::sync::atomic::AtomicU64>,
     thread: Option<JoinHandle<StreamReport>>,
 }
 
@@ -187,11 +189,36 @@ impl TcpStreamer {
             TcpStream::connect_timeout(&to, Duration::from_secs(5))
         })
         .expect("connect through the floating IP");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        Self::run(stream, interval, Duration::from_secs(10))
+    }
+
+    /// As [`Self::start`], from the local address `from` (a client with several addresses),
+    /// waiting up to `read_timeout` for each echo (a takeover whose outage is inherently
+    /// seconds long needs more than the default 10 s, TCP's retransmission backoff included).
+    pub fn start_from(
+        ns: &NetNs,
+        from: std::net::IpAddr,
+        to: SocketAddr,
+        interval: Duration,
+        read_timeout: Duration,
+    ) -> Self {
+        let stream = in_ns(ns, || -> std::io::Result<TcpStream> {
+            let domain = socket2::Domain::for_address(to);
+            let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+            socket.bind(&SocketAddr::new(from, 0).into())?;
+            socket.connect_timeout(&to.into(), Duration::from_secs(5))?;
+            Ok(socket.into())
+        })
+        .unwrap_or_else(|e| panic!("connect {from} -> {to}: {e}"));
+        Self::run(stream, interval, read_timeout)
+    }
+
+    fn run(stream: TcpStream, interval: Duration, read_timeout: Duration) -> Self {
+        stream.set_read_timeout(Some(read_timeout)).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let s = Arc::clone(&stop);
+        let echoed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let progress = Arc::clone(&echoed);
         let thread = std::thread::spawn(move || {
             let mut report = StreamReport::default();
             let mut writer = stream.try_clone().unwrap();
@@ -210,7 +237,10 @@ impl TcpStreamer {
                         report.error = Some("connection closed".into());
                         break;
                     }
-                    Ok(_) if echo == line => report.echoed += 1,
+                    Ok(_) if echo == line => {
+                        report.echoed += 1;
+                        progress.store(report.echoed, Ordering::Relaxed);
+                    }
                     Ok(_) => {
                         report.error = Some(format!("bad echo {echo:?} for {line:?}"));
                         break;
@@ -227,8 +257,19 @@ impl TcpStreamer {
         });
         Self {
             stop,
+            echoed,
             thread: Some(thread),
         }
+    }
+
+    /// Echoes received so far (while running).
+    pub fn echoed(&self) -> u64 {
+        self.echoed.load(Ordering::Relaxed)
+    }
+
+    /// Whether the stream has ended by itself (an error: see [`Self::stop`]).
+    pub fn ended(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     pub fn stop(mut self) -> StreamReport {

@@ -264,7 +264,7 @@ fn a_stopping_agent_does_not_recreate_the_router_folder_neutron_removed() {
     let r = Router::new("compat-rmdir");
     let pid = r.start();
     let _guard = r.guard(pid);
-    let state_file = r.router_dir.join("vrrp-agent-state").join("VR_1.state");
+    let state_file = vrrp_agent::api::keepalived_state_dir(&r.conf).join("VR_1.state");
     wait_for(WAIT, "the agent to become master", || {
         r.is_master().then_some(())
     });
@@ -302,7 +302,7 @@ fn neutrons_notification_email_from_is_one_quiet_note_per_process() {
         "nothing on the caller's stderr: {stderr}"
     );
     // Running (signal handlers in place) once it wrote its first state.
-    let state_file = r.router_dir.join("vrrp-agent-state").join("VR_1.state");
+    let state_file = vrrp_agent::api::keepalived_state_dir(&r.conf).join("VR_1.state");
     wait_for(WAIT, "the first state file", || {
         state_file.exists().then_some(())
     });

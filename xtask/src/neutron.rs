@@ -1,11 +1,15 @@
-//! OpenStack Neutron in a cached Python venv, so the tests can have Neutron's own code write the
-//! iptables rules of an HA router (`tests/neutron/l3_rules.py`) instead of an imitation.
+//! OpenStack Neutron in a cached Python venv, so the tests can run Neutron's own code: the
+//! iptables rules of an HA router (`tests/neutron/l3_rules.py`), Neutron's functional keepalived
+//! tests (`tests/neutron/functional_tests.py`, from the `neutron/tests/` the wheel ships) and its
+//! HA router machinery (`tests/neutron/ha_node.py`).
 //!
 //! The venv is `<cache>/neutron-<version>/` (the cache folder of [`crate::setup`]), made with
 //! `python3 -m venv` and `pip install neutron==<version>` (about 45 s and 350 MB the first
-//! time). A marker file is written after a successful install; a folder without it is a
-//! half-done install and is removed and made again. `cargo xtask test` passes the venv's python
-//! to the test processes as [`PYTHON_ENV`].
+//! time), then Neutron's test requirements that its functional tests import
+//! ([`TEST_REQUIREMENTS`], a few seconds). A marker file is written after each successful
+//! install; a folder without the first is a half-done install and is removed and made again, a
+//! venv without the second only gets the test requirements. `cargo xtask test` passes the venv's
+//! python to the test processes as [`PYTHON_ENV`].
 
 use std::{
     fs,
@@ -23,6 +27,12 @@ pub const VERSION: &str = "29.0.0";
 pub const PYTHON_ENV: &str = "VRRP_XDP_NEUTRON_PYTHON";
 /// Written into the venv after a successful install (its content: the requirement installed).
 const MARKER: &str = ".vrrp-xdp-installed";
+/// What Neutron's functional tests import beyond Neutron's own requirements (from its
+/// test-requirements.txt: `testtools` for its test cases, `oslotest` for its base class,
+/// `WebTest` for the API test helpers the functional base imports), pinned.
+pub const TEST_REQUIREMENTS: &[&str] = &["testtools==2.9.1", "oslotest==6.1.1", "WebTest==3.0.7"];
+/// Written after the test requirements are installed (its content: the list installed).
+const TEST_MARKER: &str = ".vrrp-xdp-test-requirements";
 
 /// Makes sure `<cache>/neutron-<VERSION>/` holds Neutron; returns the venv's python.
 pub fn install(cache: &Path) -> Result<PathBuf> {
@@ -32,6 +42,7 @@ pub fn install(cache: &Path) -> Result<PathBuf> {
     let marker = venv.join(MARKER);
     if fs::read_to_string(&marker).is_ok_and(|m| m.trim() == requirement) && python.is_file() {
         eprintln!("    neutron: {VERSION} cached at {}", venv.display());
+        install_test_requirements(&venv, &python)?;
         return Ok(python);
     }
     check_python()?;
@@ -76,7 +87,40 @@ pub fn install(cache: &Path) -> Result<PathBuf> {
     fs::write(&marker, format!("{requirement}\n"))
         .with_context(|| format!("cannot write {}", marker.display()))?;
     done(&format!("neutron {VERSION} ready"), t);
+    install_test_requirements(&venv, &python)?;
     Ok(python)
+}
+
+/// Installs [`TEST_REQUIREMENTS`] into the venv unless its marker lists exactly them.
+fn install_test_requirements(venv: &Path, python: &Path) -> Result<()> {
+    let marker = venv.join(TEST_MARKER);
+    let wanted = TEST_REQUIREMENTS.join(" ");
+    if fs::read_to_string(&marker).is_ok_and(|m| m.trim() == wanted) {
+        return Ok(());
+    }
+    let t = step(&format!("installing Neutron's test requirements: {wanted}"));
+    cmd::run(
+        Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(TEST_REQUIREMENTS)
+            .stdin(Stdio::null()),
+    )
+    .with_context(|| format!("`pip install {wanted}` into {} failed", venv.display()))?;
+    cmd::output(Command::new(python).args([
+        "-c",
+        "import neutron.tests.functional.agent.linux.test_keepalived",
+    ]))
+    .context("Neutron's functional keepalived tests do not import with the test requirements")?;
+    fs::write(&marker, format!("{wanted}\n"))
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    done("Neutron's test requirements ready", t);
+    Ok(())
 }
 
 /// python3 with the venv and pip modules (a venv gets pip from `ensurepip`).

@@ -32,6 +32,10 @@ const PACKAGES: &[(&str, &str)] = &[
     // The agent writes the kernel's NAT for configured floating IPs with it.
     ("nft", "nftables"),
     ("ping", "iputils-ping"),
+    // Neutron's `neutron-keepalived-state-change` (a sh script) posts to the L3 agent with it.
+    ("curl", "curl"),
+    // Neutron's `ha_conntrackd_enabled` runs it per router.
+    ("conntrackd", "conntrackd"),
     // The benchmark plots' text.
     (
         "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

@@ -33,3 +33,12 @@ pub fn keepalived_socket(config: &std::path::Path) -> std::path::PathBuf {
         h.finish() as u32
     ))
 }
+
+/// Where the router whose keepalived.conf is `config` keeps its per-instance state files:
+/// beside its status socket, `/run/vrrp-agent/keepalived-<folder>-<hash>.state/`. Not in the
+/// configuration's folder: Neutron deletes that folder (`HaRouter.delete()`: SIGTERM, then
+/// `shutil.rmtree` without waiting for the process to exit), and a state file written while
+/// the router shuts down would recreate an entry in it and make the removal fail.
+pub fn keepalived_state_dir(config: &std::path::Path) -> std::path::PathBuf {
+    keepalived_socket(config).with_extension("state")
+}

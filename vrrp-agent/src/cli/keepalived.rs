@@ -106,11 +106,12 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let state_dir = api::keepalived_state_dir(&config_path);
     let result = runtime.block_on(run(
         loaded.config,
         RunOptions {
             status_socket: socket,
-            state_dir: config_dir.join("vrrp-agent-state"),
+            state_dir: state_dir.clone(),
             config_path,
             dataplane,
             settings: Some(settings_path),
@@ -119,6 +120,8 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
             netns: netns_name::own_name(Path::new(netns_name::NETNS_DIR)),
         },
     ));
+    // Nothing reads the state files of a router that stopped.
+    let _ = std::fs::remove_dir_all(&state_dir);
     daemon::remove_pid_files(&pid_files);
     if let Err(e) = &result {
         tracing::error!("{e}");

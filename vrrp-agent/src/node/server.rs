@@ -291,10 +291,7 @@ async fn run_router(
         }
     }
     let status_socket = api::keepalived_socket(&config_path);
-    let state_dir = config_path
-        .parent()
-        .map(|d| d.join("vrrp-agent-state"))
-        .unwrap_or_else(|| PathBuf::from("/run/vrrp-agent/state"));
+    let state_dir = api::keepalived_state_dir(&config_path);
     tracing::info!(config = %config_path.display(), "registering the router of keepalived process {pid}");
     let mut router = RouterHandle::start(
         cfg,

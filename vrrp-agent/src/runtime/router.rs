@@ -38,12 +38,15 @@ pub struct RouterHandle {
     outcome: Option<Result<(), String>>,
     status: JoinHandle<()>,
     status_socket: PathBuf,
+    /// Its state files' folder, removed when it has stopped.
+    state_dir: PathBuf,
 }
 
 impl RouterHandle {
     /// Starts the router's engine (setting its instances up happens in the task; see
     /// [`Self::ready`]).
     pub fn start(config: AgentConfig, opts: RouterOptions) -> Self {
+        let state_dir = opts.state_dir.clone();
         if let Err(e) = super::state_file::prepare(&opts.state_dir) {
             tracing::warn!(dir = %opts.state_dir.display(), "cannot create the state folder: {e}");
         }
@@ -66,6 +69,7 @@ impl RouterHandle {
             outcome: None,
             status,
             status_socket: opts.status_socket,
+            state_dir,
         }
     }
 
@@ -119,6 +123,8 @@ impl RouterHandle {
             self.outcome = Some(result);
             self.status.abort();
             let _ = std::fs::remove_file(&self.status_socket);
+            // Nothing reads the state files of a router that stopped.
+            let _ = std::fs::remove_dir_all(&self.state_dir);
         }
         self.outcome.clone().unwrap_or(Ok(()))
     }

@@ -3,9 +3,10 @@
 //!
 //! The state folder and its parents are created once, at startup ([`prepare`]). Later writes
 //! create the state folder again if it went, but never its parent: when the folder holding it
-//! is gone (Neutron removes the router's `ha_confs/<id>`, the parent of the keepalived entry
-//! point's `vrrp-agent-state`, around the SIGTERM it sends), nothing is written and nothing
-//! recreated ([`StateFileError::FolderGone`]).
+//! is gone, nothing is written and nothing recreated ([`StateFileError::FolderGone`]). (The
+//! keepalived entry point keeps its state folder out of Neutron's `ha_confs/<id>` altogether,
+//! see `api::keepalived_state_dir`: Neutron removes that folder right after its SIGTERM, and a
+//! state folder inside it, even one only recreated in place, makes the removal fail.)
 
 use std::{
     io,
