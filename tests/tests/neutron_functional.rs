@@ -12,9 +12,8 @@
 //!
 //! Checked: keepalived, run here, gives the outcomes recorded in
 //! `tests/fixtures/neutron/functional_keepalived.json` (so a broken environment cannot make
-//! both sides agree on nothing), and ours gives the same passes and skips, except the tests in
-//! [`AH_PENDING`], which must fail because our agent refuses `auth_type AH` (until AH support
-//! lands; a test in that list that passes fails this test, so the list cannot go stale). The
+//! both sides agree on nothing), and ours gives the same passes and skips with Neutron's `auth_type AH`, in both process
+//! models (VRRPv2 IPsec AH as keepalived sends it, see `packet::ah`). The
 //! same tests with `auth_type PASS` (a variant: only the authentication line differs) pass and
 //! skip with ours exactly as keepalived's recorded run of the variant did, in both process
 //! models. About 12 s per run of the tests.
@@ -40,13 +39,6 @@ const AS_WRITTEN: &str = "as Neutron wrote them";
 const PASS_VARIANT: &str = "auth_type PASS";
 const MODULE: &str =
     "neutron.tests.functional.agent.linux.test_keepalived.KeepalivedManagerTestCase";
-/// Tests that fail with our agent only because it refuses `auth_type AH` (VRRPv2 IPsec AH is
-/// being added on another branch). Empty this list when AH lands.
-const AH_PENDING: &[&str] = &[
-    "test_keepalived_respawn_with_unexpected_exit",
-    "test_keepalived_respawns",
-    "test_keepalived_spawn",
-];
 
 /// One test's outcome: `pass`, `fail`, `error`, or `skip: <reason>`, and the traceback of a
 /// failure.
@@ -261,47 +253,29 @@ fn counts(results: &BTreeMap<String, String>) -> String {
 }
 
 #[test]
-fn neutrons_keepalived_tests_pass_and_skip_as_with_keepalived_except_for_ah() {
+fn neutrons_keepalived_tests_pass_and_skip_as_with_keepalived() {
     require_root();
     let reference = reference(None, AS_WRITTEN);
-    let run = Run::new(Keepalived::OursNode);
-    let ours = run.run(None);
-    let summary = summaries(&ours);
-    eprintln!(
-        "keepalived: {} / ours: {}",
-        counts(&reference),
-        counts(&summary)
-    );
-    assert_eq!(
-        ours.keys().collect::<Vec<_>>(),
-        reference.keys().collect::<Vec<_>>(),
-        "the same tests ran"
-    );
-    for (name, want) in &reference {
-        let got = &ours[name];
-        if AH_PENDING.contains(&name.as_str()) {
-            assert!(
-                got.outcome != "pass",
-                "{name} passes with our agent now: AH support has landed, remove it from \
-                 AH_PENDING"
-            );
-            assert!(
-                matches!(got.outcome.as_str(), "fail" | "error")
-                    && got.detail.contains("auth_type: AH"),
-                "{name}: with ours it fails only because our agent refuses auth_type AH; it \
-                 {} with:\n{}",
-                got.outcome,
-                got.detail
-            );
-            eprintln!(
-                "{name}: keepalived {want}, ours {} (auth_type AH refused)",
-                got.outcome
-            );
-        } else {
+    for kind in [Keepalived::OursNode, Keepalived::OursStandalone] {
+        let run = Run::new(kind);
+        let ours = run.run(None);
+        let summary = summaries(&ours);
+        eprintln!(
+            "keepalived: {} / ours ({kind:?}): {}",
+            counts(&reference),
+            counts(&summary)
+        );
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            reference.keys().collect::<Vec<_>>(),
+            "the same tests ran"
+        );
+        for (name, want) in &reference {
+            let got = &ours[name];
             assert_eq!(
                 &got.summary(),
                 want,
-                "{name}: ours as keepalived\n{}",
+                "{name}: ours ({kind:?}) as keepalived, with Neutron's auth_type AH\n{}",
                 got.detail
             );
         }
