@@ -113,3 +113,108 @@ fn the_master_losing_its_gateway_hands_the_router_over() {
     assert_eq!(r2.instance("VR_1").unwrap().state, "MASTER");
     assert!(gateway_reaches_vip(&gw));
 }
+
+/// One router tracking the links `tracked` (weight 0: down means FAULT), alone on its HA
+/// segment, so that it is MASTER whenever nothing it tracks is down.
+fn tracking_config(ns: &NetNs, tracked: &[&str]) -> String {
+    let list = tracked
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"
+[[instance]]
+name = "VR_1"
+netns = "{ns}"
+interface = "ha"
+vrid = 1
+priority = 100
+advert_interval = 0.1
+virtual_addresses = ["169.254.0.1/24"]
+track_interfaces = [{list}]
+"#,
+        ns = ns.name()
+    )
+}
+
+/// A veth pair inside `ns` whose end `name` is tracked; `set_carrier` switches its carrier
+/// by taking the peer down or up.
+fn trackable_link(ns: &NetNs, name: &str) {
+    let peer = format!("{name}-p");
+    ns.ip(&["link", "add", name, "type", "veth", "peer", "name", &peer]);
+    ns.ip(&["link", "set", name, "up"]);
+    ns.ip(&["link", "set", &peer, "up"]);
+}
+
+fn set_carrier(ns: &NetNs, name: &str, up: bool) {
+    let peer = format!("{name}-p");
+    ns.ip(&["link", "set", &peer, if up { "up" } else { "down" }]);
+}
+
+fn reload(agent: &RunningAgent, toml: &str) {
+    std::fs::write(&agent.config, toml).expect("write config");
+    agent.process.signal(nix::sys::signal::Signal::SIGHUP);
+}
+
+/// A reload that drops one tracked link (which was up) while another one is down: the
+/// instance stays in FAULT for the one that is down, and leaves FAULT when it comes back.
+/// (The engine once kept its own per-position up/down list across the reload: the link that
+/// moved into the dropped one's position inherited its "up", and the change back to up was
+/// taken for no change, leaving the router in FAULT for good.)
+#[test]
+fn a_reload_that_drops_a_tracked_link_keeps_following_the_others() {
+    require_root();
+    let dir = TempDir::new("track-reload");
+    let ha = Segment::new();
+    let r = NetNs::new();
+    ha.attach_ha_node(&r, "ha", 1);
+    trackable_link(&r, "ta");
+    trackable_link(&r, "tb");
+    let agent = RunningAgent::start("r", &dir, &tracking_config(&r, &["ta", "tb"]));
+    agent.wait_state("VR_1", "MASTER", WAIT);
+
+    set_carrier(&r, "tb", false);
+    let fault = agent.wait_state("VR_1", "FAULT", WAIT);
+    assert!(fault.last_transition.unwrap().reason.contains("tb"));
+
+    reload(&agent, &tracking_config(&r, &["tb"]));
+    wait_for(WAIT, "the reload applied (ta no longer tracked)", || {
+        agent
+            .instance("VR_1")
+            .filter(|i| !i.tracked.iter().any(|t| t.name == "ta"))
+    });
+    let after = agent.instance("VR_1").unwrap();
+    assert_eq!(after.state, "FAULT", "tb is still down");
+    assert!(
+        after.tracked.iter().any(|t| t.name == "tb" && !t.up),
+        "status shows tb down: {:?}",
+        after.tracked
+    );
+
+    set_carrier(&r, "tb", true);
+    agent.wait_state("VR_1", "MASTER", WAIT);
+}
+
+/// A reload that starts tracking a link that is down already: the instance goes to FAULT at
+/// once (the link's state is read, not assumed up), and back when the link comes up.
+#[test]
+fn a_reload_that_tracks_a_link_that_is_down_faults_the_instance() {
+    require_root();
+    let dir = TempDir::new("track-add");
+    let ha = Segment::new();
+    let r = NetNs::new();
+    ha.attach_ha_node(&r, "ha", 1);
+    trackable_link(&r, "ta");
+    let agent = RunningAgent::start("r", &dir, &tracking_config(&r, &[]));
+    agent.wait_state("VR_1", "MASTER", WAIT);
+    set_carrier(&r, "ta", false);
+
+    reload(&agent, &tracking_config(&r, &["ta"]));
+    let fault = agent.wait_state("VR_1", "FAULT", WAIT);
+    assert!(fault.last_transition.unwrap().reason.contains("ta"));
+    assert!(fault.tracked.iter().any(|t| t.name == "ta" && !t.up));
+
+    set_carrier(&r, "ta", true);
+    agent.wait_state("VR_1", "MASTER", WAIT);
+}

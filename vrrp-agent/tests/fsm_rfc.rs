@@ -93,6 +93,7 @@ fn rfc5798_6_4_1_startup_owner_becomes_master_advertises_and_announces() {
             "transition",
             "own",
             "add_addresses",
+            "renew_lease",
             "advert",
             "garp",
             "write_state",
@@ -145,6 +146,7 @@ fn rfc5798_6_4_2_master_down_timer_expiry_makes_backup_master() {
             "transition",
             "own",
             "add_addresses",
+            "renew_lease",
             "advert",
             "garp",
             "write_state",
@@ -319,7 +321,7 @@ fn rfc5798_6_4_3_master_answers_priority_zero_with_an_advert_at_once() {
     let mut h = master();
     h.advance(ms(300));
     let out = h.advert_from(LOWER_PEER, 0);
-    assert_eq!(kinds(&out), ["advert"]);
+    assert_eq!(kinds(&out), ["renew_lease", "advert"]);
     assert_eq!(h.next_deadline_in(), Some(ms(1000)), "Adver_Timer reset");
     assert_eq!(h.state(), State::Master);
 }
@@ -371,7 +373,7 @@ fn rfc5798_6_4_3_equal_priority_lower_address_is_discarded_and_we_reassert() {
     assert_eq!(h.state(), State::Master);
     assert_eq!(
         kinds(&out),
-        ["advert"],
+        ["renew_lease", "advert"],
         "immediate advert so the other master steps down"
     );
     let out = h.advert_from(LOWER_PEER, 99);
@@ -583,6 +585,7 @@ fn takeover_and_release_order_ownership_before_addresses_routes_and_garp() {
             "own",
             "add_addresses",
             "add_routes",
+            "renew_lease",
             "advert",
             "garp",
             "write_state",
@@ -848,7 +851,10 @@ fn a_sync_group_member_waits_for_its_group_before_becoming_master() {
 #[test]
 fn a_master_reasserts_against_a_lower_master_at_most_once_per_interval() {
     let mut h = master();
-    assert_eq!(kinds(&h.advert_from(LOWER_PEER, 50)), ["advert"]);
+    assert_eq!(
+        kinds(&h.advert_from(LOWER_PEER, 50)),
+        ["renew_lease", "advert"]
+    );
     for _ in 0..100 {
         assert!(
             h.advert_from(LOWER_PEER, 50).is_empty(),
@@ -860,7 +866,7 @@ fn a_master_reasserts_against_a_lower_master_at_most_once_per_interval() {
     h.advance(ms(1));
     assert_eq!(
         kinds(&h.advert_from(LOWER_PEER, 50)),
-        ["advert"],
+        ["renew_lease", "advert"],
         "one per interval"
     );
 }
@@ -947,5 +953,23 @@ fn fencing_lease_never_outlasts_a_backup_at_or_below_the_priorities_it_knows() {
         v2,
         vrrp_agent::fsm::master_down_interval(Version::V2, 100, Centisecs(100)),
         "RFC 3768's skew is in seconds, independent of the interval"
+    );
+}
+
+#[test]
+fn a_master_renews_its_lease_right_before_every_advert_and_a_resignation_does_not() {
+    let mut h = master();
+    let out = h.advance(ms(1000));
+    assert_eq!(kinds(&out), ["renew_lease", "advert"]);
+    assert_eq!(
+        out[0],
+        Output::RenewLease(h.inst.fencing_lease()),
+        "the lease is the fencing lease"
+    );
+    let out = h.input(Input::Shutdown);
+    assert!(
+        !kinds(&out).contains(&"renew_lease"),
+        "priority 0 renews nothing: {:?}",
+        kinds(&out)
     );
 }

@@ -3,7 +3,9 @@
 //! virtual time, and with preemption it is the one the RFC says (the highest priority); and
 //! at no time, except while the network is not whole (or within one Master_Down_Interval of
 //! it healing), do two routers own the addresses for longer than one delivery (plus the
-//! jitter with which they saw the event that made them take over).
+//! jitter with which they saw the event that made them take over). Reloads that add, remove
+//! and reorder tracked objects, and the objects flapping, never leave an instance in FAULT
+//! without a reason or out of FAULT with one.
 
 mod fsm_support;
 
@@ -12,8 +14,8 @@ use std::time::Duration;
 use fsm_support::sim::*;
 use proptest::prelude::*;
 use vrrp_agent::{
-    fsm::{Input, State},
-    sim::NetConfig,
+    fsm::{State, TrackedObject},
+    sim::{NetConfig, Sim},
 };
 
 #[derive(Clone, Debug)]
@@ -27,9 +29,15 @@ enum Op {
     Partition(usize, usize),
     Heal,
     Loss(u8),
-    TrackDown(usize),
-    TrackUp(usize),
+    /// Object `.1` of node `.0` goes down (`.2` false) or up.
+    Object(usize, usize, bool),
+    /// Node `.0` reloads its instance tracking the objects in mask `.1` (SIGHUP).
+    Reload(usize, u8),
 }
+
+/// The objects a node's instance may track: (name, weight). Weight 0 faults the instance
+/// while down; the others move its priority.
+const OBJECTS: [(&str, i32); 4] = [("ha-link", 0), ("uplink", 0), ("check", -30), ("bonus", 20)];
 
 fn op(nodes: usize) -> impl Strategy<Value = Op> {
     let n = 0..nodes;
@@ -43,8 +51,8 @@ fn op(nodes: usize) -> impl Strategy<Value = Op> {
         1 => (n.clone(), n.clone()).prop_map(|(a, b)| Op::Partition(a, b)),
         1 => Just(Op::Heal),
         1 => (0u8..40).prop_map(Op::Loss),
-        1 => n.clone().prop_map(Op::TrackDown),
-        1 => n.prop_map(Op::TrackUp),
+        2 => (n.clone(), 0..OBJECTS.len(), any::<bool>()).prop_map(|(i, o, up)| Op::Object(i, o, up)),
+        1 => (n, 0u8..16).prop_map(|(i, mask)| Op::Reload(i, mask)),
     ]
 }
 
@@ -103,6 +111,7 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
         .collect();
     let mut sim = routers(net, &specs);
     let n = specs.len();
+    let mut objects = vec![[true; OBJECTS.len()]; n];
     sim.start_all();
     for op in &s.ops {
         match *op {
@@ -119,26 +128,32 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
             Op::Partition(a, b) => sim.partition(&[a], &[b]),
             Op::Heal => sim.heal(),
             Op::Loss(p) => sim.set_loss(f64::from(p) / 100.0),
-            Op::TrackDown(i) => sim.input(
-                i,
-                Input::Tracked {
-                    index: 0,
-                    up: false,
-                },
-            ),
-            Op::TrackUp(i) => sim.input(i, Input::Tracked { index: 0, up: true }),
+            Op::Object(i, o, up) => {
+                sim.set_object(i, OBJECTS[o].0, up);
+                objects[i][o] = up;
+            }
+            Op::Reload(i, mask) => {
+                let mut config = sim.instance(i).config().clone();
+                config.tracked = tracked(mask);
+                sim.reconfigure(i, config);
+            }
         }
+        check_tracking(&sim, &objects)?;
     }
     // Make everything whole and running again.
     sim.heal();
     sim.set_loss(0.0);
-    for i in 0..n {
+    for (i, objects) in objects.iter_mut().enumerate() {
         if !sim.node_alive(i) {
             sim.restart_node(i);
         }
-        sim.input(i, Input::Tracked { index: 0, up: true });
+        for (name, _) in OBJECTS {
+            sim.set_object(i, name, true);
+        }
+        *objects = [true; OBJECTS.len()];
         sim.start(i);
     }
+    check_tracking(&sim, &objects)?;
     sim.run_for(CONVERGE);
 
     let masters = sim.masters(0, 1);
@@ -152,10 +167,12 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
         );
     }
     if s.preempt {
-        let best = *s.priorities.iter().max().unwrap();
+        // Effective priorities: reloads may have added weighted objects (all up now).
+        let priority = |i: usize| sim.instance(i).effective_priority();
+        let best = (0..n).map(priority).max().unwrap();
         let m = masters[0];
         prop_assert_eq!(
-            s.priorities[m],
+            priority(m),
             best,
             "with preemption the master has the highest priority"
         );
@@ -177,6 +194,62 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
                 o
             );
         }
+    }
+    Ok(())
+}
+
+/// The objects of mask `mask` as tracked objects.
+fn tracked(mask: u8) -> Vec<TrackedObject> {
+    OBJECTS
+        .iter()
+        .enumerate()
+        .filter(|(o, _)| mask & (1 << o) != 0)
+        .map(|(_, (name, weight))| TrackedObject {
+            name: (*name).into(),
+            weight: *weight,
+        })
+        .collect()
+}
+
+/// Every running instance of a live node follows the objects it tracks, whatever reloads
+/// added, removed or reordered: in FAULT exactly while one of weight 0 is down, and at the
+/// priority the weights of the others give.
+fn check_tracking(sim: &Sim, objects: &[[bool; OBJECTS.len()]]) -> Result<(), TestCaseError> {
+    for (i, objects) in objects.iter().enumerate() {
+        let inst = sim.instance(i);
+        if !sim.node_alive(i) || inst.state() == State::Initialize {
+            continue;
+        }
+        let up = |name: &str| {
+            let o = OBJECTS.iter().position(|(n, _)| *n == name).unwrap();
+            objects[o]
+        };
+        let tracked = &inst.config().tracked;
+        let fault = tracked.iter().any(|t| t.weight == 0 && !up(&t.name));
+        prop_assert_eq!(
+            inst.state() == State::Fault,
+            fault,
+            "instance {} in {:?}, tracking {:?}, objects {:?}",
+            i,
+            inst.state(),
+            tracked,
+            objects
+        );
+        let delta: i64 = tracked
+            .iter()
+            .map(|t| match (t.weight, up(&t.name)) {
+                (w, true) if w > 0 => i64::from(w),
+                (w, false) if w < 0 => i64::from(w),
+                _ => 0,
+            })
+            .sum();
+        let base = inst.config().priority;
+        let want = if base == 255 {
+            255
+        } else {
+            (i64::from(base) + delta).clamp(1, 254) as u8
+        };
+        prop_assert_eq!(inst.effective_priority(), want, "instance {}", i);
     }
     Ok(())
 }

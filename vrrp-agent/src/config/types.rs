@@ -203,7 +203,7 @@ pub enum TrackSpec {
 }
 
 /// How to probe a next hop.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReachabilitySpec {
     pub address: IpAddr,
     pub interface: String,
@@ -216,7 +216,7 @@ pub struct ReachabilitySpec {
     pub rise: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProbeMethod {
     /// ARP request (IPv4) / neighbour solicitation (IPv6), answered by any live host.
     Neighbour,

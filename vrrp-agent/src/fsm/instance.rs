@@ -229,11 +229,36 @@ impl Instance {
 
     /// Applies a changed configuration in place (reload): no transition unless the change
     /// demands one; a master adds and removes only the addresses and routes that changed.
+    /// Tracked objects keep their state by name; see
+    /// [`reconfigure_tracked`](Self::reconfigure_tracked) to set it.
     pub fn reconfigure(&mut self, new: InstanceConfig, now: Instant) -> Result<(), ConfigError> {
         new.validate()?;
+        let old_tracked = self.config.tracked.clone();
+        self.tracking.reconfigure(&old_tracked, &new.tracked);
+        self.apply_config(new, now);
+        Ok(())
+    }
+
+    /// [`reconfigure`](Self::reconfigure) with the state of each tracked object of the new
+    /// configuration given (`up[i]` for `new.tracked[i]`; missing ones count as up), as the
+    /// [`Router`](super::Router) knows them by key: fault and priority are judged on those.
+    pub fn reconfigure_tracked(
+        &mut self,
+        new: InstanceConfig,
+        up: &[bool],
+        now: Instant,
+    ) -> Result<(), ConfigError> {
+        new.validate()?;
+        self.tracking = Tracking::new(&new.tracked);
+        for (index, up) in up.iter().enumerate() {
+            self.tracking.set(index, *up);
+        }
+        self.apply_config(new, now);
+        Ok(())
+    }
+
+    fn apply_config(&mut self, new: InstanceConfig, now: Instant) {
         let old = std::mem::replace(&mut self.config, new);
-        self.tracking
-            .reconfigure(&old.tracked, &self.config.tracked);
         if self.state == State::Master {
             let old_addrs = all_addresses(&old);
             let new_addrs = all_addresses(&self.config);
@@ -273,7 +298,6 @@ impl Instance {
         if self.running {
             self.reevaluate_fault(now);
         }
-        Ok(())
     }
 
     // ---- events -------------------------------------------------------------------------
@@ -661,6 +685,9 @@ impl Instance {
         self.counters.adverts_tx += 1;
         if priority == 0 {
             self.counters.priority_zero_tx += 1;
+        } else if self.state == State::Master {
+            self.outputs
+                .push_back(Output::RenewLease(self.fencing_lease()));
         }
         self.outputs.push_back(Output::SendAdvert(Advert {
             version: self.config.version,

@@ -1,7 +1,9 @@
 //! The sans-IO VRRP state machine (RFC 5798 §6, RFC 3768 §6, with keepalived's FAULT state,
 //! tracking and sync groups) for one virtual router.
 //!
-//! Driven as `handle_input(input, now)` / `handle_timeout(now)`; timers are deadlines
+//! [`Router`] holds every instance of a node (dispatch, sync groups, tracked objects); the
+//! agent's engine and the simulator drive it. Each [`Instance`] is
+//! driven as `handle_input(input, now)` / `handle_timeout(now)`; timers are deadlines
 //! (`poll_timeout()`); effects come out as [`Output`] values (`poll_output()`), in the order
 //! they must be carried out. Time is always an argument: nothing here reads a clock, opens a
 //! socket or spawns a task, so the RFC behaviour is testable with virtual time.
@@ -16,6 +18,7 @@ mod instance;
 mod output;
 mod receive;
 mod replay;
+mod router;
 mod state;
 mod sync_group;
 mod timing;
@@ -31,6 +34,9 @@ pub use instance::{Instance, InstanceStatus};
 pub use output::Output;
 pub use receive::RxCheckError;
 pub use replay::AhSequence;
+pub use router::{
+    Delivery, InstanceId, MemberSpec, Packet, Router, RouterError, RxPolicy, TrackedState,
+};
 pub use state::{Reason, State};
 pub use sync_group::SyncGroup;
 pub use timing::{master_down_interval, skew_time};

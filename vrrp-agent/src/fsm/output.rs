@@ -1,12 +1,15 @@
 //! Effects of the state machine, as values, in the order the driver must carry them out.
 //!
 //! Takeover: `Transition`, `SetOwnership { owned: true }`, `AddAddresses`, `AddRoutes`,
-//! `SendAdvert`, `SendGratuitous`, `WriteState`, `RunNotify`.
+//! `RenewLease`, `SendAdvert`, `SendGratuitous`, `WriteState`, `RunNotify`.
 //! Release: `Transition`, `SetOwnership { owned: false }` (first, so the data plane stops at
 //! once), [`SendAdvert` with priority 0 on shutdown/fault], `RemoveRoutes`, `RemoveAddresses`,
 //! `WriteState`, `RunNotify`.
 
-use std::{net::IpAddr, time::Instant};
+use std::{
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
 use super::{Reason, State, VirtualAddress, VirtualRoute};
 use crate::packet::Advert;
@@ -25,6 +28,11 @@ pub enum Output {
         owned: bool,
         accept: bool,
     },
+    /// A master is about to advertise: its data-plane ownership may outlive this advert by
+    /// this long, and no longer (the lease that fences a master whose process died; see
+    /// [`Instance::fencing_lease`](super::Instance::fencing_lease)). Always right before the
+    /// `SendAdvert` it covers.
+    RenewLease(Duration),
     /// Multicast this advert (priority 0 when resigning).
     SendAdvert(Advert),
     AddAddresses(Vec<VirtualAddress>),

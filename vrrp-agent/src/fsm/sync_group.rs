@@ -5,20 +5,20 @@
 //! pull each other up and down forever (keepalived: "prefer backup state to avoid
 //! thrashing").
 
-use super::{GroupCommand, Input, Reason, State};
+use super::{GroupCommand, Input, InstanceId, Reason, State};
 
-/// A sync group over instances identified by the caller's indexes.
+/// A sync group over instances of a [`Router`](super::Router).
 #[derive(Clone, Debug)]
 pub struct SyncGroup {
     pub name: String,
-    /// (caller's index, instance name)
-    members: Vec<(usize, String)>,
+    /// (instance, its name)
+    members: Vec<(InstanceId, String)>,
     /// Members in FAULT on their own account.
     own_fault: Vec<bool>,
 }
 
 impl SyncGroup {
-    pub fn new(name: &str, members: Vec<(usize, String)>) -> Self {
+    pub fn new(name: &str, members: Vec<(InstanceId, String)>) -> Self {
         let n = members.len();
         Self {
             name: name.to_string(),
@@ -27,8 +27,16 @@ impl SyncGroup {
         }
     }
 
-    pub fn contains(&self, index: usize) -> bool {
+    pub fn contains(&self, index: InstanceId) -> bool {
         self.members.iter().any(|(i, _)| *i == index)
+    }
+
+    /// Forgets a member (removed from its router).
+    pub fn remove(&mut self, index: InstanceId) {
+        if let Some(pos) = self.members.iter().position(|(i, _)| *i == index) {
+            self.members.remove(pos);
+            self.own_fault.remove(pos);
+        }
     }
 
     /// Member `index` wants MASTER ([`Output::SyncWantsMaster`](super::Output)): if every
@@ -36,9 +44,9 @@ impl SyncGroup {
     /// them all master; otherwise nothing and they wait.
     pub fn on_wants_master(
         &self,
-        index: usize,
-        wants: impl Fn(usize) -> bool,
-    ) -> Vec<(usize, Input)> {
+        index: InstanceId,
+        wants: impl Fn(InstanceId) -> bool,
+    ) -> Vec<(InstanceId, Input)> {
         let Some((_, member)) = self.members.iter().find(|(i, _)| *i == index) else {
             return Vec::new();
         };
@@ -59,10 +67,10 @@ impl SyncGroup {
     /// instant). Moves caused by the group itself are not propagated again.
     pub fn on_transition(
         &mut self,
-        index: usize,
+        index: InstanceId,
         to: State,
         reason: &Reason,
-    ) -> Vec<(usize, Input)> {
+    ) -> Vec<(InstanceId, Input)> {
         let Some(pos) = self.members.iter().position(|(i, _)| *i == index) else {
             return Vec::new();
         };

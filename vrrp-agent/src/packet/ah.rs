@@ -137,14 +137,14 @@ pub fn split_ah_packet(packet: &[u8]) -> Result<AhPacket<'_>, DecodeError> {
     })
 }
 
-impl AhPacket<'_> {
+impl<'a> AhPacket<'a> {
     /// Source, destination and TTL of the IPv4 header.
     pub fn meta(&self) -> &RxMeta {
         &self.meta
     }
 
     /// The VRRP message (not authenticated until [`AhPacket::authenticate`] said so).
-    pub fn vrrp(&self) -> &[u8] {
+    pub fn vrrp(&self) -> &'a [u8] {
         self.vrrp
     }
 

@@ -4,7 +4,7 @@
 //! files through each namespace's ordered worker, notify scripts in the background.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     net::IpAddr,
     path::PathBuf,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -14,93 +14,21 @@ use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{
     effects::Effect,
-    events::{EngineEvent, SlotRef, SocketKey},
+    events::EngineEvent,
     notify::{Notification, Notifier},
-    ownership::{DataplaneSink, OwnerKey},
+    ownership::DataplaneSink,
     primary::may_change_primary,
     reload::{Change, plan},
-    setup::{Namespace, SetupError},
+    setup::SetupError,
+    slot::{Namespace, ObjectKey, OpenSocket, Outgoing, Slot, SocketKey},
 };
 use crate::{
     api::model::{AgentInfo, InstanceReport, StatusReport},
-    config::{AgentConfig, InstanceSpec, TrackSpec},
-    fsm::{Input, Instance, Output, Reason, State, SyncGroup},
-    net::AsyncVrrpSocket,
+    config::{AgentConfig, InstanceSpec},
+    fsm::{Delivery, Input, InstanceId, Output, Packet, Router},
     netlink::{AddrInfo, NetlinkEvent},
-    packet::{
-        Advert, AhIpv4, Auth, VRRP_GROUP_V4, VRRP_GROUP_V6, encode_ah_packet, split_ah_packet,
-    },
+    packet::{Advert, AhIpv4, VRRP_GROUP_V4, VRRP_GROUP_V6, encode_ah_packet},
 };
-
-/// One running instance.
-pub(super) struct Slot {
-    pub generation: u64,
-    /// As configured (compared on reload).
-    pub spec: InstanceSpec,
-    /// What is tracked, including the implicit tracking of the instance's own interface;
-    /// parallel to the state machine's tracked objects.
-    pub track: Vec<TrackSpec>,
-    pub fsm: Instance,
-    pub ifindex: u32,
-    pub tracked_up: Vec<bool>,
-    pub tasks: Vec<JoinHandle<()>>,
-    pub last_transition: Option<(SystemTime, State, State, Reason)>,
-    /// Start as master at once (restart with a valid data-plane lease).
-    pub resume: bool,
-    /// The IPv4 identification of our last AH advert (keepalived: 1, 2, ... skipping 0; the
-    /// AH ICV covers it, so the agent chooses it, not the kernel).
-    pub ip_id: u16,
-}
-
-impl Slot {
-    pub fn owner_key(&self) -> OwnerKey {
-        OwnerKey {
-            netns: self.spec.netns.clone(),
-            interface: self.spec.interface.clone(),
-            vrid: self.spec.vrrp.vrid,
-            ipv6: self.spec.vrrp.is_ipv6(),
-        }
-    }
-
-    fn socket_key(&self) -> SocketKey {
-        (
-            self.spec.netns.clone(),
-            self.spec.interface.clone(),
-            self.spec.vrrp.is_ipv6(),
-            self.ah_key().is_some(),
-        )
-    }
-
-    /// Whether this slot's socket is `socket` (`socket_key() == *socket` without building
-    /// the key: packet dispatch asks this of every slot for every packet).
-    fn uses_socket(&self, socket: &SocketKey) -> bool {
-        self.spec.interface == socket.1
-            && self.spec.netns == socket.0
-            && self.spec.vrrp.is_ipv6() == socket.2
-            && self.ah_key().is_some() == socket.3
-    }
-
-    /// The AH key of a VRRPv2 instance with `auth_type AH`.
-    fn ah_key(&self) -> Option<[u8; 8]> {
-        match self.spec.vrrp.auth {
-            Auth::Ah { key, .. } => Some(key),
-            _ => None,
-        }
-    }
-}
-
-/// A VRRP socket and the task reading it into the engine's queue; dropping it (the socket is
-/// replaced) stops the reader, which would otherwise wait on the old socket forever.
-pub(super) struct OpenSocket {
-    pub socket: std::sync::Arc<AsyncVrrpSocket>,
-    pub reader: tokio::task::AbortHandle,
-}
-
-impl Drop for OpenSocket {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
-}
 
 /// Settings of the engine beyond the configuration.
 pub struct EngineOptions {
@@ -115,16 +43,17 @@ pub struct EngineOptions {
 pub struct Engine {
     pub(super) config: AgentConfig,
     pub(super) options: EngineOptions,
-    pub(super) slots: Vec<Option<Slot>>,
-    pub(super) next_generation: u64,
-    pub(super) groups: Vec<SyncGroup>,
+    /// Every instance's state machine, sync group and tracked object.
+    pub(super) router: Router<SocketKey, ObjectKey>,
+    /// What the engine keeps per instance beside it.
+    pub(super) slots: BTreeMap<InstanceId, Slot>,
     pub(super) namespaces: HashMap<Option<String>, Namespace>,
     pub(super) sockets: HashMap<SocketKey, OpenSocket>,
     /// The ifindex each interface an instance uses had when it was set up, by namespace and
     /// name: a link event with another index means it was deleted and created again.
     pub(super) link_indexes: HashMap<(Option<String>, String), u32>,
-    pub(super) script_tasks: HashMap<String, JoinHandle<()>>,
-    pub(super) script_up: HashMap<String, bool>,
+    /// The task checking each tracked script and reachability probe.
+    pub(super) checks: HashMap<ObjectKey, JoinHandle<()>>,
     pub(super) notifier: Notifier,
     pub(super) dataplane: Box<dyn DataplaneSink>,
     /// The floating-IP NAT script last written per namespace (`super::kernel_nat`).
@@ -153,14 +82,12 @@ impl Engine {
             ),
             config,
             options,
-            slots: Vec::new(),
-            next_generation: 1,
-            groups: Vec::new(),
+            router: Router::new(),
+            slots: BTreeMap::new(),
             namespaces: HashMap::new(),
             sockets: HashMap::new(),
             link_indexes: HashMap::new(),
-            script_tasks: HashMap::new(),
-            script_up: HashMap::new(),
+            checks: HashMap::new(),
             dataplane,
             kernel_nat: HashMap::new(),
             fastpath: HashMap::new(),
@@ -178,26 +105,21 @@ impl Engine {
     /// Starts every configured instance, then runs until shutdown.
     pub async fn run(mut self) -> Result<(), SetupError> {
         let specs = self.config.instances.clone();
+        let mut ids = Vec::new();
         for spec in specs {
-            self.add_instance(spec).await?;
+            ids.push(self.add_instance(spec).await?);
         }
         self.dataplane.reconcile();
         self.sync_kernel_nat().await;
         self.sync_fastpath();
         self.rebuild_groups();
-        self.start_scripts();
+        self.sync_checks();
         let now = Instant::now();
-        for i in 0..self.slots.len() {
-            self.start_slot(i, now);
+        for id in ids {
+            self.start_instance(id, now);
         }
         loop {
-            let deadline = self
-                .slots
-                .iter()
-                .flatten()
-                .filter_map(|s| s.fsm.poll_timeout())
-                .min();
-            let event = match deadline {
+            let event = match self.router.poll_timeout() {
                 Some(d) => {
                     tokio::select! {
                         ev = self.events_rx.recv() => ev,
@@ -205,7 +127,9 @@ impl Engine {
                             match self.take_pending().await {
                                 Some(shutdown) => Some(shutdown),
                                 None => {
-                                    self.fire_timers(Instant::now());
+                                    let now = Instant::now();
+                                    self.router.handle_timeout(now);
+                                    self.carry_out();
                                     continue;
                                 }
                             }
@@ -275,39 +199,21 @@ impl Engine {
             }
             EngineEvent::Netlink { netns, event } => self.on_netlink(netns, event, now).await,
             EngineEvent::PathState { netns, snapshot } => self.on_path_state(netns, *snapshot),
-            EngineEvent::Script { name, up } => {
-                tracing::info!(script = name, up, "vrrp_script changed state");
-                self.script_up.insert(name.clone(), up);
-                let wanted = name.as_str();
-                let targets: Vec<(usize, usize)> = self
-                    .slots
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-                    .flat_map(|(i, s)| {
-                        s.track.iter().enumerate().filter_map(move |(t, spec)| {
-                            matches!(spec, TrackSpec::Script { name: n } if n == wanted)
-                                .then_some((i, t))
-                        })
-                    })
-                    .collect();
-                for (i, t) in targets {
-                    self.set_tracked(i, t, up, now);
-                }
-            }
-            EngineEvent::Probe { slot, index, up } => {
-                if self.live(slot) {
-                    let name = self.slot(slot.index).fsm.config().tracked[index]
-                        .name
-                        .clone();
-                    tracing::info!(
-                        instance = self.slot(slot.index).spec.vrrp.name,
-                        check = name,
+            EngineEvent::Check { key, up } => {
+                match &key {
+                    ObjectKey::Script(name) => {
+                        tracing::info!(script = name, up, "vrrp_script changed state");
+                    }
+                    ObjectKey::Probe { netns, spec } => tracing::info!(
+                        netns = netns.as_deref().unwrap_or("-"),
+                        address = %spec.address,
+                        interface = spec.interface,
                         up,
                         "reachability changed"
-                    );
-                    self.set_tracked(slot.index, index, up, now);
+                    ),
+                    ObjectKey::Link { .. } => {}
                 }
+                self.set_object(&key, up, now);
             }
             EngineEvent::Status(reply) => {
                 let _ = reply.send(self.report());
@@ -317,192 +223,145 @@ impl Engine {
         }
     }
 
-    // ---- instances ------------------------------------------------------------------------
+    // ---- the core's outputs ---------------------------------------------------------------
 
-    pub(super) fn slot(&self, i: usize) -> &Slot {
-        self.slots[i].as_ref().expect("live slot")
+    pub(super) fn slot(&self, id: InstanceId) -> &Slot {
+        &self.slots[&id]
     }
 
-    fn live(&self, r: SlotRef) -> bool {
-        self.slots
-            .get(r.index)
-            .and_then(|s| s.as_ref())
-            .is_some_and(|s| s.generation == r.generation)
+    /// Gives instance `id` an input and carries out what follows.
+    pub(super) fn input(&mut self, id: InstanceId, input: Input, now: Instant) {
+        self.router.input(id, input, now);
+        self.carry_out();
     }
 
-    pub(super) fn input(&mut self, i: usize, input: Input, now: Instant) {
-        let Some(slot) = self.slots[i].as_mut() else {
-            return;
-        };
-        slot.fsm.handle_input(input, now);
-        self.drain(i, now);
+    /// A tracked object is up or down; every instance tracking it follows.
+    pub(super) fn set_object(&mut self, key: &ObjectKey, up: bool, now: Instant) {
+        self.router.set_object(key, up, now);
+        self.carry_out();
     }
 
-    fn fire_timers(&mut self, now: Instant) {
-        for i in 0..self.slots.len() {
-            let due = self.slots[i]
-                .as_ref()
-                .and_then(|s| s.fsm.poll_timeout())
-                .is_some_and(|d| d <= now);
-            if due {
-                self.slots[i]
-                    .as_mut()
-                    .expect("checked")
-                    .fsm
-                    .handle_timeout(now);
-                self.drain(i, now);
+    /// Carries out every output of the core, in order.
+    pub(super) fn carry_out(&mut self) {
+        while let Some((id, out)) = self.router.poll_output() {
+            if self.slots.contains_key(&id) {
+                self.execute(id, out);
             }
         }
     }
 
-    fn set_tracked(&mut self, i: usize, index: usize, up: bool, now: Instant) {
-        let Some(slot) = self.slots[i].as_mut() else {
-            return;
-        };
-        if slot.tracked_up.get(index) == Some(&up) {
-            return;
-        }
-        if let Some(v) = slot.tracked_up.get_mut(index) {
-            *v = up;
-        }
-        self.input(i, Input::Tracked { index, up }, now);
-    }
-
-    /// Carries out the outputs of instance `i` (and of sync-group members they move).
-    fn drain(&mut self, i: usize, now: Instant) {
-        let mut follow_ups: Vec<(usize, Input)> = Vec::new();
-        loop {
-            let Some(slot) = self.slots[i].as_mut() else {
-                return;
-            };
-            let Some(out) = slot.fsm.poll_output() else {
-                break;
-            };
-            match out {
-                Output::Transition {
-                    from, to, reason, ..
-                } => {
-                    tracing::info!(
-                        instance = slot.spec.vrrp.name,
-                        netns = slot.spec.netns.as_deref().unwrap_or("-"),
-                        interface = slot.spec.interface,
-                        vrid = slot.spec.vrrp.vrid,
-                        %from,
-                        %to,
-                        "{from} -> {to}: {reason}"
-                    );
-                    slot.last_transition = Some((SystemTime::now(), from, to, reason.clone()));
-                    for g in &mut self.groups {
-                        follow_ups.extend(g.on_transition(i, to, &reason));
-                    }
-                }
-                Output::SetOwnership { owned, accept } => {
-                    let key = slot.owner_key();
-                    let addresses: Vec<IpAddr> =
-                        slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();
-                    self.dataplane.set_owned(&key, owned, accept, &addresses);
-                }
-                Output::SendAdvert(advert) => {
-                    if advert.priority > 0 && slot.fsm.state() == State::Master {
-                        let key = slot.owner_key();
-                        self.dataplane.renew(&key, slot.fsm.fencing_lease());
-                    }
-                    self.send_advert(i, &advert);
-                }
-                Output::AddAddresses(list) => self.effect(i, |s| Effect::AddAddresses {
-                    instance: s.spec.vrrp.name.clone(),
-                    ifindex: s.ifindex,
-                    list,
-                }),
-                Output::RemoveAddresses(list) => self.effect(i, |s| Effect::RemoveAddresses {
-                    instance: s.spec.vrrp.name.clone(),
-                    ifindex: s.ifindex,
-                    list,
-                }),
-                Output::AddRoutes(list) => self.effect(i, |s| Effect::AddRoutes {
-                    instance: s.spec.vrrp.name.clone(),
-                    ifindex: s.ifindex,
-                    list,
-                }),
-                Output::RemoveRoutes(list) => self.effect(i, |s| Effect::RemoveRoutes {
-                    instance: s.spec.vrrp.name.clone(),
-                    ifindex: s.ifindex,
-                    list,
-                }),
-                Output::SendGratuitous { addresses, repeat } => self.effect(i, |s| {
-                    let all = s.spec.vrrp.all_addresses();
-                    let targets = addresses
-                        .iter()
-                        .map(|addr| {
-                            let dev = all
-                                .clone()
-                                .find(|a| a.addr == *addr)
-                                .and_then(|a| a.dev.clone())
-                                .unwrap_or_else(|| s.spec.interface.clone());
-                            (*addr, dev)
-                        })
-                        .collect();
-                    Effect::Gratuitous {
-                        instance: s.spec.vrrp.name.clone(),
-                        targets,
-                        repeat,
-                    }
-                }),
-                Output::WriteState(state) => {
-                    let dir = self.options.state_dir.clone();
-                    self.effect(i, |s| Effect::WriteState {
-                        dir,
-                        instance: s.spec.vrrp.name.clone(),
-                        state,
+    fn execute(&mut self, id: InstanceId, out: Output) {
+        let slot = self.slots.get_mut(&id).expect("checked");
+        match out {
+            Output::Transition {
+                from, to, reason, ..
+            } => {
+                tracing::info!(
+                    instance = slot.spec.vrrp.name,
+                    netns = slot.spec.netns.as_deref().unwrap_or("-"),
+                    interface = slot.spec.interface,
+                    vrid = slot.spec.vrrp.vrid,
+                    %from,
+                    %to,
+                    "{from} -> {to}: {reason}"
+                );
+                slot.last_transition = Some((SystemTime::now(), from, to, reason));
+            }
+            Output::SetOwnership { owned, accept } => {
+                let key = slot.owner_key();
+                let addresses: Vec<IpAddr> =
+                    slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();
+                self.dataplane.set_owned(&key, owned, accept, &addresses);
+            }
+            Output::RenewLease(lease) => {
+                let key = slot.owner_key();
+                self.dataplane.renew(&key, lease);
+            }
+            Output::SendAdvert(advert) => self.send_advert(id, &advert),
+            Output::AddAddresses(list) => self.effect(id, |s| Effect::AddAddresses {
+                instance: s.spec.vrrp.name.clone(),
+                ifindex: s.ifindex,
+                list,
+            }),
+            Output::RemoveAddresses(list) => self.effect(id, |s| Effect::RemoveAddresses {
+                instance: s.spec.vrrp.name.clone(),
+                ifindex: s.ifindex,
+                list,
+            }),
+            Output::AddRoutes(list) => self.effect(id, |s| Effect::AddRoutes {
+                instance: s.spec.vrrp.name.clone(),
+                ifindex: s.ifindex,
+                list,
+            }),
+            Output::RemoveRoutes(list) => self.effect(id, |s| Effect::RemoveRoutes {
+                instance: s.spec.vrrp.name.clone(),
+                ifindex: s.ifindex,
+                list,
+            }),
+            Output::SendGratuitous { addresses, repeat } => self.effect(id, |s| {
+                let all = s.spec.vrrp.all_addresses();
+                let targets = addresses
+                    .iter()
+                    .map(|addr| {
+                        let dev = all
+                            .clone()
+                            .find(|a| a.addr == *addr)
+                            .and_then(|a| a.dev.clone())
+                            .unwrap_or_else(|| s.spec.interface.clone());
+                        (*addr, dev)
                     })
+                    .collect();
+                Effect::Gratuitous {
+                    instance: s.spec.vrrp.name.clone(),
+                    targets,
+                    repeat,
                 }
-                Output::RunNotify { state, priority } => {
-                    let n = Notification {
-                        kind: "INSTANCE",
-                        name: slot.spec.vrrp.name.clone(),
-                        state,
-                        priority,
-                    };
-                    self.notifier.notify(&slot.spec.notify, n);
-                }
-                Output::SyncWantsMaster => {
-                    let slots = &self.slots;
-                    for g in &self.groups {
-                        follow_ups.extend(g.on_wants_master(i, |j| {
-                            slots
-                                .get(j)
-                                .and_then(|s| s.as_ref())
-                                .is_some_and(|s| s.fsm.wants_master())
-                        }));
-                    }
-                }
+            }),
+            Output::WriteState(state) => {
+                let dir = self.options.state_dir.clone();
+                self.effect(id, |s| Effect::WriteState {
+                    dir,
+                    instance: s.spec.vrrp.name.clone(),
+                    state,
+                })
             }
-        }
-        for (j, input) in follow_ups {
-            self.input(j, input, now);
+            Output::RunNotify { state, priority } => {
+                let n = Notification {
+                    kind: "INSTANCE",
+                    name: slot.spec.vrrp.name.clone(),
+                    state,
+                    priority,
+                };
+                self.notifier.notify(&slot.spec.notify, n);
+            }
+            // The router has asked the instance's sync group already.
+            Output::SyncWantsMaster => {}
         }
     }
 
-    fn effect(&self, i: usize, make: impl FnOnce(&Slot) -> Effect) {
-        let slot = self.slot(i);
+    fn effect(&self, id: InstanceId, make: impl FnOnce(&Slot) -> Effect) {
+        let slot = self.slot(id);
         if let Some(ns) = self.namespaces.get(&slot.spec.netns) {
             let _ = ns.effects.send(make(slot));
         }
     }
 
-    fn send_advert(&mut self, i: usize, advert: &Advert) {
-        let ip_id = self.next_ip_id(i);
-        let slot = self.slot(i);
-        let Some(socket) = self
+    /// Queues an advert on the instance's socket (its writer sends them in order).
+    fn send_advert(&mut self, id: InstanceId, advert: &Advert) {
+        let ip_id = self.next_ip_id(id);
+        let slot = self.slot(id);
+        let Some(sender) = self
             .sockets
             .get(&slot.socket_key())
-            .map(|s| std::sync::Arc::clone(&s.socket))
+            .map(|s| s.sender.clone())
         else {
             return;
         };
         // The primary address (chosen at setup from unicast_src, mcast_src or the interface)
         // is also the state machine's side of the tie-break.
-        let src = slot.fsm.status().primary;
+        let Some(src) = self.router.instance(id).map(|i| i.status().primary) else {
+            return;
+        };
         let unicast = !slot.spec.unicast_peers.is_empty();
         let dsts: Vec<IpAddr> = if !unicast {
             vec![if slot.spec.vrrp.is_ipv6() {
@@ -513,7 +372,7 @@ impl Engine {
         } else {
             slot.spec.unicast_peers.clone()
         };
-        let name = slot.spec.vrrp.name.clone();
+        let name = &slot.spec.vrrp.name;
         for dst in dsts {
             let encoded = match (ip_id, src, dst) {
                 // With AH the whole IPv4 packet, as keepalived builds it: the same
@@ -536,21 +395,19 @@ impl Engine {
                     return;
                 }
             };
-            let socket = socket.clone();
-            let name = name.clone();
-            // Sending never blocks the engine; a full socket buffer only delays this advert.
-            tokio::spawn(async move {
-                if let Err(e) = socket.send(&bytes, src, dst).await {
-                    tracing::warn!(instance = name, %dst, "sending advert failed: {e}");
-                }
+            let _ = sender.send(Outgoing {
+                bytes,
+                src,
+                dst,
+                instance: name.clone(),
             });
         }
     }
 
     /// For an AH instance, the IPv4 identification of its next advert (keepalived's
     /// `ip_id`: counts from 1 and skips 0, which the kernel would replace).
-    fn next_ip_id(&mut self, i: usize) -> Option<u16> {
-        let slot = self.slots[i].as_mut()?;
+    fn next_ip_id(&mut self, id: InstanceId) -> Option<u16> {
+        let slot = self.slots.get_mut(&id)?;
         slot.ah_key()?;
         slot.ip_id = slot.ip_id.wrapping_add(1).max(1);
         Some(slot.ip_id)
@@ -559,49 +416,28 @@ impl Engine {
     // ---- packets and netlink ------------------------------------------------------------
 
     fn on_packet(&mut self, socket: &SocketKey, received: crate::net::Received, now: Instant) {
-        let vrid = received.vrrp.get(1).copied();
-        let target = vrid.and_then(|vrid| {
-            self.slots.iter().position(|s| {
-                s.as_ref()
-                    .is_some_and(|s| s.spec.vrrp.vrid == vrid && s.uses_socket(socket))
-            })
-        });
-        let Some(i) = target else {
-            tracing::trace!(netns = ?socket.0, interface = socket.1, ?vrid, "advert for a VRID we do not run");
-            return;
+        let packet = Packet {
+            vrrp: &received.vrrp,
+            ah: received.ah_packet.as_deref(),
+            meta: received.meta,
         };
         let src = received.meta.src;
-        let slot = self.slot(i);
-        let from_unicast_peer = slot.spec.unicast_peers.contains(&src);
-        let decoded = if let (Some(key), Some(packet)) = (slot.ah_key(), &received.ah_packet) {
-            // The ICV (with our key) and the SPI; the sequence number is the state
-            // machine's to judge. keepalived leaves the TTL out of the ICV of unicast
-            // instances and does not check it there.
-            let unicast = !slot.spec.unicast_peers.is_empty();
-            split_ah_packet(packet).and_then(|p| p.decode(&key, unicast, !from_unicast_peer))
-        } else if from_unicast_peer {
-            Advert::decode_any_ttl(&received.vrrp, &received.meta)
-        } else {
-            Advert::decode(&received.vrrp, &received.meta)
-        };
-        match decoded {
-            Ok(advert) => {
-                let slot = self.slot(i);
-                // The XDP program drops these before they get here; without it (dataplane
-                // "none", or a node where it could not be loaded) this is the only check.
-                if !slot.spec.accepts_advert_from(src) {
-                    tracing::debug!(instance = slot.spec.vrrp.name, %src, "advert from a source outside the allow-list (advert_sources / unicast_peers)");
-                    self.input(i, Input::RxSourceNotAllowed, now);
-                    return;
-                }
-                tracing::trace!(instance = slot.spec.vrrp.name, %src, priority = advert.priority, "advert");
-                self.input(i, Input::Advert { src, advert }, now);
+        match self.router.receive(socket, packet, now) {
+            Delivery::NotOurs => {
+                let vrid = received.vrrp.get(1);
+                tracing::trace!(netns = ?socket.0, interface = socket.1, ?vrid, "advert for a VRID we do not run");
             }
-            Err(e) => {
-                tracing::debug!(instance = self.slot(i).spec.vrrp.name, %src, "rejected packet: {e}");
-                self.input(i, Input::RxDecodeError(e), now);
+            Delivery::Advert(id) => {
+                tracing::trace!(instance = self.slot(id).spec.vrrp.name, %src, "advert");
+            }
+            Delivery::SourceNotAllowed(id) => {
+                tracing::debug!(instance = self.slot(id).spec.vrrp.name, %src, "advert from a source outside the allow-list (advert_sources / unicast_peers)");
+            }
+            Delivery::Undecodable(id, e) => {
+                tracing::debug!(instance = self.slot(id).spec.vrrp.name, %src, "rejected packet: {e}");
             }
         }
+        self.carry_out();
     }
 
     async fn on_netlink(&mut self, netns: Option<String>, event: NetlinkEvent, now: Instant) {
@@ -637,21 +473,11 @@ impl Engine {
         up: bool,
         now: Instant,
     ) {
-        let targets: Vec<(usize, usize)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-            .filter(|(_, s)| s.spec.netns == *netns)
-            .flat_map(|(i, s)| {
-                s.track.iter().enumerate().filter_map(move |(t, spec)| {
-                    matches!(spec, TrackSpec::Interface { name: n } if n == name).then_some((i, t))
-                })
-            })
-            .collect();
-        for (i, t) in targets {
-            self.set_tracked(i, t, up, now);
-        }
+        let key = ObjectKey::Link {
+            netns: netns.clone(),
+            name: name.to_string(),
+        };
+        self.set_object(&key, up, now);
     }
 
     /// Re-reads the primary address of the instances in `netns` that address change
@@ -668,8 +494,9 @@ impl Engine {
             return;
         };
         let netlink = ns.netlink.clone();
-        for i in 0..self.slots.len() {
-            let Some(slot) = self.slots[i].as_ref() else {
+        let ids: Vec<InstanceId> = self.slots.keys().copied().collect();
+        for id in ids {
+            let Some(slot) = self.slots.get(&id) else {
                 continue;
             };
             // A configured source (unicast_src, mcast_src) never follows the interface: our
@@ -681,14 +508,16 @@ impl Engine {
             if changed.is_some_and(|a| !may_change_primary(slot.ifindex, &exclude, a)) {
                 continue;
             }
-            let current = slot.fsm.status().primary;
+            let Some(current) = self.router.instance(id).map(|i| i.status().primary) else {
+                continue;
+            };
             match netlink
                 .primary_address(slot.ifindex, slot.spec.vrrp.is_ipv6(), &exclude)
                 .await
             {
                 Ok(Some(addr)) if addr != current => {
                     tracing::info!(instance = slot.spec.vrrp.name, %addr, "primary address changed");
-                    self.input(i, Input::PrimaryAddress(addr), now);
+                    self.input(id, Input::PrimaryAddress(addr), now);
                 }
                 _ => {}
             }
@@ -697,18 +526,16 @@ impl Engine {
 
     // ---- reload and shutdown -------------------------------------------------------------
 
+    /// The running instance named `name`.
+    fn id_of(&self, name: &str) -> Option<InstanceId> {
+        self.slots
+            .values()
+            .find(|s| s.spec.vrrp.name == name)
+            .map(|s| s.id)
+    }
+
     async fn reload(&mut self, config: AgentConfig, now: Instant) {
-        let old: Vec<InstanceSpec> = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|s| s.spec.clone())
-            .collect();
-        let index_of = |name: &str, slots: &[Option<Slot>]| {
-            slots
-                .iter()
-                .position(|s| s.as_ref().is_some_and(|s| s.spec.vrrp.name == name))
-        };
+        let old: Vec<InstanceSpec> = self.slots.values().map(|s| s.spec.clone()).collect();
         let changes = plan(&old, &config.instances);
         let mut kept = 0;
         for change in changes {
@@ -716,19 +543,19 @@ impl Engine {
                 Change::Keep { .. } => kept += 1,
                 Change::Update { old: o, new: n } => {
                     let spec = config.instances[n].clone();
-                    let Some(i) = index_of(&old[o].vrrp.name, &self.slots) else {
+                    let Some(id) = self.id_of(&old[o].vrrp.name) else {
                         continue;
                     };
                     tracing::info!(instance = spec.vrrp.name, "reload: updating in place");
-                    self.update_instance(i, spec, now).await;
+                    self.update_instance(id, spec, now).await;
                 }
                 Change::Replace { old: o, new: n } => {
-                    if let Some(i) = index_of(&old[o].vrrp.name, &self.slots) {
+                    if let Some(id) = self.id_of(&old[o].vrrp.name) {
                         tracing::info!(
                             instance = old[o].vrrp.name,
                             "reload: replacing (identity changed)"
                         );
-                        self.remove_instance(i, now);
+                        self.remove_instance(id, now);
                     }
                     self.add_and_start(config.instances[n].clone(), now).await;
                 }
@@ -737,9 +564,9 @@ impl Engine {
                     self.add_and_start(config.instances[n].clone(), now).await;
                 }
                 Change::Remove { old: o } => {
-                    if let Some(i) = index_of(&old[o].vrrp.name, &self.slots) {
+                    if let Some(id) = self.id_of(&old[o].vrrp.name) {
                         tracing::info!(instance = old[o].vrrp.name, "reload: removing");
-                        self.remove_instance(i, now);
+                        self.remove_instance(id, now);
                     }
                 }
             }
@@ -748,45 +575,43 @@ impl Engine {
         self.sync_kernel_nat().await;
         self.sync_fastpath();
         self.rebuild_groups();
-        self.start_scripts();
+        self.sync_checks();
         tracing::info!(unchanged = kept, "configuration reloaded");
     }
 
     /// Startup, or resume as master when the data plane says so.
-    fn start_slot(&mut self, i: usize, now: Instant) {
-        let Some(slot) = self.slots[i].as_ref() else {
+    fn start_instance(&mut self, id: InstanceId, now: Instant) {
+        let Some(slot) = self.slots.get(&id) else {
             return;
         };
-        let input = if slot.resume {
+        if slot.resume {
             tracing::info!(
                 instance = slot.spec.vrrp.name,
                 "resuming as MASTER: the data-plane lease is still valid"
             );
-            Input::Resume
-        } else {
-            Input::Startup
-        };
-        self.input(i, input, now);
+        }
+        let resume = slot.resume;
+        self.router.start(id, resume, now);
+        self.carry_out();
     }
 
     async fn add_and_start(&mut self, spec: InstanceSpec, now: Instant) {
         match self.add_instance(spec.clone()).await {
-            Ok(i) => self.start_slot(i, now),
+            Ok(id) => self.start_instance(id, now),
             Err(e) => tracing::error!(instance = spec.vrrp.name, "cannot start: {e}"),
         }
     }
 
-    async fn update_instance(&mut self, i: usize, spec: InstanceSpec, now: Instant) {
-        let tracking_changed = self.slot(i).spec.track != spec.track;
-        let source_changed = self.slot(i).spec.configured_source() != spec.configured_source();
-        let (vrrp, track) = super::setup::effective(&spec);
-        let slot = self.slots[i].as_mut().expect("live");
-        if let Err(e) = slot.fsm.reconfigure(vrrp, now) {
+    async fn update_instance(&mut self, id: InstanceId, spec: InstanceSpec, now: Instant) {
+        let source_changed = self.slot(id).spec.configured_source() != spec.configured_source();
+        // Links it will track are read now, not assumed up.
+        self.read_links(&spec, now).await;
+        let member = super::setup::member_spec(&spec);
+        if let Err(e) = self.router.reconfigure(id, member, now) {
             tracing::error!(instance = spec.vrrp.name, "reload refused: {e}");
             return;
         }
-        slot.tracked_up.resize(track.len(), true);
-        slot.track = track;
+        let slot = self.slots.get_mut(&id).expect("live");
         slot.spec = spec.clone();
         let ifindex = slot.ifindex;
         // Switching to or from auth_type AH moves the instance to the other protocol's socket.
@@ -802,39 +627,36 @@ impl Engine {
             }
             Err(e) => tracing::error!(instance = spec.vrrp.name, "data plane not updated: {e}"),
         }
-        if tracking_changed {
-            self.restart_tracking(i).await;
-        }
         if source_changed {
             // Our adverts leave from the new configured source at once; without one any
             // more, from the interface's primary address again (re-read below).
+            let primary = self.router.instance(id).map(|i| i.status().primary);
             match spec.configured_source() {
-                Some(src) if src != self.slot(i).fsm.status().primary => {
+                Some(src) if Some(src) != primary => {
                     tracing::info!(instance = spec.vrrp.name, %src, "reload: adverts now leave from the configured source");
-                    self.input(i, Input::PrimaryAddress(src), now);
+                    self.input(id, Input::PrimaryAddress(src), now);
                 }
                 Some(_) => {}
                 None => self.refresh_primaries(&spec.netns, None, now).await,
             }
         }
-        self.drain(i, now);
+        self.carry_out();
     }
 
-    fn remove_instance(&mut self, i: usize, now: Instant) {
-        self.input(i, Input::Shutdown, now);
-        if let Some(slot) = self.slots[i].take() {
+    fn remove_instance(&mut self, id: InstanceId, now: Instant) {
+        self.router.remove_instance(id, now);
+        self.carry_out();
+        if let Some(slot) = self.slots.remove(&id) {
             self.dataplane.unregister(&slot.owner_key());
-            for t in slot.tasks {
-                t.abort();
-            }
         }
     }
 
     async fn shutdown(&mut self) {
         tracing::info!("shutting down: resigning mastership and releasing addresses");
         let now = Instant::now();
-        for i in 0..self.slots.len() {
-            self.input(i, Input::Shutdown, now);
+        let ids: Vec<InstanceId> = self.slots.keys().copied().collect();
+        for id in ids {
+            self.input(id, Input::Shutdown, now);
         }
         let barriers: Vec<_> = self
             .namespaces
@@ -860,12 +682,12 @@ impl Engine {
     fn report(&self) -> StatusReport {
         let instances = self
             .slots
-            .iter()
-            .flatten()
-            .map(|s| {
-                let mut r = super::status::instance_report(s);
+            .values()
+            .filter_map(|s| {
+                let instance = self.router.instance(s.id)?;
+                let mut r = super::status::instance_report(s, instance, &self.router.tracked(s.id));
                 r.dataplane = self.dataplane.counters(&s.owner_key());
-                r
+                Some(r)
             })
             .collect::<Vec<InstanceReport>>();
         StatusReport {

@@ -1,23 +1,12 @@
 //! Everything that reaches the engine, as one event type on one channel.
 
+use super::slot::{ObjectKey, SocketKey};
 use crate::{
     api::server::StatusQuery,
     config::AgentConfig,
     net::{Received, RecvError},
     netlink::NetlinkEvent,
 };
-
-/// Identifies a socket: (namespace, interface, IPv6, AH). AH instances (VRRPv2 with
-/// `auth_type AH`, IPv4) use a socket of their own: IP protocol 51 instead of 112.
-pub type SocketKey = (Option<String>, String, bool, bool);
-
-/// An instance slot and the generation of its occupant (events for a replaced instance are
-/// ignored).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SlotRef {
-    pub index: usize,
-    pub generation: u64,
-}
 
 #[derive(Debug)]
 pub enum EngineEvent {
@@ -33,15 +22,9 @@ pub enum EngineEvent {
         netns: Option<String>,
         event: NetlinkEvent,
     },
-    /// A `vrrp_script` changed state.
-    Script {
-        name: String,
-        up: bool,
-    },
-    /// A reachability check of one instance changed state.
-    Probe {
-        slot: SlotRef,
-        index: usize,
+    /// A `vrrp_script` or reachability check changed state.
+    Check {
+        key: ObjectKey,
         up: bool,
     },
     Status(StatusQuery),

@@ -36,11 +36,7 @@ impl Drop for NamespaceFastPath {
 impl Engine {
     /// Namespaces that have instances.
     fn instance_namespaces(&self) -> BTreeSet<Option<String>> {
-        self.slots
-            .iter()
-            .flatten()
-            .map(|s| s.spec.netns.clone())
-            .collect()
+        self.slots.values().map(|s| s.spec.netns.clone()).collect()
     }
 
     /// Starts or stops watchers to match the configuration and the instances, and asks the
@@ -103,12 +99,7 @@ impl Engine {
         let mut vips: Vec<(Ipv4Addr, String)> = Vec::new();
         let mut vrrp_ifaces: BTreeSet<String> = BTreeSet::new();
         let mut gateway_ifaces: BTreeSet<String> = BTreeSet::new();
-        for s in self
-            .slots
-            .iter()
-            .flatten()
-            .filter(|s| s.spec.netns == netns)
-        {
+        for s in self.slots.values().filter(|s| s.spec.netns == netns) {
             vrrp_ifaces.insert(s.spec.interface.clone());
             for a in s.spec.vrrp.all_addresses() {
                 let dev = a.dev.clone().unwrap_or_else(|| s.spec.interface.clone());

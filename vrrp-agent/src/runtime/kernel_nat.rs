@@ -15,7 +15,7 @@ impl Engine {
             .keys()
             .map(|ns| (ns.clone(), Vec::new()))
             .collect();
-        for slot in self.slots.iter().flatten() {
+        for slot in self.slots.values() {
             if slot.spec.floating_ips.is_empty() {
                 continue;
             }

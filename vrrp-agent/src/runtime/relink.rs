@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use super::engine::Engine;
-use crate::config::TrackSpec;
+use super::{engine::Engine, slot::ObjectKey};
+use crate::fsm::InstanceId;
 
 impl Engine {
     /// Netlink events of `netns` were lost (the event socket overran): reads its interfaces
@@ -46,13 +46,13 @@ impl Engine {
             self.interface_state(netns, &link.name, link.admin_up && link.carrier, now);
         }
         let gone: Vec<String> = self
-            .slots
-            .iter()
-            .flatten()
-            .filter(|s| s.spec.netns == *netns)
-            .flat_map(|s| s.track.iter())
-            .filter_map(|t| match t {
-                TrackSpec::Interface { name } if !links.iter().any(|l| l.name == *name) => {
+            .router
+            .objects()
+            .into_iter()
+            .filter_map(|k| match k {
+                ObjectKey::Link { netns: n, name }
+                    if n == netns && !links.iter().any(|l| l.name == *name) =>
+                {
                     Some(name.clone())
                 }
                 _ => None,
@@ -98,12 +98,11 @@ impl Engine {
                 return;
             }
         };
-        let affected: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| {
-                self.slots[i]
-                    .as_ref()
-                    .is_some_and(|s| s.spec.netns == *netns && s.spec.interfaces().contains(&name))
-            })
+        let affected: Vec<InstanceId> = self
+            .slots
+            .values()
+            .filter(|s| s.spec.netns == *netns && s.spec.interfaces().contains(&name))
+            .map(|s| s.id)
             .collect();
         for i in affected {
             let spec = self.slot(i).spec.clone();
@@ -111,7 +110,7 @@ impl Engine {
                 // Its data-plane entry is keyed by the old ifindex. The instance is in FAULT
                 // (its own interface went away), so no ownership is lost here.
                 self.dataplane.unregister(&self.slot(i).owner_key());
-                if let Some(slot) = self.slots[i].as_mut() {
+                if let Some(slot) = self.slots.get_mut(&i) {
                     slot.ifindex = index;
                 }
                 if let Err(e) = self.socket(&spec, index) {

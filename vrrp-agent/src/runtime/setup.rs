@@ -1,34 +1,30 @@
 //! Bringing instances up: the namespace context (netlink handle, event forwarding, effects
-//! worker), the instance's interface and primary address, its VRRP socket and reader task,
-//! and the initial state of what it tracks.
+//! worker), the instance's interface and primary address, its VRRP socket with its reader and
+//! writer tasks, the state of the links it tracks, and the checks (scripts, probes) of every
+//! tracked object.
 
 use std::{net::IpAddr, sync::Arc, time::Instant};
 
 use futures::StreamExt;
-use tokio::sync::mpsc;
 
 use super::{
-    effects::{self, Effect},
-    engine::{Engine, OpenSocket, Slot},
-    events::{EngineEvent, SlotRef, SocketKey},
+    effects,
+    engine::Engine,
+    events::EngineEvent,
     ownership::OwnerKey,
+    send_queue,
+    slot::{Namespace, ObjectKey, OpenSocket, Slot, SocketKey, rx_policy, socket_key},
     tracking,
 };
 use crate::{
     config::{InstanceSpec, TrackSpec},
     dataplane::manager::Registration,
-    fsm::{Input, Instance, InstanceConfig, SyncGroup, TrackedObject},
+    fsm::{InstanceConfig, InstanceId, MemberSpec, TrackedObject},
     net::{AsyncVrrpSocket, RecvError, VrrpSocket},
     netlink::Netlink,
     netns,
     packet::Auth,
 };
-
-/// Per network namespace.
-pub struct Namespace {
-    pub netlink: Netlink,
-    pub effects: mpsc::UnboundedSender<Effect>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -86,6 +82,20 @@ pub fn effective(spec: &InstanceSpec) -> (InstanceConfig, Vec<TrackSpec>) {
     (vrrp, track)
 }
 
+/// What the core's router needs of an instance.
+pub fn member_spec(spec: &InstanceSpec) -> MemberSpec<SocketKey, ObjectKey> {
+    let (config, track) = effective(spec);
+    MemberSpec {
+        config,
+        socket: socket_key(spec),
+        tracks: track
+            .iter()
+            .map(|t| ObjectKey::of(&spec.netns, t))
+            .collect(),
+        rx: rx_policy(spec),
+    }
+}
+
 impl Engine {
     /// The namespace context, opened on first use.
     pub(super) fn namespace(&mut self, netns: &Option<String>) -> Result<&Namespace, SetupError> {
@@ -115,8 +125,11 @@ impl Engine {
         Ok(&self.namespaces[netns])
     }
 
-    /// Sets up an instance (not started yet); returns its slot index.
-    pub(super) async fn add_instance(&mut self, spec: InstanceSpec) -> Result<usize, SetupError> {
+    /// Sets up an instance (not started yet); returns its id.
+    pub(super) async fn add_instance(
+        &mut self,
+        spec: InstanceSpec,
+    ) -> Result<InstanceId, SetupError> {
         let name = spec.vrrp.name.clone();
         let netlink = self.namespace(&spec.netns)?.netlink.clone();
         let link = netlink
@@ -148,67 +161,57 @@ impl Engine {
         self.socket(&spec, link.index)?;
 
         let resume = self.register_dataplane(&spec, link.index, &netlink).await;
-
-        let (vrrp, track) = effective(&spec);
-        let fsm = Instance::new(vrrp, primary).map_err(|e| SetupError::Config {
-            instance: name.clone(),
-            error: e.to_string(),
-        })?;
-        let generation = self.next_generation;
-        self.next_generation += 1;
-        let index = self
-            .slots
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or_else(|| {
-                self.slots.push(None);
-                self.slots.len() - 1
-            });
-        let mut slot = Slot {
-            generation,
-            tracked_up: vec![true; track.len()],
-            track,
-            spec,
-            fsm,
-            ifindex: link.index,
-            tasks: Vec::new(),
-            last_transition: None,
-            resume,
-            ip_id: 0,
-        };
-        // Initial state of what is tracked, before startup.
+        // The links it tracks, as they are now (scripts and probes report when they run).
         let now = Instant::now();
-        for t in 0..slot.track.len() {
-            let up = match &slot.track[t] {
-                TrackSpec::Interface { name } => match netlink.link_by_name(name).await {
-                    Ok(Some(l)) => l.admin_up && l.carrier,
-                    _ => false,
-                },
-                TrackSpec::Script { name } => self.script_up.get(name).copied().unwrap_or(true),
-                TrackSpec::Reachability(_) => true,
-            };
-            if !up {
-                slot.tracked_up[t] = false;
-                slot.fsm.handle_input(
-                    Input::Tracked {
-                        index: t,
-                        up: false,
-                    },
-                    now,
-                );
-            }
-        }
-        self.slots[index] = Some(slot);
-        self.spawn_probes(index);
+        self.read_links(&spec, now).await;
+        let id = self
+            .router
+            .add_instance(member_spec(&spec), primary, now)
+            .map_err(|e| SetupError::Config {
+                instance: name.clone(),
+                error: e.to_string(),
+            })?;
         tracing::info!(
             instance = name,
-            netns = self.slot(index).spec.netns.as_deref().unwrap_or("-"),
-            interface = self.slot(index).spec.interface,
-            vrid = self.slot(index).spec.vrrp.vrid,
+            netns = spec.netns.as_deref().unwrap_or("-"),
+            interface = spec.interface,
+            vrid = spec.vrrp.vrid,
             %primary,
             "instance ready"
         );
-        Ok(index)
+        self.slots.insert(
+            id,
+            Slot {
+                id,
+                spec,
+                ifindex: link.index,
+                last_transition: None,
+                resume,
+                ip_id: 0,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Reads the state of the links `spec` tracks and tells the router (before it adds or
+    /// reconfigures the instance, which then starts from what is true, not from "up").
+    pub(super) async fn read_links(&mut self, spec: &InstanceSpec, now: Instant) {
+        let Some(ns) = self.namespaces.get(&spec.netns) else {
+            return;
+        };
+        let netlink = ns.netlink.clone();
+        let (_, track) = effective(spec);
+        for t in &track {
+            if let TrackSpec::Interface { name } = t {
+                let up = match netlink.link_by_name(name).await {
+                    Ok(Some(l)) => l.admin_up && l.carrier,
+                    _ => false,
+                };
+                self.router
+                    .set_object(&ObjectKey::of(&spec.netns, t), up, now);
+            }
+        }
+        self.carry_out();
     }
 
     /// Registers the instance with the data plane (program on its interfaces, addresses,
@@ -339,51 +342,29 @@ impl Engine {
                 }
             }
         });
+        let out = Arc::clone(&socket);
+        let (sender, writer) = send_queue::spawn_writer(move |advert: super::slot::Outgoing| {
+            let socket = Arc::clone(&out);
+            async move {
+                let result = socket.send(&advert.bytes, advert.src, advert.dst).await;
+                (advert, result)
+            }
+        });
         self.sockets.insert(
             key,
             OpenSocket {
                 socket,
                 reader: reader_task.abort_handle(),
+                sender,
+                writer,
             },
         );
         Ok(())
     }
 
-    /// Reachability checks of instance `i`.
-    pub(super) fn spawn_probes(&mut self, i: usize) {
-        let slot = self.slots[i].as_ref().expect("live");
-        let slot_ref = SlotRef {
-            index: i,
-            generation: slot.generation,
-        };
-        let mut tasks = Vec::new();
-        for (t, spec) in slot.track.iter().enumerate() {
-            if let TrackSpec::Reachability(r) = spec {
-                tasks.push(tracking::spawn_probe(
-                    slot_ref,
-                    t,
-                    slot.spec.netns.clone(),
-                    r.clone(),
-                    self.events_tx.clone(),
-                ));
-            }
-        }
-        self.slots[i].as_mut().expect("live").tasks.extend(tasks);
-    }
-
-    /// Restarts the tracking tasks of instance `i` (its tracking changed on reload).
-    pub(super) async fn restart_tracking(&mut self, i: usize) {
-        if let Some(slot) = self.slots[i].as_mut() {
-            for t in slot.tasks.drain(..) {
-                t.abort();
-            }
-        }
-        self.spawn_probes(i);
-    }
-
-    /// Sync groups from the configuration, over the current slots.
+    /// Sync groups from the configuration, over the running instances.
     pub(super) fn rebuild_groups(&mut self) {
-        self.groups = self
+        let groups = self
             .config
             .sync_groups
             .iter()
@@ -393,45 +374,60 @@ impl Engine {
                     .iter()
                     .filter_map(|m| {
                         self.slots
-                            .iter()
-                            .position(|s| s.as_ref().is_some_and(|s| s.spec.vrrp.name == *m))
-                            .map(|i| (i, m.clone()))
+                            .values()
+                            .find(|s| s.spec.vrrp.name == *m)
+                            .map(|s| s.id)
                     })
                     .collect();
-                SyncGroup::new(&g.name, members)
+                (g.name.clone(), members)
             })
             .collect();
+        self.router.set_sync_groups(groups);
     }
 
-    /// One checker task per `vrrp_script` in use; stops those no longer configured.
-    pub(super) fn start_scripts(&mut self) {
-        let used: Vec<String> = self
-            .slots
-            .iter()
-            .flatten()
-            .flat_map(|s| {
-                s.track.iter().filter_map(|t| match t {
-                    TrackSpec::Script { name } => Some(name.clone()),
-                    _ => None,
-                })
-            })
+    /// One task per tracked `vrrp_script` and reachability probe (each object checked once,
+    /// however many instances track it); stops those nothing tracks any more, and the core
+    /// forgets their state.
+    pub(super) fn sync_checks(&mut self) {
+        self.router.forget_untracked();
+        let wanted: Vec<ObjectKey> = self
+            .router
+            .objects()
+            .into_iter()
+            .filter(|k| !matches!(k, ObjectKey::Link { .. }))
+            .cloned()
             .collect();
-        self.script_tasks.retain(|name, task| {
-            let keep = used.contains(name);
+        self.checks.retain(|key, task| {
+            let keep = wanted.contains(key);
             if !keep {
                 task.abort();
             }
             keep
         });
-        for script in &self.config.scripts {
-            if used.contains(&script.name) && !self.script_tasks.contains_key(&script.name) {
-                let task = tracking::spawn_script(
-                    script.clone(),
-                    self.config.global.script_netns.clone(),
-                    self.events_tx.clone(),
-                );
-                self.script_tasks.insert(script.name.clone(), task);
+        for key in wanted {
+            if self.checks.contains_key(&key) {
+                continue;
             }
+            let task = match &key {
+                ObjectKey::Script(name) => {
+                    let Some(script) = self.config.scripts.iter().find(|s| s.name == *name) else {
+                        continue;
+                    };
+                    tracking::spawn_script(
+                        script.clone(),
+                        self.config.global.script_netns.clone(),
+                        self.events_tx.clone(),
+                    )
+                }
+                ObjectKey::Probe { netns, spec } => tracking::spawn_probe(
+                    key.clone(),
+                    netns.clone(),
+                    spec.clone(),
+                    self.events_tx.clone(),
+                ),
+                ObjectKey::Link { .. } => continue,
+            };
+            self.checks.insert(key, task);
         }
     }
 }

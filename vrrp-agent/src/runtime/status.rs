@@ -1,25 +1,29 @@
-//! Building the status report of one instance.
+//! Building the status report of one instance. Depends on the slot and the core only.
 
 use std::time::SystemTime;
 
-use super::engine::{Slot, unix_ms};
+use super::{
+    engine::unix_ms,
+    slot::{ObjectKey, Slot},
+};
 use crate::{
     api::model::{CountersReport, InstanceReport, TrackedReport, TransitionReport},
-    fsm::State,
+    fsm::{Instance, State, TrackedState},
     packet::Auth,
 };
 
-pub(super) fn instance_report(s: &Slot) -> InstanceReport {
-    let status = s.fsm.status();
-    let tracked = s
-        .fsm
-        .config()
-        .tracked
+/// The report of one instance: the engine's `slot`, the core's `fsm` and what it tracks.
+pub(super) fn instance_report(
+    s: &Slot,
+    fsm: &Instance,
+    tracked: &[TrackedState<'_, ObjectKey>],
+) -> InstanceReport {
+    let status = fsm.status();
+    let tracked = tracked
         .iter()
-        .zip(&s.tracked_up)
-        .map(|(t, up)| TrackedReport {
-            name: t.name.clone(),
-            up: *up,
+        .map(|t| TrackedReport {
+            name: t.name.to_string(),
+            up: t.up,
             weight: t.weight,
         })
         .collect();
@@ -56,7 +60,7 @@ pub(super) fn instance_report(s: &Slot) -> InstanceReport {
         }),
         tracked,
         counters: CountersReport::from(&status.counters),
-        ah_sequence: matches!(s.spec.vrrp.auth, Auth::Ah { .. }).then(|| s.fsm.ah_sequence()),
+        ah_sequence: matches!(s.spec.vrrp.auth, Auth::Ah { .. }).then(|| fsm.ah_sequence()),
         dataplane: None,
     }
 }

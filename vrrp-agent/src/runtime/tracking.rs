@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use super::{
-    events::{EngineEvent, SlotRef},
-    hysteresis::Hysteresis,
-};
+use super::{events::EngineEvent, hysteresis::Hysteresis, slot::ObjectKey};
 use crate::{
     config::{ReachabilitySpec, ScriptSpec},
     net::Prober,
@@ -29,8 +26,8 @@ pub fn spawn_script(
             ticker.tick().await;
             let ok = run_script(&spec, netns.as_deref()).await;
             if let Some(up) = state.observe(ok) {
-                let ev = EngineEvent::Script {
-                    name: spec.name.clone(),
+                let ev = EngineEvent::Check {
+                    key: ObjectKey::Script(spec.name.clone()),
                     up,
                 };
                 if events.send(ev).await.is_err() {
@@ -64,10 +61,9 @@ async fn run_script(spec: &ScriptSpec, netns: Option<&str>) -> bool {
     }
 }
 
-/// Probes a next hop forever from inside `netns`.
+/// Probes a next hop forever from inside `netns` (the check behind `key`).
 pub fn spawn_probe(
-    slot: SlotRef,
-    index: usize,
+    key: ObjectKey,
     netns: Option<String>,
     spec: ReachabilitySpec,
     events: mpsc::Sender<EngineEvent>,
@@ -95,7 +91,10 @@ pub fn spawn_probe(
             };
             if let Some(up) = state.observe(ok)
                 && events
-                    .send(EngineEvent::Probe { slot, index, up })
+                    .send(EngineEvent::Check {
+                        key: key.clone(),
+                        up,
+                    })
                     .await
                     .is_err()
             {

@@ -1,5 +1,8 @@
-//! The simulation itself: nodes, their instances on segments, the event queue and the
-//! virtual clock.
+//! The simulation itself: nodes, each a [`Router`] (what one agent runs) over its instances
+//! on segments, the event queue and the virtual clock. The simulator is a driver of the core
+//! as the agent's engine is: it delivers packets and tracked-object changes to each node's
+//! router and carries out what comes out (adverts onto the segments, ownership into the
+//! ledger, leases).
 
 use std::{
     cmp::Reverse,
@@ -10,12 +13,19 @@ use std::{
 
 use super::{NetConfig, OwnershipLedger, network::Network};
 use crate::{
-    fsm::{Input, Instance, InstanceConfig, Output, Reason, State, SyncGroup},
+    fsm::{
+        Input, Instance, InstanceConfig, InstanceId, MemberSpec, Output, Packet, Reason, Router,
+        RxPolicy, State,
+    },
     packet::{
         Advert, AhIpv4, Auth, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, encode_ah_packet,
         split_ah_packet,
     },
 };
+
+/// A simulated socket: (segment, AH). AH instances listen on IP protocol 51 only, the others
+/// on 112 only, as the agent's sockets do.
+type SimSocket = (usize, bool);
 
 /// An output some instance produced, when.
 #[derive(Clone, Debug)]
@@ -28,7 +38,13 @@ pub struct Event {
 struct Node {
     name: String,
     alive: bool,
-    groups: Vec<SyncGroup>,
+    /// The node's instances, sync groups and tracked objects (by name: node-local).
+    router: Router<SimSocket, String>,
+    /// Sync groups by name, over simulation indexes (the router's are rebuilt from these).
+    groups: Vec<(String, Vec<usize>)>,
+    /// The tracked objects as they are (the router learns them while the node is alive, and
+    /// all of them when it restarts, as an agent reads its links when it starts).
+    objects: std::collections::BTreeMap<String, bool>,
 }
 
 struct SimInstance {
@@ -36,7 +52,8 @@ struct SimInstance {
     segment: usize,
     config: InstanceConfig,
     primary: IpAddr,
-    fsm: Instance,
+    /// Its id in its node's router (a new one after a restart).
+    id: InstanceId,
     /// The data-plane lease of a master: until when its ownership outlives its last advert
     /// (renewed with `Instance::fencing_lease` before every advert it sends, as the agent does).
     lease_until: Option<Instant>,
@@ -93,12 +110,15 @@ impl Sim {
         self.nodes.push(Node {
             name: name.to_string(),
             alive: true,
+            router: Router::new(),
             groups: Vec::new(),
+            objects: std::collections::BTreeMap::new(),
         });
         self.nodes.len() - 1
     }
 
-    /// Adds a (stopped) instance on `segment` of `node`; returns its index.
+    /// Adds a (stopped) instance on `segment` of `node`; returns its index. Its tracked
+    /// objects are the node's objects of the same names.
     pub fn add_instance(
         &mut self,
         node: usize,
@@ -106,14 +126,17 @@ impl Sim {
         config: InstanceConfig,
         primary: IpAddr,
     ) -> usize {
-        let fsm = Instance::new(config.clone(), primary)
+        self.read_objects(node, &config);
+        let id = self.nodes[node]
+            .router
+            .add_instance(member_spec(&config, segment), primary, self.now)
             .unwrap_or_else(|e| panic!("invalid simulated config: {e}"));
         self.instances.push(SimInstance {
             node,
             segment,
             config,
             primary,
-            fsm,
+            id,
             lease_until: None,
         });
         self.instances.len() - 1
@@ -122,17 +145,56 @@ impl Sim {
     /// Makes `members` (instances of `node`) a sync group.
     pub fn add_sync_group(&mut self, node: usize, name: &str, members: &[usize]) {
         for i in members {
-            let inst = &mut self.instances[*i];
-            inst.config.sync_group = Some(name.to_string());
-            inst.fsm
-                .reconfigure(inst.config.clone(), self.now)
-                .expect("validated before");
+            self.instances[*i].config.sync_group = Some(name.to_string());
+            self.reconfigure(*i, self.instances[*i].config.clone());
         }
-        let members = members
+        self.nodes[node]
+            .groups
+            .push((name.to_string(), members.to_vec()));
+        self.sync_groups(node);
+    }
+
+    /// Reloads instance `i` with a changed configuration (as SIGHUP does to the agent):
+    /// in place, keeping its state unless the change demands otherwise.
+    pub fn reconfigure(&mut self, i: usize, config: InstanceConfig) {
+        let (node, segment, id) = {
+            let inst = &self.instances[i];
+            (inst.node, inst.segment, inst.id)
+        };
+        self.instances[i].config = config.clone();
+        self.read_objects(node, &config);
+        self.nodes[node]
+            .router
+            .reconfigure(id, member_spec(&config, segment), self.now)
+            .unwrap_or_else(|e| panic!("invalid simulated config: {e}"));
+        self.nodes[node].router.forget_untracked();
+        self.drain(node);
+    }
+
+    /// What the agent does before it adds or reconfigures an instance: tells the router the
+    /// state of the objects the instance will track, as they are.
+    fn read_objects(&mut self, node: usize, config: &InstanceConfig) {
+        if !self.nodes[node].alive {
+            return;
+        }
+        for t in &config.tracked {
+            if let Some(up) = self.nodes[node].objects.get(&t.name).copied() {
+                self.nodes[node].router.set_object(&t.name, up, self.now);
+            }
+        }
+        self.drain(node);
+    }
+
+    fn sync_groups(&mut self, node: usize) {
+        let groups = self.nodes[node]
+            .groups
             .iter()
-            .map(|i| (*i, self.instances[*i].config.name.clone()))
+            .map(|(name, members)| {
+                let ids = members.iter().map(|i| self.instances[*i].id).collect();
+                (name.clone(), ids)
+            })
             .collect();
-        self.nodes[node].groups.push(SyncGroup::new(name, members));
+        self.nodes[node].router.set_sync_groups(groups);
     }
 
     // ---- driving ----------------------------------------------------------------------
@@ -147,14 +209,36 @@ impl Sim {
         }
     }
 
-    /// Gives an instance an input now (ignored if its node is dead).
+    /// Gives an instance an input now (ignored if its node is dead). `Input::Tracked` is
+    /// the tracked object of that index (by its name, shared by the node's instances) going
+    /// up or down, as [`set_object`](Self::set_object).
     pub fn input(&mut self, instance: usize, input: Input) {
-        if !self.nodes[self.instances[instance].node].alive {
+        let (node, id) = (self.instances[instance].node, self.instances[instance].id);
+        if !self.nodes[node].alive {
+            return;
+        }
+        if let Input::Tracked { index, up } = input {
+            let name = self.instances[instance].config.tracked[index].name.clone();
+            self.set_object(node, &name, up);
             return;
         }
         let now = self.now;
-        self.instances[instance].fsm.handle_input(input, now);
-        self.drain(instance);
+        self.nodes[node].router.input(id, input, now);
+        self.drain(node);
+    }
+
+    /// The tracked object `name` of `node` goes up or down (a dead node learns it when it
+    /// restarts).
+    pub fn set_object(&mut self, node: usize, name: &str, up: bool) {
+        self.nodes[node].objects.insert(name.to_string(), up);
+        if !self.nodes[node].alive {
+            return;
+        }
+        let now = self.now;
+        self.nodes[node]
+            .router
+            .set_object(&name.to_string(), up, now);
+        self.drain(node);
     }
 
     /// Orderly shutdown of one instance.
@@ -189,9 +273,30 @@ impl Sim {
         for i in mine.iter().copied() {
             self.release(i);
         }
-        for i in self.node_instances(node) {
-            let inst = &mut self.instances[i];
-            inst.fsm = Instance::new(inst.config.clone(), inst.primary).expect("validated before");
+        self.nodes[node].router = Router::new();
+        let objects: Vec<(String, bool)> = self.nodes[node]
+            .objects
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        for (name, up) in objects {
+            self.nodes[node].router.set_object(&name, up, self.now);
+        }
+        for i in mine.iter().copied() {
+            let inst = &self.instances[i];
+            let id = self.nodes[node]
+                .router
+                .add_instance(
+                    member_spec(&inst.config, inst.segment),
+                    inst.primary,
+                    self.now,
+                )
+                .expect("validated before");
+            self.instances[i].id = id;
+            self.instances[i].lease_until = None;
+        }
+        self.sync_groups(node);
+        for i in mine {
             self.start(i);
         }
     }
@@ -284,11 +389,15 @@ impl Sim {
     }
 
     pub fn instance(&self, i: usize) -> &Instance {
-        &self.instances[i].fsm
+        let inst = &self.instances[i];
+        self.nodes[inst.node]
+            .router
+            .instance(inst.id)
+            .expect("every simulated instance is in its node's router")
     }
 
     pub fn state(&self, i: usize) -> State {
-        self.instances[i].fsm.state()
+        self.instance(i).state()
     }
 
     pub fn instance_count(&self) -> usize {
@@ -319,7 +428,7 @@ impl Sim {
                 inst.segment == segment
                     && inst.config.vrid == vrid
                     && self.nodes[inst.node].alive
-                    && inst.fsm.state() == State::Master
+                    && self.instance(*i).state() == State::Master
             })
             .collect()
     }
@@ -360,10 +469,10 @@ impl Sim {
 
     fn next_time(&self) -> Option<Instant> {
         let timers = self
-            .instances
+            .nodes
             .iter()
-            .filter(|i| self.nodes[i.node].alive)
-            .filter_map(|i| i.fsm.poll_timeout());
+            .filter(|n| n.alive)
+            .filter_map(|n| n.router.poll_timeout());
         let delivery = self.queue.peek().map(|Reverse(p)| p.at);
         let expiry = self.expiring.peek().map(|Reverse((at, _))| *at);
         timers.chain(delivery).chain(expiry).min()
@@ -387,17 +496,17 @@ impl Sim {
                 self.deliver(p);
                 continue;
             }
-            let due = (0..self.instances.len()).find(|i| {
-                self.nodes[self.instances[*i].node].alive
-                    && self.instances[*i]
-                        .fsm
+            let due = (0..self.nodes.len()).find(|n| {
+                self.nodes[*n].alive
+                    && self.nodes[*n]
+                        .router
                         .poll_timeout()
                         .is_some_and(|d| d <= now)
             });
             match due {
-                Some(i) => {
-                    self.instances[i].fsm.handle_timeout(now);
-                    self.drain(i);
+                Some(n) => {
+                    self.nodes[n].router.handle_timeout(now);
+                    self.drain(n);
                 }
                 None => return,
             }
@@ -409,7 +518,8 @@ impl Sim {
     }
 
     fn deliver(&mut self, p: Pending) {
-        if !self.nodes[self.instances[p.to].node].alive {
+        let (node, segment) = (self.instances[p.to].node, self.instances[p.to].segment);
+        if !self.nodes[node].alive {
             return;
         }
         let meta = RxMeta {
@@ -417,39 +527,50 @@ impl Sim {
             dst: p.dst,
             ttl: VRRP_TTL,
         };
-        // An AH instance listens on protocol 51 only, the others on 112 only (as the agent's
-        // sockets do): what the receiver does not listen to never reaches it.
-        let decoded = match (self.instances[p.to].config.auth, p.ah) {
-            (Auth::Ah { key, .. }, true) => {
-                split_ah_packet(&p.bytes).and_then(|packet| packet.decode(&key, false, true))
+        // As a raw socket delivers it: with AH the VRRP message inside and the whole packet.
+        let packet = if p.ah {
+            let Ok(split) = split_ah_packet(&p.bytes) else {
+                return;
+            };
+            Packet {
+                vrrp: split.vrrp(),
+                ah: Some(&p.bytes),
+                meta,
             }
-            (Auth::Ah { .. }, false) | (_, true) => return,
-            (_, false) => Advert::decode(&p.bytes, &meta),
+        } else {
+            Packet {
+                vrrp: &p.bytes,
+                ah: None,
+                meta,
+            }
         };
-        let input = match decoded {
-            Ok(advert) => Input::Advert { src: p.src, advert },
-            Err(e) => Input::RxDecodeError(e),
-        };
-        self.input(p.to, input);
+        let now = self.now;
+        self.nodes[node]
+            .router
+            .receive(&(segment, p.ah), packet, now);
+        self.drain(node);
     }
 
-    /// Carries out the outputs of instance `i` (and of the group members they move).
-    fn drain(&mut self, i: usize) {
-        let mut follow_ups = Vec::new();
-        while let Some(out) = self.instances[i].fsm.poll_output() {
+    /// Carries out the outputs of `node`'s router.
+    fn drain(&mut self, node: usize) {
+        while let Some((id, out)) = self.nodes[node].router.poll_output() {
+            let Some(i) = self
+                .instances
+                .iter()
+                .position(|inst| inst.node == node && inst.id == id)
+            else {
+                continue;
+            };
             self.events.push(Event {
                 at: self.now,
                 instance: i,
                 output: out.clone(),
             });
             match out {
-                Output::SendAdvert(advert) => {
-                    let inst = &mut self.instances[i];
-                    if advert.priority > 0 && inst.fsm.state() == State::Master {
-                        inst.lease_until = Some(self.now + inst.fsm.fencing_lease());
-                    }
-                    self.broadcast(i, &advert)
+                Output::RenewLease(lease) => {
+                    self.instances[i].lease_until = Some(self.now + lease);
                 }
+                Output::SendAdvert(advert) => self.broadcast(i, &advert),
                 Output::SetOwnership { owned, .. } => {
                     let inst = &mut self.instances[i];
                     if !owned {
@@ -459,30 +580,13 @@ impl Sim {
                     self.ledger
                         .set(inst.segment, inst.config.vrid, i, owned, self.now);
                 }
-                Output::Transition { to, reason, .. } => {
-                    let node = self.instances[i].node;
-                    for g in &mut self.nodes[node].groups {
-                        follow_ups.extend(g.on_transition(i, to, &reason));
-                    }
-                }
-                Output::SyncWantsMaster => {
-                    let node = self.instances[i].node;
-                    let instances = &self.instances;
-                    for g in &self.nodes[node].groups {
-                        follow_ups
-                            .extend(g.on_wants_master(i, |j| instances[j].fsm.wants_master()));
-                    }
-                }
                 _ => {}
             }
-        }
-        for (j, input) in follow_ups {
-            self.input(j, input);
         }
     }
 
     fn broadcast(&mut self, from: usize, advert: &Advert) {
-        let src = self.instances[from].primary;
+        let src = self.instance(from).status().primary;
         let dst = if src.is_ipv4() {
             IpAddr::V4(VRRP_GROUP_V4)
         } else {
@@ -527,5 +631,16 @@ impl Sim {
                 }));
             }
         }
+    }
+}
+
+/// What a node's router needs of a simulated instance: its socket is its segment (and AH or
+/// not), its tracked objects are the node's objects of the same names.
+fn member_spec(config: &InstanceConfig, segment: usize) -> MemberSpec<SimSocket, String> {
+    MemberSpec {
+        config: config.clone(),
+        socket: (segment, matches!(config.auth, Auth::Ah { .. })),
+        tracks: config.tracked.iter().map(|t| t.name.clone()).collect(),
+        rx: RxPolicy::default(),
     }
 }

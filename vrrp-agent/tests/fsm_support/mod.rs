@@ -113,6 +113,7 @@ pub fn kinds(outputs: &[Output]) -> Vec<&'static str> {
             Output::Transition { .. } => "transition",
             Output::SetOwnership { owned: true, .. } => "own",
             Output::SetOwnership { owned: false, .. } => "disown",
+            Output::RenewLease(_) => "renew_lease",
             Output::SendAdvert(a) if a.priority == 0 => "advert0",
             Output::SendAdvert(_) => "advert",
             Output::AddAddresses(_) => "add_addresses",
