@@ -117,7 +117,10 @@ fn a_packet_reaches_the_instance_of_its_vrid_on_its_socket_only() {
         r.receive(&"eth9", packet(&bytes, PEER), now),
         Delivery::NotOurs
     );
-    assert_eq!(r.receive(&"eth1", packet(&[], PEER), now), Delivery::NotOurs);
+    assert_eq!(
+        r.receive(&"eth1", packet(&[], PEER), now),
+        Delivery::NotOurs
+    );
 }
 
 #[test]
@@ -143,7 +146,14 @@ fn tracked_keys_must_match_the_tracked_objects() {
             now,
         )
         .unwrap_err();
-    assert!(matches!(err, RouterError::TrackCount { tracks: 0, objects: 1, .. }));
+    assert!(matches!(
+        err,
+        RouterError::TrackCount {
+            tracks: 0,
+            objects: 1,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -232,8 +242,12 @@ fn a_reload_that_drops_an_object_keeps_following_the_others_by_key() {
     r.start(a, false, now);
     r.set_object(&"link-b", false, now);
     assert_eq!(state(&r, a), State::Fault);
-    r.reconfigure(a, spec(config("VR", 1, &[("B", 0)]), "eth0", &["link-b"]), now)
-        .unwrap();
+    r.reconfigure(
+        a,
+        spec(config("VR", 1, &[("B", 0)]), "eth0", &["link-b"]),
+        now,
+    )
+    .unwrap();
     assert_eq!(state(&r, a), State::Fault, "B is still down");
     let tracked = r.tracked(a);
     assert_eq!(tracked.len(), 1);
@@ -309,7 +323,11 @@ fn an_instance_replaced_by_a_reload_keeps_the_known_state_of_its_objects() {
         )
         .unwrap();
     r.start(c, false, now);
-    assert_eq!(state(&r, c), State::Backup, "forgotten: unknown counts as up");
+    assert_eq!(
+        state(&r, c),
+        State::Backup,
+        "forgotten: unknown counts as up"
+    );
 }
 
 #[test]
@@ -334,8 +352,14 @@ fn a_sync_group_member_in_fault_takes_the_others_along_and_back() {
     assert_eq!((state(&r, a), state(&r, b)), (State::Fault, State::Fault));
     let out = outputs(&mut r);
     assert!(
-        out.iter()
-            .any(|(id, o)| *id == b && matches!(o, Output::Transition { to: State::Fault, .. })),
+        out.iter().any(|(id, o)| *id == b
+            && matches!(
+                o,
+                Output::Transition {
+                    to: State::Fault,
+                    ..
+                }
+            )),
         "{out:?}"
     );
     r.set_object(&"link", true, now);
@@ -371,7 +395,11 @@ fn the_router_fires_each_instance_at_its_own_deadline() {
         "the earliest"
     );
     r.handle_timeout(deadline);
-    assert_eq!(state(&r, f), State::Master, "its master-down interval ran out");
+    assert_eq!(
+        state(&r, f),
+        State::Master,
+        "its master-down interval ran out"
+    );
     assert_eq!(state(&r, s), State::Backup, "not yet");
     r.handle_timeout(start + Duration::from_secs(4));
     assert_eq!(state(&r, s), State::Master);

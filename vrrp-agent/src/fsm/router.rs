@@ -304,10 +304,7 @@ where
                 (Input::RxSourceNotAllowed, Delivery::SourceNotAllowed(id))
             }
             Ok(advert) => (Input::Advert { src, advert }, Delivery::Advert(id)),
-            Err(e) => (
-                Input::RxDecodeError(e),
-                Delivery::Undecodable(id, e),
-            ),
+            Err(e) => (Input::RxDecodeError(e), Delivery::Undecodable(id, e)),
         };
         self.input(id, input, now);
         delivery

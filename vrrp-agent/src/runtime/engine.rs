@@ -1,13 +1,14 @@
-//! The engine: one task owning every state machine. It waits for the next event or the
-//! earliest deadline, feeds the state machines, and carries out their outputs: ownership
-//! synchronously (data plane first), adverts on the VRRP sockets, addresses/routes/GARP/state
-//! files through each namespace's ordered worker, notify scripts in the background.
+//! The engine: one task owning the core's [`Router`] (every state machine of this process).
+//! It waits for the next event or the router's earliest deadline, feeds packets, tracked
+//! objects, signals and reloads into the router, and has `outputs` carry out what comes
+//! out. Setup (`setup`), interfaces recreated (`relink`), the fast path, the kernel NAT and
+//! status reports (`status`) are in files of their own.
 
 use std::{
     collections::{BTreeMap, HashMap},
     net::IpAddr,
     path::PathBuf,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -15,19 +16,18 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use super::{
     effects::Effect,
     events::EngineEvent,
-    notify::{Notification, Notifier},
+    notify::Notifier,
     ownership::DataplaneSink,
     primary::may_change_primary,
     reload::{Change, plan},
     setup::SetupError,
-    slot::{Namespace, ObjectKey, OpenSocket, Outgoing, Slot, SocketKey},
+    slot::{Namespace, ObjectKey, OpenSocket, Slot, SocketKey},
 };
 use crate::{
     api::model::{AgentInfo, InstanceReport, StatusReport},
     config::{AgentConfig, InstanceSpec},
-    fsm::{Delivery, Input, InstanceId, Output, Packet, Router},
+    fsm::{Delivery, Input, InstanceId, Packet, Router},
     netlink::{AddrInfo, NetlinkEvent},
-    packet::{Advert, AhIpv4, VRRP_GROUP_V4, VRRP_GROUP_V6, encode_ah_packet},
 };
 
 /// Settings of the engine beyond the configuration.
@@ -223,7 +223,7 @@ impl Engine {
         }
     }
 
-    // ---- the core's outputs ---------------------------------------------------------------
+    // ---- into the core ---------------------------------------------------------------------
 
     pub(super) fn slot(&self, id: InstanceId) -> &Slot {
         &self.slots[&id]
@@ -239,178 +239,6 @@ impl Engine {
     pub(super) fn set_object(&mut self, key: &ObjectKey, up: bool, now: Instant) {
         self.router.set_object(key, up, now);
         self.carry_out();
-    }
-
-    /// Carries out every output of the core, in order.
-    pub(super) fn carry_out(&mut self) {
-        while let Some((id, out)) = self.router.poll_output() {
-            if self.slots.contains_key(&id) {
-                self.execute(id, out);
-            }
-        }
-    }
-
-    fn execute(&mut self, id: InstanceId, out: Output) {
-        let slot = self.slots.get_mut(&id).expect("checked");
-        match out {
-            Output::Transition {
-                from, to, reason, ..
-            } => {
-                tracing::info!(
-                    instance = slot.spec.vrrp.name,
-                    netns = slot.spec.netns.as_deref().unwrap_or("-"),
-                    interface = slot.spec.interface,
-                    vrid = slot.spec.vrrp.vrid,
-                    %from,
-                    %to,
-                    "{from} -> {to}: {reason}"
-                );
-                slot.last_transition = Some((SystemTime::now(), from, to, reason));
-            }
-            Output::SetOwnership { owned, accept } => {
-                let key = slot.owner_key();
-                let addresses: Vec<IpAddr> =
-                    slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();
-                self.dataplane.set_owned(&key, owned, accept, &addresses);
-            }
-            Output::RenewLease(lease) => {
-                let key = slot.owner_key();
-                self.dataplane.renew(&key, lease);
-            }
-            Output::SendAdvert(advert) => self.send_advert(id, &advert),
-            Output::AddAddresses(list) => self.effect(id, |s| Effect::AddAddresses {
-                instance: s.spec.vrrp.name.clone(),
-                ifindex: s.ifindex,
-                list,
-            }),
-            Output::RemoveAddresses(list) => self.effect(id, |s| Effect::RemoveAddresses {
-                instance: s.spec.vrrp.name.clone(),
-                ifindex: s.ifindex,
-                list,
-            }),
-            Output::AddRoutes(list) => self.effect(id, |s| Effect::AddRoutes {
-                instance: s.spec.vrrp.name.clone(),
-                ifindex: s.ifindex,
-                list,
-            }),
-            Output::RemoveRoutes(list) => self.effect(id, |s| Effect::RemoveRoutes {
-                instance: s.spec.vrrp.name.clone(),
-                ifindex: s.ifindex,
-                list,
-            }),
-            Output::SendGratuitous { addresses, repeat } => self.effect(id, |s| {
-                let all = s.spec.vrrp.all_addresses();
-                let targets = addresses
-                    .iter()
-                    .map(|addr| {
-                        let dev = all
-                            .clone()
-                            .find(|a| a.addr == *addr)
-                            .and_then(|a| a.dev.clone())
-                            .unwrap_or_else(|| s.spec.interface.clone());
-                        (*addr, dev)
-                    })
-                    .collect();
-                Effect::Gratuitous {
-                    instance: s.spec.vrrp.name.clone(),
-                    targets,
-                    repeat,
-                }
-            }),
-            Output::WriteState(state) => {
-                let dir = self.options.state_dir.clone();
-                self.effect(id, |s| Effect::WriteState {
-                    dir,
-                    instance: s.spec.vrrp.name.clone(),
-                    state,
-                })
-            }
-            Output::RunNotify { state, priority } => {
-                let n = Notification {
-                    kind: "INSTANCE",
-                    name: slot.spec.vrrp.name.clone(),
-                    state,
-                    priority,
-                };
-                self.notifier.notify(&slot.spec.notify, n);
-            }
-            // The router has asked the instance's sync group already.
-            Output::SyncWantsMaster => {}
-        }
-    }
-
-    fn effect(&self, id: InstanceId, make: impl FnOnce(&Slot) -> Effect) {
-        let slot = self.slot(id);
-        if let Some(ns) = self.namespaces.get(&slot.spec.netns) {
-            let _ = ns.effects.send(make(slot));
-        }
-    }
-
-    /// Queues an advert on the instance's socket (its writer sends them in order).
-    fn send_advert(&mut self, id: InstanceId, advert: &Advert) {
-        let ip_id = self.next_ip_id(id);
-        let slot = self.slot(id);
-        let Some(sender) = self
-            .sockets
-            .get(&slot.socket_key())
-            .map(|s| s.sender.clone())
-        else {
-            return;
-        };
-        // The primary address (chosen at setup from unicast_src, mcast_src or the interface)
-        // is also the state machine's side of the tie-break.
-        let Some(src) = self.router.instance(id).map(|i| i.status().primary) else {
-            return;
-        };
-        let unicast = !slot.spec.unicast_peers.is_empty();
-        let dsts: Vec<IpAddr> = if !unicast {
-            vec![if slot.spec.vrrp.is_ipv6() {
-                IpAddr::V6(VRRP_GROUP_V6)
-            } else {
-                IpAddr::V4(VRRP_GROUP_V4)
-            }]
-        } else {
-            slot.spec.unicast_peers.clone()
-        };
-        let name = &slot.spec.vrrp.name;
-        for dst in dsts {
-            let encoded = match (ip_id, src, dst) {
-                // With AH the whole IPv4 packet, as keepalived builds it: the same
-                // identification and sequence number for every unicast peer.
-                (Some(id), IpAddr::V4(src), IpAddr::V4(dst)) => encode_ah_packet(
-                    advert,
-                    &AhIpv4 {
-                        src,
-                        dst,
-                        id,
-                        unicast,
-                    },
-                ),
-                _ => advert.encode(src, dst),
-            };
-            let bytes = match encoded {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(instance = name, "cannot encode our advert: {e}");
-                    return;
-                }
-            };
-            let _ = sender.send(Outgoing {
-                bytes,
-                src,
-                dst,
-                instance: name.clone(),
-            });
-        }
-    }
-
-    /// For an AH instance, the IPv4 identification of its next advert (keepalived's
-    /// `ip_id`: counts from 1 and skips 0, which the kernel would replace).
-    fn next_ip_id(&mut self, id: InstanceId) -> Option<u16> {
-        let slot = self.slots.get_mut(&id)?;
-        slot.ah_key()?;
-        slot.ip_id = slot.ip_id.wrapping_add(1).max(1);
-        Some(slot.ip_id)
     }
 
     // ---- packets and netlink ------------------------------------------------------------
@@ -705,9 +533,4 @@ impl Engine {
             fastpath: self.fastpath_reports(),
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(super) fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }

@@ -18,6 +18,7 @@ mod events;
 mod fastpath;
 mod fastpath_watch;
 mod kernel_nat;
+mod outputs;
 mod primary;
 mod relink;
 mod reload;

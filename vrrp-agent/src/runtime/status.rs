@@ -1,11 +1,8 @@
 //! Building the status report of one instance. Depends on the slot and the core only.
 
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{
-    engine::unix_ms,
-    slot::{ObjectKey, Slot},
-};
+use super::slot::{ObjectKey, Slot};
 use crate::{
     api::model::{CountersReport, InstanceReport, TrackedReport, TransitionReport},
     fsm::{Instance, State, TrackedState},
@@ -63,4 +60,9 @@ pub(super) fn instance_report(
         ah_sequence: matches!(s.spec.vrrp.auth, Auth::Ah { .. }).then(|| fsm.ah_sequence()),
         dataplane: None,
     }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }

@@ -1,0 +1,191 @@
+//! Carrying out the core's outputs, in the order they come: ownership and leases into the
+//! data plane at once, adverts onto their socket's ordered writer, addresses, routes, GARP/NA
+//! and state files through the namespace's effects worker, notify scripts in the background.
+//! Part of the engine; depends on the slot types and the workers, not on setup or status.
+
+use std::{net::IpAddr, time::SystemTime};
+
+use super::{
+    effects::Effect,
+    engine::Engine,
+    notify::Notification,
+    slot::{Outgoing, Slot},
+};
+use crate::{
+    fsm::{InstanceId, Output},
+    packet::{Advert, AhIpv4, VRRP_GROUP_V4, VRRP_GROUP_V6, encode_ah_packet},
+};
+
+impl Engine {
+    /// Carries out every output of the core, in order.
+    pub(super) fn carry_out(&mut self) {
+        while let Some((id, out)) = self.router.poll_output() {
+            if self.slots.contains_key(&id) {
+                self.execute(id, out);
+            }
+        }
+    }
+
+    fn execute(&mut self, id: InstanceId, out: Output) {
+        let slot = self.slots.get_mut(&id).expect("checked");
+        match out {
+            Output::Transition {
+                from, to, reason, ..
+            } => {
+                tracing::info!(
+                    instance = slot.spec.vrrp.name,
+                    netns = slot.spec.netns.as_deref().unwrap_or("-"),
+                    interface = slot.spec.interface,
+                    vrid = slot.spec.vrrp.vrid,
+                    %from,
+                    %to,
+                    "{from} -> {to}: {reason}"
+                );
+                slot.last_transition = Some((SystemTime::now(), from, to, reason));
+            }
+            Output::SetOwnership { owned, accept } => {
+                let key = slot.owner_key();
+                let addresses: Vec<IpAddr> =
+                    slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();
+                self.dataplane.set_owned(&key, owned, accept, &addresses);
+            }
+            Output::RenewLease(lease) => {
+                let key = slot.owner_key();
+                self.dataplane.renew(&key, lease);
+            }
+            Output::SendAdvert(advert) => self.send_advert(id, &advert),
+            Output::AddAddresses(list) => self.effect(id, |s| Effect::AddAddresses {
+                instance: s.spec.vrrp.name.clone(),
+                ifindex: s.ifindex,
+                list,
+            }),
+            Output::RemoveAddresses(list) => self.effect(id, |s| Effect::RemoveAddresses {
+                instance: s.spec.vrrp.name.clone(),
+                ifindex: s.ifindex,
+                list,
+            }),
+            Output::AddRoutes(list) => self.effect(id, |s| Effect::AddRoutes {
+                instance: s.spec.vrrp.name.clone(),
+                ifindex: s.ifindex,
+                list,
+            }),
+            Output::RemoveRoutes(list) => self.effect(id, |s| Effect::RemoveRoutes {
+                instance: s.spec.vrrp.name.clone(),
+                ifindex: s.ifindex,
+                list,
+            }),
+            Output::SendGratuitous { addresses, repeat } => self.effect(id, |s| {
+                let all = s.spec.vrrp.all_addresses();
+                let targets = addresses
+                    .iter()
+                    .map(|addr| {
+                        let dev = all
+                            .clone()
+                            .find(|a| a.addr == *addr)
+                            .and_then(|a| a.dev.clone())
+                            .unwrap_or_else(|| s.spec.interface.clone());
+                        (*addr, dev)
+                    })
+                    .collect();
+                Effect::Gratuitous {
+                    instance: s.spec.vrrp.name.clone(),
+                    targets,
+                    repeat,
+                }
+            }),
+            Output::WriteState(state) => {
+                let dir = self.options.state_dir.clone();
+                self.effect(id, |s| Effect::WriteState {
+                    dir,
+                    instance: s.spec.vrrp.name.clone(),
+                    state,
+                })
+            }
+            Output::RunNotify { state, priority } => {
+                let n = Notification {
+                    kind: "INSTANCE",
+                    name: slot.spec.vrrp.name.clone(),
+                    state,
+                    priority,
+                };
+                self.notifier.notify(&slot.spec.notify, n);
+            }
+            // The router has asked the instance's sync group already.
+            Output::SyncWantsMaster => {}
+        }
+    }
+
+    fn effect(&self, id: InstanceId, make: impl FnOnce(&Slot) -> Effect) {
+        let slot = self.slot(id);
+        if let Some(ns) = self.namespaces.get(&slot.spec.netns) {
+            let _ = ns.effects.send(make(slot));
+        }
+    }
+
+    /// Queues an advert on the instance's socket (its writer sends them in order).
+    fn send_advert(&mut self, id: InstanceId, advert: &Advert) {
+        let ip_id = self.next_ip_id(id);
+        let slot = self.slot(id);
+        let Some(sender) = self
+            .sockets
+            .get(&slot.socket_key())
+            .map(|s| s.sender.clone())
+        else {
+            return;
+        };
+        // The primary address (chosen at setup from unicast_src, mcast_src or the interface)
+        // is also the state machine's side of the tie-break.
+        let Some(src) = self.router.instance(id).map(|i| i.status().primary) else {
+            return;
+        };
+        let unicast = !slot.spec.unicast_peers.is_empty();
+        let dsts: Vec<IpAddr> = if !unicast {
+            vec![if slot.spec.vrrp.is_ipv6() {
+                IpAddr::V6(VRRP_GROUP_V6)
+            } else {
+                IpAddr::V4(VRRP_GROUP_V4)
+            }]
+        } else {
+            slot.spec.unicast_peers.clone()
+        };
+        let name = &slot.spec.vrrp.name;
+        for dst in dsts {
+            let encoded = match (ip_id, src, dst) {
+                // With AH the whole IPv4 packet, as keepalived builds it: the same
+                // identification and sequence number for every unicast peer.
+                (Some(id), IpAddr::V4(src), IpAddr::V4(dst)) => encode_ah_packet(
+                    advert,
+                    &AhIpv4 {
+                        src,
+                        dst,
+                        id,
+                        unicast,
+                    },
+                ),
+                _ => advert.encode(src, dst),
+            };
+            let bytes = match encoded {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(instance = name, "cannot encode our advert: {e}");
+                    return;
+                }
+            };
+            let _ = sender.send(Outgoing {
+                bytes,
+                src,
+                dst,
+                instance: name.clone(),
+            });
+        }
+    }
+
+    /// For an AH instance, the IPv4 identification of its next advert (keepalived's
+    /// `ip_id`: counts from 1 and skips 0, which the kernel would replace).
+    fn next_ip_id(&mut self, id: InstanceId) -> Option<u16> {
+        let slot = self.slots.get_mut(&id)?;
+        slot.ah_key()?;
+        slot.ip_id = slot.ip_id.wrapping_add(1).max(1);
+        Some(slot.ip_id)
+    }
+}
