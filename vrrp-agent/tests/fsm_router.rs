@@ -2,6 +2,9 @@
 //! decoding and the allow-list, tracked objects by key across reloads, sync groups, one
 //! combined timer, and the lease renewed before every advert of a master. Pure: virtual time.
 
+// An arbitrary origin for virtual time (see vrrp-agent/clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::{
     net::IpAddr,
     time::{Duration, Instant},

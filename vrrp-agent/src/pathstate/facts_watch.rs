@@ -7,6 +7,9 @@
 //! The sockets are netlink-sys's `TokioSocket` (an `AsyncFd`, as `rtnetlink`'s connections
 //! use). Imports `crate::netns` and this module's siblings.
 
+// A tokio watcher (I/O, not the core): debounces bursts of netlink messages (see clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::{
     collections::BTreeSet,
     io,
