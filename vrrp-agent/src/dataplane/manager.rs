@@ -45,6 +45,12 @@ pub struct Registration {
     pub gateways: Vec<(u32, [u8; 6])>,
     /// How long a renewal keeps the instance owning.
     pub lease: Duration,
+    /// RFC 9568 Accept_Mode as configured (ownership writes from the state machine carry
+    /// it too; this is what a resumed master's lease keeps until then).
+    pub accept: bool,
+    /// Priority 255: the address owner, which accepts packets addressed to its addresses
+    /// whatever its Accept_Mode (RFC 9568 §6.4.3).
+    pub address_owner: bool,
 }
 
 /// The outcome of a registration.
@@ -60,7 +66,10 @@ pub struct Registered {
 pub(super) struct SlotInfo {
     pub(super) slot: u32,
     lease: Duration,
+    /// Accept_Mode, as last set.
     accept: bool,
+    /// Priority 255 (accepts whatever its Accept_Mode).
+    address_owner: bool,
     owned: bool,
     pub(super) vips: Vec<AddrKey>,
     peers: Vec<PeerKey>,
@@ -97,6 +106,17 @@ pub fn router_id(netns: Option<&str>) -> u32 {
         h = h.wrapping_mul(0x0100_0193);
     }
     h & 0x7fff_ffff
+}
+
+/// The owner-map flags of an instance: it accepts packets addressed to its virtual addresses
+/// when its Accept_Mode is on or it is the address owner (RFC 9568 §6.4.3), as keepalived
+/// does (which leaves the addresses of a priority-255 instance out of its `no_accept` rule).
+pub fn owner_flags(accept: bool, address_owner: bool) -> u32 {
+    if accept || address_owner {
+        OWNER_FLAG_ACCEPT
+    } else {
+        0
+    }
 }
 
 /// Nanoseconds of CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
@@ -258,7 +278,16 @@ impl Manager {
         self.used.insert(slot);
         let owner = self.control.owner(slot)?;
         let resume_master = existing.is_some() && owner.lease_deadline_ns > monotonic_ns();
-        if !resume_master {
+        if resume_master {
+            // The lease runs on; the flags follow the configuration now in force.
+            self.control.set_owner(
+                slot,
+                OwnerState {
+                    flags: owner_flags(reg.accept, reg.address_owner),
+                    ..owner
+                },
+            )?;
+        } else {
             self.control.set_owner(slot, OwnerState::default())?;
         }
         let flags = match (reg.allowlist.is_empty(), reg.unicast) {
@@ -279,7 +308,8 @@ impl Manager {
         let mut info = SlotInfo {
             slot,
             lease: reg.lease,
-            accept: owner.flags & OWNER_FLAG_ACCEPT != 0,
+            accept: reg.accept,
+            address_owner: reg.address_owner,
             owned: resume_master,
             vips: Vec::new(),
             peers,
@@ -427,7 +457,7 @@ impl Manager {
             } else {
                 0
             },
-            flags: if accept { OWNER_FLAG_ACCEPT } else { 0 },
+            flags: owner_flags(accept, info.address_owner),
             _pad: 0,
         };
         let slot = info.slot;
