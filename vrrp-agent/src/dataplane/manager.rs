@@ -1,7 +1,8 @@
 //! Every XDP program instance of one agent: one per router (network namespace), each loaded
-//! with that router's id, all sharing the maps pinned under `<pin_dir>/maps`; the instance
-//! slots; ownership leases on the kernel's monotonic clock; and the pinned links under
-//! `<pin_dir>/links`. A restarted agent finds its slots, leases and links again.
+//! with that router's id (allocated and recorded by `super::router_ids`), all sharing the
+//! maps pinned under `<pin_dir>/maps-v<layout>`; the instance slots; ownership leases on the
+//! kernel's monotonic clock; and the pinned links under `<pin_dir>/links`. A restarted agent
+//! finds its router ids, slots, leases and links again.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -17,7 +18,10 @@ use vrrp_ebpf_common::dataplane::{
     VIP_KIND_VIRTUAL, VipValue, addr_v4,
 };
 
-use super::{Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference};
+use super::{
+    Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference,
+    router_ids::{Held, RouterIds, link_prefix},
+};
 
 /// The router id of the never-attached program instance used for map access.
 const CONTROL_ROUTER: u32 = u32::MAX;
@@ -79,6 +83,8 @@ pub(super) struct SlotInfo {
 
 pub(super) struct Router {
     pub(super) id: u32,
+    /// This process's claim on the id.
+    held: Held,
     dataplane: Dataplane,
     links: HashMap<String, PersistentLink>,
 }
@@ -86,6 +92,7 @@ pub(super) struct Router {
 /// All program instances, maps and links of one agent.
 pub struct Manager {
     pub(super) pin_dir: PathBuf,
+    ids: RouterIds,
     pref: XdpModePreference,
     log_level: Option<aya_log::Level>,
     pub(super) control: Dataplane,
@@ -96,16 +103,6 @@ pub struct Manager {
     pub(super) fastpath: super::fastpath_maps::Overlays,
     /// Pins of the pass-through links on veth peers (`super::peer_napi`).
     pub(super) peer_pins: BTreeSet<PathBuf>,
-}
-
-/// The router id of a namespace (stable across restarts): FNV-1a of its name.
-pub fn router_id(netns: Option<&str>) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in netns.unwrap_or("").bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h & 0x7fff_ffff
 }
 
 /// The owner-map flags of an instance: it accepts packets addressed to its virtual addresses
@@ -200,6 +197,7 @@ impl Manager {
         })?;
         let used = control.instances()?.iter().map(|(_, v)| v.slot).collect();
         Ok(Self {
+            ids: RouterIds::open(pin_dir)?,
             pin_dir: pin_dir.to_path_buf(),
             pref,
             log_level,
@@ -214,16 +212,19 @@ impl Manager {
 
     pub(super) fn router(&mut self, netns: &Option<String>) -> Result<&mut Router, DataplaneError> {
         if !self.routers.contains_key(netns) {
-            let id = router_id(netns.as_deref());
+            let held = self.ids.acquire(netns.as_deref())?;
+            let id = held.id;
             let dataplane = Dataplane::load(&LoadOptions {
                 ebpf_log_level: self.log_level,
                 router_id: id,
                 pin_dir: Some(maps_dir(&self.pin_dir)),
             })?;
+            tracing::debug!(netns = netns.as_deref().unwrap_or("-"), id, "router id");
             self.routers.insert(
                 netns.clone(),
                 Router {
                     id,
+                    held,
                     dataplane,
                     links: HashMap::new(),
                 },
@@ -244,7 +245,7 @@ impl Manager {
             if router.links.contains_key(ifname) {
                 continue;
             }
-            let pin = links_dir.join(format!("r{id:08x}-{ifname}"));
+            let pin = links_dir.join(format!("{}{ifname}", link_prefix(id)));
             let link = router.dataplane.attach_persistent(
                 reg.netns.as_deref(),
                 ifname,
@@ -511,7 +512,9 @@ impl Manager {
     /// its instances, take back its fast-path entries, unpin and detach its links, and drop
     /// its program instance. The pinned maps stay.
     pub fn shutdown_router(&mut self, netns: &Option<String>) {
-        let id = router_id(netns.as_deref());
+        let Some(id) = self.routers.get(netns).map(|r| r.id) else {
+            return;
+        };
         let keys: Vec<InstanceKey> = self
             .instances
             .keys()
@@ -534,7 +537,27 @@ impl Manager {
             for (_, link) in router.links.drain() {
                 router.dataplane.release_persistent(link);
             }
+            // Another process on these pins may run the same namespace (its entries stay).
+            let in_maps = self.router_in_maps(id);
+            match self.ids.release(router.held, in_maps) {
+                Ok(true) => tracing::debug!(id, "router id released"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!("releasing router id {id}: {e}"),
+            }
         }
+    }
+
+    /// Whether map entries carry router `id` (unreadable maps count as yes).
+    fn router_in_maps(&self, id: u32) -> bool {
+        let instances = self
+            .control
+            .instances()
+            .map(|all| all.iter().any(|(k, _)| k.router == id));
+        let vips = self
+            .control
+            .vips()
+            .map(|all| all.iter().any(|(k, _)| k.router == id));
+        instances.unwrap_or(true) || vips.unwrap_or(true)
     }
 
     /// Clean stop: release every instance, unpin and detach every link, and remove the pinned
