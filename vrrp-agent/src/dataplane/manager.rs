@@ -549,15 +549,17 @@ impl Manager {
 
     /// Whether map entries carry router `id` (unreadable maps count as yes).
     fn router_in_maps(&self, id: u32) -> bool {
-        let instances = self
-            .control
-            .instances()
-            .map(|all| all.iter().any(|(k, _)| k.router == id));
-        let vips = self
-            .control
-            .vips()
-            .map(|all| all.iter().any(|(k, _)| k.router == id));
-        instances.unwrap_or(true) || vips.unwrap_or(true)
+        let c = &self.control;
+        [
+            c.instances()
+                .map(|all| all.iter().any(|(k, _)| k.router == id)),
+            c.vips().map(|all| all.iter().any(|(k, _)| k.router == id)),
+            c.nat_outs()
+                .map(|all| all.iter().any(|(k, _)| k.router == id)),
+            c.ports().map(|all| all.iter().any(|(k, _)| k.router == id)),
+        ]
+        .into_iter()
+        .any(|found| found.unwrap_or(true))
     }
 
     /// Clean stop: release every instance, unpin and detach every link, and remove the pinned
