@@ -1,8 +1,8 @@
 //! Frames for the data-plane tests, built by etherparse (which computes every checksum from
 //! scratch): one IPv4 packet of a flow (TCP, UDP, ICMP echo) given its MACs, addresses and
 //! TTL, so a test can build both what it sends and, with translated fields, what it expects
-//! back; address resolution (ARP, ICMPv6 neighbour solicitation); IPv6 UDP; and IPv4
-//! fragmentation.
+//! back; address resolution (ARP, ICMPv6 neighbour solicitation and advertisement); IPv6 UDP
+//! and echo requests; and IPv4 fragmentation.
 
 use etherparse::{Icmpv6Type, PacketBuilder};
 
@@ -170,6 +170,59 @@ pub fn neighbour_solicitation(src_mac: Mac, src: [u8; 16], target: [u8; 16]) -> 
         })
         .write(&mut out, &payload)
         .expect("build neighbour solicitation");
+    out
+}
+
+/// An ICMPv6 neighbour solicitation for `target` sent to `target` itself at `dst_mac`
+/// (unicast, as neighbour unreachability detection sends it).
+pub fn unicast_neighbour_solicitation(
+    src_mac: Mac,
+    dst_mac: Mac,
+    src: [u8; 16],
+    target: [u8; 16],
+) -> Vec<u8> {
+    icmpv6(src_mac, dst_mac, src, target, 135, [0; 4], &target)
+}
+
+/// A solicited ICMPv6 neighbour advertisement of `src` (its own address as target, flags
+/// solicited and override) sent to `dst`.
+pub fn neighbour_advertisement(
+    src_mac: Mac,
+    dst_mac: Mac,
+    src: [u8; 16],
+    dst: [u8; 16],
+) -> Vec<u8> {
+    let mut payload = src.to_vec();
+    // Target link-layer address option.
+    payload.extend_from_slice(&[2, 1]);
+    payload.extend_from_slice(&src_mac);
+    icmpv6(src_mac, dst_mac, src, dst, 136, [0x60, 0, 0, 0], &payload)
+}
+
+/// An ICMPv6 echo request from `src` to `dst`.
+pub fn echo6(src_mac: Mac, dst_mac: Mac, src: [u8; 16], dst: [u8; 16]) -> Vec<u8> {
+    icmpv6(src_mac, dst_mac, src, dst, 128, [0, 7, 0, 1], PAYLOAD)
+}
+
+fn icmpv6(
+    src_mac: Mac,
+    dst_mac: Mac,
+    src: [u8; 16],
+    dst: [u8; 16],
+    type_u8: u8,
+    bytes5to8: [u8; 4],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(src_mac, dst_mac)
+        .ipv6(src, dst, 255)
+        .icmpv6(Icmpv6Type::Unknown {
+            type_u8,
+            code_u8: 0,
+            bytes5to8,
+        })
+        .write(&mut out, payload)
+        .expect("build ICMPv6");
     out
 }
 

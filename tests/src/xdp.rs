@@ -9,8 +9,8 @@ use vrrp_ebpf_common::{
     counters::Stat,
     dataplane::{
         AddrKey, INSTANCE_COUNTER_COUNT, InstanceCounter, InstanceKey, InstanceValue,
-        NAT_OUT_FLAG_FAST, NO_SLOT, NatOutValue, OwnerState, PORT_FLAG_GATEWAY, PORT_FLAG_TX,
-        PeerKey, PortKey, PortValue, VIP_FLAG_FAST_IN, VIP_KIND_FLOATING, VipValue,
+        NAT_OUT_FLAG_FAST, NO_SLOT, NatOutValue, OWNER_FLAG_ACCEPT, OwnerState, PORT_FLAG_GATEWAY,
+        PORT_FLAG_TX, PeerKey, PortKey, PortValue, VIP_FLAG_FAST_IN, VIP_KIND_FLOATING, VipValue,
     },
 };
 
@@ -97,23 +97,36 @@ impl Xdp {
         self.watch(slot);
     }
 
-    /// Sets the lease of `slot` (0: released).
+    /// Sets the lease of `slot` (0: released), with Accept_Mode on (the agent's default, as
+    /// keepalived's without `vrrp_strict`).
     pub fn lease(&mut self, slot: u32, lease_deadline_ns: u64) {
+        self.lease_with(slot, lease_deadline_ns, OWNER_FLAG_ACCEPT);
+    }
+
+    /// Sets the lease of `slot` and its owner flags (`OWNER_FLAG_ACCEPT` or 0).
+    pub fn lease_with(&mut self, slot: u32, lease_deadline_ns: u64, flags: u32) {
         self.dp
             .set_owner(
                 slot,
                 OwnerState {
                     lease_deadline_ns,
-                    ..Default::default()
+                    flags,
+                    _pad: 0,
                 },
             )
             .expect("set owner");
         self.watch(slot);
     }
 
-    /// Owns `slot` for the next minute.
+    /// Owns `slot` for the next minute (Accept_Mode on).
     pub fn own(&mut self, slot: u32) {
         self.lease(slot, monotonic_ns() + 60_000_000_000);
+    }
+
+    /// Owns `slot` for the next minute with Accept_Mode off, not the address owner: packets
+    /// addressed to its virtual addresses are not accepted (RFC 9568 §6.4.3).
+    pub fn own_without_accept(&mut self, slot: u32) {
+        self.lease_with(slot, monotonic_ns() + 60_000_000_000, 0);
     }
 
     /// A key of this router's address maps.

@@ -11,7 +11,9 @@
 //! `fast_path_peer_napi` in the settings file the keepalived entry point reads,
 //! `VRRP_AGENT_SETTINGS`): both agents report the XDP data plane attached; pings from the client
 //! leave through the floating IP, pings from 10.0.10.6 through the router's gateway address,
-//! pings to the floating IP are answered, each exactly once; with Neutron's default
+//! pings to the floating IP and to the router's gateway addresses on qr- and qg- are answered
+//! (Neutron writes no `accept`: keepalived's default, accept, applies), each exactly once;
+//! with Neutron's default
 //! `--random-fully` the fast path stays off and the report names the rule, without it the
 //! floating IP's packets go through XDP (its counters move) with the same addresses on the wire;
 //! a DROP at the top of the master's FORWARD chain stops the traffic (the fast path lets go and
@@ -36,8 +38,8 @@ use vrrp_tests::{
     netns::NetNs,
     require_root,
     testbed::{
-        CLIENT_IP, CLIENT_IP_NO_FIP, FLOATING_IP, Options, ROUTER_EXTERNAL, RouterConfig,
-        SERVER_IP, Testbed,
+        CLIENT_IP, CLIENT_IP_NO_FIP, FLOATING_IP, GATEWAY_IP, Options, ROUTER_EXTERNAL,
+        RouterConfig, SERVER_IP, Testbed,
     },
     topo::wait_for,
     traffic::{TcpStreamer, UdpSink, UdpSource, tcp_echo_server},
@@ -373,6 +375,19 @@ fn assert_floating_ip_answers(b: &NeutronBed) {
     assert!(!dups, "{SERVER_IP} -> {FLOATING_IP}: duplicates\n{text}");
 }
 
+/// The router's own gateway addresses (virtual addresses on qr- and qg-) answer pings from
+/// the client and the server, each exactly once: Neutron's keepalived.conf has no `accept`,
+/// and keepalived's default, which the agent follows, is to accept (its XDP program would
+/// drop these otherwise, as `accept_mode_dropped`).
+fn assert_gateway_addresses_answer(b: &NeutronBed) {
+    for (ns, to) in [(b.client(), GATEWAY_IP), (b.server(), ROUTER_EXTERNAL)] {
+        let (received, dups, text) = ping(ns, None, to);
+        assert_eq!(received, 5, "{to} answers: 5 of 5\n{text}");
+        assert!(!dups, "{to}: duplicates\n{text}");
+    }
+    assert_eq!(counter(b, "accept_mode_dropped"), 0);
+}
+
 /// Both agents run the XDP data plane.
 fn assert_xdp_attached(b: &NeutronBed) {
     for (i, r) in b.routers.iter().enumerate() {
@@ -445,6 +460,7 @@ fn traffic_takes_neutrons_nat(fast: FastPath, random_fully: bool) {
     assert_leaves_as(&b, CLIENT_IP, FLOATING_IP);
     assert_leaves_as(&b, CLIENT_IP_NO_FIP, ROUTER_EXTERNAL);
     assert_floating_ip_answers(&b);
+    assert_gateway_addresses_answer(&b);
     let moved = ["nat_in", "nat_out", "redirected"].map(|c| counter(&b, c));
     let moved: Vec<u64> = moved.iter().zip(before).map(|(a, b)| a - b).collect();
     if expect_fast {

@@ -123,6 +123,50 @@ fn keepalived_defaults() {
     assert_eq!(v.preempt_delay, Duration::from_millis(2500));
 }
 
+/// Accept_Mode as keepalived 2.2.7 decides it (`vrrp_complete_instance`): on unless
+/// `no_accept`; in strict mode (`vrrp_strict`, `strict_mode`) off unless `accept` or priority
+/// 255, and never for VRRPv2 below 255.
+#[test]
+fn accept_mode_follows_keepalived_including_strict_mode() {
+    let accept = |global: &str, extra: &str| -> (bool, Vec<String>) {
+        let text = format!("global_defs {{\n{global}\n}}\n{}", ka_instance(extra));
+        let loaded = keepalived_ok(&text);
+        let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+        (instance(&loaded.config, "VI_1").vrrp.accept_mode, warnings)
+    };
+    assert!(accept("", "").0, "default: accept");
+    assert!(accept("", "    accept").0);
+    assert!(!accept("", "    no_accept").0);
+    // As written (the data plane lets the address owner accept whatever this says, as
+    // keepalived's firewall rule leaves priority 255 out).
+    assert!(!accept("", "    priority 255\n    no_accept").0);
+    // Strict mode: off by default, on for the address owner or when asked (VRRPv3).
+    let (a, warnings) = accept("    vrrp_strict", "    version 3");
+    assert!(!a, "vrrp_strict: no accept by default");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("vrrp_strict: only its Accept_Mode default is applied")),
+        "{warnings:?}"
+    );
+    assert!(accept("    vrrp_strict", "    version 3\n    priority 255").0);
+    assert!(accept("    vrrp_strict", "    version 3\n    accept").0);
+    // VRRPv2 in strict mode: keepalived resets `accept` with a warning.
+    let (a, warnings) = accept("    vrrp_strict", "    accept");
+    assert!(!a, "VRRPv2, strict: accept reset");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("does not comply with RFC 3768")),
+        "{warnings:?}"
+    );
+    assert!(accept("    vrrp_strict", "    priority 255").0, "owner, v2");
+    // The instance's strict_mode overrides the global one, both ways.
+    assert!(accept("    vrrp_strict", "    version 3\n    strict_mode off").0);
+    assert!(!accept("", "    version 3\n    strict_mode").0);
+    assert!(!accept("", "    version 3\n    strict_mode on").0);
+}
+
 #[test]
 fn versions_and_families() {
     let with_global = |global: &str, inst: &str| format!("global_defs {{\n{global}\n}}\n{inst}");

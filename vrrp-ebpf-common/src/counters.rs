@@ -51,7 +51,7 @@ pub const fn advert_slot_key(slot: u32) -> (u8, u8, Family) {
 /// | `Malformed*` | drop |
 /// | `AdvertBadTtl`, `AdvertUnknownInstance`, `AdvertSpoofed` | drop |
 /// | `VipPassed` | pass |
-/// | `NotOwnedDropped`, `LeaseExpiredDropped` | drop |
+/// | `NotOwnedDropped`, `LeaseExpiredDropped`, `AcceptModeDropped` | drop |
 /// | `Redirected` | redirect (forwarded by the fast path, translated if a floating IP) |
 /// | `PassedToKernel`, `TtlExpiring`, `EgressNoXdp`, `KernelPath` | pass untouched |
 ///
@@ -109,10 +109,14 @@ pub enum Stat {
     /// Owned routed traffic for which the fast path is off or not eligible: left to the
     /// kernel untouched.
     KernelPath = 19,
+    /// IPv4 / IPv6 addressed to a virtual address of a master whose Accept_Mode is off and
+    /// which is not the address owner (RFC 9568 §6.4.3): dropped. ARP and IPv6 neighbour
+    /// solicitations and advertisements are not (they are `VipPassed`).
+    AcceptModeDropped = 20,
 }
 
 /// Number of slots in [`STATS_MAP`].
-pub const STAT_COUNT: u32 = 20;
+pub const STAT_COUNT: u32 = 21;
 
 impl Stat {
     /// All kinds in index order (for printing).
@@ -137,6 +141,7 @@ impl Stat {
         Stat::TtlExpiring,
         Stat::EgressNoXdp,
         Stat::KernelPath,
+        Stat::AcceptModeDropped,
     ];
 
     /// Stable snake_case name used in logs and JSON.
@@ -162,6 +167,7 @@ impl Stat {
             Stat::TtlExpiring => "ttl_expiring",
             Stat::EgressNoXdp => "egress_no_xdp",
             Stat::KernelPath => "kernel_path",
+            Stat::AcceptModeDropped => "accept_mode_dropped",
         }
     }
 
@@ -188,12 +194,13 @@ impl Stat {
                     | Stat::AdvertSpoofed
                     | Stat::NotOwnedDropped
                     | Stat::LeaseExpiredDropped
+                    | Stat::AcceptModeDropped
             )
     }
 }
 
 const _: () = assert!(Stat::ALL.len() == STAT_COUNT as usize);
-const _: () = assert!(Stat::KernelPath as u32 == STAT_COUNT - 1);
+const _: () = assert!(Stat::AcceptModeDropped as u32 == STAT_COUNT - 1);
 const _: () = assert!(advert_slot(255, true, Family::Ipv6) == ADVERT_SLOTS - 1);
 
 #[cfg(test)]
@@ -249,6 +256,7 @@ mod tests {
                 Stat::AdvertSpoofed,
                 Stat::NotOwnedDropped,
                 Stat::LeaseExpiredDropped,
+                Stat::AcceptModeDropped,
             ]
         );
         assert_eq!(Stat::ALL.iter().filter(|s| s.is_malformed()).count(), 6);

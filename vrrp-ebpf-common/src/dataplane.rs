@@ -25,7 +25,7 @@
 /// Version of the map layouts (names, key and value types, sizes). Pinned maps live in a
 /// folder named after it, so an upgraded agent never reuses maps of another layout (aya
 /// reuses a pin without comparing sizes). Bump on any layout change.
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// Name of the global `u32` the agent sets at load time: this program instance's router id.
 pub const ROUTER_ID_GLOBAL: &str = "ROUTER_ID";
@@ -105,8 +105,12 @@ pub struct OwnerState {
     pub _pad: u32,
 }
 
-/// RFC 5798 Accept_Mode: the owner also accepts traffic addressed to the virtual addresses
-/// (otherwise such traffic is dropped unless the instance is the address owner).
+/// RFC 9568 §6.4.3: while owned, the master accepts IPv4 / IPv6 packets addressed to the
+/// instance's addresses (advertised and excluded, floating IPs included). The agent sets it
+/// when the instance's Accept_Mode is on or it is the address owner (priority 255). Without
+/// it the program drops such packets ([`InstanceCounter::AcceptModeDropped`]) except IPv6
+/// neighbour solicitations and advertisements (RFC 9568 §6.1); ARP requests and neighbour
+/// solicitations for the addresses pass either way (the master must answer them).
 pub const OWNER_FLAG_ACCEPT: u32 = 1;
 
 /// Key of [`VIPS_MAP`] and [`NAT_OUT_MAP`]: an address inside one router.
@@ -262,9 +266,12 @@ pub enum InstanceCounter {
     /// Owned routed traffic (through a gateway interface, or from a fixed IP with a floating
     /// IP) for which the fast path is off or not eligible: passed to the kernel untouched.
     KernelPath = 11,
+    /// IPv4 / IPv6 packets to a virtual address of this master, which has Accept_Mode off and
+    /// is not the address owner ([`OWNER_FLAG_ACCEPT`] clear): dropped.
+    AcceptModeDropped = 12,
 }
 
-pub const INSTANCE_COUNTER_COUNT: usize = 12;
+pub const INSTANCE_COUNTER_COUNT: usize = 13;
 
 impl InstanceCounter {
     pub const ALL: [InstanceCounter; INSTANCE_COUNTER_COUNT] = [
@@ -280,6 +287,7 @@ impl InstanceCounter {
         InstanceCounter::PassedToKernel,
         InstanceCounter::EgressNoXdp,
         InstanceCounter::KernelPath,
+        InstanceCounter::AcceptModeDropped,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -296,6 +304,7 @@ impl InstanceCounter {
             InstanceCounter::PassedToKernel => "passed_to_kernel",
             InstanceCounter::EgressNoXdp => "egress_no_xdp",
             InstanceCounter::KernelPath => "kernel_path",
+            InstanceCounter::AcceptModeDropped => "accept_mode_dropped",
         }
     }
 }
@@ -310,7 +319,9 @@ const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
 const _: () = assert!(core::mem::size_of::<PortKey>() == 8);
 const _: () = assert!(core::mem::size_of::<PortValue>() == 16);
 const _: () = assert!(core::mem::size_of::<InstanceCounters>() == 8 * INSTANCE_COUNTER_COUNT);
+const _: () = assert!(core::mem::size_of::<InstanceCounters>() == 104);
 const _: () = assert!(InstanceCounter::ALL.len() == INSTANCE_COUNTER_COUNT);
+const _: () = assert!(InstanceCounter::AcceptModeDropped as usize == INSTANCE_COUNTER_COUNT - 1);
 
 /// An address as stored in keys (IPv4 in the first 4 bytes).
 pub const fn addr_v4(a: [u8; 4]) -> [u8; 16] {

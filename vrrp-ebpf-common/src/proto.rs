@@ -30,6 +30,8 @@ pub const IPPROTO_ICMPV6: u8 = 58;
 /// target address (type, code, checksum, reserved, target).
 pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
 pub const ND_NS_LEN: usize = 24;
+/// ICMPv6 neighbour advertisement (RFC 4861).
+pub const ND_NEIGHBOR_ADVERT: u8 = 136;
 /// ARP for IPv4 over Ethernet (RFC 826): hardware type, the fixed header length, operations.
 pub const ARP_HTYPE_ETHERNET: u16 = 1;
 pub const ARP_LEN: usize = 28;

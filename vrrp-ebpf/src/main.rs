@@ -32,9 +32,12 @@
 //! 3. ARP request / reply, or ICMPv6 neighbour solicitation, for a virtual address: not owned
 //!    (lease 0) or lease expired → drop; owned → pass.
 //! 4. IPv4 / IPv6 to an address the kernel keeps for itself (`VIP_KIND_KERNEL`) → pass.
-//! 5. IPv4 / IPv6 to a virtual address or floating IP: not owned or expired → drop; owned
-//!    virtual address → pass; owned floating IP → the inbound fast path when eligible (see
-//!    `floating`), else pass untouched.
+//! 5. IPv4 / IPv6 to a virtual address or floating IP: not owned or expired → drop; owned,
+//!    but the owner does not accept packets for its addresses (Accept_Mode off and not the
+//!    address owner: `OWNER_FLAG_ACCEPT` clear) → drop, except IPv6 neighbour solicitations
+//!    and advertisements (RFC 9568 §6.4.3, §6.1); else an owned virtual address → pass, an
+//!    owned floating IP → the inbound fast path when eligible (see `floating`), else pass
+//!    untouched.
 //! 6. IPv4 from a fixed IP whose floating IP is owned → the outbound fast path when eligible,
 //!    else as 7.
 //! 7. Routed traffic arriving on a gateway interface of an instance, addressed to that
@@ -183,11 +186,12 @@ mod program {
     fn to_address(ctx: &XdpContext, ip: &Ipv4, vip: &VipValue) -> Result<Candidate, Verdict> {
         match vip.kind {
             VIP_KIND_KERNEL => Err(Verdict::pass(Stat::NotVrrp)),
-            VIP_KIND_FLOATING => match ownership::owner(vip.slot) {
-                Owner::Owned => floating::inbound(ctx, ip, vip),
-                owner => Err(ownership::deny(vip.slot, owner)),
+            VIP_KIND_FLOATING => match ownership::owner_of(vip.slot) {
+                (Owner::Owned, true) => floating::inbound(ctx, ip, vip),
+                (Owner::Owned, false) => Err(ownership::refuse(vip.slot)),
+                (owner, _) => Err(ownership::deny(vip.slot, owner)),
             },
-            _ => Err(ownership::check(vip)),
+            _ => Err(ownership::check_traffic(vip, || false)),
         }
     }
 
@@ -216,7 +220,7 @@ mod program {
         }
         match ownership::vip(FAMILY_IPV6, ip.dst) {
             Some(vip) if vip.kind == VIP_KIND_KERNEL => Verdict::pass(Stat::NotVrrp),
-            Some(vip) => ownership::check(&vip),
+            Some(vip) => ownership::check_traffic(&vip, || parse::is_nd(ctx, ip)),
             None => gateway::routed_v6(ctx, ip),
         }
     }

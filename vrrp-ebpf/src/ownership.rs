@@ -1,6 +1,6 @@
 //! Who owns an address: the virtual-address map (`VRRP_VIPS`), the per-slot leases
-//! (`VRRP_OWNERS`, deadlines on the kernel's monotonic clock), and the verdict for traffic,
-//! ARP and neighbour solicitations aimed at a virtual address.
+//! (`VRRP_OWNERS`, deadlines on the kernel's monotonic clock) with the owner's Accept_Mode,
+//! and the verdict for traffic, ARP and neighbour solicitations aimed at a virtual address.
 
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
@@ -10,7 +10,9 @@ use aya_ebpf::{
 };
 use vrrp_ebpf_common::{
     counters::Stat,
-    dataplane::{AddrKey, InstanceCounter, MAX_ADDRESSES, MAX_SLOTS, OwnerState, VipValue},
+    dataplane::{
+        AddrKey, InstanceCounter, MAX_ADDRESSES, MAX_SLOTS, OWNER_FLAG_ACCEPT, OwnerState, VipValue,
+    },
 };
 
 use crate::counters::{self, Verdict};
@@ -63,12 +65,28 @@ pub fn vip(family: u8, addr: [u8; 16]) -> Option<VipValue> {
 /// The ownership of `slot` now.
 #[inline(always)]
 pub fn owner(slot: u32) -> Owner {
+    owner_of(slot).0
+}
+
+/// The ownership of `slot` now, and whether its owner accepts IPv4 / IPv6 packets addressed
+/// to its virtual addresses (`OWNER_FLAG_ACCEPT`: Accept_Mode on, or the address owner).
+#[inline(always)]
+pub fn owner_of(slot: u32) -> (Owner, bool) {
     let Some(state) = VRRP_OWNERS.get_ptr(slot) else {
-        return Owner::Released;
+        return (Owner::Released, false);
     };
     // SAFETY: a pointer from an array lookup is valid for reading; the agent replaces the
     // value with one 8-byte-aligned write of the lease, so the read sees the old or new one.
     let lease = unsafe { core::ptr::read_volatile(&(*state).lease_deadline_ns) };
+    // SAFETY: as above. A plain read, so callers that only want the lease do not pay for it;
+    // flags torn from their lease (a concurrent write) only last until the next packet.
+    let accept = unsafe { (*state).flags } & OWNER_FLAG_ACCEPT != 0;
+    (lease_owner(lease), accept)
+}
+
+/// Whether a lease deadline is in the future.
+#[inline(always)]
+fn lease_owner(lease: u64) -> Owner {
     if lease == 0 {
         return Owner::Released;
     }
@@ -95,17 +113,50 @@ pub fn owner(slot: u32) -> Owner {
     }
 }
 
-/// The verdict for traffic (or ARP / neighbour solicitations) to a virtual address that the
-/// kernel handles: passed while owned, dropped otherwise; counted in its slot.
+/// The verdict for an ARP request / reply or an ICMPv6 neighbour solicitation for a virtual
+/// address: passed while owned (the master must answer them, RFC 9568 §6.4.3, whatever its
+/// Accept_Mode), dropped otherwise; counted in its slot.
 #[inline(always)]
 pub fn check(vip: &VipValue) -> Verdict {
     match owner(vip.slot) {
-        Owner::Owned => {
-            counters::slot(vip.slot, InstanceCounter::VipPassed);
-            Verdict::pass(Stat::VipPassed)
-        }
+        Owner::Owned => passed(vip.slot),
         owner => deny(vip.slot, owner),
     }
+}
+
+/// The verdict for an IPv4 / IPv6 packet addressed to a virtual address (not a floating IP
+/// the fast path may translate, see `main`): dropped while not owned; while owned, passed if the owner accepts such packets
+/// (RFC 9568 §6.4.3: Accept_Mode on, or the address owner) or `is_nd()` says it is an IPv6
+/// neighbour solicitation or advertisement (never dropped for Accept_Mode, §6.1), dropped
+/// otherwise. Counted in its slot.
+#[inline(always)]
+pub fn check_traffic(vip: &VipValue, is_nd: impl FnOnce() -> bool) -> Verdict {
+    match owner_of(vip.slot) {
+        (Owner::Owned, accept) if accept || is_nd() => passed(vip.slot),
+        (Owner::Owned, _) => refuse(vip.slot),
+        (owner, _) => deny(vip.slot, owner),
+    }
+}
+
+/// The drop verdict for a packet addressed to a virtual address of an owned slot whose owner
+/// does not accept such packets (Accept_Mode off, not the address owner).
+#[inline(always)]
+pub fn refuse(slot: u32) -> Verdict {
+    count_refused(slot);
+    Verdict::drop(Stat::AcceptModeDropped)
+}
+
+/// Not inlined: three paths refuse, and only a master with Accept_Mode off ever does (a
+/// BPF-to-BPF call keeps the program small).
+#[inline(never)]
+fn count_refused(slot: u32) {
+    counters::slot(slot, InstanceCounter::AcceptModeDropped);
+}
+
+#[inline(always)]
+fn passed(slot: u32) -> Verdict {
+    counters::slot(slot, InstanceCounter::VipPassed);
+    Verdict::pass(Stat::VipPassed)
 }
 
 /// The drop verdict for traffic of a slot that is not owned, counted by why.

@@ -1,7 +1,7 @@
 //! Bounds-checked walk over Ethernet (optionally one 802.1Q / 802.1ad tag) → ARP / IPv4 (any
 //! header length) / IPv6, and the few upper headers the program reads: the VRRP header (also
-//! inside keepalived's IPsec AH, `auth_type AH`) and an ICMPv6 neighbour solicitation's
-//! target. Every read is preceded by a check against `data_end` that the verifier can
+//! inside keepalived's IPsec AH, `auth_type AH`), an ICMPv6 neighbour solicitation's
+//! target, and whether an IPv6 packet is a neighbour solicitation or advertisement. Every read is preceded by a check against `data_end` that the verifier can
 //! follow. Pure parsing: no maps, no side effects, no writes (writers use [`ptr_at_mut`]).
 
 use aya_ebpf::programs::XdpContext;
@@ -10,8 +10,9 @@ use vrrp_ebpf_common::{
     counters::{Family, Stat},
     proto::{
         AH_HEADER_LEN, AH_PAYLOAD_LEN_ICV96, ARP_HTYPE_ETHERNET, ARP_LEN, ARP_OP_REPLY,
-        ARP_OP_REQUEST, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_VRRP,
-        ND_NEIGHBOR_SOLICIT, ND_NS_LEN, VRRP_HEADER_LEN, VRRP_TYPE_ADVERT, VRRP_V2_AUTH_LEN,
+        ARP_OP_REQUEST, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6,
+        IPPROTO_ICMPV6, IPPROTO_VRRP, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ND_NS_LEN,
+        VRRP_HEADER_LEN, VRRP_TYPE_ADVERT, VRRP_V2_AUTH_LEN,
     },
 };
 
@@ -354,4 +355,19 @@ pub fn ns_target(ctx: &XdpContext, ip: &Ipv6) -> Option<[u8; 16]> {
     // SAFETY: `ptr_at` checked that the whole solicitation header lies inside the frame.
     let ns = unsafe { &*ns };
     (ns.icmp_type == ND_NEIGHBOR_SOLICIT && ns.code == 0).then_some(ns.target)
+}
+
+/// Whether `ip` is an ICMPv6 neighbour solicitation or advertisement (the ICMPv6 header right
+/// after the IPv6 header, code 0). RFC 9568 §6.1: these are never dropped for Accept_Mode.
+#[inline(always)]
+pub fn is_nd(ctx: &XdpContext, ip: &Ipv6) -> bool {
+    if ip.next_hdr != IPPROTO_ICMPV6 || ip.payload_len < 4 {
+        return false;
+    }
+    let Some(icmp) = ptr_at::<[u8; 2]>(ctx, ip.l3 + Ipv6Hdr::LEN) else {
+        return false;
+    };
+    // SAFETY: `ptr_at` checked that both bytes lie inside the frame.
+    let [icmp_type, code] = unsafe { *icmp };
+    (icmp_type == ND_NEIGHBOR_SOLICIT || icmp_type == ND_NEIGHBOR_ADVERT) && code == 0
 }

@@ -97,6 +97,7 @@ pub fn render(reports: &[StatusReport]) -> String {
                     sum(&[
                         "not_owned_dropped",
                         "lease_expired_dropped",
+                        "accept_mode_dropped",
                         "adverts_bad_ttl",
                         "adverts_spoofed"
                     ])
@@ -236,6 +237,7 @@ mod tests {
             ("vip_passed", 3),
             ("not_owned_dropped", 4),
             ("lease_expired_dropped", 1),
+            ("accept_mode_dropped", 2),
             ("adverts_bad_ttl", 0),
         ]
         .into_iter()
@@ -248,7 +250,7 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].ends_with("XDP FWD/DROP  FAST"), "{out}");
         let with = lines.iter().find(|l| l.starts_with("with-xdp")).unwrap();
-        assert!(with.ends_with(" 10/5          -"), "{out}");
+        assert!(with.ends_with(" 10/7          -"), "{out}");
         let without = lines.iter().find(|l| l.starts_with("without")).unwrap();
         assert!(without.ends_with(" -             -"), "{out}");
         assert!(

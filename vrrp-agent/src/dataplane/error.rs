@@ -47,6 +47,11 @@ pub enum DataplaneError {
     Netns(#[from] NetnsError),
     #[error("XDP link: {0}")]
     Link(String),
+    #[error("router ids in {dir}: {error}")]
+    RouterIds {
+        dir: std::path::PathBuf,
+        error: String,
+    },
     #[error(
         "cannot use {dir} for pinned maps: {error} (is a bpf filesystem mounted at /sys/fs/bpf?)"
     )]

@@ -1,7 +1,8 @@
 //! Every XDP program instance of one agent: one per router (network namespace), each loaded
-//! with that router's id, all sharing the maps pinned under `<pin_dir>/maps`; the instance
-//! slots; ownership leases on the kernel's monotonic clock; and the pinned links under
-//! `<pin_dir>/links`. A restarted agent finds its slots, leases and links again.
+//! with that router's id (allocated and recorded by `super::router_ids`), all sharing the
+//! maps pinned under `<pin_dir>/maps-v<layout>`; the instance slots; ownership leases on the
+//! kernel's monotonic clock; and the pinned links under `<pin_dir>/links`. A restarted agent
+//! finds its router ids, slots, leases and links again.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -17,7 +18,10 @@ use vrrp_ebpf_common::dataplane::{
     VIP_KIND_VIRTUAL, VipValue, addr_v4,
 };
 
-use super::{Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference};
+use super::{
+    Dataplane, DataplaneError, LoadOptions, PersistentLink, XdpModePreference,
+    router_ids::{Held, RouterIds, link_prefix},
+};
 
 /// The router id of the never-attached program instance used for map access.
 const CONTROL_ROUTER: u32 = u32::MAX;
@@ -45,6 +49,12 @@ pub struct Registration {
     pub gateways: Vec<(u32, [u8; 6])>,
     /// How long a renewal keeps the instance owning.
     pub lease: Duration,
+    /// RFC 9568 Accept_Mode as configured (ownership writes from the state machine carry
+    /// it too; this is what a resumed master's lease keeps until then).
+    pub accept: bool,
+    /// Priority 255: the address owner, which accepts packets addressed to its addresses
+    /// whatever its Accept_Mode (RFC 9568 §6.4.3).
+    pub address_owner: bool,
 }
 
 /// The outcome of a registration.
@@ -60,7 +70,10 @@ pub struct Registered {
 pub(super) struct SlotInfo {
     pub(super) slot: u32,
     lease: Duration,
+    /// Accept_Mode, as last set.
     accept: bool,
+    /// Priority 255 (accepts whatever its Accept_Mode).
+    address_owner: bool,
     owned: bool,
     pub(super) vips: Vec<AddrKey>,
     peers: Vec<PeerKey>,
@@ -70,6 +83,8 @@ pub(super) struct SlotInfo {
 
 pub(super) struct Router {
     pub(super) id: u32,
+    /// This process's claim on the id.
+    held: Held,
     dataplane: Dataplane,
     links: HashMap<String, PersistentLink>,
 }
@@ -77,6 +92,7 @@ pub(super) struct Router {
 /// All program instances, maps and links of one agent.
 pub struct Manager {
     pub(super) pin_dir: PathBuf,
+    ids: RouterIds,
     pref: XdpModePreference,
     log_level: Option<aya_log::Level>,
     pub(super) control: Dataplane,
@@ -89,14 +105,15 @@ pub struct Manager {
     pub(super) peer_pins: BTreeSet<PathBuf>,
 }
 
-/// The router id of a namespace (stable across restarts): FNV-1a of its name.
-pub fn router_id(netns: Option<&str>) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in netns.unwrap_or("").bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
+/// The owner-map flags of an instance: it accepts packets addressed to its virtual addresses
+/// when its Accept_Mode is on or it is the address owner (RFC 9568 §6.4.3), as keepalived
+/// does (which leaves the addresses of a priority-255 instance out of its `no_accept` rule).
+pub fn owner_flags(accept: bool, address_owner: bool) -> u32 {
+    if accept || address_owner {
+        OWNER_FLAG_ACCEPT
+    } else {
+        0
     }
-    h & 0x7fff_ffff
 }
 
 /// Nanoseconds of CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
@@ -180,6 +197,7 @@ impl Manager {
         })?;
         let used = control.instances()?.iter().map(|(_, v)| v.slot).collect();
         Ok(Self {
+            ids: RouterIds::open(pin_dir)?,
             pin_dir: pin_dir.to_path_buf(),
             pref,
             log_level,
@@ -194,16 +212,19 @@ impl Manager {
 
     pub(super) fn router(&mut self, netns: &Option<String>) -> Result<&mut Router, DataplaneError> {
         if !self.routers.contains_key(netns) {
-            let id = router_id(netns.as_deref());
+            let held = self.ids.acquire(netns.as_deref())?;
+            let id = held.id;
             let dataplane = Dataplane::load(&LoadOptions {
                 ebpf_log_level: self.log_level,
                 router_id: id,
                 pin_dir: Some(maps_dir(&self.pin_dir)),
             })?;
+            tracing::debug!(netns = netns.as_deref().unwrap_or("-"), id, "router id");
             self.routers.insert(
                 netns.clone(),
                 Router {
                     id,
+                    held,
                     dataplane,
                     links: HashMap::new(),
                 },
@@ -224,7 +245,7 @@ impl Manager {
             if router.links.contains_key(ifname) {
                 continue;
             }
-            let pin = links_dir.join(format!("r{id:08x}-{ifname}"));
+            let pin = links_dir.join(format!("{}{ifname}", link_prefix(id)));
             let link = router.dataplane.attach_persistent(
                 reg.netns.as_deref(),
                 ifname,
@@ -258,7 +279,16 @@ impl Manager {
         self.used.insert(slot);
         let owner = self.control.owner(slot)?;
         let resume_master = existing.is_some() && owner.lease_deadline_ns > monotonic_ns();
-        if !resume_master {
+        if resume_master {
+            // The lease runs on; the flags follow the configuration now in force.
+            self.control.set_owner(
+                slot,
+                OwnerState {
+                    flags: owner_flags(reg.accept, reg.address_owner),
+                    ..owner
+                },
+            )?;
+        } else {
             self.control.set_owner(slot, OwnerState::default())?;
         }
         let flags = match (reg.allowlist.is_empty(), reg.unicast) {
@@ -279,7 +309,8 @@ impl Manager {
         let mut info = SlotInfo {
             slot,
             lease: reg.lease,
-            accept: owner.flags & OWNER_FLAG_ACCEPT != 0,
+            accept: reg.accept,
+            address_owner: reg.address_owner,
             owned: resume_master,
             vips: Vec::new(),
             peers,
@@ -427,7 +458,7 @@ impl Manager {
             } else {
                 0
             },
-            flags: if accept { OWNER_FLAG_ACCEPT } else { 0 },
+            flags: owner_flags(accept, info.address_owner),
             _pad: 0,
         };
         let slot = info.slot;
@@ -481,7 +512,9 @@ impl Manager {
     /// its instances, take back its fast-path entries, unpin and detach its links, and drop
     /// its program instance. The pinned maps stay.
     pub fn shutdown_router(&mut self, netns: &Option<String>) {
-        let id = router_id(netns.as_deref());
+        let Some(id) = self.routers.get(netns).map(|r| r.id) else {
+            return;
+        };
         let keys: Vec<InstanceKey> = self
             .instances
             .keys()
@@ -504,7 +537,29 @@ impl Manager {
             for (_, link) in router.links.drain() {
                 router.dataplane.release_persistent(link);
             }
+            // Another process on these pins may run the same namespace (its entries stay).
+            let in_maps = self.router_in_maps(id);
+            match self.ids.release(router.held, in_maps) {
+                Ok(true) => tracing::debug!(id, "router id released"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!("releasing router id {id}: {e}"),
+            }
         }
+    }
+
+    /// Whether map entries carry router `id` (unreadable maps count as yes).
+    fn router_in_maps(&self, id: u32) -> bool {
+        let c = &self.control;
+        [
+            c.instances()
+                .map(|all| all.iter().any(|(k, _)| k.router == id)),
+            c.vips().map(|all| all.iter().any(|(k, _)| k.router == id)),
+            c.nat_outs()
+                .map(|all| all.iter().any(|(k, _)| k.router == id)),
+            c.ports().map(|all| all.iter().any(|(k, _)| k.router == id)),
+        ]
+        .into_iter()
+        .any(|found| found.unwrap_or(true))
     }
 
     /// Clean stop: release every instance, unpin and detach every link, and remove the pinned

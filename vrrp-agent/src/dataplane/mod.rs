@@ -3,7 +3,7 @@
 //!
 //! Depends on aya, `vrrp-ebpf-common` and `crate::netns`; nothing here knows about VRRP state.
 //! `fastpath_maps` writes a router's fast-path plan (decided by `crate::fastpath`) into the
-//! maps.
+//! maps; `router_ids` allocates the router ids that keep routers apart in the shared maps.
 
 mod attach;
 mod counters;
@@ -17,6 +17,7 @@ mod object;
 pub mod peer_napi;
 mod persistent;
 pub mod pin_root;
+pub mod router_ids;
 mod test_run;
 
 pub use attach::{AttachMode, Attachment, XdpModePreference};

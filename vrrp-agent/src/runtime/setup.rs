@@ -271,6 +271,8 @@ impl Engine {
                 spec.vrrp.priority,
                 spec.vrrp.advert_interval,
             ),
+            accept: spec.vrrp.accept_mode,
+            address_owner: spec.vrrp.priority == 255,
         };
         let key = OwnerKey {
             netns: spec.netns.clone(),

@@ -1,5 +1,6 @@
 //! `global_defs { ... }`: the agent-wide settings (`router_id`, `script_user`) and the
-//! defaults instances inherit (`vrrp_version`, `vrrp_garp_master_*`). E-mail settings are
+//! defaults instances inherit (`vrrp_version`, `vrrp_garp_master_*`, `vrrp_strict`'s
+//! Accept_Mode default). E-mail settings are
 //! accepted and ignored with a warning, except `notification_email_from`: Neutron writes it
 //! into every router's configuration, and alone (no `smtp_server`, no `notification_email`)
 //! it sends nothing in keepalived either, so it is a note.
@@ -30,6 +31,8 @@ pub(crate) struct Defaults {
     /// `vrrp_version` (default 2); IPv6 instances use 3 regardless.
     pub version: Version,
     pub garp: GarpConfig,
+    /// `vrrp_strict`: instances default to Accept_Mode off (as keepalived's strict mode).
+    pub strict: bool,
 }
 
 impl Default for Defaults {
@@ -37,9 +40,15 @@ impl Default for Defaults {
         Self {
             version: Version::V2,
             garp: GarpConfig::default(),
+            strict: false,
         }
     }
 }
+
+/// What `vrrp_strict` / `strict_mode` does here: keepalived's strict mode also refuses
+/// configurations (authentication, unicast, ...) and changes timers; only its Accept_Mode
+/// default is applied.
+pub(crate) const STRICT_NOTE: &str = "only its Accept_Mode default is applied (an instance      accepts packets addressed to its virtual addresses only with `accept` or at priority 255,      and never with VRRPv2 below 255, as in keepalived); keepalived's other strict-mode checks      are not";
 
 const SECTION: &str = "global_defs";
 
@@ -90,6 +99,11 @@ pub(crate) fn parse(
                     diag.warn(s.line, "script_user: the group is not supported, ignored");
                 }
                 global.script_user = Some(user.text.clone());
+            }
+            "vrrp_strict" => {
+                args::flag(diag, s)?;
+                defaults.strict = true;
+                diag.warn(s.line, format!("vrrp_strict: {STRICT_NOTE}"));
             }
             "enable_script_security" => args::flag(diag, s)?,
             "notification_email_from" => diag.note(

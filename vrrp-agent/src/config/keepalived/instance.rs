@@ -42,7 +42,11 @@ pub(crate) struct Raw {
     pub version: Option<Version>,
     pub native_ipv6: bool,
     pub native_ipv6_line: usize,
-    pub no_accept: bool,
+    /// `accept` / `no_accept`, and its line.
+    pub accept: Option<bool>,
+    pub accept_line: usize,
+    /// `strict_mode [on|off]`.
+    pub strict: Option<bool>,
     pub auth: Option<Auth>,
     pub track_interfaces: Vec<DraftTrack>,
     pub track_scripts: Vec<DraftTrack>,
@@ -58,6 +62,19 @@ pub(crate) struct Raw {
     pub unicast_peers: Vec<IpAddr>,
     pub notify: NotifySpec,
     pub lines: InstanceLines,
+}
+
+/// `strict_mode`'s value, as keepalived reads booleans.
+fn strict_value(diag: &Diag, s: &Stmt) -> Result<bool, ConfigError> {
+    let v = args::one(diag, s)?;
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(diag.error(
+            s.line,
+            format!("strict_mode: expected on or off (true/false, yes/no), got `{v}`"),
+        )),
+    }
 }
 
 /// Keepalived keywords vrrp-agent knows but does not implement, and why.
@@ -89,7 +106,6 @@ fn unsupported(keyword: &str) -> Option<&'static str> {
         | "thread_timer_expired"
         | "kernel_rx_buf_size"
         | "skip_check_adv_addr"
-        | "strict_mode"
         | "v3_checksum_as_v2"
         | "debug"
         | "smtp_alert"
@@ -195,8 +211,16 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
         }
         "accept" | "no_accept" => {
             args::flag(diag, s)?;
-            raw.no_accept = key == "no_accept";
+            raw.accept = Some(key == "accept");
+            raw.accept_line = line;
             return Ok(false);
+        }
+        "strict_mode" => {
+            raw.strict = Some(match s.args() {
+                [] => true,
+                _ => strict_value(diag, s)?,
+            });
+            diag.warn(line, format!("strict_mode: {}", global::STRICT_NOTE));
         }
         "authentication" => {
             raw.auth = blocks::authentication(diag, s, section)?;

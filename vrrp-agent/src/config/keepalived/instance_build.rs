@@ -1,7 +1,9 @@
 //! Turns a [`Raw`] instance into a draft with keepalived's defaults: state BACKUP (MASTER
 //! when priority is 255), priority 100 (255 for `state MASTER`), advert_int 1 s, version
-//! from `vrrp_version` (3 for IPv6), preempt unless `nopreempt`, accept unless `no_accept`,
-//! and the `global_defs` garp settings. The advert interval and authentication are checked
+//! from `vrrp_version` (3 for IPv6), preempt unless `nopreempt`, Accept_Mode unless
+//! `no_accept` (in strict mode, `vrrp_strict` or `strict_mode`: only with `accept` or at
+//! priority 255, and never for VRRPv2 below 255, as keepalived 2.2.7 decides it), and the
+//! `global_defs` garp settings. The advert interval and authentication are checked
 //! for the version here, where their lines are known; `state MASTER` with AH becomes BACKUP
 //! with a warning, as in keepalived.
 //!
@@ -39,7 +41,9 @@ pub(crate) fn build(
         version,
         native_ipv6,
         native_ipv6_line,
-        no_accept,
+        accept,
+        accept_line,
+        strict,
         auth,
         mut track_interfaces,
         track_scripts,
@@ -115,6 +119,17 @@ pub(crate) fn build(
         );
         initial_state = InitialState::Backup;
     }
+    let accept_mode = accept_mode(
+        diag,
+        &name,
+        AcceptInput {
+            accept,
+            strict: strict.unwrap_or(defaults.strict),
+            priority,
+            version,
+        },
+        InstanceLines::or(accept_line, line),
+    );
     let garp = GarpConfig {
         master_repeat: garp_repeat.unwrap_or(defaults.garp.master_repeat),
         master_delay: garp_delay.unwrap_or(defaults.garp.master_delay),
@@ -130,7 +145,7 @@ pub(crate) fn build(
         advert_interval,
         preempt: !nopreempt,
         preempt_delay,
-        accept_mode: !no_accept,
+        accept_mode,
         initial_state,
         virtual_addresses,
         excluded_addresses,
@@ -171,4 +186,31 @@ fn interval(
         Some((cs, text)) => values::advert_interval("advert_int", cs, &text, version)
             .map_err(|m| diag.error(line, m)),
     }
+}
+
+/// What decides an instance's Accept_Mode.
+struct AcceptInput {
+    /// `accept` (true) / `no_accept` (false), if given.
+    accept: Option<bool>,
+    strict: bool,
+    priority: u8,
+    version: Version,
+}
+
+/// keepalived 2.2.7's Accept_Mode (`vrrp.c`, `vrrp_complete_instance`): as written, else on
+/// unless in strict mode (then only at priority 255); in strict mode VRRPv2 below priority 255
+/// never accepts (RFC 3768 has no Accept_Mode), with a warning when `accept` asked for it.
+fn accept_mode(diag: &mut Diag, name: &str, input: AcceptInput, line: usize) -> bool {
+    let owner = input.priority == 255;
+    let accept = input.accept.unwrap_or(owner || !input.strict);
+    if accept && !owner && input.strict && input.version == Version::V2 {
+        diag.warn(
+            line,
+            format!(
+                "vrrp_instance {name}: accept mode with VRRPv2 does not comply with RFC 3768 in                  strict mode; Accept_Mode off, as keepalived resets it"
+            ),
+        );
+        return false;
+    }
+    accept
 }

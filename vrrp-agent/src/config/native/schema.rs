@@ -99,6 +99,7 @@ pub(crate) struct Instance {
     pub preempt: Option<bool>,
     /// Seconds.
     pub preempt_delay: Option<Spanned<f64>>,
+    /// Accept_Mode (default true, as keepalived without `vrrp_strict`).
     pub accept: Option<bool>,
     pub state: Option<State>,
     pub auth_type: Option<Spanned<AuthType>>,
