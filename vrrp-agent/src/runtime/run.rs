@@ -41,7 +41,8 @@ fn place(config: &mut config::AgentConfig, netns: &Option<String>) {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
+    /// Its text is the setup error's (not repeated by `source()`: see `crate::netlink::error`).
+    #[error(transparent)]
     Setup(#[from] SetupError),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -142,4 +143,19 @@ pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<()
     let result = engine.run().await;
     let _ = std::fs::remove_file(&opts.status_socket);
     result.map_err(RunError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chains_name_the_cause_once() {
+        let err = RunError::from(SetupError::Config {
+            instance: "VI_1".into(),
+            error: "boom".into(),
+        });
+        let text = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(text, "instance VI_1: boom");
+    }
 }
