@@ -45,9 +45,11 @@ pub enum Command {
     CheckConfig(check_config::Args),
     /// Show every running agent's instances: state, priority, master, last transition.
     Status(status::Args),
-    /// Attach the XDP program to interfaces and print its counters: adverts per (VRID,
-    /// version, family) and frames by kind, malformed ones included. Detaches on exit
-    /// (Ctrl-C / SIGTERM, or after --count snapshots).
+    /// Print the XDP program's counters: adverts per (VRID, version, family) and frames by
+    /// kind, malformed ones included. By default a running agent's (read from the maps it
+    /// pinned, found through its status socket or --bpf-pin-dir); with -i, those of a program
+    /// attached to the interfaces for the purpose and detached on exit (Ctrl-C / SIGTERM, or
+    /// after --count snapshots).
     #[command(alias = "xdp-stats")]
     DataplaneStats(dataplane_stats::Args),
     /// keepalived's command line (`-P -f CONF -p PIDFILE -r VRRP_PIDFILE [-D] [-n] [-l]`),
