@@ -30,13 +30,15 @@ pub struct RunOptions {
     pub netns: Option<String>,
 }
 
-/// Gives every instance without a namespace `netns`.
-fn place(config: &mut config::AgentConfig, netns: &Option<String>) {
+/// Gives every instance without a namespace `netns`, and every script its identity (those
+/// that may not run are left out: `script_policy`, which logs why).
+fn prepare(config: &mut config::AgentConfig, netns: &Option<String>) {
     if let Some(ns) = netns {
         for i in config.instances.iter_mut().filter(|i| i.netns.is_none()) {
             i.netns = Some(ns.clone());
         }
     }
+    super::script_policy::log(&super::script_policy::prepare(config));
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,7 @@ pub(super) fn serve_status(
 
 /// Runs until SIGTERM/SIGINT.
 pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<(), RunError> {
-    place(&mut config, &opts.netns);
+    prepare(&mut config, &opts.netns);
     if let Err(e) = super::state_file::prepare(&opts.state_dir) {
         tracing::warn!(dir = %opts.state_dir.display(), "cannot create the state folder: {e}");
     }
@@ -112,7 +114,7 @@ pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<()
                         if let Some(path) = &settings {
                             config::settings::Settings::load(path)?.apply(&mut loaded.config.global);
                         }
-                        place(&mut loaded.config, &netns);
+                        prepare(&mut loaded.config, &netns);
                         Ok(loaded)
                     });
                     match loaded {

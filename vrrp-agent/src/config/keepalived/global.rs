@@ -1,4 +1,5 @@
-//! `global_defs { ... }`: the agent-wide settings (`router_id`, `script_user`) and the
+//! `global_defs { ... }`: the agent-wide settings (`router_id`, `script_user`,
+//! `enable_script_security`) and the
 //! defaults instances inherit (`vrrp_version`, `vrrp_garp_master_*`). E-mail settings are
 //! accepted and ignored with a warning, except `notification_email_from`: Neutron writes it
 //! into every router's configuration, and alone (no `smtp_server`, no `notification_email`)
@@ -80,18 +81,12 @@ pub(crate) fn parse(
             }
             "script_user" => {
                 seen.note(diag, s, SECTION);
-                args::no_block(diag, s)?;
-                let Some(user) = s.args().first() else {
-                    return Err(
-                        diag.error(s.line, "script_user: expected a user name, got nothing")
-                    );
-                };
-                if s.args().len() > 1 {
-                    diag.warn(s.line, "script_user: the group is not supported, ignored");
-                }
-                global.script_user = Some(user.text.clone());
+                global.script_user = Some(args::script_user(diag, s)?);
             }
-            "enable_script_security" => args::flag(diag, s)?,
+            "enable_script_security" => {
+                args::flag(diag, s)?;
+                global.script_security = true;
+            }
             "notification_email_from" => diag.note(
                 s.line,
                 "`notification_email_from` in global_defs has no effect (vrrp-agent sends no e-mail)",
