@@ -122,9 +122,15 @@ pub fn default_user(
     match resolve(users, &fallback) {
         Ok(r) => Ok(DefaultUser::User(r)),
         Err(_) if security => Err(IdentityError::NoDefaultUser),
+        Err(IdentityError::NoUser(_)) => Ok(DefaultUser::Own(
+            users.own(),
+            format!(
+                "no script_user is set and the default script user `{DEFAULT_USER}` does not exist"
+            ),
+        )),
         Err(e) => Ok(DefaultUser::Own(
             users.own(),
-            format!("no script_user is set and the default script user: {e}"),
+            format!("no script_user is set and the default script user cannot be used ({e})"),
         )),
     }
 }
