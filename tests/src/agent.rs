@@ -49,11 +49,17 @@ pub struct AgentProcess {
 }
 
 impl AgentProcess {
-    /// Starts `vrrp-agent args...`.
+    /// Starts `vrrp-agent args...` (with RUST_LOG=info).
     pub fn spawn(label: &str, args: &[&str]) -> Self {
+        Self::spawn_with_env(label, args, &[])
+    }
+
+    /// Starts `vrrp-agent args...` with RUST_LOG=info and then `env` set.
+    pub fn spawn_with_env(label: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary())
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -58,30 +58,48 @@ pub struct RunningAgent {
 }
 
 impl RunningAgent {
-    /// Writes `toml` (whose `[global]` must use `socket` as status_socket) and starts the agent.
+    /// Writes `toml` and starts the agent with it, its status socket `<dir>/<label>.sock`,
+    /// its state in `<dir>/<label>-state` and its pins in [`Self::pin_dir`].
     pub fn start(label: &str, dir: &TempDir, toml: &str) -> Self {
+        Self::start_with(label, dir, toml, &[], &[])
+    }
+
+    /// As [`Self::start`], with more arguments for `vrrp-agent` and `env` set.
+    pub fn start_with(
+        label: &str,
+        dir: &TempDir,
+        toml: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let config = dir.path(&format!("{label}.toml"));
         std::fs::write(&config, toml).expect("write config");
         let socket = dir.path(&format!("{label}.sock"));
-        let process = AgentProcess::spawn(
-            label,
-            &[
-                "run",
-                "-c",
-                config.to_str().unwrap(),
-                "--status-socket",
-                socket.to_str().unwrap(),
-                "--state-dir",
-                dir.path(&format!("{label}-state")).to_str().unwrap(),
-                "--bpf-pin-dir",
-                dir.bpf_dir().join(label).to_str().unwrap(),
-            ],
-        );
+        let state = dir.path(&format!("{label}-state"));
+        let pins = Self::pin_dir(dir, label);
+        let mut args = vec![
+            "run",
+            "-c",
+            config.to_str().unwrap(),
+            "--status-socket",
+            socket.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--bpf-pin-dir",
+            pins.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let process = AgentProcess::spawn_with_env(label, &args, env);
         Self {
             process,
             socket,
             config,
         }
+    }
+
+    /// The pin folder of the agent `label` started in `dir`.
+    pub fn pin_dir(dir: &TempDir, label: &str) -> PathBuf {
+        dir.bpf_dir().join(label)
     }
 
     pub fn status(&self) -> Option<StatusReport> {

@@ -22,7 +22,7 @@ pub enum DaemonError {
     Fork(nix::Error),
     #[error("cannot write pid file {path}: {error}")]
     PidFile { path: PathBuf, error: io::Error },
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     #[error("the background process failed to start: {0}")]
     Child(String),
@@ -156,5 +156,17 @@ pub fn remove_pid_files(pid_files: &[PathBuf]) {
         if fs::read_to_string(path).is_ok_and(|s| s.trim() == pid) {
             let _ = fs::remove_file(path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chains_name_the_cause_once() {
+        let err = DaemonError::from(io::Error::other("boom"));
+        let text = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(text.matches("boom").count(), 1, "{text}");
     }
 }

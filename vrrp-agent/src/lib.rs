@@ -15,6 +15,7 @@
 //! * `pathstate`: what a namespace's packet path holds (netfilter rules, policy routing, tc,
 //!   xfrm, forwarding settings, XDP redirect targets), read from the kernel.
 //! * `daemon`: fork to the background with pid files (keepalived drop-in).
+//! * `socket_lock`: one agent per status or control socket (a lock naming the holder's pid).
 //! * `host_view`: the host's namespaces and bpffs seen from under `ip netns exec`.
 //! * `api`: status reports, their unix-socket server and client, the status table.
 //! * `runtime`: the tokio driver (clock, sockets, netlink, scripts, signals) around `fsm`.
@@ -34,3 +35,4 @@ pub mod packet;
 pub mod pathstate;
 pub mod runtime;
 pub mod sim;
+pub mod socket_lock;

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         let args = cli::Cli::parse();
         // The keepalived path forks first and sets up logging itself.
         if !matches!(args.command, cli::Command::Keepalived { .. }) {
-            cli::init_logging(&args.log_level);
+            cli::init_logging(args.log_level.as_deref());
         }
         cli::run(args)
     };

@@ -380,6 +380,16 @@ fn script_errors() {
         "vrrp_script chk: weight: expected a number from -253 to 253, got `-254`",
     );
     ka_fails(
+        &script("    script /bin/true\n    user"),
+        3,
+        "user: expected a user name, got nothing",
+    );
+    ka_fails(
+        &script("    script /bin/true\n    user nobody nogroup extra"),
+        3,
+        "user: expected a user and a group at most, got also `extra`",
+    );
+    ka_fails(
         &format!(
             "vrrp_script chk {{\n    script /bin/true\n}}\nvrrp_script chk {{\n    script /bin/false\n}}\n{}",
             ka_instance("")
@@ -466,6 +476,16 @@ fn global_defs_errors() {
         &with_global("    script_user"),
         2,
         "script_user: expected a user name, got nothing",
+    );
+    ka_fails(
+        &with_global("    script_user nobody nogroup wheel"),
+        2,
+        "script_user: expected a user and a group at most, got also `wheel`",
+    );
+    ka_fails(
+        &with_global("    enable_script_security yes"),
+        2,
+        "enable_script_security: takes no value, got `yes`",
     );
     ka_fails(
         &with_global("    router_id"),

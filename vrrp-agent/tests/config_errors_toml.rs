@@ -282,9 +282,24 @@ fn script_group_and_global_errors() {
         "script `chk`: weight: expected a number from -253 to 253, got `300`",
     );
     toml_fails(
+        &script("command = \"/bin/true\"\ngroup = \"nogroup\""),
+        10,
+        "script `chk`: group needs user (a group alone names no user to run as)",
+    );
+    toml_fails(
+        &script("command = \"/bin/true\"\nuser = \"\""),
+        10,
+        "script `chk`: user: expected a name, got an empty string",
+    );
+    toml_fails(
         "[global]\nnotify_timeout = 0\n",
         2,
         "notify_timeout: expected seconds from 0.001 to 3600, got 0",
+    );
+    toml_fails(
+        "[global]\nscript_group = \"nogroup\"\n",
+        2,
+        "global: script_group needs script_user (a group alone names no user to run as)",
     );
 
     let group = |members: &str| {

@@ -8,7 +8,7 @@ use std::{net::IpAddr, time::Duration};
 
 use config_support::*;
 use vrrp_agent::{
-    config::{NotifySpec, TrackSpec},
+    config::{NotifySpec, ScriptUser, TrackSpec},
     fsm::{GarpConfig, InitialState},
     packet::{Centisecs, Version},
 };
@@ -56,6 +56,7 @@ vrrp_instance VI_1
             backup: Some("/bin/echo \\#literal".into()),
             fault: None,
             stop: None,
+            run_as: None,
         }
     );
 }
@@ -222,14 +223,15 @@ fn global_garp_defaults_and_instance_overrides() {
             .replace("eth0", "eth1"),
     );
     let loaded = keepalived_ok(&text);
-    assert_eq!(loaded.config.global.script_user.as_deref(), Some("nobody"));
     assert_eq!(
-        warning_lines(&loaded.warnings),
-        [(
-            6,
-            "script_user: the group is not supported, ignored".to_string()
-        )]
+        loaded.config.global.script_user,
+        Some(ScriptUser {
+            user: "nobody".into(),
+            group: Some("nogroup".into())
+        })
     );
+    assert!(loaded.config.global.script_security);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     assert_eq!(
         instance(&loaded.config, "VI_1").vrrp.garp,
         GarpConfig {

@@ -201,6 +201,8 @@ fn build_config_with_track_script_preamble() {
             fall: 2,
             rise: 2,
             weight: 0,
+            user: None,
+            run_as: None,
         }]
     );
     // Neutron only adds track_script when the router has gateway routes.

@@ -7,7 +7,7 @@ use std::{path::Path, time::Duration};
 
 use config_support::*;
 use vrrp_agent::{
-    config::{GlobalConfig, ProbeMethod, ReachabilitySpec, TrackSpec},
+    config::{GlobalConfig, ProbeMethod, ReachabilitySpec, ScriptUser, TrackSpec},
     fsm::{GarpConfig, InitialState},
     packet::{Auth, Centisecs, Version},
 };
@@ -84,7 +84,7 @@ name = "gw4"
 address = "192.0.2.254"
 interface = "eth1""#,
         ),
-        "[[script]]\nname = \"chk\"\ncommand = \"/bin/true\"\nweight = -15\n"
+        "[[script]]\nname = \"chk\"\ncommand = \"/bin/true\"\nweight = -15\nuser = \"nobody\"\ngroup = \"nogroup\"\n"
     );
     let c = toml_ok(&text).config;
     let inst = instance(&c, "VI_1");
@@ -120,12 +120,20 @@ interface = "eth1""#,
         Duration::from_secs(1),
         "timeout defaults to the interval"
     );
+    assert_eq!(
+        c.scripts[0].user,
+        Some(ScriptUser {
+            user: "nobody".into(),
+            group: Some("nogroup".into())
+        })
+    );
+    assert_eq!(c.scripts[0].run_as, None, "resolved when the agent runs it");
 }
 
 #[test]
 fn global_sync_groups_and_versions() {
     let text = format!(
-        "[global]\nrouter_id = \"n1\"\nstate_dir = \"/tmp/state\"\nstatus_socket = \"/tmp/s.sock\"\nnotify_timeout = 2.5\nscript_user = \"vrrp\"\n{}{}[[sync_group]]\nname = \"G\"\nmembers = [\"VI_1\", \"VI_2\"]\nnotify = \"/bin/g\"\n",
+        "[global]\nrouter_id = \"n1\"\nstate_dir = \"/tmp/state\"\nstatus_socket = \"/tmp/s.sock\"\nnotify_timeout = 2.5\nscript_user = \"vrrp\"\nscript_security = true\n{}{}[[sync_group]]\nname = \"G\"\nmembers = [\"VI_1\", \"VI_2\"]\nnotify = \"/bin/g\"\n",
         toml_instance(
             "version = 2\nadvert_interval = 3\nauth_pass = \"secret\"\nunicast_src = \"192.0.2.5\"\nunicast_peers = [\"192.0.2.6\"]\nnotify_stop = \"/bin/stop\""
         ),
@@ -137,7 +145,14 @@ fn global_sync_groups_and_versions() {
     assert_eq!(c.global.state_dir, Path::new("/tmp/state"));
     assert_eq!(c.global.status_socket, Path::new("/tmp/s.sock"));
     assert_eq!(c.global.notify_timeout, Duration::from_millis(2500));
-    assert_eq!(c.global.script_user.as_deref(), Some("vrrp"));
+    assert_eq!(
+        c.global.script_user,
+        Some(ScriptUser {
+            user: "vrrp".into(),
+            group: None
+        })
+    );
+    assert!(c.global.script_security);
     let a = instance(&c, "VI_1");
     assert_eq!(
         (a.vrrp.version, a.vrrp.advert_interval),

@@ -122,7 +122,6 @@ fn vrrp_script_and_sync_group_extras_warn() {
     assert_eq!(
         warning_lines(&loaded.warnings),
         [
-            (3, "`user` in vrrp_script chk is not supported, ignored (scripts run as the global script_user)".to_string()),
             (19, "`global_tracking` in vrrp_sync_group G is not supported, ignored (track objects in the instances instead)".to_string()),
             (15, "sync group `G` has one member; a group only matters with two or more".to_string()),
         ]
@@ -130,6 +129,14 @@ fn vrrp_script_and_sync_group_extras_warn() {
     assert_eq!(
         instance(&loaded.config, "VI_1").vrrp.sync_group.as_deref(),
         Some("G")
+    );
+    // keepalived's `user USER [GROUP]`: the script's own user.
+    assert_eq!(
+        loaded.config.scripts[0].user,
+        Some(vrrp_agent::config::ScriptUser {
+            user: "nobody".into(),
+            group: None
+        })
     );
 }
 

@@ -64,6 +64,11 @@ pub struct AgentInfo {
     pub uptime_secs: f64,
     /// How the data plane runs ("xdp native on 3 interfaces", "none", ...).
     pub dataplane: String,
+    /// Where the XDP data plane's maps and links are pinned (`None`: no XDP data plane), as
+    /// this agent sees it: a path under `/proc/self/` is through its own descriptors
+    /// (`dataplane::pin_root`). `dataplane-stats` reads the counters there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_dir: Option<std::path::PathBuf>,
     /// The data plane's frame counters by kind (malformed, unknown VRID, drops, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataplane_counters: Option<BTreeMap<String, u64>>,

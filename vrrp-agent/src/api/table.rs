@@ -207,6 +207,7 @@ mod tests {
                 config: "/etc/x".into(),
                 uptime_secs: 1.0,
                 dataplane: "none".into(),
+                pin_dir: None,
                 dataplane_counters: None,
                 settings: None,
                 keepalived_pid: None,

@@ -1,11 +1,15 @@
 //! `vrrp-agent check-config [FILE] [--settings SETTINGS]`: validate a configuration (either
 //! format) and summarize it, and/or validate the keepalived entry point's settings file and
-//! show the settings in force.
+//! show the settings in force. Also says what the agent would find about the configuration's
+//! scripts on this machine (their users, and their paths under `enable_script_security`).
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use vrrp_agent::config::{self, settings::Settings};
+use vrrp_agent::{
+    config::{self, settings::Settings},
+    runtime::script_policy::{self, Level},
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,6 +33,14 @@ pub fn run(args: Args) -> Result<()> {
         }
         for n in &loaded.notes {
             eprintln!("note: {n}");
+        }
+        // What the agent would say about the scripts on this machine (users, paths).
+        for f in script_policy::prepare(&mut loaded.config.clone()) {
+            let level = match f.level {
+                Level::Warn => "warning",
+                Level::Error => "error",
+            };
+            eprintln!("{level}: {}", f.message);
         }
         print!("{}", config::summary(&loaded.config));
         println!(

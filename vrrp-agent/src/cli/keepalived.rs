@@ -86,7 +86,7 @@ fn run_keepalived(args: KeepalivedArgs) -> Result<()> {
         // Single-threaded here: no runtime, no logging threads yet.
         daemon::daemonize(&pid_files, log_file.as_deref())?;
     }
-    super::init_logging(if args.log_detail { "debug" } else { "info" });
+    super::init_logging(args.log_detail.then_some("debug"));
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }

@@ -59,7 +59,7 @@ pub fn run(args: &KeepalivedArgs, c: Checked) -> Result<()> {
         // Single-threaded here: no runtime, no logging threads yet.
         daemon::daemonize_until_ready(&c.pid_files, c.log_file.as_deref())?
     };
-    super::init_logging(if args.log_detail { "debug" } else { "info" });
+    super::init_logging(args.log_detail.then_some("debug"));
     let socket = c.settings.node_socket();
     tracing::info!(
         config = %c.config_path.display(),

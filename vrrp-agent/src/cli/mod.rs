@@ -30,10 +30,10 @@ network namespaces, CAP_PERFMON for BPF_PROG_TEST_RUN).";
 #[command(name = "vrrp-agent", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
     /// Log level (error, warn, info, debug, trace) or a tracing filter such as
-    /// `vrrp_agent=debug`. RUST_LOG, when set, wins. At debug, the XDP program's own debug
-    /// logs are switched on too.
-    #[arg(long, global = true, default_value = "info", value_name = "FILTER")]
-    pub log_level: String,
+    /// `vrrp_agent=debug` [default: RUST_LOG when set, else info]. Given, it wins over
+    /// RUST_LOG. At debug, the XDP program's own debug logs are switched on too.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -48,9 +48,11 @@ pub enum Command {
     CheckConfig(check_config::Args),
     /// Show every running agent's instances: state, priority, master, last transition.
     Status(status::Args),
-    /// Attach the XDP program to interfaces and print its counters: adverts per (VRID,
-    /// version, family) and frames by kind, malformed ones included. Detaches on exit
-    /// (Ctrl-C / SIGTERM, or after --count snapshots).
+    /// Print the XDP program's counters: adverts per (VRID, version, family) and frames by
+    /// kind, malformed ones included. By default a running agent's (read from the maps it
+    /// pinned, found through its status socket or --bpf-pin-dir); with -i, those of a program
+    /// attached to the interfaces for the purpose and detached on exit (Ctrl-C / SIGTERM, or
+    /// after --count snapshots).
     #[command(alias = "xdp-stats")]
     DataplaneStats(dataplane_stats::Args),
     /// keepalived's command line (`-P -f CONF -p PIDFILE -r VRRP_PIDFILE [-D] [-n] [-l]`),
@@ -71,18 +73,27 @@ pub enum Command {
     Node(node_cmd::Args),
 }
 
-pub fn init_logging(level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|e| {
-            eprintln!("vrrp-agent: invalid --log-level `{level}` ({e}); using `info`");
-            EnvFilter::new("info")
-        });
+/// Sets up logging to stderr with `level` when given (an explicit choice: it wins over
+/// RUST_LOG), else with RUST_LOG when set, else at info.
+pub fn init_logging(level: Option<&str>) {
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(level, std::env::var("RUST_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+/// The filter for an explicit `level` and the value of RUST_LOG (see [`init_logging`]).
+fn log_filter(level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
+    let (filter, from) = match (level, rust_log) {
+        (Some(level), _) => (level, "--log-level"),
+        (None, Some(env)) if !env.trim().is_empty() => (env, "RUST_LOG"),
+        (None, _) => ("info", "default"),
+    };
+    EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("vrrp-agent: invalid {from} `{filter}` ({e}); using `info`");
+        EnvFilter::new("info")
+    })
 }
 
 /// Whether debug-level events are enabled (used to switch the XDP program's logs on).
@@ -98,5 +109,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig(args) => check_config::run(args),
         Command::Status(args) => status::run(args),
         Command::Node(args) => node_cmd::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_explicit_log_level_wins_over_rust_log() {
+        assert_eq!(log_filter(Some("warn"), Some("trace")).to_string(), "warn");
+        assert_eq!(log_filter(None, Some("trace")).to_string(), "trace");
+        assert_eq!(log_filter(None, None).to_string(), "info");
+        assert_eq!(log_filter(None, Some("")).to_string(), "info");
+        assert_eq!(log_filter(Some("no=such=level"), None).to_string(), "info");
     }
 }

@@ -4,17 +4,16 @@
 //! lock and exits at once.
 
 use std::{
-    fs::OpenOptions,
     path::PathBuf,
     sync::{Arc, Mutex},
 };
 
 use anyhow::{Context, Result};
-use nix::fcntl::{Flock, FlockArg};
 use vrrp_agent::{
     config::{AgentConfig, GlobalConfig, settings::Settings},
     daemon,
     node::server::{NodeOptions, serve},
+    socket_lock::{LockError, SocketLock},
 };
 
 #[derive(clap::Args)]
@@ -36,24 +35,13 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let lock_path = socket.with_extension("lock");
-    let lock_file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open the node lock {}", lock_path.display()))?;
-    let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
-        Ok(l) => l,
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-            eprintln!(
-                "vrrp-agent node: a node agent already runs on {} (lock {} is held)",
-                socket.display(),
-                lock_path.display()
-            );
+    let mut lock = match SocketLock::acquire(&socket) {
+        Ok(lock) => lock,
+        Err(held @ LockError::Held { .. }) => {
+            eprintln!("vrrp-agent node: {held}");
             return Ok(());
         }
-        Err((_, e)) => return Err(e).context(format!("locking {}", lock_path.display())),
+        Err(e) => return Err(e.into()),
     };
     let pid_file = socket.with_extension("pid");
     if args.foreground {
@@ -62,6 +50,8 @@ pub fn run(args: Args) -> Result<()> {
         let log = settings.node_log();
         // Single-threaded here: no runtime yet.
         daemon::daemonize(std::slice::from_ref(&pid_file), Some(&log))?;
+        // The background process holds the lock now: name it.
+        lock.record_pid()?;
     }
     tracing::info!(
         pid = std::process::id(),

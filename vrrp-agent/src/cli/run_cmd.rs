@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use vrrp_agent::{
     config,
     runtime::run::{RunOptions, run},
+    socket_lock::{LockError, SocketLock},
 };
 
 #[derive(clap::Args)]
@@ -20,7 +21,11 @@ interface, VRID, family or version changed starts over. SIGTERM resigns (priorit
 releases addresses and routes, and exits.
 
 An interface that is deleted and created again under its name (a re-plugged port) is picked
-up: the agent rebinds its VRRP socket and XDP program to the new one.")]
+up: the agent rebinds its VRRP socket and XDP program to the new one.
+
+One agent per status socket: a second `run` with the socket of a running agent exits with an
+error naming the running agent's pid (the lock <socket>.lock), before touching its socket or
+its pinned XDP state.")]
 pub struct Args {
     /// Configuration file: native TOML (see vrrp-agent/config-examples/) or keepalived.conf.
     #[arg(short, long, value_name = "FILE")]
@@ -52,6 +57,13 @@ pub fn run_cmd(args: Args) -> Result<()> {
     let state_dir = args
         .state_dir
         .unwrap_or_else(|| loaded.config.global.state_dir.clone());
+    // Before the socket and the pin folder named after it are touched; held until we exit.
+    let _lock = SocketLock::acquire(&status_socket).map_err(|e| match e {
+        LockError::Held { .. } => {
+            anyhow::anyhow!("{e}; stop that agent first, or give this one another --status-socket")
+        }
+        other => other.into(),
+    })?;
     let dataplane = super::dataplane_choice::open(
         &loaded.config,
         &status_socket,

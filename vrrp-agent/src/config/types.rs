@@ -27,8 +27,16 @@ pub struct GlobalConfig {
     pub status_socket: PathBuf,
     /// Time limit for notify scripts (keepalived kills them after this).
     pub notify_timeout: Duration,
-    /// keepalived's `enable_script_security` / `script_user`: accepted, recorded.
-    pub script_user: Option<String>,
+    /// Who notify and check scripts run as (keepalived's `script_user USER [GROUP]`); a
+    /// `vrrp_script` may name its own ([`ScriptSpec::user`]). `None`: keepalived's default,
+    /// the user `keepalived_script` if it exists, else the agent's own user (root), with a
+    /// warning. Resolved when the agent starts or reloads (`runtime::script_policy`).
+    pub script_user: Option<ScriptUser>,
+    /// keepalived's `enable_script_security`: a script that runs as root (or group root)
+    /// from a path that users other than root could change (a file or folder on its way not
+    /// owned by root, or writable by a group or everyone) is not run. Off: such scripts run,
+    /// with a warning naming the path.
+    pub script_security: bool,
     /// Whether the XDP data plane enforces ownership (default) or only addresses do.
     pub dataplane: DataplaneMode,
     /// How to attach the XDP program.
@@ -79,6 +87,7 @@ impl Default for GlobalConfig {
             status_socket: PathBuf::from("/run/vrrp-agent/agent.sock"),
             notify_timeout: Duration::from_secs(10),
             script_user: None,
+            script_security: false,
             dataplane: DataplaneMode::default(),
             xdp_mode: XdpAttach::default(),
             bpf_pin_dir: None,
@@ -180,7 +189,7 @@ pub struct FloatingIp {
 }
 
 /// Notify scripts (keepalived's arguments: `INSTANCE <name> <STATE> <priority>` for `notify`;
-/// none for the per-state ones).
+/// none for the per-state ones). They run as the global script user.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NotifySpec {
     pub any: Option<String>,
@@ -188,6 +197,41 @@ pub struct NotifySpec {
     pub backup: Option<String>,
     pub fault: Option<String>,
     pub stop: Option<String>,
+    /// Who they run as, once the runtime resolved the script user (`None`: as the agent).
+    pub run_as: Option<RunAs>,
+}
+
+/// A script user by name: keepalived's `script_user USER [GROUP]` and a `vrrp_script`'s
+/// `user USER [GROUP]`. Without a group, the user's primary group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptUser {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+impl std::fmt::Display for ScriptUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.group {
+            Some(group) => write!(f, "{}:{group}", self.user),
+            None => f.write_str(&self.user),
+        }
+    }
+}
+
+/// The identity a script runs as, resolved from a [`ScriptUser`] (or keepalived's default)
+/// when the agent starts or reloads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunAs {
+    /// The user's name, for messages.
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl std::fmt::Display for RunAs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (uid {}, gid {})", self.name, self.uid, self.gid)
+    }
 }
 
 /// A tracked object's kind. Its name and weight live in `vrrp.tracked`.
@@ -238,6 +282,10 @@ pub struct ScriptSpec {
     pub rise: u32,
     /// Default weight of instances tracking it (0: FAULT on failure).
     pub weight: i32,
+    /// Who it runs as (keepalived's `user USER [GROUP]`); `None`: the global script user.
+    pub user: Option<ScriptUser>,
+    /// Who it runs as, once the runtime resolved the script user (`None`: as the agent).
+    pub run_as: Option<RunAs>,
 }
 
 /// A `vrrp_sync_group`.

@@ -151,7 +151,7 @@ pub fn ensure_bpffs(pin_dir: &Path) -> Result<(), DataplaneError> {
 }
 
 /// Where the maps of this layout are pinned.
-fn maps_dir(pin_dir: &Path) -> PathBuf {
+pub fn maps_dir(pin_dir: &Path) -> PathBuf {
     pin_dir.join(format!("maps-v{LAYOUT_VERSION}"))
 }
 

@@ -40,8 +40,10 @@ pub enum ClientError {
         waited: Duration,
         error: std::io::Error,
     },
+    /// Its message carries the I/O error's text, which is not also `source()` (the crate's
+    /// convention: `{:#}` chains never repeat text).
     #[error("talking to the node agent: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("the node agent closed the connection")]
     Closed,
     #[error("the node agent refused: {0}")]
@@ -50,6 +52,12 @@ pub enum ClientError {
     Unexpected(Reply),
     #[error("signal handling: {0}")]
     Signals(nix::Error),
+}
+
+impl From<std::io::Error> for ClientError {
+    fn from(error: std::io::Error) -> Self {
+        ClientError::Io(error)
+    }
 }
 
 /// A registered router's connection to the node agent.
@@ -228,5 +236,17 @@ pub fn serve(
             }
             Err(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chains_name_the_cause_once() {
+        let err = ClientError::from(std::io::Error::other("boom"));
+        let text = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(text, "talking to the node agent: boom");
     }
 }

@@ -85,6 +85,10 @@ impl DataplaneSink for RouterSink {
         format!("{} (node agent, shared)", self.lock().describe())
     }
 
+    fn pin_dir(&self) -> Option<std::path::PathBuf> {
+        self.lock().pin_dir()
+    }
+
     fn shutdown(&mut self) {
         let netns = self.netns.clone();
         self.lock().shutdown_router(&netns);

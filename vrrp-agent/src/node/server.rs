@@ -85,8 +85,9 @@ impl Node {
 }
 
 /// A router's configuration as the node agent runs it: the text parsed (either syntax, its
-/// warnings logged, its notes once per process), the node's settings applied, and the
-/// router's namespace given to every instance and script.
+/// warnings logged, its notes once per process), the node's settings applied, the router's
+/// namespace given to every instance and script, and every script its identity
+/// (`runtime::script_policy`).
 pub fn router_config(
     text: &str,
     path: &Path,
@@ -110,6 +111,7 @@ pub fn router_config(
         }
         cfg.global.script_netns = Some(ns.clone());
     }
+    crate::runtime::script_policy::log(&crate::runtime::script_policy::prepare(&mut cfg));
     Ok(cfg)
 }
 

@@ -274,6 +274,9 @@ pub fn read_current() -> Result<Ruleset, PathStateError> {
 
 /// A hash of the legacy tables of namespace `netns` (`None`: this one) with their counters
 /// zeroed: it changes when a table, chain or rule does, not when packets are counted.
+/// `DefaultHasher` is fine here: a signature is only compared with another one taken by the
+/// same process (`runtime::fastpath_watch`), never stored or shown, so its value need not be
+/// the same across builds or Rust releases.
 pub fn legacy_signature(netns: Option<&str>) -> Result<u64, PathStateError> {
     crate::netns::run_in(netns, || {
         let mut h = DefaultHasher::new();

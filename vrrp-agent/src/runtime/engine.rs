@@ -525,6 +525,7 @@ impl Engine {
                 config: self.options.config_path.display().to_string(),
                 uptime_secs: self.started.elapsed().as_secs_f64(),
                 dataplane: self.dataplane.describe(),
+                pin_dir: self.dataplane.pin_dir(),
                 dataplane_counters: self.dataplane.global_counters(),
                 settings: self.options.settings.clone(),
                 keepalived_pid: self.options.keepalived_pid,

@@ -2,13 +2,17 @@
 //! (`notify_master`, ...) with no arguments, and `notify` with `INSTANCE <name> <STATE>
 //! <priority>` appended. Scripts run in order per instance (a BACKUP notification never
 //! overtakes the MASTER one before it), never block the protocol, and are killed after the
-//! timeout.
+//! timeout. They run as the identity in their spec (`NotifySpec::run_as`, keepalived's
+//! `script_user`, given by `script_policy`).
 
 use std::{collections::HashMap, time::Duration};
 
 use tokio::sync::mpsc;
 
-use crate::{config::NotifySpec, fsm::State};
+use crate::{
+    config::{NotifySpec, RunAs},
+    fsm::State,
+};
 
 /// One notification to deliver.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +85,8 @@ impl Notifier {
             tokio::spawn(async move {
                 while let Some((spec, n)) = rx.recv().await {
                     for (script, args) in commands(&spec, &n) {
-                        run_one(&script, &args, timeout, netns.as_deref()).await;
+                        let run_as = spec.run_as.as_ref();
+                        run_one(&script, &args, timeout, netns.as_deref(), run_as).await;
                     }
                 }
             });
@@ -92,9 +97,15 @@ impl Notifier {
 }
 
 /// Runs `script` (a command line, possibly with its own arguments) through the shell with
-/// `args` appended as separate, unquoted-safe arguments.
-async fn run_one(script: &str, args: &[String], timeout: Duration, netns: Option<&str>) {
-    let mut cmd = super::script_shell::shell(netns);
+/// `args` appended as separate, unquoted-safe arguments, as `run_as`.
+async fn run_one(
+    script: &str,
+    args: &[String],
+    timeout: Duration,
+    netns: Option<&str>,
+    run_as: Option<&RunAs>,
+) {
+    let mut cmd = super::script_shell::shell(netns, run_as);
     cmd.arg("-c")
         .arg(format!("{script} \"$@\""))
         .arg("notify")
@@ -147,6 +158,7 @@ mod tests {
             backup: None,
             fault: None,
             stop: Some("/bin/stop.sh".into()),
+            run_as: None,
         };
         assert_eq!(
             commands(&spec, &n(State::Master)),

@@ -57,6 +57,10 @@ pub trait DataplaneSink: Send {
     fn ensure_peer_napi(&mut self, _peers: &[crate::dataplane::peer_napi::PeerRef]) {}
     /// One line for `status`.
     fn describe(&self) -> String;
+    /// Where the data plane's maps and links are pinned, if it pins any (for `status`).
+    fn pin_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
     /// Clean stop: release everything, detach.
     fn shutdown(&mut self) {}
     /// Clean stop of the router of `netns` only, the data plane's other routers running on

@@ -30,18 +30,21 @@ pub struct RunOptions {
     pub netns: Option<String>,
 }
 
-/// Gives every instance without a namespace `netns`.
-fn place(config: &mut config::AgentConfig, netns: &Option<String>) {
+/// Gives every instance without a namespace `netns`, and every script its identity (those
+/// that may not run are left out: `script_policy`, which logs why).
+fn prepare(config: &mut config::AgentConfig, netns: &Option<String>) {
     if let Some(ns) = netns {
         for i in config.instances.iter_mut().filter(|i| i.netns.is_none()) {
             i.netns = Some(ns.clone());
         }
     }
+    super::script_policy::log(&super::script_policy::prepare(config));
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
+    /// Its text is the setup error's (not repeated by `source()`: see `crate::netlink::error`).
+    #[error(transparent)]
     Setup(#[from] SetupError),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -72,7 +75,7 @@ pub(super) fn serve_status(
 
 /// Runs until SIGTERM/SIGINT.
 pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<(), RunError> {
-    place(&mut config, &opts.netns);
+    prepare(&mut config, &opts.netns);
     if let Err(e) = super::state_file::prepare(&opts.state_dir) {
         tracing::warn!(dir = %opts.state_dir.display(), "cannot create the state folder: {e}");
     }
@@ -111,7 +114,7 @@ pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<()
                         if let Some(path) = &settings {
                             config::settings::Settings::load(path)?.apply(&mut loaded.config.global);
                         }
-                        place(&mut loaded.config, &netns);
+                        prepare(&mut loaded.config, &netns);
                         Ok(loaded)
                     });
                     match loaded {
@@ -142,4 +145,19 @@ pub async fn run(mut config: config::AgentConfig, opts: RunOptions) -> Result<()
     let result = engine.run().await;
     let _ = std::fs::remove_file(&opts.status_socket);
     result.map_err(RunError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chains_name_the_cause_once() {
+        let err = RunError::from(SetupError::Config {
+            instance: "VI_1".into(),
+            error: "boom".into(),
+        });
+        let text = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(text, "instance VI_1: boom");
+    }
 }

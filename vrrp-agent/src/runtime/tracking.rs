@@ -1,5 +1,6 @@
 //! Tracking tasks: `vrrp_script` checkers and reachability probes. Each runs its check at its
-//! interval, applies fall/rise hysteresis, and tells the engine only about changes.
+//! interval, applies fall/rise hysteresis, and tells the engine only about changes. A script
+//! runs as the identity in its spec (`ScriptSpec::run_as`, given by `script_policy`).
 
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ pub fn spawn_script(
 }
 
 async fn run_script(spec: &ScriptSpec, netns: Option<&str>) -> bool {
-    let child = super::script_shell::shell(netns)
+    let child = super::script_shell::shell(netns, spec.run_as.as_ref())
         .arg("-c")
         .arg(&spec.command)
         .stdin(std::process::Stdio::null())

@@ -4,7 +4,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     net::IpAddr,
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 use vrrp_ebpf_common::dataplane::{InstanceCounter, InstanceKey};
@@ -18,6 +18,7 @@ use crate::dataplane::{
 pub struct XdpSink {
     manager: Manager,
     keys: HashMap<OwnerKey, InstanceKey>,
+    pin_dir: PathBuf,
 }
 
 impl XdpSink {
@@ -25,6 +26,7 @@ impl XdpSink {
         Ok(Self {
             manager: Manager::open(pin_dir, pref, None)?,
             keys: HashMap::new(),
+            pin_dir: pin_dir.to_path_buf(),
         })
     }
 }
@@ -119,6 +121,10 @@ impl DataplaneSink for XdpSink {
 
     fn describe(&self) -> String {
         self.manager.describe()
+    }
+
+    fn pin_dir(&self) -> Option<PathBuf> {
+        Some(self.pin_dir.clone())
     }
 
     fn shutdown(&mut self) {

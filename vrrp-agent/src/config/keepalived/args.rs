@@ -1,13 +1,16 @@
 //! Reading a statement's arguments with diagnostics: exactly one value, a flag without
-//! values, a required or forbidden block, a command line (scripts, notify), block entries,
-//! and the warnings for unknown or ignored keywords and settings given twice.
+//! values, a required or forbidden block, a command line (scripts, notify), a script user,
+//! block entries, and the warnings for unknown or ignored keywords and settings given twice.
 //!
 //! Imports `super::tree` and `crate::config::{diag, types}`.
 
 use std::collections::HashMap;
 
 use super::tree::{Stmt, Word};
-use crate::config::{diag::Diag, types::ConfigError};
+use crate::config::{
+    diag::Diag,
+    types::{ConfigError, ScriptUser},
+};
 
 /// The single value of `key value`.
 pub(crate) fn one<'a>(diag: &Diag, stmt: &'a Stmt) -> Result<&'a str, ConfigError> {
@@ -90,6 +93,41 @@ pub(crate) fn name<'a>(diag: &Diag, stmt: &'a Stmt) -> Result<&'a str, ConfigErr
             ),
         )),
     }
+}
+
+/// `USER [GROUP]` (`script_user` in global_defs, `user` in vrrp_script).
+pub(crate) fn script_user(diag: &Diag, stmt: &Stmt) -> Result<ScriptUser, ConfigError> {
+    no_block(diag, stmt)?;
+    let text = |w: &Word| (!w.text.is_empty()).then(|| w.text.clone());
+    match stmt.args() {
+        [user] => Ok(ScriptUser {
+            user: text(user).ok_or_else(|| empty(diag, stmt))?,
+            group: None,
+        }),
+        [user, group] => Ok(ScriptUser {
+            user: text(user).ok_or_else(|| empty(diag, stmt))?,
+            group: Some(text(group).ok_or_else(|| empty(diag, stmt))?),
+        }),
+        [] => Err(diag.error(
+            stmt.line,
+            format!("{}: expected a user name, got nothing", stmt.keyword()),
+        )),
+        [_, _, extra, ..] => Err(diag.error(
+            stmt.line,
+            format!(
+                "{}: expected a user and a group at most, got also `{}`",
+                stmt.keyword(),
+                extra.text
+            ),
+        )),
+    }
+}
+
+fn empty(diag: &Diag, stmt: &Stmt) -> ConfigError {
+    diag.error(
+        stmt.line,
+        format!("{}: expected a name, got an empty string", stmt.keyword()),
+    )
 }
 
 /// A command line (`script`, `notify*`): one quoted string as written, or the words joined

@@ -1,6 +1,6 @@
-//! `global_defs { ... }`: the agent-wide settings (`router_id`, `script_user`) and the
-//! defaults instances inherit (`vrrp_version`, `vrrp_garp_master_*`, `vrrp_strict`'s
-//! Accept_Mode default). E-mail settings are
+//! `global_defs { ... }`: the agent-wide settings (`router_id`, `script_user`,
+//! `enable_script_security`) and the defaults instances inherit (`vrrp_version`,
+//! `vrrp_garp_master_*`, `vrrp_strict`'s Accept_Mode default). E-mail settings are
 //! accepted and ignored with a warning, except `notification_email_from`: Neutron writes it
 //! into every router's configuration, and alone (no `smtp_server`, no `notification_email`)
 //! it sends nothing in keepalived either, so it is a note.
@@ -89,23 +89,17 @@ pub(crate) fn parse(
             }
             "script_user" => {
                 seen.note(diag, s, SECTION);
-                args::no_block(diag, s)?;
-                let Some(user) = s.args().first() else {
-                    return Err(
-                        diag.error(s.line, "script_user: expected a user name, got nothing")
-                    );
-                };
-                if s.args().len() > 1 {
-                    diag.warn(s.line, "script_user: the group is not supported, ignored");
-                }
-                global.script_user = Some(user.text.clone());
+                global.script_user = Some(args::script_user(diag, s)?);
+            }
+            "enable_script_security" => {
+                args::flag(diag, s)?;
+                global.script_security = true;
             }
             "vrrp_strict" => {
                 args::flag(diag, s)?;
                 defaults.strict = true;
                 diag.warn(s.line, format!("vrrp_strict: {STRICT_NOTE}"));
             }
-            "enable_script_security" => args::flag(diag, s)?,
             "notification_email_from" => diag.note(
                 s.line,
                 "`notification_email_from` in global_defs has no effect (vrrp-agent sends no e-mail)",

@@ -1,5 +1,6 @@
-//! `vrrp_script NAME { script "cmd args" interval N timeout N fall N rise N weight N }` with
-//! keepalived's defaults: interval 1 s, timeout = interval, fall 1, rise 1, weight 0.
+//! `vrrp_script NAME { script "cmd args" interval N timeout N fall N rise N weight N
+//! user USER [GROUP] }` with keepalived's defaults: interval 1 s, timeout = interval, fall 1,
+//! rise 1, weight 0, the global script user.
 //!
 //! Imports `super::{args, tree}`, `crate::config::{diag, draft, entries, limits, types, values}`.
 
@@ -25,6 +26,7 @@ pub(crate) fn parse(diag: &mut Diag, stmt: &Stmt) -> Result<Located<ScriptSpec>,
     let mut interval = Duration::from_secs(1);
     let mut timeout = None;
     let (mut fall, mut rise, mut weight) = (1, 1, 0);
+    let mut user = None;
     let mut seen = Seen::default();
     for s in args::block(diag, stmt, true)? {
         let key = s.keyword();
@@ -55,7 +57,7 @@ pub(crate) fn parse(diag: &mut Diag, stmt: &Stmt) -> Result<Located<ScriptSpec>,
                     entries::weight(&section, words.get(1..).unwrap_or(&[])),
                 )?;
             }
-            "user" => args::ignored(diag, s, &section, "scripts run as the global script_user"),
+            "user" => user = Some(args::script_user(diag, s)?),
             "init_fail" => args::ignored(
                 diag,
                 s,
@@ -88,6 +90,8 @@ pub(crate) fn parse(diag: &mut Diag, stmt: &Stmt) -> Result<Located<ScriptSpec>,
             fall,
             rise,
             weight,
+            user,
+            run_as: None,
         },
     })
 }

@@ -14,7 +14,8 @@ use crate::config::{
     draft::{Draft, DraftGroup, Located, NotifyLines},
     limits::{COUNT_MAX, NOTIFY_TIMEOUT_MAX_MS, SCRIPT_MAX_MS, SCRIPT_MIN_MS},
     types::{
-        ConfigError, DataplaneMode, GlobalConfig, NotifySpec, ScriptSpec, SyncGroupSpec, XdpAttach,
+        ConfigError, DataplaneMode, GlobalConfig, NotifySpec, ScriptSpec, ScriptUser,
+        SyncGroupSpec, XdpAttach,
     },
     values,
 };
@@ -73,7 +74,13 @@ pub(crate) fn global(ctx: &Ctx, g: Option<schema::Global>) -> Result<GlobalConfi
     let mut out = GlobalConfig::default();
     let Some(g) = g else { return Ok(out) };
     out.router_id = g.router_id;
-    out.script_user = g.script_user;
+    out.script_user = script_user(
+        ctx,
+        "global",
+        ("script_user", g.script_user),
+        ("script_group", g.script_group),
+    )?;
+    out.script_security = g.script_security.unwrap_or(false);
     if let Some(d) = g.state_dir {
         out.state_dir = d;
     }
@@ -114,6 +121,39 @@ pub(crate) fn global(ctx: &Ctx, g: Option<schema::Global>) -> Result<GlobalConfi
     out.fast_path = g.fast_path.unwrap_or(false);
     out.fast_path_peer_napi = g.fast_path_peer_napi.unwrap_or(false);
     Ok(out)
+}
+
+/// A user and its group (`(key, value)` each; `section` and the keys are for messages): a
+/// group needs a user, and neither may be empty.
+fn script_user(
+    ctx: &Ctx,
+    section: &str,
+    (user_key, user): (&str, Option<Spanned<String>>),
+    (group_key, group): (&str, Option<Spanned<String>>),
+) -> Result<Option<ScriptUser>, ConfigError> {
+    for (key, v) in [(user_key, &user), (group_key, &group)] {
+        if let Some(v) = v
+            && v.get_ref().trim().is_empty()
+        {
+            return Err(ctx.error(
+                v.span(),
+                format!("{section}: {key}: expected a name, got an empty string"),
+            ));
+        }
+    }
+    match (user, group) {
+        (None, None) => Ok(None),
+        (None, Some(group)) => Err(ctx.error(
+            group.span(),
+            format!(
+                "{section}: {group_key} needs {user_key} (a group alone names no user to run as)"
+            ),
+        )),
+        (Some(user), group) => Ok(Some(ScriptUser {
+            user: user.into_inner(),
+            group: group.map(Spanned::into_inner),
+        })),
+    }
 }
 
 pub(crate) fn script(
@@ -159,6 +199,8 @@ pub(crate) fn script(
             .int(&key("weight"), v, -253, 253)
             .map(|n| i32::try_from(n).unwrap_or(0))?,
     };
+    let section = format!("script `{}`", s.name);
+    let user = script_user(ctx, &section, ("user", s.user), ("group", s.group))?;
     Ok(Located {
         line,
         value: ScriptSpec {
@@ -169,6 +211,8 @@ pub(crate) fn script(
             interval,
             timeout,
             weight,
+            user,
+            run_as: None,
         },
     })
 }
@@ -189,6 +233,7 @@ pub(crate) fn notify(ctx: &Ctx, keys: [Option<Spanned<String>>; 5]) -> (NotifySp
         backup: take(backup, &mut lines.backup),
         fault: take(fault, &mut lines.fault),
         stop: take(stop, &mut lines.stop),
+        run_as: None,
     };
     (spec, lines)
 }

@@ -32,7 +32,12 @@ pub(crate) struct Global {
     pub status_socket: Option<PathBuf>,
     /// Seconds.
     pub notify_timeout: Option<Spanned<f64>>,
-    pub script_user: Option<String>,
+    /// Who notify and check scripts run as (keepalived's `script_user`).
+    pub script_user: Option<Spanned<String>>,
+    /// Their group (default: the script user's primary group).
+    pub script_group: Option<Spanned<String>>,
+    /// keepalived's `enable_script_security` (default false).
+    pub script_security: Option<bool>,
     /// "xdp" (default) or "none".
     pub dataplane: Option<Spanned<String>>,
     /// "auto" (default), "native" or "generic".
@@ -54,6 +59,10 @@ pub(crate) struct Script {
     pub fall: Option<Spanned<i64>>,
     pub rise: Option<Spanned<i64>>,
     pub weight: Option<Spanned<i64>>,
+    /// Who it runs as (default: the global script user).
+    pub user: Option<Spanned<String>>,
+    /// Its group (default: the user's primary group).
+    pub group: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

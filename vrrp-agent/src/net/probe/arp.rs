@@ -89,7 +89,9 @@ impl Exchange for ArpProbe {
 /// A random unicast, locally administered MAC (one per prober, so routers never share it).
 fn random_probe_mac() -> [u8; 6] {
     use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS for every instance.
+    // RandomState's keys come from the OS (once per thread, then a different key for each
+    // instance). Random on purpose: the MAC only has to differ between probers, and nothing
+    // stores it or derives a name from it.
     let bits = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish()

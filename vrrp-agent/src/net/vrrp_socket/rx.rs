@@ -38,18 +38,25 @@ pub struct Received {
 
 /// Why [`AsyncVrrpSocket::recv`](super::AsyncVrrpSocket::recv) returned no packet. Only
 /// [`RecvError::Io`] is a failure of the socket; the others concern one packet, which is
-/// dropped (count it by [`RecvError::kind`] and receive the next).
+/// dropped (count it by [`RecvError::kind`] and receive the next). As everywhere in the
+/// crate, a message carries the text of the error it wraps, which is not also `source()`.
 #[derive(Debug, thiserror::Error)]
 pub enum RecvError {
     #[error("receiving on the VRRP socket: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The IPv4 header is unusable or does not carry VRRP.
     #[error("unusable packet: {0}")]
-    Packet(#[source] DecodeError),
+    Packet(DecodeError),
     #[error("packet larger than the {max}-byte receive buffer")]
     Oversized { max: usize },
     #[error("packet without {what} ancillary data")]
     NoAncillary { what: &'static str },
+}
+
+impl From<io::Error> for RecvError {
+    fn from(error: io::Error) -> Self {
+        RecvError::Io(error)
+    }
 }
 
 impl RecvError {
@@ -176,4 +183,21 @@ fn receive_v6(socket: &Socket, buf: &mut [u8]) -> io::Result<Outcome> {
         vrrp: buf[..len].to_vec(),
         ah_packet: None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{:#}` (how the binary prints errors) shows each cause once: the message carries the
+    /// wrapped error's text and `source()` does not repeat it.
+    #[test]
+    fn error_chains_name_the_cause_once() {
+        let io = RecvError::from(io::Error::other("boom"));
+        let text = format!("{:#}", anyhow::Error::new(io));
+        assert_eq!(text.matches("boom").count(), 1, "{text}");
+        let packet = RecvError::Packet(DecodeError::Ttl { ttl: 64 });
+        let text = format!("{:#}", anyhow::Error::new(packet));
+        assert_eq!(text.matches("TTL / hop limit 64").count(), 1, "{text}");
+    }
 }
