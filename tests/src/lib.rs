@@ -1,13 +1,14 @@
 //! Support for vrrp-xdp's privileged end-to-end tests: network namespaces that clean up after
 //! themselves, the keepalived fixture captures, frame builders, and handles on real agent
-//! processes. Every test that uses this crate needs root (see [`require_root`]).
+//! processes. Every test that uses this crate needs root (see [`require_root`]). The
+//! benchmarks, the demo and the test bed tool build on it from their own crate (`tests/bench/`,
+//! `vrrp-bench`); nothing here depends on them.
 //!
 //! Network rule: traffic only ever goes to addresses inside namespaces a test created.
 
 pub mod agent;
 pub mod agents;
 pub mod attack;
-pub mod bench;
 pub mod capture;
 pub mod checksum;
 pub mod child;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nix::{sys::signal::Signal, unistd::Pid};
 
-use crate::{
+use vrrp_tests::{
     agents::{RunningAgent, TempDir},
     keepalived::{self, Keepalived},
     netns::NetNs,

@@ -15,7 +15,7 @@ use super::{
     topology::Topology,
     usage::{self, Usage},
 };
-use crate::agents::TempDir;
+use vrrp_tests::agents::TempDir;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Implementation {
@@ -222,7 +222,7 @@ pub fn run(s: Scenario, routers: usize, timing: Timing) -> anyhow::Result<Outcom
                 let k = if s.implementation == Implementation::Keepalived {
                     KeepalivedNode::start_empty(&d)?
                 } else {
-                    KeepalivedNode::start_empty_ours(&d, &crate::agent::binary())?
+                    KeepalivedNode::start_empty_ours(&d, &vrrp_tests::agent::binary())?
                 };
                 // Pushed as soon as it exists, so a failure halfway still stops what started.
                 bench.nodes.push(Running::Keepalived(k));

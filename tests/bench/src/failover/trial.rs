@@ -14,7 +14,7 @@ use super::{
     daemon::{Daemon, Fault, Implementation},
     measure::{dual_forwarding, lost_run, outage},
 };
-use crate::{
+use vrrp_tests::{
     agents::TempDir,
     testbed::{
         CLIENT_IP, FLOATING_IP, GATEWAY_IP, HA_IF, Options, PRIMARY_VIP, QR_IF, RouterConfig,

@@ -10,7 +10,7 @@ use super::{
     layout::{self, Node},
     procfs,
 };
-use crate::agents::{RunningAgent, TempDir};
+use vrrp_tests::agents::{RunningAgent, TempDir};
 
 pub struct AgentNode {
     pub agent: RunningAgent,
