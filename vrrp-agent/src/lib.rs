@@ -33,4 +33,5 @@ pub mod node;
 pub mod packet;
 pub mod pathstate;
 pub mod runtime;
+#[cfg(feature = "sim")]
 pub mod sim;
