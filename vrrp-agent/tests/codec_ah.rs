@@ -19,8 +19,8 @@ const NODE_B: Ipv4Addr = Ipv4Addr::new(169, 254, 192, 1);
 /// (source, IP identification, AH sequence number, priority) of every AH advert, in order.
 fn check_capture() -> Vec<(Ipv4Addr, u16, u32, u8)> {
     let mut seen = Vec::new();
-    for (i, frame) in read_capture("v2-ah.pcap").iter().enumerate() {
-        let ctx = format!("v2-ah.pcap frame {i}");
+    for (i, frame) in read_capture("v2-ah").iter().enumerate() {
+        let ctx = format!("v2-ah frame {i}");
         let ip_packet = match classify(frame) {
             Frame::V4AhAdvert { ip_packet } => ip_packet,
             Frame::Arp => continue,
