@@ -7,7 +7,6 @@
 //! Network rule: traffic only ever goes to addresses inside namespaces a test created.
 
 pub mod agent;
-pub mod agents;
 pub mod attack;
 pub mod capture;
 pub mod checksum;
@@ -24,6 +23,7 @@ pub mod neutron_rules;
 pub mod pinned;
 pub mod rawbpf;
 pub mod router_ns;
+pub mod tempdir;
 pub mod testbed;
 pub mod topo;
 pub mod traffic;

@@ -14,11 +14,11 @@ use std::{
 
 use vrrp_tests::{
     agent,
-    agents::TempDir,
     capture::Capture,
     fixtures,
     netns::{NetNs, veth},
     require_root,
+    tempdir::TempDir,
     topo::{addresses, wait_for},
 };
 

@@ -15,7 +15,7 @@ use super::{
     measure::{dual_forwarding, lost_run, outage},
 };
 use vrrp_tests::{
-    agents::TempDir,
+    tempdir::TempDir,
     testbed::{
         CLIENT_IP, FLOATING_IP, GATEWAY_IP, HA_IF, Options, PRIMARY_VIP, QR_IF, RouterConfig,
         SERVER_IP, Testbed,

@@ -15,7 +15,7 @@ use super::{
     topology::Topology,
     usage::{self, Usage},
 };
-use vrrp_tests::agents::TempDir;
+use vrrp_tests::tempdir::TempDir;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Implementation {
@@ -179,7 +179,7 @@ fn save_logs(bench: &Bench, s: &Scenario, dir: &std::path::Path) {
         if let Running::Agent(a) = n {
             let _ = std::fs::write(
                 dir.join(format!("{}-node-{node}.log", s.id())),
-                a.agent.process.logs(),
+                a.agent.logs(),
             );
         }
     }
