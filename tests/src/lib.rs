@@ -23,6 +23,8 @@ pub mod neutron_rules;
 pub mod pinned;
 pub mod rawbpf;
 pub mod router_ns;
+#[path = "../../vrrp-agent/tests/common/takeover.rs"]
+pub mod takeover;
 pub mod tempdir;
 pub mod testbed;
 pub mod topo;

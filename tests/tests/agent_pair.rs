@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use vrrp_agent::packet::parse_gratuitous_arp;
 use vrrp_tests::{
     agent::{Agent, notify_lines, state_file},
     capture::Capture,
     netns::NetNs,
     require_root,
+    takeover::parse_gratuitous_arp,
     tempdir::TempDir,
     topo::{Segment, addresses, routes, wait_for},
 };

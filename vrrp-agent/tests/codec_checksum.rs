@@ -7,12 +7,12 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::{
-    CAPTURES, CaptureKind, Frame, SRC_V4, SRC_V6, classify, ipv4_packet, meta_from, sample_v2,
-    sample_v3_v4, sample_v3_v6, samples,
+    CAPTURES, CaptureKind, Frame, SRC_V4, SRC_V6, classify, decode_ipv4_packet, ipv4_packet,
+    meta_from, sample_v2, sample_v3_v4, sample_v3_v6, samples,
 };
 use vrrp_agent::packet::{
-    Advert, DecodeError, RxMeta, VRRP_GROUP_V4, VRRP_HEADER_LEN, Version, decode_ipv4_packet,
-    split_ah_packet, vrrp_checksum,
+    Advert, DecodeError, RxMeta, VRRP_GROUP_V4, VRRP_HEADER_LEN, Version, split_ah_packet,
+    vrrp_checksum,
 };
 
 /// Flips every bit of `vrrp` one at a time: decoding must fail every time. Flips in the

@@ -8,11 +8,12 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::{
-    CAPTURES, Capture, Frame, MAC_A, MAC_B, captures::captures_dir, classify, eth_src, ipv4_payload,
+    CAPTURES, Capture, Frame, MAC_A, MAC_B, captures::captures_dir, classify, decode_ipv4_packet,
+    eth_src, ipv4_payload,
 };
 use vrrp_agent::packet::{
     Advert, AhIpv4, Auth, Centisecs, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, Version,
-    decode_ipv4_packet, encode_ah_packet, split_ah_packet,
+    encode_ah_packet, split_ah_packet,
 };
 
 /// What every advert of one capture must say.

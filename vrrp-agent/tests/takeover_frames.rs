@@ -1,15 +1,18 @@
 //! Gratuitous ARPs and unsolicited neighbour advertisements: every one keepalived sent in the
 //! captures (all of `common::CAPTURES`, AH included) parses, our builders reproduce each byte
-//! for byte, and the parsers refuse malformed frames.
+//! for byte and what they build parses back, and the parsers (the tests' own,
+//! `common::takeover`) refuse malformed frames.
 
 mod common;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use common::{CAPTURES, Capture, Frame, MAC_A, MAC_B, classify, eth_src};
+use common::{
+    CAPTURES, Capture, Frame, MAC_A, MAC_B, UnsolicitedNa, classify, eth_src, parse_gratuitous_arp,
+    parse_unsolicited_na,
+};
 use vrrp_agent::packet::{
-    GARP_FRAME_LEN, NA_FRAME_LEN, UnsolicitedNa, gratuitous_arp, parse_gratuitous_arp,
-    parse_unsolicited_na, pseudo_header_checksum, unsolicited_na,
+    GARP_FRAME_LEN, NA_FRAME_LEN, gratuitous_arp, pseudo_header_checksum, unsolicited_na,
 };
 
 fn ip4(s: &str) -> Ipv4Addr {
@@ -108,6 +111,28 @@ fn captured_frames_parse_and_are_reproduced() {
 }
 
 const MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x01, 0x07];
+
+/// What the builders make parses back to what they were given.
+#[test]
+fn built_frames_parse_back() {
+    let ip = ip4("192.0.2.7");
+    assert_eq!(
+        parse_gratuitous_arp(&gratuitous_arp(MAC, ip)),
+        Some((MAC, ip))
+    );
+    let target = ip6("2001:db8::7");
+    for router in [false, true] {
+        assert_eq!(
+            parse_unsolicited_na(&unsolicited_na(MAC, target, router)),
+            Some(UnsolicitedNa {
+                mac: MAC,
+                target,
+                router,
+                override_flag: true
+            })
+        );
+    }
+}
 
 fn garp() -> Vec<u8> {
     gratuitous_arp(MAC, ip4("192.0.2.100"))

@@ -1,19 +1,30 @@
 //! Shared by the codec test files: the keepalived captures (the one list in
-//! `tests/fixtures/keepalived/captures.rs`), splitting their frames, wrapping a VRRP message in
-//! an IPv4 header, and sample adverts. Each test file uses a part.
+//! `tests/fixtures/keepalived/captures.rs`), splitting their frames, decoding an advert from
+//! its IPv4 packet, parsing takeover frames (`takeover`), wrapping a VRRP message in an IPv4
+//! header, and sample adverts. Each test file uses a part.
 #![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vrrp_agent::packet::{
-    Advert, Auth, Centisecs, IPPROTO_AH, IPPROTO_VRRP, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6,
-    VRRP_TTL, Version, internet_checksum,
+    Advert, Auth, Centisecs, DecodeError, IPPROTO_AH, IPPROTO_VRRP, RxMeta, VRRP_GROUP_V4,
+    VRRP_GROUP_V6, VRRP_TTL, Version, internet_checksum, split_ipv4_packet,
 };
 
 #[path = "../../../tests/fixtures/keepalived/captures.rs"]
 pub mod captures;
+pub mod takeover;
 #[allow(unused_imports)] // Each test file uses a part.
 pub use captures::{CAPTURES, Capture, CaptureKind, capture};
+#[allow(unused_imports)]
+pub use takeover::{UnsolicitedNa, parse_gratuitous_arp, parse_unsolicited_na};
+
+/// Splits an IPv4 packet carrying VRRP ([`split_ipv4_packet`], as the agent's socket does),
+/// then decodes the advert.
+pub fn decode_ipv4_packet(packet: &[u8]) -> Result<(Advert, RxMeta), DecodeError> {
+    let (meta, vrrp) = split_ipv4_packet(packet)?;
+    Ok((Advert::decode(vrrp, &meta)?, meta))
+}
 
 /// MACs of node A (ha-a) and node B (ha-b) in the captures.
 pub const MAC_A: [u8; 6] = [0xfa, 0x16, 0x3e, 0x09, 0x29, 0xd4];
