@@ -1,19 +1,30 @@
-//! Real `vrrp-agent` processes for end-to-end tests: spawn, read JSON lines from stdout,
-//! signal, and wait. The agent's stderr (its logs) is kept and printed if the test fails.
-//! The process is killed on drop.
+//! Real `vrrp-agent` processes in end-to-end tests, as one type, [`Agent`]: either the daemon
+//! (`vrrp-agent run` with a config, status socket, state folder and bpf pins in a test's
+//! [`TempDir`]: [`Agent::run`]) or any other command line ([`Agent::spawn`]). Read JSON lines
+//! from its stdout, its status over its socket, signal it, wait for its exit. Its stderr (the
+//! logs) is kept and printed if the test fails; the process is killed on drop.
+//!
+//! May depend on `child`, `tempdir`, `topo` (waiting) and vrrp-agent's API client.
 
 use std::{
-    io::{BufRead, BufReader, Read},
-    path::PathBuf,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
         mpsc::{self, Receiver, RecvTimeoutError},
     },
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
 use nix::{sys::signal::Signal, unistd::Pid};
+use vrrp_agent::api::{
+    client,
+    model::{InstanceReport, StatusReport},
+};
+
+use crate::{child, tempdir::TempDir, topo::wait_for};
 
 /// Path of the agent binary: `$VRRP_AGENT_BIN` (set by `cargo xtask test`), else the
 /// `vrrp-agent` next to this test binary's target folder.
@@ -38,17 +49,29 @@ pub fn binary() -> PathBuf {
 }
 
 /// A running agent.
-pub struct AgentProcess {
+pub struct Agent {
+    label: String,
     child: Child,
     lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
     /// The thread copying stderr: done once the agent (and anything it forked that kept
     /// stderr open) has closed it.
-    stderr_reader: Option<std::thread::JoinHandle<()>>,
-    label: String,
+    stderr_reader: Option<JoinHandle<()>>,
+    /// The daemon's files, for an agent started with [`Agent::run`].
+    daemon: Option<DaemonFiles>,
 }
 
-impl AgentProcess {
+struct DaemonFiles {
+    config: PathBuf,
+    socket: PathBuf,
+}
+
+/// The state folder of the daemon `label` started in `dir` by [`Agent::run`].
+fn state_dir(dir: &TempDir, label: &str) -> PathBuf {
+    dir.path(&format!("{label}-state"))
+}
+
+impl Agent {
     /// Starts `vrrp-agent args...` (with RUST_LOG=info).
     pub fn spawn(label: &str, args: &[&str]) -> Self {
         Self::spawn_with_env(label, args, &[])
@@ -76,31 +99,115 @@ impl AgentProcess {
             }
         });
         let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut err = child.stderr.take().expect("piped stderr");
-        let stderr_reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .expect("stderr lock")
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr_reader = child::copy_into(
+            child.stderr.take().expect("piped stderr"),
+            Arc::clone(&stderr),
+        );
         Self {
+            label: label.to_string(),
             child,
             lines,
             stderr,
             stderr_reader: Some(stderr_reader),
-            label: label.to_string(),
+            daemon: None,
         }
+    }
+
+    /// Writes `toml` to `dir/<label>.toml` and starts `vrrp-agent run` on it, with its status
+    /// socket, state folder and bpf pins ([`Self::pin_dir`]) in `dir` (`[global]`'s status
+    /// socket is overridden).
+    pub fn run(label: &str, dir: &TempDir, toml: &str) -> Self {
+        Self::run_with(label, dir, toml, &[], &[])
+    }
+
+    /// As [`Self::run`], with more arguments for `vrrp-agent run` and `env` set.
+    pub fn run_with(
+        label: &str,
+        dir: &TempDir,
+        toml: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let config = dir.path(&format!("{label}.toml"));
+        std::fs::write(&config, toml).expect("write config");
+        let socket = dir.path(&format!("{label}.sock"));
+        let state = state_dir(dir, label);
+        let pins = Self::pin_dir(dir, label);
+        let mut args = vec![
+            "run",
+            "-c",
+            config.to_str().unwrap(),
+            "--status-socket",
+            socket.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--bpf-pin-dir",
+            pins.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let mut agent = Self::spawn_with_env(label, &args, env);
+        agent.daemon = Some(DaemonFiles { config, socket });
+        agent
+    }
+
+    /// The pin folder [`Self::run`] gives the daemon `label` started in `dir`.
+    pub fn pin_dir(dir: &TempDir, label: &str) -> PathBuf {
+        dir.bpf_dir().join(label)
+    }
+
+    fn daemon(&self) -> &DaemonFiles {
+        self.daemon.as_ref().unwrap_or_else(|| {
+            panic!(
+                "{}: not started with Agent::run, so no config file or status socket",
+                self.label
+            )
+        })
+    }
+
+    /// The config file of an agent started with [`Agent::run`] (rewrite it, then SIGHUP).
+    pub fn config(&self) -> &Path {
+        &self.daemon().config
+    }
+
+    /// The status socket of an agent started with [`Agent::run`].
+    pub fn socket(&self) -> &Path {
+        &self.daemon().socket
     }
 
     /// The agent's log output so far.
     pub fn logs(&self) -> String {
         self.stderr.lock().expect("stderr lock").clone()
+    }
+
+    /// Its status, if it answers on its socket.
+    pub fn status(&self) -> Option<StatusReport> {
+        client::query(self.socket()).ok()
+    }
+
+    /// The status of instance `name`, if the agent answers and has it.
+    pub fn instance(&self, name: &str) -> Option<InstanceReport> {
+        self.status()?
+            .instances
+            .into_iter()
+            .find(|i| i.name == name)
+    }
+
+    /// Waits until instance `name` is in `state` (MASTER, BACKUP, FAULT).
+    pub fn wait_state(&self, name: &str, state: &str, timeout: Duration) -> InstanceReport {
+        let what = format!("{} {name} in {state}", self.socket().display());
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for(timeout, &what, || {
+                self.instance(name).filter(|i| i.state == state)
+            })
+        }));
+        match found {
+            Ok(i) => i,
+            Err(_) => panic!(
+                "{what}: timed out; last status {:?}\nagent logs:\n{}",
+                self.instance(name),
+                self.logs()
+            ),
+        }
     }
 
     /// Reads stdout lines until one parses as JSON and satisfies `pred`; panics (with the
@@ -149,7 +256,7 @@ impl AgentProcess {
     /// may keep stderr open: then at most 2 s more); panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let readers: Vec<_> = self.stderr_reader.iter().collect();
-        let exited = crate::child::wait_exit(&mut self.child, &readers, timeout);
+        let exited = child::wait_exit(&mut self.child, &readers, timeout);
         let status = exited.unwrap_or_else(|| {
             panic!(
                 "{}: still running {timeout:?} after being asked to stop\nagent logs:\n{}",
@@ -164,7 +271,7 @@ impl AgentProcess {
     }
 }
 
-impl Drop for AgentProcess {
+impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -172,4 +279,18 @@ impl Drop for AgentProcess {
             eprintln!("---- {} logs ----\n{}", self.label, self.logs());
         }
     }
+}
+
+/// The state file of `instance` of the daemon `label` started in `dir` by [`Agent::run`].
+pub fn state_file(dir: &TempDir, label: &str, instance: &str) -> Option<String> {
+    std::fs::read_to_string(state_dir(dir, label).join(format!("{instance}.state"))).ok()
+}
+
+/// Lines a notify script appended to `log`.
+pub fn notify_lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }

@@ -1,14 +1,12 @@
-//! The keepalived 2.2.7 captures in `tests/fixtures/keepalived/` (see the README there), and
-//! an independent classification of each frame by `etherparse` to compare the XDP program
-//! against.
-
-use std::{fs::File, path::PathBuf};
+//! The keepalived 2.2.7 captures in `tests/fixtures/keepalived/` (the one list of them, with
+//! each capture's kind, is `captures.rs` there, included here), and an independent
+//! classification of each frame by `etherparse` to compare the XDP program against.
 
 use etherparse::{NetSlice, SlicedPacket};
-use pcap_file::pcap::PcapReader;
 
-/// The captures, by file stem.
-pub const CAPTURES: [&str; 5] = ["v2-pass", "v3-ipv4", "v3-ipv6", "v3-cs", "v2-ah"];
+#[path = "../fixtures/keepalived/captures.rs"]
+pub mod captures;
+pub use captures::{CAPTURES, Capture, CaptureKind, capture, one_per_kind};
 
 /// What etherparse says a frame is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,28 +18,9 @@ pub enum Kind {
     Other,
 }
 
-/// Folder holding the captures.
-pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/keepalived")
-}
-
-/// Every frame of a capture, in order.
-pub fn frames(capture: &str) -> Vec<Vec<u8>> {
-    let path = dir().join(format!("{capture}.pcap"));
-    let file = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut reader = PcapReader::new(file).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = Vec::new();
-    while let Some(pkt) = reader.next_packet() {
-        let pkt = pkt.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(
-            pkt.data.len() as u32,
-            pkt.orig_len,
-            "{capture}: capture truncated a frame"
-        );
-        out.push(pkt.data.into_owned());
-    }
-    assert!(!out.is_empty(), "{capture}: no frames");
-    out
+/// Every frame of capture `name`, in order (see [`Capture::frames`]).
+pub fn frames(name: &str) -> Vec<Vec<u8>> {
+    capture(name).frames()
 }
 
 /// Classifies a frame with etherparse (independent of our own parsers).

@@ -7,7 +7,6 @@
 //! keepalived is the distribution's `/usr/sbin/keepalived` (`$KEEPALIVED_BIN` overrides).
 
 use std::{
-    io::Read,
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -18,7 +17,7 @@ use std::{
 
 use nix::{sys::signal::Signal, unistd::Pid};
 
-use crate::{agents::TempDir, netns::NetNs, topo::wait_for};
+use crate::{netns::NetNs, tempdir::TempDir, topo::wait_for};
 
 /// Path of the keepalived binary.
 pub fn binary() -> PathBuf {
@@ -61,20 +60,6 @@ pub struct Keepalived {
     pub vrrp_pid_file: PathBuf,
     pub notify_log: PathBuf,
     vrrp_pid: Option<i32>,
-}
-
-fn capture(mut from: impl Read + Send + 'static, sink: Arc<Mutex<String>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .expect("log lock")
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    })
 }
 
 fn read_pid(path: &Path) -> Option<i32> {
@@ -127,8 +112,8 @@ impl Keepalived {
             .unwrap_or_else(|e| panic!("cannot start keepalived in {}: {e}", ns.name()));
         let log = Arc::new(Mutex::new(String::new()));
         let readers = vec![
-            capture(child.stdout.take().expect("piped"), Arc::clone(&log)),
-            capture(child.stderr.take().expect("piped"), Arc::clone(&log)),
+            crate::child::copy_into(child.stdout.take().expect("piped"), Arc::clone(&log)),
+            crate::child::copy_into(child.stderr.take().expect("piped"), Arc::clone(&log)),
         ];
         let mut k = Self {
             child,
@@ -169,7 +154,7 @@ impl Keepalived {
 
     /// The lines the notify script appended, oldest first.
     pub fn notify_lines(&self) -> Vec<String> {
-        crate::agents::notify_lines(&self.notify_log)
+        crate::agent::notify_lines(&self.notify_log)
     }
 
     /// The state keepalived last notified for `instance` (MASTER, BACKUP, FAULT, STOP), if any.

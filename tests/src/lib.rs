@@ -1,13 +1,13 @@
 //! Support for vrrp-xdp's privileged end-to-end tests: network namespaces that clean up after
 //! themselves, the keepalived fixture captures, frame builders, and handles on real agent
-//! processes. Every test that uses this crate needs root (see [`require_root`]).
+//! processes. Every test that uses this crate needs root (see [`require_root`]). The
+//! benchmarks, the demo and the test bed tool build on it from their own crate (`tests/bench/`,
+//! `vrrp-bench`); nothing here depends on them.
 //!
 //! Network rule: traffic only ever goes to addresses inside namespaces a test created.
 
 pub mod agent;
-pub mod agents;
 pub mod attack;
-pub mod bench;
 pub mod capture;
 pub mod checksum;
 pub mod child;
@@ -23,6 +23,9 @@ pub mod neutron_rules;
 pub mod pinned;
 pub mod rawbpf;
 pub mod router_ns;
+#[path = "../../vrrp-agent/tests/common/takeover.rs"]
+pub mod takeover;
+pub mod tempdir;
 pub mod testbed;
 pub mod topo;
 pub mod traffic;

@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     netns::{NetNs, veth},
     require_root,
+    tempdir::TempDir,
     topo::addresses,
 };
 
@@ -86,8 +87,8 @@ virtual_addresses = ["{VIP}/24"]
 }
 
 /// Starts the agent and waits for it to be master with the virtual address on `lan`.
-fn master(lan: &Lan, dir: &TempDir, accept: bool) -> RunningAgent {
-    let agent = RunningAgent::start("gw", dir, &lan.config(accept));
+fn master(lan: &Lan, dir: &TempDir, accept: bool) -> Agent {
+    let agent = Agent::run("gw", dir, &lan.config(accept));
     agent.wait_state("lan-gw", "MASTER", WAIT);
     assert!(
         addresses(&lan.router, "lan").contains(&format!("{VIP}/24")),
@@ -96,7 +97,7 @@ fn master(lan: &Lan, dir: &TempDir, accept: bool) -> RunningAgent {
     agent
 }
 
-fn counter(agent: &RunningAgent, name: &str) -> u64 {
+fn counter(agent: &Agent, name: &str) -> u64 {
     agent
         .instance("lan-gw")
         .and_then(|i| i.dataplane)

@@ -9,10 +9,10 @@ use std::{process::Command, time::Duration};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use vrrp_tests::{
-    agent::{self, AgentProcess},
-    agents::{RunningAgent, TempDir},
+    agent::{self, Agent},
     netns::NetNs,
     require_root,
+    tempdir::TempDir,
     topo::Segment,
 };
 
@@ -75,23 +75,23 @@ fn chatty_lines(logs: &str) -> Vec<&str> {
 fn a_second_run_on_a_running_agents_socket_is_refused_and_the_first_keeps_answering() {
     require_root();
     let bed = Bed::new(1);
-    let first = RunningAgent::start("first", &bed.dir, &bed.config(0, 100));
+    let first = Agent::run("first", &bed.dir, &bed.config(0, 100));
     first.wait_state("VR_1", "MASTER", WAIT);
     let pid = first.status().expect("status").agent.pid;
 
     // The same socket (and so the same default pin folder: give it the first one's).
     let config = bed.dir.path("second.toml");
     std::fs::write(&config, bed.config(0, 100)).unwrap();
-    let pins = RunningAgent::pin_dir(&bed.dir, "first");
+    let pins = Agent::pin_dir(&bed.dir, "first");
     let state = bed.dir.path("second-state");
-    let mut second = AgentProcess::spawn(
+    let mut second = Agent::spawn(
         "second",
         &[
             "run",
             "-c",
             config.to_str().unwrap(),
             "--status-socket",
-            first.socket.to_str().unwrap(),
+            first.socket().to_str().unwrap(),
             "--state-dir",
             state.to_str().unwrap(),
             "--bpf-pin-dir",
@@ -104,7 +104,7 @@ fn a_second_run_on_a_running_agents_socket_is_refused_and_the_first_keeps_answer
     assert!(
         logs.contains(&format!(
             "another agent (pid {pid}) already runs on {}",
-            first.socket.display()
+            first.socket().display()
         )),
         "the error names the running agent's pid:\n{logs}"
     );
@@ -112,7 +112,7 @@ fn a_second_run_on_a_running_agents_socket_is_refused_and_the_first_keeps_answer
     // The first one still answers on its socket, as itself, and is still master.
     let out = Command::new(agent::binary())
         .args(["status", "--json", "--socket"])
-        .arg(&first.socket)
+        .arg(first.socket())
         .output()
         .expect("vrrp-agent status");
     assert!(
@@ -131,7 +131,7 @@ fn an_explicit_log_level_wins_over_rust_log() {
     require_root();
     let bed = Bed::new(1);
     let run = |label: &str, extra: &[&str]| {
-        let mut agent = RunningAgent::start_with(
+        let mut agent = Agent::run_with(
             label,
             &bed.dir,
             &bed.config(0, 100),
@@ -139,9 +139,9 @@ fn an_explicit_log_level_wins_over_rust_log() {
             &[("RUST_LOG", "trace")],
         );
         agent.wait_state("VR_1", "MASTER", WAIT);
-        agent.process.signal(Signal::SIGTERM);
-        assert!(agent.process.wait_exit(WAIT).success());
-        agent.process.logs()
+        agent.signal(Signal::SIGTERM);
+        assert!(agent.wait_exit(WAIT).success());
+        agent.logs()
     };
     // RUST_LOG alone applies (so the check below can see chatty lines) ...
     let logs = run("env", &[]);
@@ -177,7 +177,7 @@ fn vrid1_adverts(v: &Value) -> u64 {
 fn one_snapshot(label: &str, args: &[&str]) -> Value {
     let mut all = vec!["dataplane-stats", "--json", "--count", "1"];
     all.extend_from_slice(args);
-    let mut stats = AgentProcess::spawn(label, &all);
+    let mut stats = Agent::spawn(label, &all);
     let snap = stats.wait_json(WAIT, "a snapshot", |v| v["final"] == false);
     assert!(stats.wait_exit(WAIT).success(), "{}", stats.logs());
     snap
@@ -187,7 +187,7 @@ fn one_snapshot(label: &str, args: &[&str]) -> Value {
 fn fails_with(label: &str, args: &[&str], message: &str) {
     let mut all = vec!["dataplane-stats"];
     all.extend_from_slice(args);
-    let mut stats = AgentProcess::spawn(label, &all);
+    let mut stats = Agent::spawn(label, &all);
     let status = stats.wait_exit(WAIT);
     let logs = stats.logs();
     assert!(!status.success(), "{args:?} succeeded:\n{logs}");
@@ -202,9 +202,9 @@ fn fails_with(label: &str, args: &[&str], message: &str) {
 fn dataplane_stats_reads_a_running_agents_counters_from_its_pins() {
     require_root();
     let bed = Bed::new(2);
-    let master = RunningAgent::start("r1", &bed.dir, &bed.config(0, 100));
+    let master = Agent::run("r1", &bed.dir, &bed.config(0, 100));
     master.wait_state("VR_1", "MASTER", WAIT);
-    let backup = RunningAgent::start("r2", &bed.dir, &bed.config(1, 90));
+    let backup = Agent::run("r2", &bed.dir, &bed.config(1, 90));
     backup.wait_state("VR_1", "BACKUP", WAIT);
     let pid = backup.status().expect("status").agent.pid;
     // The backup's XDP program has passed some of the master's adverts by now.
@@ -213,19 +213,19 @@ fn dataplane_stats_reads_a_running_agents_counters_from_its_pins() {
     // Through its status socket.
     let snap = one_snapshot(
         "stats-socket",
-        &["--status-socket", backup.socket.to_str().unwrap()],
+        &["--status-socket", backup.socket().to_str().unwrap()],
     );
     assert_eq!(snap["agent"]["pid"], pid, "{snap}");
     let maps = snap["maps"].as_str().unwrap_or_default();
     assert!(
-        maps.starts_with(RunningAgent::pin_dir(&bed.dir, "r2").to_str().unwrap()),
+        maps.starts_with(Agent::pin_dir(&bed.dir, "r2").to_str().unwrap()),
         "{snap}"
     );
     assert!(stat(&snap, "adverts") > 0, "{snap}");
     assert!(vrid1_adverts(&snap) > 0, "{snap}");
 
     // Through its pin folder: the same counters, still counting.
-    let pins = RunningAgent::pin_dir(&bed.dir, "r2");
+    let pins = Agent::pin_dir(&bed.dir, "r2");
     let later = one_snapshot("stats-pins", &["--bpf-pin-dir", pins.to_str().unwrap()]);
     assert!(vrid1_adverts(&later) >= vrid1_adverts(&snap), "{later}");
 

@@ -15,10 +15,10 @@ use std::{
 
 use vrrp_tests::{
     agent,
-    agents::TempDir,
     netns::NetNs,
     neutron_rules::NeutronRouter,
     require_root,
+    tempdir::TempDir,
     topo::{Segment, addresses, routes, wait_for},
 };
 

@@ -14,11 +14,11 @@ use std::{
 
 use vrrp_tests::{
     agent,
-    agents::TempDir,
     capture::Capture,
     fixtures,
     netns::{NetNs, veth},
     require_root,
+    tempdir::TempDir,
     topo::{addresses, wait_for},
 };
 
@@ -188,16 +188,22 @@ fn signal(pid: i32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
 }
 
-/// The IP header fields of a VRRP advert with a priority above 0 that keepalived sets:
-/// (IPv6, TOS or traffic class, DF set, TTL or hop limit). `None` for other frames.
+/// The IP header fields of a VRRP advert (also in an IPsec AH header) with a priority above 0
+/// that keepalived sets: (IPv6, TOS or traffic class, DF set, TTL or hop limit). `None` for
+/// other frames.
 fn advert_header(frame: &[u8]) -> Option<(bool, u8, bool, u8)> {
     let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
     let ip = frame.get(14..)?;
     match ethertype {
         0x0800 => {
             let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let priority = *ip.get(ihl + 2)?;
-            (ip.get(9) == Some(&112) && priority > 0).then(|| {
+            let vrrp = match ip.get(9)? {
+                112 => ihl,
+                51 if ip.get(ihl) == Some(&112) => ihl + 24,
+                _ => return None,
+            };
+            let priority = *ip.get(vrrp + 2)?;
+            (priority > 0).then(|| {
                 let flags = u16::from_be_bytes([ip[6], ip[7]]);
                 (false, ip[1], flags & 0x4000 != 0, ip[8])
             })
@@ -245,13 +251,14 @@ fn adverts_leave_with_keepalived_tos_and_traffic_class_and_without_df() {
         (true, 0xc0, false, 255),
         "IPv6 advert: traffic class, hop limit"
     );
-    assert_eq!(
-        v4,
-        keepalived_advert("v2-pass"),
-        "as keepalived's own capture"
-    );
-    assert_eq!(v4, keepalived_advert("v3-ipv4"));
-    assert_eq!(v6, keepalived_advert("v3-ipv6"));
+    for capture in fixtures::CAPTURES {
+        let ours = if capture.kind.ipv6() { v6 } else { v4 };
+        assert_eq!(
+            ours,
+            keepalived_advert(capture.name),
+            "as keepalived's own capture {capture}"
+        );
+    }
     assert!(
         seen.iter().all(|h| *h == v4 || *h == v6),
         "every advert alike: {seen:?}"

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use vrrp_agent::packet::parse_gratuitous_arp;
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir, notify_lines, state_file},
+    agent::{Agent, notify_lines, state_file},
     capture::Capture,
     netns::NetNs,
     require_root,
+    takeover::parse_gratuitous_arp,
+    tempdir::TempDir,
     topo::{Segment, addresses, routes, wait_for},
 };
 
@@ -68,8 +69,8 @@ notify = "echo >> {log}"
         )
     }
 
-    fn start(&self, i: usize, priority: u8) -> RunningAgent {
-        RunningAgent::start(
+    fn start(&self, i: usize, priority: u8) -> Agent {
+        Agent::run(
             &format!("r{}", i + 1),
             &self.dir,
             &self.config(i, priority, ""),
@@ -78,7 +79,7 @@ notify = "echo >> {log}"
 
     /// r1 (priority 100) first, as master; then r2 (priority 90) as backup. Without
     /// preemption, starting both at once would let whichever timer fires first win.
-    fn start_both(&self) -> (RunningAgent, RunningAgent) {
+    fn start_both(&self) -> (Agent, Agent) {
         let r1 = self.start(0, 100);
         r1.wait_state("VR_1", "MASTER", WAIT);
         let r2 = self.start(1, 90);
@@ -176,8 +177,8 @@ fn kill_9_of_the_master_agent_the_backup_takes_over() {
     require_root();
     let pair = Pair::new();
     let (mut r1, r2) = pair.start_both();
-    r1.process.signal(Signal::SIGKILL);
-    r1.process.wait_exit(WAIT);
+    r1.signal(Signal::SIGKILL);
+    r1.wait_exit(WAIT);
     let new = r2.wait_state("VR_1", "MASTER", WAIT);
     let t = new.last_transition.expect("a transition");
     assert!(t.reason.contains("master-down"), "{}", t.reason);
@@ -192,8 +193,8 @@ fn sigterm_resigns_with_priority_0_and_the_backup_takes_over_at_once() {
     let pair = Pair::new();
     let (mut r1, r2) = pair.start_both();
     wait_for(WAIT, "addresses on r1", || pair.has_vips(0).then_some(()));
-    r1.process.signal(Signal::SIGTERM);
-    let status = r1.process.wait_exit(Duration::from_secs(5));
+    r1.signal(Signal::SIGTERM);
+    let status = r1.wait_exit(Duration::from_secs(5));
     assert!(status.success(), "clean exit within 5 s: {status}");
     assert!(
         !pair.has_vips(0),
@@ -218,12 +219,9 @@ fn sighup_keeps_unchanged_instances_and_updates_changed_ones_in_place() {
     let before = r1.instance("VR_1").unwrap();
     let t0 = before.last_transition.clone().unwrap();
 
-    r1.process.signal(Signal::SIGHUP);
+    r1.signal(Signal::SIGHUP);
     wait_for(WAIT, "the reload", || {
-        r1.process
-            .logs()
-            .contains("configuration reloaded")
-            .then_some(())
+        r1.logs().contains("configuration reloaded").then_some(())
     });
     std::thread::sleep(Duration::from_millis(500));
     let after = r1.instance("VR_1").unwrap();
@@ -234,15 +232,15 @@ fn sighup_keeps_unchanged_instances_and_updates_changed_ones_in_place() {
         "no transition"
     );
     assert_eq!(after.counters.became_master, before.counters.became_master);
-    assert!(r1.process.logs().contains("unchanged=1"));
+    assert!(r1.logs().contains("unchanged=1"));
 
     // A changed instance is updated in place: new address appears, no flap.
     let changed = pair.config(0, 100, "").replace(
         r#"excluded_addresses = ["10.0.10.1/24 dev qr"]"#,
         r#"excluded_addresses = ["10.0.10.1/24 dev qr", "10.0.11.1/24 dev qr"]"#,
     );
-    std::fs::write(&r1.config, changed).unwrap();
-    r1.process.signal(Signal::SIGHUP);
+    std::fs::write(r1.config(), changed).unwrap();
+    r1.signal(Signal::SIGHUP);
     wait_for(WAIT, "the new address", || {
         addresses(&pair.routers[0], "qr")
             .contains(&"10.0.11.1/24".to_string())
@@ -278,9 +276,9 @@ fn sighup_that_changes_unicast_src_moves_the_adverts_to_the_new_source() {
             .unwrap_or_default();
         pair.config(i, [100, 90][i], &format!("{peers}\n{src}"))
     };
-    let r1 = RunningAgent::start("r1", &pair.dir, &unicast(0, Some("169.254.192.1")));
+    let r1 = Agent::run("r1", &pair.dir, &unicast(0, Some("169.254.192.1")));
     r1.wait_state("VR_1", "MASTER", WAIT);
-    let r2 = RunningAgent::start("r2", &pair.dir, &unicast(1, None));
+    let r2 = Agent::run("r2", &pair.dir, &unicast(1, None));
     r2.wait_state("VR_1", "BACKUP", WAIT);
     let heard_from = |want: &str| {
         wait_for(WAIT, &format!("r2 to hear r1 from {want}"), || {
@@ -291,11 +289,11 @@ fn sighup_that_changes_unicast_src_moves_the_adverts_to_the_new_source() {
     heard_from("169.254.192.1");
     let t0 = r1.instance("VR_1").unwrap().last_transition.unwrap();
     let reload = |src: Option<&str>| {
-        std::fs::write(&r1.config, unicast(0, src)).unwrap();
-        let before = r1.process.logs().matches("configuration reloaded").count();
-        r1.process.signal(Signal::SIGHUP);
+        std::fs::write(r1.config(), unicast(0, src)).unwrap();
+        let before = r1.logs().matches("configuration reloaded").count();
+        r1.signal(Signal::SIGHUP);
         wait_for(WAIT, "the reload", || {
-            (r1.process.logs().matches("configuration reloaded").count() > before).then_some(())
+            (r1.logs().matches("configuration reloaded").count() > before).then_some(())
         });
     };
 

@@ -5,9 +5,10 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     netns::NetNs,
     require_root,
+    tempdir::TempDir,
     topo::{Segment, addresses, wait_for},
 };
 
@@ -62,8 +63,8 @@ fn one_agent_serves_twenty_router_namespaces() {
         }
         per_node.push(nss);
     }
-    let agents: Vec<RunningAgent> = (0..2)
-        .map(|n| RunningAgent::start(&format!("node{n}"), &dir, &config(&per_node[n], n)))
+    let agents: Vec<Agent> = (0..2)
+        .map(|n| Agent::run(&format!("node{n}"), &dir, &config(&per_node[n], n)))
         .collect();
 
     let expected: BTreeMap<usize, usize> = (1..=ROUTERS)

@@ -15,9 +15,10 @@ use std::{
 
 use vrrp_tests::{
     agent,
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     netns::NetNs,
     require_root,
+    tempdir::TempDir,
     topo::{Segment, wait_for},
 };
 
@@ -86,7 +87,7 @@ fn notify_and_check_scripts_run_as_the_script_user() {
     id_script(&check, &out.join("check"), false);
     // The check script has a user and group of its own; notify scripts run as script_user.
     let daemon = gid_of("daemon");
-    let agent = RunningAgent::start(
+    let agent = Agent::run(
         "scripts",
         &dir,
         &format!(
@@ -128,14 +129,14 @@ track_scripts = ["chk"]
         notified[0],
         format!("{NOBODY} {NOBODY} {NOBODY} now-master"),
         "uid, gid, groups (no supplementary groups of root's)\nagent logs:\n{}",
-        agent.process.logs()
+        agent.logs()
     );
     let checked = lines(&out.join("check"), "the check script's line");
     assert_eq!(
         checked[0],
         format!("{NOBODY} {daemon} {daemon} checking"),
         "agent logs:\n{}",
-        agent.process.logs()
+        agent.logs()
     );
 }
 
@@ -317,7 +318,7 @@ track_scripts = [{{ name = "chk", weight = -10 }}]
 
     // Refused: neither script runs, the instance does not track the check, and the log says
     // which script and which folder.
-    let mut agent = RunningAgent::start("secure", &dir, &config(true));
+    let mut agent = Agent::run("secure", &dir, &config(true));
     let master = agent.wait_state("VR_1", "MASTER", WAIT);
     assert!(
         !master.tracked.iter().any(|t| t.name == "chk"),
@@ -333,7 +334,7 @@ track_scripts = [{{ name = "chk", weight = -10 }}]
         lines_now(&out.join("check")).is_empty(),
         "the check script ran"
     );
-    let logs = agent.process.logs();
+    let logs = agent.logs();
     for script in [&notify, &check] {
         let refusal = logs
             .lines()
@@ -346,17 +347,17 @@ track_scripts = [{{ name = "chk", weight = -10 }}]
             "{refusal}"
         );
     }
-    agent.process.signal(nix::sys::signal::Signal::SIGTERM);
-    assert!(agent.process.wait_exit(WAIT).success());
+    agent.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(agent.wait_exit(WAIT).success());
 
     // Without script security the same scripts run, as root, with a warning naming the folder.
-    let agent = RunningAgent::start("insecure", &dir, &config(false));
+    let agent = Agent::run("insecure", &dir, &config(false));
     agent.wait_state("VR_1", "MASTER", WAIT);
     for name in ["notify", "check"] {
         let line = &lines(&out.join(name), &format!("the {name} script's line"))[0];
         assert!(line.starts_with("0 0 "), "{name}: uid and gid 0: {line}");
     }
-    let logs = agent.process.logs();
+    let logs = agent.logs();
     assert!(
         logs.lines().any(|l| l.contains("WARN")
             && l.contains(&check.display().to_string())

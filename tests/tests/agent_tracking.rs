@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     netns::NetNs,
     require_root,
+    tempdir::TempDir,
     topo::{Segment, addresses, wait_for},
 };
 
@@ -69,12 +70,12 @@ fn the_master_losing_its_gateway_hands_the_router_over() {
         wan_ports.push(wan.attach(&r, "qg", Some(QG_MAC)));
         routers.push(r);
     }
-    let r1 = RunningAgent::start("r1", &dir, &config(&routers[0], 100));
+    let r1 = Agent::run("r1", &dir, &config(&routers[0], 100));
     r1.wait_state("VR_1", "MASTER", WAIT);
-    let r2 = RunningAgent::start("r2", &dir, &config(&routers[1], 90));
+    let r2 = Agent::run("r2", &dir, &config(&routers[1], 90));
     r2.wait_state("VR_1", "BACKUP", WAIT);
     wait_for(WAIT, "the gateway check up on both", || {
-        let up = |a: &RunningAgent| {
+        let up = |a: &Agent| {
             a.instance("VR_1")
                 .is_some_and(|i| i.tracked.iter().any(|t| t.name == "gateway" && t.up))
         };
@@ -152,9 +153,9 @@ fn set_carrier(ns: &NetNs, name: &str, up: bool) {
     ns.ip(&["link", "set", &peer, if up { "up" } else { "down" }]);
 }
 
-fn reload(agent: &RunningAgent, toml: &str) {
-    std::fs::write(&agent.config, toml).expect("write config");
-    agent.process.signal(nix::sys::signal::Signal::SIGHUP);
+fn reload(agent: &Agent, toml: &str) {
+    std::fs::write(agent.config(), toml).expect("write config");
+    agent.signal(nix::sys::signal::Signal::SIGHUP);
 }
 
 /// A reload that drops one tracked link (which was up) while another one is down: the
@@ -171,7 +172,7 @@ fn a_reload_that_drops_a_tracked_link_keeps_following_the_others() {
     ha.attach_ha_node(&r, "ha", 1);
     trackable_link(&r, "ta");
     trackable_link(&r, "tb");
-    let agent = RunningAgent::start("r", &dir, &tracking_config(&r, &["ta", "tb"]));
+    let agent = Agent::run("r", &dir, &tracking_config(&r, &["ta", "tb"]));
     agent.wait_state("VR_1", "MASTER", WAIT);
 
     set_carrier(&r, "tb", false);
@@ -206,7 +207,7 @@ fn a_reload_that_tracks_a_link_that_is_down_faults_the_instance() {
     let r = NetNs::new();
     ha.attach_ha_node(&r, "ha", 1);
     trackable_link(&r, "ta");
-    let agent = RunningAgent::start("r", &dir, &tracking_config(&r, &[]));
+    let agent = Agent::run("r", &dir, &tracking_config(&r, &[]));
     agent.wait_state("VR_1", "MASTER", WAIT);
     set_carrier(&r, "ta", false);
 

@@ -11,8 +11,9 @@ use std::{net::SocketAddr, time::Duration};
 
 use nix::sys::signal::Signal;
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     require_root,
+    tempdir::TempDir,
     testbed::{
         CLIENT_IP, FLOATING_IP, GATEWAY_IP, HA_IF, Options, PRIMARY_VIP, QG_IF, QR_IF,
         ROUTER_EXTERNAL, RouterConfig, SERVER_IP, Testbed,
@@ -57,16 +58,16 @@ impl Topo {
         )
     }
 
-    fn start_pair(&self) -> (RunningAgent, RunningAgent) {
-        let r1 = RunningAgent::start("r1", &self.dir, &self.config(0, 100));
+    fn start_pair(&self) -> (Agent, Agent) {
+        let r1 = Agent::run("r1", &self.dir, &self.config(0, 100));
         r1.wait_state(VR, "MASTER", WAIT);
-        let r2 = RunningAgent::start("r2", &self.dir, &self.config(1, 90));
+        let r2 = Agent::run("r2", &self.dir, &self.config(1, 90));
         r2.wait_state(VR, "BACKUP", WAIT);
         (r1, r2)
     }
 }
 
-fn counter(a: &RunningAgent, name: &str) -> u64 {
+fn counter(a: &Agent, name: &str) -> u64 {
     a.instance(VR)
         .and_then(|i| i.dataplane)
         .and_then(|d| d.get(name).copied())
@@ -202,8 +203,8 @@ fn a_long_lived_tcp_connection_through_the_floating_ip_survives_failover() {
         Duration::from_millis(10),
     );
     std::thread::sleep(Duration::from_millis(500));
-    r1.process.signal(Signal::SIGTERM);
-    r1.process.wait_exit(Duration::from_secs(5));
+    r1.signal(Signal::SIGTERM);
+    r1.wait_exit(Duration::from_secs(5));
     r2.wait_state(VR, "MASTER", WAIT);
     std::thread::sleep(Duration::from_secs(1));
     let report = stream.stop();
@@ -246,7 +247,7 @@ fn fence_test_via(signal: Signal, via: Via) {
     wait_for(WAIT, "traffic through r1", || {
         (sink.count() >= 50).then_some(())
     });
-    r1.process.signal(signal);
+    r1.signal(signal);
     let t0 = std::time::Instant::now();
     r2.wait_state(VR, "MASTER", WAIT);
     std::thread::sleep(Duration::from_secs(2));
@@ -266,7 +267,7 @@ fn fence_test_via(signal: Signal, via: Via) {
         sink.count()
     );
     if signal == Signal::SIGSTOP {
-        r1.process.signal(Signal::SIGCONT);
+        r1.signal(Signal::SIGCONT);
         // Back from the freeze: exactly one master afterwards.
         wait_for(WAIT, "exactly one master", || {
             let m = [&r1, &r2]
@@ -339,9 +340,9 @@ fn restarting_the_master_agent_keeps_forwarding_and_does_not_flap() {
     require_root();
     let t = Topo::new();
     // 0.5 s adverts: a 1.5 s lease for the restart to complete in.
-    let r1 = RunningAgent::start("r1", &t.dir, &t.config_with(0, 100, 0.5));
+    let r1 = Agent::run("r1", &t.dir, &t.config_with(0, 100, 0.5));
     r1.wait_state(VR, "MASTER", WAIT);
-    let r2 = RunningAgent::start("r2", &t.dir, &t.config_with(1, 90, 0.5));
+    let r2 = Agent::run("r2", &t.dir, &t.config_with(1, 90, 0.5));
     r2.wait_state(VR, "BACKUP", WAIT);
     let sink = UdpSink::start(&t.bed.client, addr(CLIENT_IP, 9200));
     let source = UdpSource::start(
@@ -352,10 +353,10 @@ fn restarting_the_master_agent_keeps_forwarding_and_does_not_flap() {
     wait_for(WAIT, "traffic", || (sink.count() >= 50).then_some(()));
 
     let mut r1 = r1;
-    r1.process.signal(Signal::SIGKILL);
-    r1.process.wait_exit(WAIT);
+    r1.signal(Signal::SIGKILL);
+    r1.wait_exit(WAIT);
     let t0 = std::time::Instant::now();
-    let r1 = RunningAgent::start("r1", &t.dir, &t.config_with(0, 100, 0.5));
+    let r1 = Agent::run("r1", &t.dir, &t.config_with(0, 100, 0.5));
     let resumed = r1.wait_state(VR, "MASTER", WAIT);
     let restart = t0.elapsed();
     std::thread::sleep(Duration::from_secs(2));

@@ -30,10 +30,11 @@ use vrrp_agent::{
     packet::{Auth, Centisecs},
 };
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     attack::{Attacker, FloodReport, Forged, with_bad_checksum},
     netns::NetNs,
     require_root,
+    tempdir::TempDir,
     testbed::{
         CLIENT_IP, FLOATING_IP, GATEWAY_IP, HA_IF, Options, PRIMARY_VIP, QG_IF, QR_IF,
         ROUTER_EXTERNAL, RouterConfig, Testbed,
@@ -87,12 +88,12 @@ impl Bed {
     }
 
     /// r1 first, as master of every one of `instances`; then r2, as their backup.
-    fn start_pair(&self, configs: [String; 2], instances: &[&str]) -> [RunningAgent; 2] {
-        let r1 = RunningAgent::start("r1", &self.dir, &configs[0]);
+    fn start_pair(&self, configs: [String; 2], instances: &[&str]) -> [Agent; 2] {
+        let r1 = Agent::run("r1", &self.dir, &configs[0]);
         for i in instances {
             r1.wait_state(i, "MASTER", WAIT);
         }
-        let r2 = RunningAgent::start("r2", &self.dir, &configs[1]);
+        let r2 = Agent::run("r2", &self.dir, &configs[1]);
         for i in instances {
             r2.wait_state(i, "BACKUP", WAIT);
         }
@@ -177,13 +178,13 @@ fn addr(ip: &str, port: u16) -> SocketAddr {
     format!("{ip}:{port}").parse().unwrap()
 }
 
-fn instance(a: &RunningAgent, name: &str) -> InstanceReport {
+fn instance(a: &Agent, name: &str) -> InstanceReport {
     a.instance(name)
-        .unwrap_or_else(|| panic!("no status for {name}\n{}", a.process.logs()))
+        .unwrap_or_else(|| panic!("no status for {name}\n{}", a.logs()))
 }
 
 /// A per-instance XDP counter.
-fn xdp(a: &RunningAgent, name: &str, counter: &str) -> u64 {
+fn xdp(a: &Agent, name: &str, counter: &str) -> u64 {
     instance(a, name)
         .dataplane
         .unwrap_or_else(|| panic!("{name}: no XDP counters (is the real object embedded?)"))
@@ -222,8 +223,11 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(agents: &[RunningAgent; 2], name: &'static str) -> Self {
-        let sockets = [agents[0].socket.clone(), agents[1].socket.clone()];
+    fn start(agents: &[Agent; 2], name: &'static str) -> Self {
+        let sockets = [
+            agents[0].socket().to_path_buf(),
+            agents[1].socket().to_path_buf(),
+        ];
         let samples = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (out, halt) = (Arc::clone(&samples), Arc::clone(&stop));
@@ -673,9 +677,9 @@ fn election(s: &StatusReport) -> Vec<(String, String, Option<u64>, u64)> {
         .collect()
 }
 
-fn status(a: &RunningAgent) -> StatusReport {
+fn status(a: &Agent) -> StatusReport {
     a.status()
-        .unwrap_or_else(|| panic!("status unanswered\n{}", a.process.logs()))
+        .unwrap_or_else(|| panic!("status unanswered\n{}", a.logs()))
 }
 
 const RATE: u32 = 4000;
@@ -817,7 +821,7 @@ fn bad_adverts_flooding_the_ha_segment_change_nothing_and_are_counted_by_kind() 
             while !flood.is_finished() {
                 for a in [r1, r2] {
                     let t = Instant::now();
-                    client::query(&a.socket)
+                    client::query(a.socket())
                         .unwrap_or_else(|e| panic!("{}: status during the flood: {e}", kind.name));
                     latencies.push(t.elapsed());
                 }
@@ -912,8 +916,8 @@ fn bad_adverts_flooding_the_ha_segment_change_nothing_and_are_counted_by_kind() 
 
     // Still a working pair: the master resigns, the backup takes over both instances.
     let mut agents = agents;
-    agents[0].process.signal(Signal::SIGTERM);
-    agents[0].process.wait_exit(Duration::from_secs(5));
+    agents[0].signal(Signal::SIGTERM);
+    agents[0].wait_exit(Duration::from_secs(5));
     for name in [VR, VR2] {
         let t = agents[1]
             .wait_state(name, "MASTER", WAIT)
@@ -991,16 +995,16 @@ fn a_reload_that_changes_advert_sources_reaches_the_data_plane() {
     let elections = [status(r1), status(r2)].map(|s| election(&s));
     let reload = |sources: &str| {
         let config = b.config(0, 100, &format!("advert_sources = [{sources}]"));
-        std::fs::write(&r1.config, config).unwrap();
-        let before = r1.process.logs().matches("configuration reloaded").count();
-        r1.process.signal(Signal::SIGHUP);
+        std::fs::write(r1.config(), config).unwrap();
+        let before = r1.logs().matches("configuration reloaded").count();
+        r1.signal(Signal::SIGHUP);
         wait_for(WAIT, "the reload", || {
-            (r1.process.logs().matches("configuration reloaded").count() > before).then_some(())
+            (r1.logs().matches("configuration reloaded").count() > before).then_some(())
         });
     };
     // Sends the advert for a while; returns what r1 and r2 counted meanwhile.
     let send = || {
-        let c = |a: &RunningAgent| {
+        let c = |a: &Agent| {
             (
                 xdp(a, VR, "adverts_spoofed"),
                 xdp(a, VR, "adverts_passed"),
@@ -1064,9 +1068,9 @@ fn a_backup_frozen_longer_than_the_master_down_interval_resumes_as_backup() {
     let [r1, r2] = &agents;
     let master_down = Duration::from_millis(instance(r2, VR).master_advert_interval_ms * 3);
     for round in 0..10 {
-        r2.process.signal(Signal::SIGSTOP);
+        r2.signal(Signal::SIGSTOP);
         std::thread::sleep(master_down * 2);
-        r2.process.signal(Signal::SIGCONT);
+        r2.signal(Signal::SIGCONT);
         std::thread::sleep(Duration::from_millis(400));
         let (i1, i2) = (instance(r1, VR), instance(r2, VR));
         assert_eq!(
@@ -1118,9 +1122,9 @@ fn a_tracked_interface_that_went_down_while_netlink_events_were_lost_still_fault
     batch.push_str(&format!("link set {QR_IF} down\n"));
     let path = b.dir.path("netlink-flood.batch");
     std::fs::write(&path, batch).unwrap();
-    r1.process.signal(Signal::SIGSTOP);
+    r1.signal(Signal::SIGSTOP);
     r.ip(&["-batch", &path.to_string_lossy()]);
-    r1.process.signal(Signal::SIGCONT);
+    r1.signal(Signal::SIGCONT);
 
     let fault = r1.wait_state(VR, "FAULT", WAIT);
     assert!(
@@ -1129,11 +1133,10 @@ fn a_tracked_interface_that_went_down_while_netlink_events_were_lost_still_fault
         fault.tracked
     );
     assert!(
-        r1.process
-            .logs()
+        r1.logs()
             .contains("netlink events were lost (event socket overrun)"),
         "the burst overran the agent's event socket and it read the interfaces again:\n{}",
-        r1.process.logs()
+        r1.logs()
     );
     r2.wait_state(VR, "MASTER", WAIT);
     wait_for(WAIT, "the addresses on r2 only", || {

@@ -35,10 +35,11 @@ use std::{
 
 use nix::sys::signal::Signal;
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     keepalived::{self, Keepalived},
     netns::NetNs,
     require_root,
+    tempdir::TempDir,
     topo::{Segment, addresses, wait_for},
 };
 
@@ -372,8 +373,8 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
         s
     }
 
-    fn start_ours(&self, priority: u8) -> RunningAgent {
-        let agent = RunningAgent::start("ours", &self.dir, &self.ours_toml(priority));
+    fn start_ours(&self, priority: u8) -> Agent {
+        let agent = Agent::run("ours", &self.dir, &self.ours_toml(priority));
         wait_for(WAIT, "our agent's status socket", || agent.status());
         let dataplane = agent.status().expect("status").agent.dataplane;
         assert!(
@@ -398,7 +399,7 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
         addresses(ns, IF).contains(&self.v.vip().to_string())
     }
 
-    fn observe(&self, ours: Option<&RunningAgent>, k: Option<&Keepalived>) -> Observed {
+    fn observe(&self, ours: Option<&Agent>, k: Option<&Keepalived>) -> Observed {
         Observed {
             ours_state: ours.and_then(|a| a.instance(NAME)).map(|i| i.state),
             ours_vip: self.has_vip(Side::Ours),
@@ -408,7 +409,7 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
     }
 
     /// Waits until `master` is master in every way and the other side in no way.
-    fn settle(&self, ours: Option<&RunningAgent>, k: Option<&Keepalived>, master: Side) {
+    fn settle(&self, ours: Option<&Agent>, k: Option<&Keepalived>, master: Side) {
         let other = other(master);
         let mut last = None;
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -426,13 +427,7 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
 
     /// Samples both sides every [`SAMPLE_EVERY`] for `window` (and at least [`MIN_SAMPLES`]
     /// times): never two masters, and `master` the only master throughout.
-    fn steady(
-        &self,
-        ours: Option<&RunningAgent>,
-        k: Option<&Keepalived>,
-        master: Side,
-        window: Duration,
-    ) {
+    fn steady(&self, ours: Option<&Agent>, k: Option<&Keepalived>, master: Side, window: Duration) {
         let start = Instant::now();
         let mut samples = 0;
         while start.elapsed() < window || samples < MIN_SAMPLES {
@@ -457,7 +452,7 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
 
     /// Our agent is backup, follows keepalived as master, and took every advert: none failed
     /// a receive check, XDP passed them, none dropped for TTL or source.
-    fn assert_ours_follows_keepalived(&self, ours: &RunningAgent) {
+    fn assert_ours_follows_keepalived(&self, ours: &Agent) {
         let want = self.addr(Side::Keepalived);
         let i = wait_for(WAIT, "our agent to name keepalived as master", || {
             ours.instance(NAME)
@@ -596,12 +591,12 @@ fn ours_master_then_resigns(v: Variant) {
     assert_eq!(i.counters.rx_errors.values().sum::<u64>(), 0);
 
     let start = Instant::now();
-    ours.process.signal(Signal::SIGTERM);
+    ours.signal(Signal::SIGTERM);
     k.wait(WAIT, "the VIP after our SIGTERM", || {
         bed.has_vip(Side::Keepalived).then_some(())
     });
     let took = start.elapsed();
-    let status = ours.process.wait_exit(Duration::from_secs(5));
+    let status = ours.wait_exit(Duration::from_secs(5));
     assert!(status.success(), "our exit: {status}");
     k.wait_state(NAME, "MASTER", WAIT);
     k.wait_log("(VR_1) Backup received priority 0 advertisement", WAIT);
@@ -1121,10 +1116,10 @@ fn unicast_both_ways(v: Variant) {
     assert_eq!(i.master.as_deref(), Some(ours_addr.as_str()), "{i:?}");
     assert_eq!(i.counters.became_master, 1, "{i:?}");
 
-    ours.process.signal(Signal::SIGTERM);
+    ours.signal(Signal::SIGTERM);
     k.wait_state(NAME, "MASTER", WAIT);
     k.wait_log("(VR_1) Backup received priority 0 advertisement", WAIT);
-    assert!(ours.process.wait_exit(Duration::from_secs(5)).success());
+    assert!(ours.wait_exit(Duration::from_secs(5)).success());
     drop(ours);
     bed.settle(None, Some(&k), Side::Keepalived);
 

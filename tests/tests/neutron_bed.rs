@@ -33,10 +33,10 @@ use etherparse::{NetSlice, SlicedPacket};
 use nix::{sys::signal::Signal, unistd::Pid};
 use vrrp_tests::{
     agent,
-    agents::TempDir,
     capture::Capture,
     netns::NetNs,
     require_root,
+    tempdir::TempDir,
     testbed::{
         CLIENT_IP, CLIENT_IP_NO_FIP, FLOATING_IP, GATEWAY_IP, Options, ROUTER_EXTERNAL,
         RouterConfig, SERVER_IP, Testbed,

@@ -30,7 +30,7 @@ use std::{
 };
 
 use nix::{sys::signal::Signal, unistd::Pid};
-use vrrp_tests::{agent, agents::TempDir, neutron_rules::neutron_python, require_root};
+use vrrp_tests::{agent, neutron_rules::neutron_python, require_root, tempdir::TempDir};
 
 /// The reference keepalived (Debian's, as `cargo xtask setup` installs it).
 const KEEPALIVED: &str = "/usr/sbin/keepalived";

@@ -52,10 +52,10 @@ use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::{Value, json};
 use vrrp_tests::{
     agent,
-    agents::TempDir,
     netns::NetNs,
     neutron_rules::{NeutronRouter, neutron_python},
     require_root,
+    tempdir::TempDir,
     testbed::{
         CLIENT_IP, CLIENT_IP_NO_FIP, EXTERNAL_GATEWAY, FLOATING_IP, GATEWAY_IP, Options, QG_MAC,
         QR_MAC, ROUTER_EXTERNAL, SERVER_IP, Testbed,

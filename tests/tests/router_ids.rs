@@ -13,9 +13,10 @@ use std::{collections::HashMap, path::Path, time::Duration};
 use nix::sys::signal::Signal;
 use vrrp_agent::dataplane::router_ids::legacy_id;
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     netns::NetNs,
     require_root,
+    tempdir::TempDir,
     topo::{Segment, wait_for},
 };
 
@@ -87,7 +88,7 @@ fn records(pin_dir: &Path) -> HashMap<String, u32> {
     out
 }
 
-fn counter(agent: &RunningAgent, instance: &str, name: &str) -> u64 {
+fn counter(agent: &Agent, instance: &str, name: &str) -> u64 {
     agent
         .instance(instance)
         .and_then(|i| i.dataplane)
@@ -126,12 +127,12 @@ fn routers_whose_names_collided_keep_their_entries_apart_across_a_restart() {
     .concat();
     let dir = TempDir::new("rid");
     let pin_dir = dir.bpf_dir().join("node");
-    let agent = RunningAgent::start("node", &dir, &config);
+    let agent = Agent::run("node", &dir, &config);
     agent.wait_state("router-a", "MASTER", WAIT);
     agent.wait_state("router-c", "MASTER", WAIT);
     agent.wait_state("router-b", "BACKUP", WAIT);
 
-    let check_traffic = |agent: &RunningAgent, when: &str| {
+    let check_traffic = |agent: &Agent, when: &str| {
         let (received, dups, text) = ping(&host_a);
         assert_eq!(received, 3, "{when}: router A answers on {VIP}\n{text}");
         assert!(!dups, "{when}: duplicates\n{text}");
@@ -155,9 +156,9 @@ fn routers_whose_names_collided_keep_their_entries_apart_across_a_restart() {
     );
 
     // kill -9 and a restart on the same pins: the same ids, the same routers, A resumes.
-    agent.process.signal(Signal::SIGKILL);
+    agent.signal(Signal::SIGKILL);
     drop(agent);
-    let agent = RunningAgent::start("node", &dir, &config);
+    let agent = Agent::run("node", &dir, &config);
     agent.wait_state("router-a", "MASTER", WAIT);
     agent.wait_state("router-c", "MASTER", WAIT);
     agent.wait_state("router-b", "BACKUP", WAIT);

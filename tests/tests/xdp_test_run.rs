@@ -8,7 +8,7 @@ use vrrp_ebpf_common::{
     dataplane::{FAMILY_IPV4, FAMILY_IPV6, InstanceCounter},
 };
 use vrrp_tests::{
-    fixtures::{self, CAPTURES, Kind},
+    fixtures::{self, CAPTURES, Kind, one_per_kind},
     frames::{self, l3_offset, vrrp_offset, with_ipv4_options, with_vlan, with_vrid},
     xdp::{Delta, LOOPBACK_IFINDEX, Xdp, assert_drop, assert_pass},
 };
@@ -49,7 +49,7 @@ fn expected_for(frame: &[u8]) -> Delta {
 fn every_captured_frame_passes_and_is_counted_by_kind() {
     let dp = load();
     for capture in CAPTURES {
-        let frames = fixtures::frames(capture);
+        let frames = capture.frames();
         let adverts = frames
             .iter()
             .filter(|f| matches!(fixtures::kind(f), Kind::Advert { .. }))
@@ -68,13 +68,22 @@ fn every_captured_frame_passes_and_is_counted_by_kind() {
         }
     }
     // Totals over the whole run, as an end-to-end cross-check of the per-frame deltas.
-    let all: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| fixtures::frames(c)).collect();
+    let all: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| c.frames()).collect();
     let snap = dp.counters();
     assert_eq!(snap.stat(Stat::Frames), all.len() as u64);
     assert_eq!(snap.malformed(), 0);
-    let v2 = (fixtures::adverts("v2-pass").len() + fixtures::adverts("v2-ah").len()) as u64;
-    let v3v4 = (fixtures::adverts("v3-ipv4").len() + fixtures::adverts("v3-cs").len()) as u64;
-    let v3v6 = fixtures::adverts("v3-ipv6").len() as u64;
+    let adverts_of = |version: u8, ipv6: bool| -> u64 {
+        CAPTURES
+            .iter()
+            .filter(|c| (c.kind.version(), c.kind.ipv6()) == (version, ipv6))
+            .map(|c| fixtures::adverts(c.name).len() as u64)
+            .sum()
+    };
+    let (v2, v3v4, v3v6) = (
+        adverts_of(2, false),
+        adverts_of(3, false),
+        adverts_of(3, true),
+    );
     use vrrp_ebpf_common::counters::Family;
     assert_eq!(snap.adverts(1, 2, Family::Ipv4), v2);
     assert_eq!(snap.adverts(1, 3, Family::Ipv4), v3v4);
@@ -90,8 +99,8 @@ fn every_captured_frame_passes_and_is_counted_by_kind() {
 #[test]
 fn adverts_for_a_vrid_without_instance_are_dropped_and_counted() {
     let dp = load();
-    for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
-        let advert = fixtures::first_advert(capture);
+    for capture in one_per_kind() {
+        let advert = fixtures::first_advert(capture.name);
         for vrid in [0u8, 2, 255] {
             assert_drop(
                 &dp,
@@ -101,7 +110,7 @@ fn adverts_for_a_vrid_without_instance_are_dropped_and_counted() {
             );
         }
         // The configured VRID still passes.
-        assert_pass(&dp, &advert, expected_for(&advert), capture);
+        assert_pass(&dp, &advert, expected_for(&advert), capture.name);
     }
     // An IPv4 instance does not admit IPv6 adverts of the same VRID, and vice versa.
     let mut v4_only = Xdp::load();
@@ -126,7 +135,7 @@ fn adverts_for_a_vrid_without_instance_are_dropped_and_counted() {
 fn vlan_tagged_adverts_count_like_untagged_ones() {
     let dp = load();
     for capture in CAPTURES {
-        let advert = fixtures::first_advert(capture);
+        let advert = fixtures::first_advert(capture.name);
         for tpid in [0x8100, 0x88a8] {
             let tagged = with_vlan(&advert, tpid, 42);
             assert_pass(
@@ -144,12 +153,15 @@ fn ipv4_header_options_are_skipped_by_ihl() {
     let dp = load();
     // Router Alert (4 bytes), then NOP padding up to the 40-byte maximum.
     let mut options = vec![0x94, 0x04, 0x00, 0x00];
-    for capture in ["v2-pass", "v3-ipv4"] {
-        let advert = fixtures::first_advert(capture);
+    // IPv4 options: one advert of each IPv4 kind (AH included).
+    for capture in one_per_kind().into_iter().filter(|c| !c.kind.ipv6()) {
+        let advert = fixtures::first_advert(capture.name);
+        // The VRRP message follows the options, and in AH adverts the 24-byte AH header.
+        let ah_len = if capture.kind.ah() { 24 } else { 0 };
         for extra in (0..=36).step_by(4) {
             options.resize(4 + extra, 0x01);
             let framed = with_ipv4_options(&advert, &options);
-            assert_eq!(vrrp_offset(&framed), 14 + 20 + options.len());
+            assert_eq!(vrrp_offset(&framed), 14 + 20 + options.len() + ah_len);
             assert_pass(
                 &dp,
                 &framed,
@@ -171,8 +183,9 @@ fn ipv4_header_options_are_skipped_by_ihl() {
 #[test]
 fn each_vrid_has_its_own_counter() {
     let dp = load_with(0..=255);
-    for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
-        let advert = fixtures::first_advert(capture);
+    let kinds = one_per_kind();
+    for capture in &kinds {
+        let advert = fixtures::first_advert(capture.name);
         for vrid in 0..=255u8 {
             let frame = with_vrid(&advert, vrid);
             assert_pass(
@@ -189,13 +202,28 @@ fn each_vrid_has_its_own_counter() {
         3 * 256,
         "one slot per (vrid, version, family)"
     );
-    assert!(snap.adverts.iter().all(|a| a.count == 1));
+    // One advert per kind and VRID: v2 over IPv4 twice (password and AH), the others once.
+    let sent = |version: Option<u8>, ipv6: bool| -> u64 {
+        kinds
+            .iter()
+            .filter(|c| version.is_none_or(|v| v == c.kind.version()) && c.kind.ipv6() == ipv6)
+            .count() as u64
+    };
+    for a in &snap.adverts {
+        assert_eq!(
+            a.count,
+            sent(Some(a.version), a.family == "ipv6"),
+            "vrid {} v{} {}",
+            a.vrid,
+            a.version,
+            a.family
+        );
+    }
     for vrid in 0..=255u8 {
         for ipv6 in [false, true] {
             let passed = dp.dp.instance_counters(slot_of(vrid, ipv6)).unwrap()
                 [InstanceCounter::AdvertsPassed as usize];
-            // IPv4 has a v2 and a v3 advert per VRID.
-            assert_eq!(passed, if ipv6 { 1 } else { 2 }, "vrid {vrid} ipv6 {ipv6}");
+            assert_eq!(passed, sent(None, ipv6), "vrid {vrid} ipv6 {ipv6}");
         }
     }
 }
@@ -215,8 +243,8 @@ fn truncated_kind(full: &[u8], len: usize) -> Stat {
 fn adverts_truncated_at_every_length_are_malformed_dropped_and_never_counted_as_adverts() {
     let dp = load();
     let mut variants = Vec::new();
-    for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
-        let advert = fixtures::first_advert(capture);
+    for capture in one_per_kind() {
+        let advert = fixtures::first_advert(capture.name);
         variants.push((format!("{capture} tagged"), with_vlan(&advert, 0x8100, 3)));
         variants.push((capture.to_string(), advert));
     }
@@ -260,6 +288,9 @@ fn with_vrrp_len(frame: &[u8], vrrp_len: usize) -> Vec<u8> {
     out
 }
 
+/// Malformed plain adverts (v2 with a password, v3 over IPv4 and IPv6). AH adverts carry the
+/// same VRRP message behind 24 more bytes: `malformed_ah_adverts_are_dropped_and_counted_by_kind`
+/// covers them, with the AH header's own faults.
 #[test]
 fn malformed_vrrp_is_dropped_and_counted_by_kind() {
     let dp = load();
@@ -405,8 +436,8 @@ fn malformed_vrrp_is_dropped_and_counted_by_kind() {
 fn adverts_with_trailing_padding_are_fine() {
     // Ethernet pads short frames to 60 bytes; the IP length, not the frame, bounds the packet.
     let dp = load();
-    for capture in ["v2-pass", "v3-ipv4", "v3-ipv6"] {
-        let mut padded = fixtures::first_advert(capture);
+    for capture in one_per_kind() {
+        let mut padded = fixtures::first_advert(capture.name);
         padded.resize(padded.len().max(60) + 8, 0);
         assert_pass(
             &dp,

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use vrrp_agent::{net::PacketSocket, netns::run_in};
 use vrrp_tests::{
-    agent::AgentProcess,
+    agent::Agent,
     fixtures::{self, CAPTURES, Kind},
     netns::{NetNs, veth},
     require_root,
@@ -61,7 +61,7 @@ fn replay_captures(extra: &[&str], adverts_stat: &str) -> Replay {
         "0.1",
     ];
     args.extend_from_slice(extra);
-    let agent = AgentProcess::spawn("agent", &args);
+    let agent = Agent::spawn("agent", &args);
     let first = agent.wait_json(WAIT, "the first snapshot", |v| v["final"] == false);
     assert_eq!(first["interfaces"][0]["interface"], "vx-rx");
     assert_eq!(
@@ -72,7 +72,7 @@ fn replay_captures(extra: &[&str], adverts_stat: &str) -> Replay {
     assert_eq!(xdp_attached(&router, "vx-rx"), Some("native"));
 
     // Everything keepalived sent in the five captures, and what etherparse says it is.
-    let frames: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| fixtures::frames(c)).collect();
+    let frames: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| c.frames()).collect();
     let mut expected: BTreeMap<(u64, u64, &str), u64> = BTreeMap::new();
     let mut others = 0u64;
     for f in &frames {
@@ -215,7 +215,7 @@ fn generic_mode_on_request_and_fallback_when_the_driver_lacks_native_xdp() {
     ns.ip(&["link", "add", "vx-br", "type", "bridge"]);
     ns.ip(&["link", "set", "vx-br", "up"]);
 
-    let auto = AgentProcess::spawn(
+    let auto = Agent::spawn(
         "auto",
         &[
             "dataplane-stats",
@@ -239,7 +239,7 @@ fn generic_mode_on_request_and_fallback_when_the_driver_lacks_native_xdp() {
     );
     assert_eq!(xdp_attached(&ns, "vx-br"), None, "detached after --count");
 
-    let mut native = AgentProcess::spawn(
+    let mut native = Agent::spawn(
         "native",
         &[
             "dataplane-stats",
@@ -265,7 +265,7 @@ fn generic_mode_on_request_and_fallback_when_the_driver_lacks_native_xdp() {
     assert!(!logs.contains("panicked"), "{logs}");
     assert_eq!(xdp_attached(&ns, "vx-br"), None);
 
-    let generic = AgentProcess::spawn(
+    let generic = Agent::spawn(
         "generic",
         &[
             "dataplane-stats",
@@ -285,7 +285,7 @@ fn generic_mode_on_request_and_fallback_when_the_driver_lacks_native_xdp() {
 
     // A second program on an interface that already has one: refused, with the reason and
     // what to do, and the first one keeps running.
-    let mut second = AgentProcess::spawn(
+    let mut second = Agent::spawn(
         "second",
         &[
             "dataplane-stats",
@@ -339,7 +339,7 @@ fn bad_arguments_give_clear_errors_not_panics() {
         ),
     ];
     for (args, message) in cases {
-        let mut agent = AgentProcess::spawn("bad-args", args);
+        let mut agent = Agent::spawn("bad-args", args);
         let status = agent.wait_exit(WAIT);
         let logs = agent.logs();
         assert!(!status.success(), "{args:?} succeeded");

@@ -34,5 +34,6 @@ pub mod node;
 pub mod packet;
 pub mod pathstate;
 pub mod runtime;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod socket_lock;

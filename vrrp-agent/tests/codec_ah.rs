@@ -1,17 +1,15 @@
-//! keepalived 2.2.7's AH adverts (`auth_type AH`, capture `v2-ah.pcap`): every one splits,
-//! its ICV verifies with the password (and fails with any other), it decodes to the expected
-//! fields, and our encoder rebuilds the whole IPv4 packet byte for byte from the decoded
-//! advert, the IP identification and the sequence number.
+//! keepalived 2.2.7's AH adverts (`auth_type AH`, capture `v2-ah`): what is particular to AH.
+//! Every one's ICV verifies with the password and fails with any other, its SPI is the
+//! sender's address, and the IP identification and sequence numbers count as keepalived counts
+//! them. (That every AH advert decodes to the expected fields and re-encodes byte for byte is
+//! checked with the other captures in `codec_fixtures.rs`.)
 
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use common::{Frame, MAC_A, MAC_B, classify, eth_src, read_capture};
-use vrrp_agent::packet::{
-    AhIpv4, Auth, Centisecs, DecodeError, VRRP_GROUP_V4, VRRP_TTL, Version, encode_ah_packet,
-    split_ah_packet,
-};
+use vrrp_agent::packet::{Auth, DecodeError, VRRP_GROUP_V4, VRRP_TTL, split_ah_packet};
 
 const NODE_A: Ipv4Addr = Ipv4Addr::new(169, 254, 192, 2);
 const NODE_B: Ipv4Addr = Ipv4Addr::new(169, 254, 192, 1);
@@ -19,8 +17,8 @@ const NODE_B: Ipv4Addr = Ipv4Addr::new(169, 254, 192, 1);
 /// (source, IP identification, AH sequence number, priority) of every AH advert, in order.
 fn check_capture() -> Vec<(Ipv4Addr, u16, u32, u8)> {
     let mut seen = Vec::new();
-    for (i, frame) in read_capture("v2-ah.pcap").iter().enumerate() {
-        let ctx = format!("v2-ah.pcap frame {i}");
+    for (i, frame) in read_capture("v2-ah").iter().enumerate() {
+        let ctx = format!("v2-ah frame {i}");
         let ip_packet = match classify(frame) {
             Frame::V4AhAdvert { ip_packet } => ip_packet,
             Frame::Arp => continue,
@@ -45,15 +43,6 @@ fn check_capture() -> Vec<(Ipv4Addr, u16, u32, u8)> {
                 "{ctx}: accepted with another password"
             );
         }
-        assert_eq!(advert.version, Version::V2, "{ctx}");
-        assert_eq!(advert.vrid, 1, "{ctx}");
-        assert!([50, 0].contains(&advert.priority), "{ctx}");
-        assert_eq!(advert.interval, Centisecs::from_secs(1), "{ctx}");
-        assert_eq!(
-            advert.addresses,
-            [IpAddr::V4(Ipv4Addr::new(169, 254, 0, 1))],
-            "{ctx}"
-        );
         assert_eq!(
             advert.auth,
             Auth::Ah {
@@ -63,24 +52,13 @@ fn check_capture() -> Vec<(Ipv4Addr, u16, u32, u8)> {
             "{ctx}"
         );
         let id = u16::from_be_bytes([ip_packet[4], ip_packet[5]]);
-        let rebuilt = encode_ah_packet(
-            &advert,
-            &AhIpv4 {
-                src,
-                dst: VRRP_GROUP_V4,
-                id,
-                unicast: false,
-            },
-        )
-        .unwrap_or_else(|e| panic!("{ctx}: {e}"));
-        assert_eq!(rebuilt, ip_packet, "{ctx}: re-encoded bytes differ");
         seen.push((src, id, packet.seq(), advert.priority));
     }
     seen
 }
 
 #[test]
-fn every_ah_advert_authenticates_decodes_and_reencodes_identically() {
+fn every_ah_advert_authenticates_with_its_key_only() {
     let seen = check_capture();
     assert_eq!(seen.len(), 15, "adverts in the capture");
 }

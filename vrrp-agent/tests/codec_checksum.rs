@@ -1,16 +1,17 @@
-//! The VRRP checksum: every single-bit flip of a valid advert is rejected, the v3 checksum
-//! covers the pseudo-header (source and destination), the v2 checksum does not.
+//! The VRRP checksum: every single-bit flip of a valid advert is rejected (in keepalived's AH
+//! adverts by the ICV, which covers the whole message), the v3 checksum covers the
+//! pseudo-header (source and destination), the v2 checksum does not.
 
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::{
-    CAPTURES, Frame, SRC_V4, SRC_V6, classify, ipv4_packet, meta_from, read_capture, sample_v2,
-    sample_v3_v4, sample_v3_v6, samples,
+    CAPTURES, CaptureKind, Frame, SRC_V4, SRC_V6, classify, decode_ipv4_packet, ipv4_packet,
+    meta_from, sample_v2, sample_v3_v4, sample_v3_v6, samples,
 };
 use vrrp_agent::packet::{
-    Advert, DecodeError, RxMeta, VRRP_GROUP_V4, VRRP_HEADER_LEN, Version, decode_ipv4_packet,
+    Advert, DecodeError, RxMeta, VRRP_GROUP_V4, VRRP_HEADER_LEN, Version, split_ah_packet,
     vrrp_checksum,
 };
 
@@ -50,10 +51,47 @@ fn single_bit_flips_of_the_samples() {
     }
 }
 
+/// Flips every bit of the VRRP message inside an AH advert (`ip_packet`, valid with `key`):
+/// the ICV covers the whole message and is checked before the message is decoded, so it is
+/// what rejects each flip.
+fn every_bit_flip_of_an_ah_message_is_rejected(ip_packet: &[u8], key: &[u8; 8], ctx: &str) {
+    let packet = split_ah_packet(ip_packet).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    packet
+        .decode(key, false, true)
+        .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    let total = usize::from(u16::from_be_bytes([ip_packet[2], ip_packet[3]]));
+    let vrrp_at = total - packet.vrrp().len();
+    for byte in vrrp_at..total {
+        for bit in 0..8 {
+            let mut bad = ip_packet.to_vec();
+            bad[byte] ^= 1 << bit;
+            let result = split_ah_packet(&bad).and_then(|p| p.decode(key, false, true));
+            assert_eq!(
+                result,
+                Err(DecodeError::AhIcv),
+                "{ctx}: bit {bit} of VRRP byte {}",
+                byte - vrrp_at
+            );
+        }
+    }
+}
+
 #[test]
 fn single_bit_flips_of_the_first_captured_advert_of_each_capture() {
     for capture in CAPTURES {
-        let frames = read_capture(capture);
+        let frames = capture.frames();
+        let ctx = capture.name;
+        if capture.kind == CaptureKind::V2Ah {
+            let ip_packet = frames
+                .iter()
+                .find_map(|frame| match classify(frame) {
+                    Frame::V4AhAdvert { ip_packet } => Some(ip_packet),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("{ctx}: no AH advert"));
+            every_bit_flip_of_an_ah_message_is_rejected(ip_packet, b"secret12", ctx);
+            continue;
+        }
         let (vrrp, meta) = frames
             .iter()
             .find_map(|frame| match classify(frame) {
@@ -64,8 +102,8 @@ fn single_bit_flips_of_the_first_captured_advert_of_each_capture() {
                 Frame::V6Advert { vrrp, meta } => Some((vrrp.to_vec(), meta)),
                 _ => None,
             })
-            .unwrap();
-        every_bit_flip_is_rejected(&vrrp, &meta, capture);
+            .unwrap_or_else(|| panic!("{ctx}: no advert"));
+        every_bit_flip_is_rejected(&vrrp, &meta, ctx);
     }
 }
 

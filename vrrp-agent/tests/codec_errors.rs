@@ -6,12 +6,12 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::{
-    SRC_V4, SRC_V6, fix_checksum, ipv4_packet, ipv4_payload, meta_from, sample_v2, sample_v3_v4,
-    sample_v3_v6, samples,
+    SRC_V4, SRC_V6, decode_ipv4_packet, fix_checksum, ipv4_packet, ipv4_payload, meta_from,
+    sample_v2, sample_v3_v4, sample_v3_v6, samples,
 };
 use vrrp_agent::packet::{
     Advert, Auth, Centisecs, DecodeError, EncodeError, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6,
-    VRRP_HEADER_LEN, Version, decode_ipv4_packet,
+    VRRP_HEADER_LEN, Version,
 };
 
 /// A sample encoded from its source to its group, with the RxMeta it would arrive with.

@@ -1,21 +1,27 @@
-//! Every advert keepalived 2.2.7 sent in the captures decodes to the expected fields, and our
-//! encoder reproduces its VRRP bytes exactly.
+//! Every advert keepalived 2.2.7 sent in the captures (all of `common::CAPTURES`) decodes to
+//! the expected fields, and our encoder reproduces its bytes exactly: the VRRP message, or for
+//! AH the whole IPv4 packet (its ICV covers it). The list is the capture folder, and the
+//! captures hold nothing but adverts and takeover frames.
 
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use common::{Frame, MAC_A, MAC_B, classify, eth_src, ipv4_payload, read_capture};
+use common::{
+    CAPTURES, Capture, Frame, MAC_A, MAC_B, captures::captures_dir, classify, decode_ipv4_packet,
+    eth_src, ipv4_payload,
+};
 use vrrp_agent::packet::{
-    Advert, Auth, Centisecs, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, Version,
-    decode_ipv4_packet,
+    Advert, AhIpv4, Auth, Centisecs, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, Version,
+    encode_ah_packet, split_ah_packet,
 };
 
 /// What every advert of one capture must say.
 struct Expected {
-    capture: &'static str,
     version: Version,
     interval: Centisecs,
+    /// For AH, the key with sequence number 0 (the number is per packet; `codec_ah.rs` checks
+    /// how it counts).
     auth: Auth,
     addresses: Vec<IpAddr>,
     /// The two nodes' source addresses.
@@ -35,22 +41,59 @@ fn node_sources_v4() -> [IpAddr; 2] {
     [v4([169, 254, 192, 1]), v4([169, 254, 192, 2])]
 }
 
-/// Decodes every advert of a capture, checks it against `exp` and re-encodes it.
-fn check_capture(exp: &Expected) {
+/// Decodes one frame of `capture` if it is an advert, and checks that our encoder rebuilds its
+/// bytes. `None` for the takeover frames (GARPs, NAs) between the adverts.
+fn decode_and_rebuild(frame: &[u8], exp: &Expected, ctx: &str) -> Option<(Advert, RxMeta)> {
+    let (advert, meta, original, rebuilt) = match classify(frame) {
+        Frame::V4Advert { ip_packet } => {
+            let (advert, meta) =
+                decode_ipv4_packet(ip_packet).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            let vrrp = ipv4_payload(ip_packet);
+            assert_eq!(advert.encoded_len(), vrrp.len(), "{ctx}");
+            let rebuilt = advert.encode(meta.src, meta.dst);
+            (advert, meta, vrrp, rebuilt)
+        }
+        Frame::V6Advert { vrrp, meta } => {
+            let advert = Advert::decode(vrrp, &meta).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            assert_eq!(advert.encoded_len(), vrrp.len(), "{ctx}");
+            let rebuilt = advert.encode(meta.src, meta.dst);
+            (advert, meta, vrrp, rebuilt)
+        }
+        Frame::V4AhAdvert { ip_packet } => {
+            let Auth::Ah { key, .. } = exp.auth else {
+                panic!("{ctx}: an AH advert in a capture without AH")
+            };
+            let packet = split_ah_packet(ip_packet).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            let advert = packet
+                .decode(&key, false, true)
+                .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            let meta = *packet.meta();
+            let IpAddr::V4(src) = meta.src else {
+                panic!("{ctx}: AH over IPv6")
+            };
+            let ip = AhIpv4 {
+                src,
+                dst: VRRP_GROUP_V4,
+                id: u16::from_be_bytes([ip_packet[4], ip_packet[5]]),
+                unicast: false,
+            };
+            let rebuilt = encode_ah_packet(&advert, &ip);
+            (advert, meta, ip_packet, rebuilt)
+        }
+        Frame::Arp | Frame::Icmpv6 | Frame::Other => return None,
+    };
+    let rebuilt = rebuilt.unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    assert_eq!(rebuilt, original, "{ctx}: re-encoded bytes differ");
+    Some((advert, meta))
+}
+
+/// Decodes every advert of `capture` and checks it against `exp`.
+fn check_capture(capture: Capture, exp: &Expected) {
     let mut adverts = Vec::new();
-    for (i, frame) in read_capture(exp.capture).iter().enumerate() {
-        let ctx = format!("{} frame {i}", exp.capture);
-        let (advert, meta, vrrp): (Advert, RxMeta, &[u8]) = match classify(frame) {
-            Frame::V4Advert { ip_packet } => {
-                let (advert, meta) =
-                    decode_ipv4_packet(ip_packet).unwrap_or_else(|e| panic!("{ctx}: {e}"));
-                (advert, meta, ipv4_payload(ip_packet))
-            }
-            Frame::V6Advert { vrrp, meta } => {
-                let advert = Advert::decode(vrrp, &meta).unwrap_or_else(|e| panic!("{ctx}: {e}"));
-                (advert, meta, vrrp)
-            }
-            _ => continue,
+    for (i, frame) in capture.frames().iter().enumerate() {
+        let ctx = format!("{capture} frame {i}");
+        let Some((advert, meta)) = decode_and_rebuild(frame, exp, &ctx) else {
+            continue;
         };
         let group = match meta.src {
             IpAddr::V4(_) => IpAddr::V4(VRRP_GROUP_V4),
@@ -73,15 +116,14 @@ fn check_capture(exp: &Expected) {
         );
         assert_eq!(advert.interval, exp.interval, "{ctx}");
         assert_eq!(advert.addresses, exp.addresses, "{ctx}");
-        assert_eq!(advert.auth, exp.auth, "{ctx}");
-        let encoded = advert
-            .encode(meta.src, meta.dst)
-            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
-        assert_eq!(encoded, vrrp, "{ctx}: re-encoded bytes differ");
-        assert_eq!(advert.encoded_len(), vrrp.len(), "{ctx}");
+        let auth = match advert.auth {
+            Auth::Ah { key, .. } => Auth::Ah { key, seq: 0 },
+            other => other,
+        };
+        assert_eq!(auth, exp.auth, "{ctx}");
         adverts.push((advert, meta.src));
     }
-    assert_eq!(adverts.len(), exp.count, "{}: adverts", exp.capture);
+    assert_eq!(adverts.len(), exp.count, "{capture}: adverts");
     // Each node stopped once with a priority-0 advert: exactly two, one per source.
     let mut zero_sources: Vec<_> = adverts
         .iter()
@@ -91,69 +133,94 @@ fn check_capture(exp: &Expected) {
     zero_sources.sort();
     let mut sources = exp.sources;
     sources.sort();
-    assert_eq!(zero_sources, sources, "{}: priority-0 adverts", exp.capture);
+    assert_eq!(zero_sources, sources, "{capture}: priority-0 adverts");
+}
+
+/// What each capture of the list must hold (the README beside the captures says how they were
+/// made). A capture added to the list without expectations fails here.
+fn expected(capture: Capture) -> Expected {
+    match capture.name {
+        "v2-pass" => Expected {
+            version: Version::V2,
+            interval: Centisecs::from_secs(1),
+            auth: Auth::Simple(*b"secret12"),
+            addresses: vec![v4([169, 254, 0, 1])],
+            sources: node_sources_v4(),
+            count: 11,
+        },
+        "v3-ipv4" => Expected {
+            version: Version::V3,
+            interval: Centisecs(100),
+            auth: Auth::None,
+            addresses: vec![v4([169, 254, 0, 1])],
+            sources: node_sources_v4(),
+            count: 11,
+        },
+        "v3-ipv6" => Expected {
+            version: Version::V3,
+            interval: Centisecs(100),
+            auth: Auth::None,
+            addresses: vec![v6("fd00:1::100")],
+            sources: [
+                v6("fe80::f816:3eff:fe84:247f"),
+                v6("fe80::f816:3eff:fe09:29d4"),
+            ],
+            count: 11,
+        },
+        "v3-cs" => Expected {
+            version: Version::V3,
+            interval: Centisecs(5),
+            auth: Auth::None,
+            addresses: vec![v4([169, 254, 0, 1])],
+            sources: node_sources_v4(),
+            count: 237,
+        },
+        "v2-ah" => Expected {
+            version: Version::V2,
+            interval: Centisecs::from_secs(1),
+            auth: Auth::Ah {
+                key: *b"secret12",
+                seq: 0,
+            },
+            addresses: vec![v4([169, 254, 0, 1])],
+            sources: node_sources_v4(),
+            count: 15,
+        },
+        other => panic!("no expectations for capture `{other}`"),
+    }
 }
 
 #[test]
-fn v2_pass() {
-    check_capture(&Expected {
-        capture: "v2-pass.pcap",
-        version: Version::V2,
-        interval: Centisecs::from_secs(1),
-        auth: Auth::Simple(*b"secret12"),
-        addresses: vec![v4([169, 254, 0, 1])],
-        sources: node_sources_v4(),
-        count: 11,
-    });
+fn every_capture_decodes_to_its_expected_fields_and_re_encodes() {
+    for capture in CAPTURES {
+        check_capture(capture, &expected(capture));
+    }
 }
 
+/// The list is the folder: every `.pcap` there is in it, and nothing else.
 #[test]
-fn v3_ipv4() {
-    check_capture(&Expected {
-        capture: "v3-ipv4.pcap",
-        version: Version::V3,
-        interval: Centisecs(100),
-        auth: Auth::None,
-        addresses: vec![v4([169, 254, 0, 1])],
-        sources: node_sources_v4(),
-        count: 11,
-    });
-}
-
-#[test]
-fn v3_ipv6() {
-    check_capture(&Expected {
-        capture: "v3-ipv6.pcap",
-        version: Version::V3,
-        interval: Centisecs(100),
-        auth: Auth::None,
-        addresses: vec![v6("fd00:1::100")],
-        sources: [
-            v6("fe80::f816:3eff:fe84:247f"),
-            v6("fe80::f816:3eff:fe09:29d4"),
-        ],
-        count: 11,
-    });
-}
-
-#[test]
-fn v3_centiseconds() {
-    check_capture(&Expected {
-        capture: "v3-cs.pcap",
-        version: Version::V3,
-        interval: Centisecs(5),
-        auth: Auth::None,
-        addresses: vec![v4([169, 254, 0, 1])],
-        sources: node_sources_v4(),
-        count: 237,
-    });
+fn the_list_of_captures_is_the_folder() {
+    let mut in_folder: Vec<String> = std::fs::read_dir(captures_dir())
+        .expect("the captures folder")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".pcap"))
+        .collect();
+    in_folder.sort();
+    let mut listed: Vec<String> = CAPTURES.iter().map(|c| c.pcap_file()).collect();
+    listed.sort();
+    assert_eq!(listed, in_folder);
 }
 
 /// The captures hold adverts, ARP and ICMPv6 only: nothing was skipped unnoticed.
 #[test]
 fn captures_hold_nothing_else() {
-    for capture in common::CAPTURES {
-        for (i, frame) in read_capture(capture).iter().enumerate() {
+    for capture in CAPTURES {
+        for (i, frame) in capture.frames().iter().enumerate() {
             assert!(
                 !matches!(classify(frame), Frame::Other),
                 "{capture} frame {i}: unexpected frame"

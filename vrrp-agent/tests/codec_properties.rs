@@ -5,11 +5,12 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use common::ipv4_packet;
+use common::{
+    UnsolicitedNa, decode_ipv4_packet, ipv4_packet, parse_gratuitous_arp, parse_unsolicited_na,
+};
 use proptest::prelude::*;
 use vrrp_agent::packet::{
-    Advert, Auth, Centisecs, RxMeta, UnsolicitedNa, VRRP_TTL, Version, decode_ipv4_packet,
-    gratuitous_arp, parse_gratuitous_arp, parse_unsolicited_na, unsolicited_na,
+    Advert, Auth, Centisecs, RxMeta, VRRP_TTL, Version, gratuitous_arp, unsolicited_na,
 };
 
 fn any_v4() -> impl Strategy<Value = Ipv4Addr> {

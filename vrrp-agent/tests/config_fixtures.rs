@@ -12,9 +12,15 @@ use vrrp_agent::{
     packet::{Auth, Centisecs, Version},
 };
 
+/// Two nodes' configs for each capture of the list, and no other config in the folder.
 fn all_configs() -> Vec<std::path::PathBuf> {
     let files = files_ending(&keepalived_fixtures_dir(), ".conf");
-    assert_eq!(files.len(), 10, "two nodes for each of the five captures");
+    let mut listed: Vec<std::path::PathBuf> = captures::CAPTURES
+        .iter()
+        .flat_map(|c| ['a', 'b'].map(|node| c.config_path(node)))
+        .collect();
+    listed.sort();
+    assert_eq!(files, listed, "two nodes for each capture of the list");
     files
 }
 
@@ -55,7 +61,7 @@ fn every_capture_config_imports_cleanly() {
 
 #[test]
 fn v2_pass_has_the_password_and_whole_seconds() {
-    let c = load_ok(&keepalived_fixtures_dir().join("v2-pass.node-a.conf")).config;
+    let c = load_ok(&captures::capture("v2-pass").config_path('a')).config;
     let v = &instance(&c, "VR_1").vrrp;
     assert_eq!(v.version, Version::V2);
     assert_eq!(v.auth, Auth::Simple(*b"secret12"));
@@ -75,8 +81,8 @@ fn v2_pass_has_the_password_and_whole_seconds() {
 
 #[test]
 fn v2_ah_has_the_key_of_the_capture() {
-    for node in ["a", "b"] {
-        let path = keepalived_fixtures_dir().join(format!("v2-ah.node-{node}.conf"));
+    for node in ['a', 'b'] {
+        let path = captures::capture("v2-ah").config_path(node);
         let c = load_ok(&path).config;
         let v = &instance(&c, "VR_1").vrrp;
         assert_eq!(v.version, Version::V2);
@@ -93,7 +99,7 @@ fn v2_ah_has_the_key_of_the_capture() {
 
 #[test]
 fn v3_centiseconds_and_an_empty_excluded_block() {
-    let c = load_ok(&keepalived_fixtures_dir().join("v3-cs.node-b.conf")).config;
+    let c = load_ok(&captures::capture("v3-cs").config_path('b')).config;
     let v = &instance(&c, "VR_1").vrrp;
     assert_eq!(v.version, Version::V3);
     assert_eq!(v.advert_interval, Centisecs(5), "advert_int 0.05");
@@ -103,7 +109,7 @@ fn v3_centiseconds_and_an_empty_excluded_block() {
 
 #[test]
 fn v3_ipv6_instance() {
-    let c = load_ok(&keepalived_fixtures_dir().join("v3-ipv6.node-a.conf")).config;
+    let c = load_ok(&captures::capture("v3-ipv6").config_path('a')).config;
     let v = &instance(&c, "VR_1").vrrp;
     assert!(v.is_ipv6());
     assert_eq!(v.version, Version::V3);

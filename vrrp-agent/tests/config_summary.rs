@@ -35,7 +35,7 @@ fn scripts_and_groups_get_their_own_lines() {
 
 #[test]
 fn centisecond_intervals_and_untracked_instances() {
-    let c = load_ok(&keepalived_fixtures_dir().join("v3-cs.node-a.conf")).config;
+    let c = load_ok(&captures::capture("v3-cs").config_path('a')).config;
     assert!(summary(&c).contains(", interval 0.05s, "));
     let c = keepalived_ok(&ka_instance("")).config;
     assert!(

@@ -1,5 +1,5 @@
-//! Running the tools of the `vrrp-tests` crate (test bed, demo, benchmarks) with the XDP
-//! object embedded: build them (after setup and the object), then exec one.
+//! Running the tools of the `vrrp-bench` crate (`tests/bench/`: test bed, demo, benchmarks)
+//! with the XDP object embedded: build them (after setup and the object), then exec one.
 
 use std::process::Command;
 
@@ -24,7 +24,7 @@ pub fn run(tool: &str, args: &[String]) -> Result<()> {
     cmd::run(
         cmd::cargo(None)
             .args(["build", "--quiet", "--release", "--package", "vrrp-agent"])
-            .args(["--package", "vrrp-tests", "--bins"])
+            .args(["--package", "vrrp-bench", "--bins"])
             .env(OBJECT_ENV, &object),
     )?;
     done("built", t);

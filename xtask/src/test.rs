@@ -1,6 +1,6 @@
 //! `cargo xtask test`: setup, XDP object, lints, every test suite, and a summary.
 //!
-//! The privileged suite (`tests/`: BPF_PROG_TEST_RUN, namespaces, real agents) needs root;
+//! The privileged suite (`vrrp-tests`: BPF_PROG_TEST_RUN, namespaces, real agents) needs root;
 //! `--unprivileged` runs everything else.
 
 use std::{
@@ -19,7 +19,8 @@ use crate::{
 
 #[derive(clap::Args)]
 pub struct TestArgs {
-    /// Skip the privileged suite (`tests/`), for running without root.
+    /// Skip the privileged suite (`vrrp-tests` in `tests/`), for running without root. The
+    /// benchmarks' unit tests (`vrrp-bench`, `tests/bench/`) need no root and still run.
     #[arg(long)]
     pub unprivileged: bool,
     /// Skip `cargo fmt --check` and clippy.

@@ -40,10 +40,11 @@ use serde_json::Value;
 
 use super::wire::{Captured, Tap};
 use crate::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
     flows::{Mac, ip4, mac_str},
     netns::{NetNs, veth_with_macs},
     neutron_rules::NeutronRouter,
+    tempdir::TempDir,
     topo::addresses,
 };
 
@@ -166,7 +167,7 @@ pub struct Router {
     taps: BTreeMap<Port, Tap>,
     step: Arc<AtomicUsize>,
     /// In a mutex only so that both twins can be driven from two threads at once.
-    agent: Mutex<RunningAgent>,
+    agent: Mutex<Agent>,
     _dir: TempDir,
     neutron: NeutronRouter,
     pub ns: NetNs,
@@ -256,7 +257,7 @@ impl Router {
             .collect();
 
         let dir = TempDir::new(&format!("diff-{label}"));
-        let agent = RunningAgent::start(label, &dir, &config(&ns, fast_path, &setup.fips));
+        let agent = Agent::run(label, &dir, &config(&ns, fast_path, &setup.fips));
         let router = Self {
             label,
             fast_path,
@@ -303,13 +304,13 @@ impl Router {
                 "{}: addresses qr {qr:?} qr2 {qr2:?} qg {qg:?} (want {want_qg:?}), route \
                  {route:?}\nagent logs:\n{}",
                 self.label,
-                self.agent().process.logs()
+                self.agent().logs()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    fn agent(&self) -> std::sync::MutexGuard<'_, RunningAgent> {
+    fn agent(&self) -> std::sync::MutexGuard<'_, Agent> {
         self.agent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -333,7 +334,7 @@ impl Router {
     pub fn status(&self) -> Value {
         let mut last = String::new();
         for _ in 0..50 {
-            let socket = self.agent().socket.clone();
+            let socket = self.agent().socket().to_path_buf();
             match status_raw(&socket) {
                 Ok(v) => return v,
                 Err(e) => last = e,
@@ -387,7 +388,7 @@ impl Router {
                 self.label,
                 fp.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
                     .unwrap_or_else(|| "no fastpath section".into()),
-                self.agent().process.logs()
+                self.agent().logs()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -399,9 +400,9 @@ impl Router {
     pub fn set_fips(&self, fips: &[([u8; 4], [u8; 4])]) {
         self.neutron.set_fips(&self.ns, &fips_text(fips));
         let agent = self.agent();
-        std::fs::write(&agent.config, config(&self.ns, self.fast_path, fips))
+        std::fs::write(agent.config(), config(&self.ns, self.fast_path, fips))
             .expect("rewrite config");
-        agent.process.signal(Signal::SIGHUP);
+        agent.signal(Signal::SIGHUP);
         drop(agent);
         self.wait_addresses(fips);
     }
@@ -421,7 +422,7 @@ impl Router {
 
     /// The agent's log so far.
     pub fn logs(&self) -> String {
-        self.agent().process.logs()
+        self.agent().logs()
     }
 }
 

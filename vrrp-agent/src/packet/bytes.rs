@@ -6,11 +6,6 @@ pub(super) fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N
     bytes.get(at..at.checked_add(N)?)?.try_into().ok()
 }
 
-/// The big-endian `u16` at `at`.
-pub(super) fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
-    array_at(bytes, at).map(u16::from_be_bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -20,6 +15,5 @@ mod tests {
         assert_eq!(array_at::<2>(&[1, 2, 3], 1), Some([2, 3]));
         assert_eq!(array_at::<2>(&[1, 2, 3], 2), None);
         assert_eq!(array_at::<2>(&[1, 2, 3], usize::MAX), None);
-        assert_eq!(u16_at(&[1, 2], 0), Some(0x0102));
     }
 }

@@ -1,5 +1,5 @@
 //! The Ethernet II header in front of the takeover frames (gratuitous ARP, unsolicited
-//! neighbour advertisement): writing it and splitting a frame into header and payload.
+//! neighbour advertisement): writing it.
 //! Depends on nothing.
 
 /// Length of an untagged Ethernet II header.
@@ -25,18 +25,5 @@ impl EthHeader {
         out.extend_from_slice(&self.dst);
         out.extend_from_slice(&self.src);
         out.extend_from_slice(&self.ethertype.to_be_bytes());
-    }
-
-    /// Splits `frame` into its header and payload; `None` if shorter than the header. VLAN
-    /// tags are not looked into (the EtherType is then 0x8100).
-    pub fn split(frame: &[u8]) -> Option<(Self, &[u8])> {
-        let (header, payload) = frame.split_first_chunk::<ETH_HEADER_LEN>()?;
-        let [d0, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5, t0, t1] = *header;
-        let header = EthHeader {
-            dst: [d0, d1, d2, d3, d4, d5],
-            src: [s0, s1, s2, s3, s4, s5],
-            ethertype: u16::from_be_bytes([t0, t1]),
-        };
-        Some((header, payload))
     }
 }

@@ -3,14 +3,12 @@
 //! *request* to the Ethernet broadcast address, "who-has IP tell IP", with sender and target
 //! protocol address both the virtual address and target hardware address ff:ff:ff:ff:ff:ff
 //! (RFC 5227 §3's ARP announcement has zeros there; keepalived puts the broadcast address).
-//! Depends on `ethernet` and `bytes` only.
+//! The agent only sends these frames: parsing them is the tests' business
+//! (`vrrp-agent/tests/common/takeover.rs`). Depends on `ethernet` only.
 
 use std::net::Ipv4Addr;
 
-use super::{
-    bytes::{array_at, u16_at},
-    ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, EthHeader},
-};
+use super::ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, EthHeader};
 
 /// Length of the ARP message for Ethernet and IPv4.
 const ARP_LEN: usize = 28;
@@ -21,7 +19,6 @@ pub const GARP_FRAME_LEN: usize = ETH_HEADER_LEN + ARP_LEN;
 const HTYPE_ETHERNET: u16 = 1;
 const PTYPE_IPV4: u16 = 0x0800;
 const OP_REQUEST: u16 = 1;
-const OP_REPLY: u16 = 2;
 
 /// The gratuitous ARP frame announcing that `ip` is at `mac`, from `mac` to broadcast.
 pub fn gratuitous_arp(mac: [u8; 6], ip: Ipv4Addr) -> Vec<u8> {
@@ -43,31 +40,6 @@ pub fn gratuitous_arp(mac: [u8; 6], ip: Ipv4Addr) -> Vec<u8> {
     out
 }
 
-/// The (sender MAC, IP) of a gratuitous ARP: an Ethernet/IPv4 ARP request or reply whose
-/// sender and target protocol addresses are equal and not 0.0.0.0 (that would be an RFC 5227
-/// probe, not an announcement). Any Ethernet destination and target hardware address are
-/// accepted, and so are trailing bytes (padding to the Ethernet minimum). `None` for anything
-/// else, including VLAN-tagged frames.
-pub fn parse_gratuitous_arp(frame: &[u8]) -> Option<([u8; 6], Ipv4Addr)> {
-    let (eth, arp) = EthHeader::split(frame)?;
-    let op = u16_at(arp, 6)?;
-    if eth.ethertype != ETHERTYPE_ARP
-        || u16_at(arp, 0)? != HTYPE_ETHERNET
-        || u16_at(arp, 2)? != PTYPE_IPV4
-        || array_at(arp, 4)? != [6, 4]
-        || !(op == OP_REQUEST || op == OP_REPLY)
-    {
-        return None;
-    }
-    let sender_mac = array_at(arp, 8)?;
-    let sender = Ipv4Addr::from(array_at::<4>(arp, 14)?);
-    let target = Ipv4Addr::from(array_at::<4>(arp, 24)?);
-    if sender != target || sender.is_unspecified() {
-        return None;
-    }
-    Some((sender_mac, sender))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,9 +51,5 @@ mod tests {
         assert_eq!(frame.len(), GARP_FRAME_LEN);
         assert_eq!(&frame[12..14], &[0x08, 0x06]);
         assert_eq!(&frame[20..22], &[0, 1], "opcode: request");
-        assert_eq!(
-            parse_gratuitous_arp(&frame),
-            Some((mac, Ipv4Addr::new(192, 0, 2, 7)))
-        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{Advert, DecodeError, IPPROTO_VRRP, RxMeta};
+use super::{DecodeError, IPPROTO_VRRP, RxMeta};
 
 /// A well-formed, unfragmented IPv4 packet, split.
 pub(super) struct Ipv4Split<'a> {
@@ -66,10 +66,4 @@ pub fn split_ipv4_packet(packet: &[u8]) -> Result<(RxMeta, &[u8]), DecodeError> 
         });
     }
     Ok((split.meta, split.payload))
-}
-
-/// [`split_ipv4_packet`], then decodes the advert.
-pub fn decode_ipv4_packet(packet: &[u8]) -> Result<(Advert, RxMeta), DecodeError> {
-    let (meta, vrrp) = split_ipv4_packet(packet)?;
-    Ok((Advert::decode(vrrp, &meta)?, meta))
 }

@@ -10,8 +10,9 @@
 //! Files: `advert` (the VRRP message), `ah` (the IPsec AH around VRRPv2, HMAC-MD5-96 through
 //! RustCrypto's `hmac` and `md-5`), `checksum`, `interval` ([`Centisecs`]), `error`,
 //! `ipv4` (the IPv4 header a raw socket delivers), `garp` and `ndp` (the takeover frames,
-//! built like keepalived's), `ethernet` (their Ethernet header), `bytes` (panic-free field
-//! reads).
+//! built like keepalived's; the agent never parses them, so their parsers live with the tests
+//! in `vrrp-agent/tests/common/takeover.rs`), `ethernet` (their Ethernet header), `bytes`
+//! (panic-free field reads).
 
 mod advert;
 mod ah;
@@ -31,10 +32,10 @@ pub use ah::{
 pub use checksum::{internet_checksum, pseudo_header_checksum, vrrp_checksum};
 pub use error::{DecodeError, EncodeError};
 pub use ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6};
-pub use garp::{GARP_FRAME_LEN, gratuitous_arp, parse_gratuitous_arp};
+pub use garp::{GARP_FRAME_LEN, gratuitous_arp};
 pub use interval::Centisecs;
-pub use ipv4::{decode_ipv4_packet, split_ipv4_packet};
-pub use ndp::{ALL_NODES, NA_FRAME_LEN, UnsolicitedNa, parse_unsolicited_na, unsolicited_na};
+pub use ipv4::split_ipv4_packet;
+pub use ndp::{ALL_NODES, NA_FRAME_LEN, unsolicited_na};
 
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: u8 = 112;

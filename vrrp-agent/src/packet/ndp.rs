@@ -4,13 +4,13 @@
 //! 33:33:00:00:00:01, IPv6 from the virtual address itself to ff02::1 with hop limit 255,
 //! ICMPv6 type 136 with the Override flag set, the Solicited flag clear, the Router flag as
 //! asked (keepalived clears it: its captures carry flags 0x20, O only), target = the virtual
-//! address, and one target link-layer address option carrying the MAC.
-//! Depends on `ethernet`, `bytes` and `checksum` only.
+//! address, and one target link-layer address option carrying the MAC. The agent only sends
+//! these frames: parsing them is the tests' business (`vrrp-agent/tests/common/takeover.rs`).
+//! Depends on `ethernet` and `checksum` only.
 
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::{
-    bytes::{array_at, u16_at},
     checksum::pseudo_header_checksum,
     ethernet::{ETH_HEADER_LEN, ETHERTYPE_IPV6, EthHeader},
 };
@@ -27,7 +27,6 @@ const IPPROTO_ICMPV6: u8 = 58;
 const NDP_HOP_LIMIT: u8 = 255;
 const ICMPV6_NEIGHBOR_ADVERT: u8 = 136;
 const FLAG_ROUTER: u8 = 0x80;
-const FLAG_SOLICITED: u8 = 0x40;
 const FLAG_OVERRIDE: u8 = 0x20;
 const OPTION_TARGET_LINK_LAYER: u8 = 2;
 
@@ -35,19 +34,6 @@ const OPTION_TARGET_LINK_LAYER: u8 = 2;
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 /// The Ethernet address of [`ALL_NODES`] (RFC 2464 §7: 33:33 and the group's low 32 bits).
 const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
-
-/// What a received unsolicited neighbour advertisement says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct UnsolicitedNa {
-    /// The MAC in the target link-layer address option.
-    pub mac: [u8; 6],
-    /// The address being advertised.
-    pub target: Ipv6Addr,
-    /// R: the sender is a router.
-    pub router: bool,
-    /// O: the advertisement overrides cached link-layer addresses.
-    pub override_flag: bool,
-}
 
 /// The complete Ethernet frame of an unsolicited neighbour advertisement that `ip` is at
 /// `mac`, sent from `ip` itself to all nodes, Override set, Router set if `router`.
@@ -78,67 +64,12 @@ pub fn unsolicited_na(mac: [u8; 6], ip: Ipv6Addr, router: bool) -> Vec<u8> {
     out
 }
 
-/// Parses an unsolicited neighbour advertisement frame, with the receive checks of RFC 4861
-/// §7.1.2: IPv6 directly carrying ICMPv6 (no extension headers), hop limit 255, a valid
-/// checksum, type 136 code 0, at least 24 bytes, target not multicast, Solicited flag clear,
-/// every option of non-zero length and within the payload. It must carry a target link-layer
-/// address option for Ethernet (the MAC returned). Bytes after the IPv6 payload are ignored.
-/// `None` for anything else, including VLAN-tagged frames.
-pub fn parse_unsolicited_na(frame: &[u8]) -> Option<UnsolicitedNa> {
-    let (eth, ip) = EthHeader::split(frame)?;
-    let [version_tc, ..] = array_at::<4>(ip, 0)?;
-    let [next_header, hop_limit] = array_at(ip, 6)?;
-    if eth.ethertype != ETHERTYPE_IPV6
-        || version_tc >> 4 != 6
-        || next_header != IPPROTO_ICMPV6
-        || hop_limit != NDP_HOP_LIMIT
-    {
-        return None;
-    }
-    let src = Ipv6Addr::from(array_at::<16>(ip, 8)?);
-    let dst = Ipv6Addr::from(array_at::<16>(ip, 24)?);
-    let payload_len = usize::from(u16_at(ip, 4)?);
-    let icmp = ip.get(IPV6_HEADER_LEN..IPV6_HEADER_LEN + payload_len)?;
-    let [ty, code, _, _, flags, ..] = array_at::<NA_FIXED_LEN>(icmp, 0)?;
-    if ty != ICMPV6_NEIGHBOR_ADVERT
-        || code != 0
-        || pseudo_header_checksum(IpAddr::V6(src), IpAddr::V6(dst), IPPROTO_ICMPV6, icmp) != 0
-        || flags & FLAG_SOLICITED != 0
-    {
-        return None;
-    }
-    let target = Ipv6Addr::from(array_at::<16>(icmp, 8)?);
-    if target.is_multicast() {
-        return None;
-    }
-    let mut mac = None;
-    let mut options = icmp.get(NA_FIXED_LEN..)?;
-    while !options.is_empty() {
-        let [opt_type, opt_units] = array_at(options, 0)?;
-        let opt_len = usize::from(opt_units) * 8;
-        if opt_len == 0 {
-            return None;
-        }
-        let (option, rest) = options.split_at_checked(opt_len)?;
-        if opt_type == OPTION_TARGET_LINK_LAYER && opt_len == TLLA_OPTION_LEN && mac.is_none() {
-            mac = array_at(option, 2);
-        }
-        options = rest;
-    }
-    Some(UnsolicitedNa {
-        mac: mac?,
-        target,
-        router: flags & FLAG_ROUTER != 0,
-        override_flag: flags & FLAG_OVERRIDE != 0,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn layout_and_round_trip() {
+    fn layout() {
         let mac = [0x02, 0, 0, 0, 0, 1];
         let ip: Ipv6Addr = "2001:db8::7".parse().unwrap();
         for router in [false, true] {
@@ -146,13 +77,7 @@ mod tests {
             assert_eq!(frame.len(), NA_FRAME_LEN);
             assert_eq!(frame[21], 255, "hop limit");
             assert_eq!(frame[54], 136, "ICMPv6 type");
-            let expected = UnsolicitedNa {
-                mac,
-                target: ip,
-                router,
-                override_flag: true,
-            };
-            assert_eq!(parse_unsolicited_na(&frame), Some(expected));
+            assert_eq!(frame[58], if router { 0xa0 } else { 0x20 }, "flags");
         }
     }
 }

@@ -1,22 +1,30 @@
-//! Shared by the codec test files: reading the keepalived captures, splitting their frames,
-//! wrapping a VRRP message in an IPv4 header, and sample adverts. Each test file uses a part.
+//! Shared by the codec test files: the keepalived captures (the one list in
+//! `tests/fixtures/keepalived/captures.rs`), splitting their frames, decoding an advert from
+//! its IPv4 packet, parsing takeover frames (`takeover`), wrapping a VRRP message in an IPv4
+//! header, and sample adverts. Each test file uses a part.
 #![allow(dead_code)]
 
-use std::{
-    fs::File,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
-};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use pcap_file::{DataLink, pcap::PcapReader};
 use vrrp_agent::packet::{
-    Advert, Auth, Centisecs, IPPROTO_AH, IPPROTO_VRRP, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6,
-    VRRP_TTL, Version, internet_checksum,
+    Advert, Auth, Centisecs, DecodeError, IPPROTO_AH, IPPROTO_VRRP, RxMeta, VRRP_GROUP_V4,
+    VRRP_GROUP_V6, VRRP_TTL, Version, internet_checksum, split_ipv4_packet,
 };
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/keepalived/");
+#[path = "../../../tests/fixtures/keepalived/captures.rs"]
+pub mod captures;
+pub mod takeover;
+#[allow(unused_imports)] // Each test file uses a part.
+pub use captures::{CAPTURES, Capture, CaptureKind, capture};
+#[allow(unused_imports)]
+pub use takeover::{UnsolicitedNa, parse_gratuitous_arp, parse_unsolicited_na};
 
-/// The four captures.
-pub const CAPTURES: [&str; 4] = ["v2-pass.pcap", "v3-ipv4.pcap", "v3-ipv6.pcap", "v3-cs.pcap"];
+/// Splits an IPv4 packet carrying VRRP ([`split_ipv4_packet`], as the agent's socket does),
+/// then decodes the advert.
+pub fn decode_ipv4_packet(packet: &[u8]) -> Result<(Advert, RxMeta), DecodeError> {
+    let (meta, vrrp) = split_ipv4_packet(packet)?;
+    Ok((Advert::decode(vrrp, &meta)?, meta))
+}
 
 /// MACs of node A (ha-a) and node B (ha-b) in the captures.
 pub const MAC_A: [u8; 6] = [0xfa, 0x16, 0x3e, 0x09, 0x29, 0xd4];
@@ -24,23 +32,9 @@ pub const MAC_B: [u8; 6] = [0xfa, 0x16, 0x3e, 0x84, 0x24, 0x7f];
 
 const ETH_HEADER_LEN: usize = 14;
 
-/// Every frame of a capture (Ethernet link type, none cut short by the snap length).
+/// Every frame of capture `name` (see [`Capture::frames`]).
 pub fn read_capture(name: &str) -> Vec<Vec<u8>> {
-    let path = format!("{FIXTURES}{name}");
-    let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut reader = PcapReader::new(file).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert_eq!(reader.header().datalink, DataLink::ETHERNET, "{path}");
-    let mut frames = Vec::new();
-    while let Some(packet) = reader.next_packet() {
-        let packet = packet.unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(
-            packet.orig_len as usize,
-            packet.data.len(),
-            "{path}: frame cut short"
-        );
-        frames.push(packet.data.into_owned());
-    }
-    frames
+    capture(name).frames()
 }
 
 /// What a captured frame carries.

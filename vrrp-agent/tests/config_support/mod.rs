@@ -17,9 +17,14 @@ pub fn config_fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The keepalived captures and their configs (`tests/fixtures/keepalived/` at the workspace
+/// root): the one list of them.
+#[path = "../../../tests/fixtures/keepalived/captures.rs"]
+pub mod captures;
+
 /// The keepalived captures' configs, `tests/fixtures/keepalived/` at the workspace root.
 pub fn keepalived_fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keepalived")
+    captures::captures_dir()
 }
 
 /// `vrrp-agent/config-examples/`.

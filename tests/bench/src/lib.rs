@@ -4,7 +4,11 @@
 //! re-renders `BENCHMARKS.md` and the PNG plots. Benchmarks report numbers; they never fail
 //! because a number is bad (only because a measurement could not be made).
 //!
-//! May depend on the rest of `vrrp-tests` (namespaces, test bed, agents, XDP helpers).
+//! The crate also holds the tools built on the same test bed: `bench` (this runner), `demo`
+//! (`cargo xtask demo`) and `testbed` (`cargo xtask testbed`), in `src/bin/`.
+//!
+//! May depend on `vrrp-tests` (namespaces, test bed, agents, XDP helpers), `vrrp-agent` and
+//! `vrrp-ebpf-common`; nothing depends on it.
 
 pub mod cpu;
 pub mod failover;

@@ -6,7 +6,7 @@ use super::{
     layout,
     scenario::{Implementation, Outcome, Scenario, Timing},
 };
-use crate::bench::{
+use crate::{
     BenchOptions,
     plot::{Plot, Series},
     report::{Section, Table, Target},

@@ -5,8 +5,8 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use vrrp_tests::bench::{
-    self, BenchOptions,
+use vrrp_bench::{
+    self as bench, BenchOptions,
     report::{PART_ORDER, Results, Section},
 };
 

@@ -8,7 +8,7 @@ use super::{
     daemon::{Fault, Implementation},
     trial::Outcome,
 };
-use crate::bench::{
+use crate::{
     plot::{Plot, Series},
     report::{Section, Table, Target},
     stats::{median, summarize},
@@ -351,7 +351,7 @@ fn notes(by_case: &BTreeMap<Key, Case<'_>>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::failover::trial::Setup;
+    use crate::failover::trial::Setup;
 
     fn trial(imp: Implementation, interval: f64, fault: Fault, outage: f64) -> Trial {
         Trial {

@@ -284,7 +284,7 @@ fn method(repeat: u32, rounds: usize, pin: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::xdp_paths::Round;
+    use crate::xdp_paths::Round;
 
     fn round(floor: f64, direct: Option<f64>, wfloor: f64, wrapped: f64) -> Round {
         Round {

@@ -14,7 +14,7 @@ use super::{
     fwd_topo::{self, FIP, FwdRouter, SPORT},
     rates::Sample,
 };
-use crate::{
+use vrrp_tests::{
     rawbpf::{
         progs::{self, Flows},
         sys::{Map, MapType, Program},

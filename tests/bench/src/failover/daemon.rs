@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use nix::{sys::signal::Signal, unistd::Pid};
 
-use crate::{
-    agents::{RunningAgent, TempDir},
+use vrrp_tests::{
+    agent::Agent,
     keepalived::{self, Keepalived},
     netns::NetNs,
+    tempdir::TempDir,
     testbed::{HA_IF, RouterConfig, Testbed},
 };
 
@@ -64,7 +65,7 @@ impl Fault {
 pub const INSTANCE: &str = "router-1";
 
 pub enum Daemon {
-    Agent(RunningAgent),
+    Agent(Agent),
     Keepalived(Keepalived),
 }
 
@@ -79,11 +80,9 @@ impl Daemon {
     ) -> Self {
         let label = format!("r{}", i + 1);
         match imp {
-            Implementation::VrrpXdp => Self::Agent(RunningAgent::start(
-                &label,
-                dir,
-                &bed.agent_config(i, config),
-            )),
+            Implementation::VrrpXdp => {
+                Self::Agent(Agent::run(&label, dir, &bed.agent_config(i, config)))
+            }
             Implementation::Keepalived => {
                 let notify = keepalived::notify_script(dir, &label);
                 let conf = bed.keepalived_config(config, Some(notify.to_str().expect("utf-8")));
@@ -103,7 +102,7 @@ impl Daemon {
     /// Sends `sig` to every process of the daemon at once (keepalived: the process group).
     fn signal_all(&self, sig: Signal) {
         match self {
-            Self::Agent(a) => a.process.signal(sig),
+            Self::Agent(a) => a.signal(sig),
             Self::Keepalived(k) => {
                 let _ = nix::sys::signal::kill(Pid::from_raw(-k.pid()), sig);
             }
@@ -120,7 +119,7 @@ impl Daemon {
             }
             // keepalived's parent passes SIGTERM on to its VRRP child.
             Fault::Graceful => match self {
-                Self::Agent(a) => a.process.signal(Signal::SIGTERM),
+                Self::Agent(a) => a.signal(Signal::SIGTERM),
                 Self::Keepalived(k) => k.signal(Signal::SIGTERM),
             },
         }
@@ -153,7 +152,7 @@ impl Daemon {
     /// The daemon's own log, for a trial that went wrong.
     pub fn logs(&self) -> String {
         match self {
-            Self::Agent(a) => a.process.logs(),
+            Self::Agent(a) => a.logs(),
             Self::Keepalived(k) => k.logs(),
         }
     }

@@ -85,7 +85,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Section> {
 }
 
 fn measure(opts: &BenchOptions) -> anyhow::Result<Section> {
-    // Agents start through `crate::agent::binary()`: $VRRP_AGENT_BIN (what `opts.agent_bin`
+    // Agents start through `vrrp_tests::agent::binary()`: $VRRP_AGENT_BIN (what `opts.agent_bin`
     // comes from), else the vrrp-agent beside this binary.
     let routers = env_number("VXT_SCALE_ROUTERS")?.map_or(opts.pick(250, 50), |n| n as usize);
     anyhow::ensure!(routers >= 2, "VXT_SCALE_ROUTERS must be at least 2");

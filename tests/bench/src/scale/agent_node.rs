@@ -10,10 +10,10 @@ use super::{
     layout::{self, Node},
     procfs,
 };
-use crate::agents::{RunningAgent, TempDir};
+use vrrp_tests::{agent::Agent, tempdir::TempDir};
 
 pub struct AgentNode {
-    pub agent: RunningAgent,
+    pub agent: Agent,
     pub pid: Option<i32>,
 }
 
@@ -38,7 +38,7 @@ impl AgentNode {
     ) -> Self {
         let toml = layout::agent_toml(node, namespaces, interval, xdp);
         Self {
-            agent: RunningAgent::start(&format!("node-{}", node.label()), dir, &toml),
+            agent: Agent::run(&format!("node-{}", node.label()), dir, &toml),
             pid: None,
         }
     }
@@ -56,11 +56,11 @@ impl AgentNode {
                 return Ok(());
             }
             if Instant::now() > end {
-                let logs = self.agent.process.logs();
+                let logs = self.agent.logs();
                 let tail: Vec<&str> = logs.lines().rev().take(20).collect();
                 anyhow::bail!(
                     "{}: no status with {instances} instances within {timeout:?}; last log lines:\n{}",
-                    self.agent.socket.display(),
+                    self.agent.socket().display(),
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
             }
@@ -99,7 +99,7 @@ impl AgentNode {
         if !procfs::alive(pid) {
             return None;
         }
-        self.agent.process.signal(Signal::SIGTERM);
+        self.agent.signal(Signal::SIGTERM);
         while procfs::alive(pid) {
             if t0.elapsed() > timeout {
                 return None;

@@ -14,8 +14,8 @@ use super::{
     daemon::{Daemon, Fault, Implementation},
     measure::{dual_forwarding, lost_run, outage},
 };
-use crate::{
-    agents::TempDir,
+use vrrp_tests::{
+    tempdir::TempDir,
     testbed::{
         CLIENT_IP, FLOATING_IP, GATEWAY_IP, HA_IF, Options, PRIMARY_VIP, QR_IF, RouterConfig,
         SERVER_IP, Testbed,

@@ -12,7 +12,7 @@ use super::{
     interrupt,
     layout::{Node, Router},
 };
-use crate::netns::{NetNs, ip};
+use vrrp_tests::netns::{NetNs, ip};
 
 pub struct Topology {
     pub a: Vec<NetNs>,

@@ -11,7 +11,7 @@ use vrrp_ebpf_common::{
 };
 
 use super::cpu;
-use crate::{
+use vrrp_tests::{
     fixtures,
     flows::{Flow, L4},
     rawbpf::{
@@ -140,7 +140,7 @@ fn configure(xdp: &mut Xdp, topo: &RouterNs) -> Vec<Path> {
 
 /// Where the VRID sits in an untagged IPv4 advert.
 fn fixtures_vrid_offset(frame: &[u8]) -> usize {
-    crate::frames::vrrp_offset(frame) + 1
+    vrrp_tests::frames::vrrp_offset(frame) + 1
 }
 
 /// The kernel-measured ns/run of every program in one round.

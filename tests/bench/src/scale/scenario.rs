@@ -15,7 +15,7 @@ use super::{
     topology::Topology,
     usage::{self, Usage},
 };
-use crate::agents::TempDir;
+use vrrp_tests::tempdir::TempDir;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Implementation {
@@ -179,7 +179,7 @@ fn save_logs(bench: &Bench, s: &Scenario, dir: &std::path::Path) {
         if let Running::Agent(a) = n {
             let _ = std::fs::write(
                 dir.join(format!("{}-node-{node}.log", s.id())),
-                a.agent.process.logs(),
+                a.agent.logs(),
             );
         }
     }
@@ -222,7 +222,7 @@ pub fn run(s: Scenario, routers: usize, timing: Timing) -> anyhow::Result<Outcom
                 let k = if s.implementation == Implementation::Keepalived {
                     KeepalivedNode::start_empty(&d)?
                 } else {
-                    KeepalivedNode::start_empty_ours(&d, &crate::agent::binary())?
+                    KeepalivedNode::start_empty_ours(&d, &vrrp_tests::agent::binary())?
                 };
                 // Pushed as soon as it exists, so a failure halfway still stops what started.
                 bench.nodes.push(Running::Keepalived(k));

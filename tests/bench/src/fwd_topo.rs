@@ -11,7 +11,7 @@
 
 use etherparse::PacketBuilder;
 
-use crate::{
+use vrrp_tests::{
     flows::{Mac, ip4, mac_str},
     links::ifindex,
     netns::{NetNs, veth_with_macs},

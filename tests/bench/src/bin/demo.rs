@@ -15,7 +15,8 @@ use std::{
 use nix::sys::signal::Signal;
 use vrrp_agent::api::{model::FloatingIpReport, table};
 use vrrp_tests::{
-    agents::{RunningAgent, TempDir},
+    agent::Agent,
+    tempdir::TempDir,
     testbed::{CLIENT_IP, FLOATING_IP, Options, RouterConfig, SERVER_IP, Testbed},
     traffic::{TcpStreamer, UdpSink, UdpSource, tcp_echo_server},
 };
@@ -58,14 +59,14 @@ fn wait_for<T>(what: &str, limit: Duration, mut cond: impl FnMut() -> Option<T>)
     }
 }
 
-fn state(a: &RunningAgent) -> Option<(String, String)> {
+fn state(a: &Agent) -> Option<(String, String)> {
     let i = a.instance(INSTANCE)?;
     let reason = i.last_transition.map(|t| t.reason).unwrap_or_default();
     Some((i.state, reason))
 }
 
 /// The agent's report on the floating IP (its fast-path section).
-fn fast_floating_ip(a: &RunningAgent) -> Option<FloatingIpReport> {
+fn fast_floating_ip(a: &Agent) -> Option<FloatingIpReport> {
     a.status()?
         .fastpath
         .into_iter()
@@ -73,7 +74,7 @@ fn fast_floating_ip(a: &RunningAgent) -> Option<FloatingIpReport> {
         .find(|f| f.floating == FLOATING_IP)
 }
 
-fn show_table(agents: &[&RunningAgent]) {
+fn show_table(agents: &[&Agent]) {
     let reports: Vec<_> = agents.iter().filter_map(|a| a.status()).collect();
     for line in table::render(&reports).lines() {
         println!("      {line}");
@@ -130,12 +131,12 @@ fn run() -> Result<(), String> {
         peer_napi: true,
         ..RouterConfig::default()
     };
-    let r1 = RunningAgent::start("r1", &dir, &bed.agent_config(0, &config(100)));
+    let r1 = Agent::run("r1", &dir, &bed.agent_config(0, &config(100)));
     wait_for("r1 to elect itself", Duration::from_secs(15), || {
         state(&r1).filter(|(s, _)| s == "MASTER")
     })
     .ok_or("r1 never became master")?;
-    let r2 = RunningAgent::start("r2", &dir, &bed.agent_config(1, &config(90)));
+    let r2 = Agent::run("r2", &dir, &bed.agent_config(1, &config(90)));
     wait_for("r2 to settle as backup", Duration::from_secs(15), || {
         r2.instance(INSTANCE)
             .filter(|i| i.state == "BACKUP" && i.master.is_some())
@@ -210,8 +211,8 @@ fn run() -> Result<(), String> {
     );
     let mut r1 = r1;
     let killed = Instant::now();
-    r1.process.signal(Signal::SIGKILL);
-    let _ = r1.process.wait_exit(Duration::from_secs(5));
+    r1.signal(Signal::SIGKILL);
+    let _ = r1.wait_exit(Duration::from_secs(5));
     let (_, why2) = wait_for("r2 to take over", Duration::from_secs(15), || {
         state(&r2).filter(|(s, _)| s == "MASTER")
     })
@@ -245,7 +246,7 @@ fn run() -> Result<(), String> {
     show_table(&[&r2]);
 
     println!("\n[6/7] r1's agent comes back (it adopts its pinned XDP links: no detach, no gap)");
-    let r1 = RunningAgent::start("r1", &dir, &bed.agent_config(0, &config(100)));
+    let r1 = Agent::run("r1", &dir, &bed.agent_config(0, &config(100)));
     wait_for("r1 to start", Duration::from_secs(15), || {
         state(&r1).filter(|(s, _)| s == "BACKUP")
     })
