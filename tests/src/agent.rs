@@ -264,8 +264,12 @@ impl Agent {
                 self.logs()
             )
         });
-        if self.stderr_reader.as_ref().is_some_and(|r| r.is_finished()) {
-            let _ = self.stderr_reader.take().map(|r| r.join());
+        if self
+            .stderr_reader
+            .as_ref()
+            .is_some_and(std::thread::JoinHandle::is_finished)
+        {
+            let _ = self.stderr_reader.take().map(std::thread::JoinHandle::join);
         }
         status
     }

@@ -174,7 +174,7 @@ impl Keepalived {
     pub fn wait_state(&self, instance: &str, state: &str, timeout: Duration) {
         self.wait(timeout, &format!("{instance} in {state}"), || {
             (self.state(instance).as_deref() == Some(state)).then_some(())
-        })
+        });
     }
 
     /// Waits until the log contains `needle`; returns the log.

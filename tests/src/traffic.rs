@@ -269,7 +269,9 @@ impl TcpStreamer {
 
     /// Whether the stream has ended by itself (an error: see [`Self::stop`]).
     pub fn ended(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
+        self.thread
+            .as_ref()
+            .is_none_or(std::thread::JoinHandle::is_finished)
     }
 
     pub fn stop(mut self) -> StreamReport {

@@ -418,7 +418,7 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
                 let ok = o.is_full_master(master) && !o.is_master(other);
                 last = Some(o);
                 ok.then_some(())
-            })
+            });
         }));
         if done.is_err() {
             panic!("{master:?} never became the only master; last observed {last:?}");

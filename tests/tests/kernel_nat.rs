@@ -23,7 +23,7 @@ fn the_floating_ip_table_is_written_replaced_and_removed() {
     let ns = NetNs::new();
     let apply = |fips: &[FloatingIp]| {
         kernel_nat::apply(Some(ns.name()), &kernel_nat::script(fips))
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
     };
     // Removing a table that is not there is fine.
     apply(&[]);

@@ -357,7 +357,7 @@ async fn ipv6_default_route_via_a_gateway() {
     assert!(
         ip_json(&lan.ns, &["-6", "route", "show", "default"])
             .as_array()
-            .is_none_or(|a| a.is_empty())
+            .is_none_or(std::vec::Vec::is_empty)
     );
 }
 

@@ -273,7 +273,7 @@ impl NeutronBed {
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(WAIT, &format!("r{} in {state}", i + 1), || {
                 (r.state().as_deref() == Some(state)).then_some(())
-            })
+            });
         }));
         if found.is_err() {
             panic!(

@@ -509,7 +509,7 @@ impl Scenario {
         let flowing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(WAIT, "probes through the router", || {
                 (self.sink.count() >= before + 300).then_some(())
-            })
+            });
         }));
         if flowing.is_err() {
             panic!("{step}: no probes through the router\n{}", self.logs());
@@ -557,7 +557,7 @@ impl Scenario {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(WAIT, "more echoes", || {
                 (stream.echoed() >= before + 100 || stream.ended()).then_some(())
-            })
+            });
         }));
         let report = stream.stop();
         assert!(
@@ -580,7 +580,7 @@ impl Scenario {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(CONVERGE, "the connection to end or go on", || {
                 (stream.echoed() >= before + 500 || stream.ended()).then_some(())
-            })
+            });
         }));
         let report = stream.stop();
         assert!(
@@ -758,7 +758,7 @@ impl Scenario {
 
     fn wait_or_logs(&self, what: &str, cond: impl FnMut() -> Option<()>) {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_for(CONVERGE, what, cond)
+            wait_for(CONVERGE, what, cond);
         }));
         if r.is_err() {
             panic!("timed out waiting for {what}\n{}", self.logs());

@@ -68,7 +68,10 @@ fn every_captured_frame_passes_and_is_counted_by_kind() {
         }
     }
     // Totals over the whole run, as an end-to-end cross-check of the per-frame deltas.
-    let all: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| c.frames()).collect();
+    let all: Vec<Vec<u8>> = CAPTURES
+        .iter()
+        .flat_map(vrrp_tests::fixtures::Capture::frames)
+        .collect();
     let snap = dp.counters();
     assert_eq!(snap.stat(Stat::Frames), all.len() as u64);
     assert_eq!(snap.malformed(), 0);

@@ -72,7 +72,10 @@ fn replay_captures(extra: &[&str], adverts_stat: &str) -> Replay {
     assert_eq!(xdp_attached(&router, "vx-rx"), Some("native"));
 
     // Everything keepalived sent in the five captures, and what etherparse says it is.
-    let frames: Vec<Vec<u8>> = CAPTURES.iter().flat_map(|c| c.frames()).collect();
+    let frames: Vec<Vec<u8>> = CAPTURES
+        .iter()
+        .flat_map(vrrp_tests::fixtures::Capture::frames)
+        .collect();
     let mut expected: BTreeMap<(u64, u64, &str), u64> = BTreeMap::new();
     let mut others = 0u64;
     for f in &frames {
@@ -88,7 +91,7 @@ fn replay_captures(extra: &[&str], adverts_stat: &str) -> Replay {
                         version.into(),
                         if ipv6 { "ipv6" } else { "ipv4" },
                     ))
-                    .or_default() += 1
+                    .or_default() += 1;
             }
             Kind::Other => others += 1,
         }

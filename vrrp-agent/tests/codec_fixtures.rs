@@ -211,7 +211,10 @@ fn the_list_of_captures_is_the_folder() {
         .filter(|name| name.ends_with(".pcap"))
         .collect();
     in_folder.sort();
-    let mut listed: Vec<String> = CAPTURES.iter().map(|c| c.pcap_file()).collect();
+    let mut listed: Vec<String> = CAPTURES
+        .iter()
+        .map(common::captures::Capture::pcap_file)
+        .collect();
     listed.sort();
     assert_eq!(listed, in_folder);
 }

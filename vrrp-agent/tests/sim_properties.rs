@@ -119,7 +119,7 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
             Op::Kill(i) => sim.kill_node(i),
             Op::Restart(i) => {
                 if !sim.node_alive(i) {
-                    sim.restart_node(i)
+                    sim.restart_node(i);
                 }
             }
             Op::Shutdown(i) => sim.shutdown(i),

@@ -311,7 +311,9 @@ impl Router {
     }
 
     fn agent(&self) -> std::sync::MutexGuard<'_, Agent> {
-        self.agent.lock().unwrap_or_else(|e| e.into_inner())
+        self.agent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The port's tap.

@@ -61,7 +61,12 @@ pub fn render(reports: &[StatusReport]) -> String {
         "XDP FWD/DROP",
         "FAST",
     ];
-    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    let mut cells: Vec<Vec<String>> = vec![
+        header
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
+    ];
     for (i, fastpath) in rows {
         let prio = if i.priority == i.base_priority {
             i.priority.to_string()

@@ -43,19 +43,19 @@ pub(crate) fn address(key: &str, words: &[&str]) -> Result<Parsed<VirtualAddress
                 v.dev = Some(values::ifname(
                     &format!("{what}: dev"),
                     arg(words, i, &what)?,
-                )?)
+                )?);
             }
             "scope" => {
                 v.scope = Some(values::scope(
                     &format!("{what}: scope"),
                     arg(words, i, &what)?,
-                )?)
+                )?);
             }
             "label" => {
                 v.label = Some(values::label(
                     &format!("{what}: label"),
                     arg(words, i, &what)?,
-                )?)
+                )?);
             }
             "brd" | "broadcast" => {
                 let b = arg(words, i, &what)?;
@@ -208,7 +208,7 @@ pub(crate) fn route(key: &str, words: &[&str]) -> Result<Parsed<VirtualRoute>, S
                 r.table = Some(values::table(
                     &format!("{what}: table"),
                     arg(words, i, &what)?,
-                )?)
+                )?);
             }
             "metric" | "priority" | "preference" => {
                 r.metric = Some(values::u32_in(

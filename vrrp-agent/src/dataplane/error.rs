@@ -82,14 +82,14 @@ pub fn attach_failure(error: &aya::programs::ProgramError) -> String {
         source = e.source();
     }
     match errno {
-        Some(libc::EBUSY) | Some(libc::EEXIST) => text.push_str(
+        Some(libc::EBUSY | libc::EEXIST) => text.push_str(
             " (another XDP program is already attached to this interface: an agent killed \
              while using a different --bpf-pin-dir, or another tool; restart with the same pin \
              folder to adopt it, or remove its pinned link under /sys/fs/bpf, or `bpftool net \
              detach` it)",
         ),
         Some(libc::EOPNOTSUPP) => {
-            text.push_str(" (the driver has no native XDP support; generic mode works everywhere)")
+            text.push_str(" (the driver has no native XDP support; generic mode works everywhere)");
         }
         Some(libc::EPERM) => text.push_str(" (needs CAP_BPF and CAP_NET_ADMIN, e.g. root)"),
         _ => {}

@@ -111,7 +111,7 @@ impl Netlink {
             Err(e)
                 if matches!(
                     kernel_errno(&e),
-                    Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::EINVAL)
+                    Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EINVAL)
                 ) =>
             {
                 Ok(None)

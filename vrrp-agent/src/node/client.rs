@@ -219,7 +219,7 @@ pub fn serve(
                     Ok(other) => {
                         tracing::error!(
                             "reload refused, the running configuration stays: {other:?}"
-                        )
+                        );
                     }
                     Err(ClientError::Closed) => return Ok(Ended::NodeGone),
                     Err(e) => return Err(e),

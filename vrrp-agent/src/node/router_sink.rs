@@ -34,7 +34,9 @@ impl RouterSink {
     /// The lock; a router whose engine panicked while holding it leaves the data plane as it
     /// was, which the others can still use.
     fn lock(&self) -> MutexGuard<'_, Box<dyn DataplaneSink>> {
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -79,7 +79,7 @@ impl Node {
     fn settings(&self) -> Settings {
         self.settings
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 }
@@ -154,7 +154,7 @@ pub async fn serve(opts: NodeOptions) -> Result<(), NodeError> {
     let controls: Vec<_> = node
         .routers
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .values()
         .map(|e| e.control.clone())
         .collect();
@@ -166,7 +166,7 @@ pub async fn serve(opts: NodeOptions) -> Result<(), NodeError> {
     while !node
         .routers
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .is_empty()
         && tokio::time::Instant::now() < deadline
     {
@@ -187,11 +187,14 @@ async fn reload_settings(node: &Node, path: &Path) {
         }
     };
     tracing::info!("settings in force: {}", settings.summary());
-    *node.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings.clone();
+    *node
+        .settings
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = settings.clone();
     let routers: Vec<_> = node
         .routers
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
         .map(|(ns, e)| {
             (
@@ -402,7 +405,10 @@ struct Taken {
 /// Takes the namespace for a router, unless another router has it (then: why, and whether
 /// the process holding it still lives).
 fn claim(node: &Node, netns: &Option<String>, entry: Entry) -> Result<(), (Taken, bool)> {
-    let mut routers = node.routers.lock().unwrap_or_else(|e| e.into_inner());
+    let mut routers = node
+        .routers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(other) = routers.get(netns) {
         let alive = std::path::Path::new(&format!("/proc/{}", other.pid)).exists();
         let message = format!(
@@ -426,7 +432,7 @@ fn remember_text(node: &Node, netns: &Option<String>, text: String) {
     if let Some(e) = node
         .routers
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get_mut(netns)
     {
         e.text = text;
@@ -436,7 +442,7 @@ fn remember_text(node: &Node, netns: &Option<String>, text: String) {
 fn forget(node: &Node, netns: &Option<String>) {
     node.routers
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .remove(netns);
 }
 

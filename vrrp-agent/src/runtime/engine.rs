@@ -279,7 +279,7 @@ impl Engine {
                 self.interface_state(&netns, &link.name, up, now);
             }
             NetlinkEvent::LinkRemoved { name, .. } => {
-                self.interface_state(&netns, &name, false, now)
+                self.interface_state(&netns, &name, false, now);
             }
             NetlinkEvent::AddressAdded(a) | NetlinkEvent::AddressRemoved(a) => {
                 // Addresses bring and take connected routes: the routes of the fixed IPs
@@ -289,7 +289,7 @@ impl Engine {
             }
             NetlinkEvent::Resync => {
                 self.resync_links(&netns, now).await;
-                self.refresh_primaries(&netns, None, now).await
+                self.refresh_primaries(&netns, None, now).await;
             }
         }
     }

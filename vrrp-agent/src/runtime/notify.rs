@@ -123,7 +123,7 @@ async fn run_one(
     };
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(out)) if out.status.success() => {
-            tracing::debug!(script, ?args, "notify script done")
+            tracing::debug!(script, ?args, "notify script done");
         }
         Ok(Ok(out)) => tracing::warn!(
             script,

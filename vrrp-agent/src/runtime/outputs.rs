@@ -99,7 +99,7 @@ impl Engine {
                     dir,
                     instance: s.spec.vrrp.name.clone(),
                     state,
-                })
+                });
             }
             Output::RunNotify { state, priority } => {
                 let n = Notification {

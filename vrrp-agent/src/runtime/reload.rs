@@ -53,7 +53,7 @@ pub fn plan(old: &[InstanceSpec], new: &[InstanceSpec]) -> Vec<Change> {
             None => out.push(Change::Add { new: n }),
             Some(o) if old[o] == *spec => out.push(Change::Keep { old: o, new: n }),
             Some(o) if identity(&old[o]) == identity(spec) => {
-                out.push(Change::Update { old: o, new: n })
+                out.push(Change::Update { old: o, new: n });
             }
             Some(o) => out.push(Change::Replace { old: o, new: n }),
         }

@@ -159,7 +159,7 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
             });
         }
         "interface" => {
-            raw.interface = Some(at(diag, line, values::ifname(key, args::one(diag, s)?))?)
+            raw.interface = Some(at(diag, line, values::ifname(key, args::one(diag, s)?))?);
         }
         "virtual_router_id" => {
             raw.vrid = Some(at(
@@ -258,7 +258,7 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
         }
         "garp_master_refresh" => raw.garp_refresh = Some(global::garp_refresh(diag, s)?),
         "garp_master_refresh_repeat" => {
-            raw.garp_refresh_repeat = Some(global::garp_repeat(diag, s)?)
+            raw.garp_refresh_repeat = Some(global::garp_repeat(diag, s)?);
         }
         "unicast_src_ip" => {
             raw.unicast_src = Some(at(diag, line, values::ip(key, args::one(diag, s)?))?);

@@ -40,10 +40,10 @@ pub(crate) fn parse(diag: &mut Diag, stmt: &Stmt) -> Result<DraftGroup, ConfigEr
             | "track_bfd"
             | "global_tracking"
             | "sync_group_tracking_weight" => {
-                args::ignored(diag, s, &section, "track objects in the instances instead")
+                args::ignored(diag, s, &section, "track objects in the instances instead");
             }
             "smtp_alert" | "notify_priority_changes" => {
-                args::ignored(diag, s, &section, "not implemented")
+                args::ignored(diag, s, &section, "not implemented");
             }
             _ => args::unknown(diag, s, &section),
         }

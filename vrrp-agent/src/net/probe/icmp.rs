@@ -104,7 +104,9 @@ impl Exchange for IcmpProbe {
         match self.target {
             IpAddr::V4(target) => is_reply_v4(packet, target, self.id, self.seq),
             IpAddr::V6(target) => {
-                from.and_then(|f| f.as_sockaddr_in6()).map(|f| f.ip()) == Some(target)
+                from.and_then(|f| f.as_sockaddr_in6())
+                    .map(nix::sys::socket::SockaddrIn6::ip)
+                    == Some(target)
                     && is_reply_v6(packet, self.id, self.seq)
             }
         }

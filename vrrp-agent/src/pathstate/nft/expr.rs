@@ -942,8 +942,8 @@ impl Decoder<'_> {
             "limit" | "quota" | "connlimit" => self.unknown(name.to_string()),
             "objref" => match a.be32(1) {
                 Some(1) => {} // a named counter
-                Some(2) | Some(4) | Some(5) => {
-                    self.unknown(format!("{name} {}", a.string(2).unwrap_or_default()))
+                Some(2 | 4 | 5) => {
+                    self.unknown(format!("{name} {}", a.string(2).unwrap_or_default()));
                 }
                 _ => self.action(Action::Unknown(format!(
                     "objref {}",
@@ -977,7 +977,7 @@ impl Decoder<'_> {
                 };
                 match a.be32(dreg_attr) {
                     Some(d) if !(name == "exthdr" && a.get(7).is_some()) => {
-                        self.load(Register::from(d), None, Src::Opaque(name.to_string()))
+                        self.load(Register::from(d), None, Src::Opaque(name.to_string()));
                     }
                     _ => {
                         let dropped = self.regs.clear();
