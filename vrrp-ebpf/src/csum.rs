@@ -8,7 +8,7 @@
 /// One 16-bit big-endian word of a byte pair.
 #[inline(always)]
 fn word(hi: u8, lo: u8) -> u32 {
-    ((hi as u32) << 8) | lo as u32
+    (u32::from(hi) << 8) | u32::from(lo)
 }
 
 /// Folds a sum of at most five 16-bit words into 16 bits with end-around carries.
@@ -22,13 +22,13 @@ fn fold(sum: u32) -> u16 {
 /// The checksum after one 16-bit word changed from `old` to `new`.
 #[inline(always)]
 pub fn replace2(check: u16, old: u16, new: u16) -> u16 {
-    !fold(!check as u32 + !old as u32 + new as u32)
+    !fold(u32::from(!check) + u32::from(!old) + u32::from(new))
 }
 
 /// The checksum after a 4-byte field (an IPv4 address) changed from `old` to `new`.
 #[inline(always)]
 pub fn replace4(check: u16, old: [u8; 4], new: [u8; 4]) -> u16 {
-    let sum = !check as u32
+    let sum = u32::from(!check)
         + (!word(old[0], old[1]) & 0xffff)
         + (!word(old[2], old[3]) & 0xffff)
         + word(new[0], new[1])

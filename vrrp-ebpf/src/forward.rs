@@ -73,7 +73,7 @@ fn lookup(
 #[inline(always)]
 pub fn egress(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) -> Option<u32> {
     let (rc, params) = lookup(ctx, ip, src, dst, 0, BPF_FIB_LOOKUP_SKIP_NEIGH);
-    (rc == BPF_FIB_LKUP_RET_SUCCESS as i64).then_some(params.ifindex)
+    (rc == i64::from(BPF_FIB_LKUP_RET_SUCCESS)).then_some(params.ifindex)
 }
 
 /// `AF_INET6` for `bpf_fib_lookup`.
@@ -109,7 +109,7 @@ pub fn egress_v6(ctx: &XdpContext, ip: &Ipv6) -> Option<u32> {
             BPF_FIB_LOOKUP_SKIP_NEIGH,
         )
     };
-    (rc == BPF_FIB_LKUP_RET_SUCCESS as i64).then_some(params.ifindex)
+    (rc == i64::from(BPF_FIB_LKUP_RET_SUCCESS)).then_some(params.ifindex)
 }
 
 /// The route of a packet `src` → `dst` (and `ip`'s protocol, TOS and length) arriving on the
@@ -118,7 +118,7 @@ pub fn egress_v6(ctx: &XdpContext, ip: &Ipv6) -> Option<u32> {
 #[inline(always)]
 pub fn route(ctx: &XdpContext, ip: &Ipv4, src: [u8; 4], dst: [u8; 4]) -> Option<Route> {
     let (rc, params) = lookup(ctx, ip, src, dst, ip.tot_len, 0);
-    (rc == BPF_FIB_LKUP_RET_SUCCESS as i64).then_some(Route {
+    (rc == i64::from(BPF_FIB_LKUP_RET_SUCCESS)).then_some(Route {
         ifindex: params.ifindex,
         smac: params.smac,
         dmac: params.dmac,
