@@ -42,6 +42,8 @@ struct Node {
     router: Router<SimSocket, String>,
     /// Sync groups by name, over simulation indexes (the router's are rebuilt from these).
     groups: Vec<(String, Vec<usize>)>,
+    /// The simulation index of each of the router's instances (outputs come out by id).
+    index_of: std::collections::HashMap<InstanceId, usize>,
     /// The tracked objects as they are (the router learns them while the node is alive, and
     /// all of them when it restarts, as an agent reads its links when it starts).
     objects: std::collections::BTreeMap<String, bool>,
@@ -112,6 +114,7 @@ impl Sim {
             name: name.to_string(),
             alive: true,
             router: Router::new(),
+            index_of: std::collections::HashMap::new(),
             groups: Vec::new(),
             objects: std::collections::BTreeMap::new(),
         });
@@ -140,7 +143,9 @@ impl Sim {
             id,
             lease_until: None,
         });
-        self.instances.len() - 1
+        let i = self.instances.len() - 1;
+        self.nodes[node].index_of.insert(id, i);
+        i
     }
 
     /// Makes `members` (instances of `node`) a sync group.
@@ -275,6 +280,7 @@ impl Sim {
             self.release(i);
         }
         self.nodes[node].router = Router::new();
+        self.nodes[node].index_of.clear();
         let objects: Vec<(String, bool)> = self.nodes[node]
             .objects
             .iter()
@@ -294,6 +300,7 @@ impl Sim {
                 )
                 .expect("validated before");
             self.instances[i].id = id;
+            self.nodes[node].index_of.insert(id, i);
             self.instances[i].lease_until = None;
         }
         self.sync_groups(node);
@@ -555,11 +562,7 @@ impl Sim {
     /// Carries out the outputs of `node`'s router.
     fn drain(&mut self, node: usize) {
         while let Some((id, out)) = self.nodes[node].router.poll_output() {
-            let Some(i) = self
-                .instances
-                .iter()
-                .position(|inst| inst.node == node && inst.id == id)
-            else {
+            let Some(&i) = self.nodes[node].index_of.get(&id) else {
                 continue;
             };
             self.events.push(Event {
