@@ -147,7 +147,13 @@ impl Instance {
             master: self.master,
             primary: self.primary,
             advert_interval: self.config.advert_interval,
-            master_adver_interval: self.master_adver_interval,
+            // A master's is its own (RFC 9568 §6.1: Active_Adver_Interval is the interval the
+            // Active Router advertises at).
+            master_adver_interval: if self.state == State::Master {
+                self.config.advert_interval
+            } else {
+                self.master_adver_interval
+            },
             last_transition: self.last_transition.clone(),
             checksum_form: self.v3_over_ipv4().then_some(self.checksum_form),
             counters: self.counters.clone(),
