@@ -13,6 +13,8 @@ pub mod checksum;
 pub mod child;
 pub mod differential;
 pub mod fixtures;
+pub mod frr;
+pub mod frr_bed;
 pub mod flows;
 pub mod frames;
 pub mod keepalived;
