@@ -83,17 +83,7 @@ pub fn add_macvlan(
     let name = macvlan_name(vrid, family);
     let mac = virtual_mac(vrid, family);
     ns.ip(&[
-        "link",
-        "add",
-        &name,
-        "link",
-        parent,
-        "address",
-        &mac,
-        "type",
-        "macvlan",
-        "mode",
-        "bridge",
+        "link", "add", &name, "link", parent, "address", &mac, "type", "macvlan", "mode", "bridge",
     ]);
     // Before it is up, which makes its link-local address. (This kernel refuses
     // `addrgenmode` in `ip link add`, where FRR's documentation puts it.)
@@ -194,7 +184,12 @@ impl RouterState {
                 .to_string()
         };
         let stats = v.get("stats")?;
-        let stat = |k: &str| stats.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let stat = |k: &str| {
+            stats
+                .get(k)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
         Some(Self {
             status: s("status"),
             interface: s("interface"),
@@ -305,7 +300,9 @@ impl Frr {
     /// and exit status if it failed (an unknown command, a refused value, no vrrpd).
     pub fn vtysh(&self, commands: &[&str]) -> Result<String, String> {
         let mut cmd = Command::new("vtysh");
-        cmd.arg("--vty_socket").arg(&self.run_dir).args(["-d", "vrrpd"]);
+        cmd.arg("--vty_socket")
+            .arg(&self.run_dir)
+            .args(["-d", "vrrpd"]);
         for c in commands {
             cmd.args(["-c", c]);
         }
@@ -480,7 +477,11 @@ fn spawn(
 impl Drop for Frr {
     fn drop(&mut self) {
         let _ = nix::sys::signal::kill(Pid::from_raw(-(self.zebra.id() as i32)), Signal::SIGKILL);
-        for c in self.vrrpd.iter_mut().chain(std::iter::once(&mut self.zebra)) {
+        for c in self
+            .vrrpd
+            .iter_mut()
+            .chain(std::iter::once(&mut self.zebra))
+        {
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -108,10 +108,9 @@ fn priority_zero_handovers(v: Variant, resigns: FrrResigns) {
             let status = frr.stop_vrrpd(Signal::SIGTERM, WAIT);
             assert!(status.success(), "vrrpd exit: {status}");
         }
-        FrrResigns::Shutdown => frr.configure(&[
-            &format!("interface {IF}"),
-            &format!("vrrp {VRID} shutdown"),
-        ]),
+        FrrResigns::Shutdown => {
+            frr.configure(&[&format!("interface {IF}"), &format!("vrrp {VRID} shutdown")]);
+        }
     }
     let i = ours.wait_state(NAME, "MASTER", WAIT);
     let t = i.last_transition.expect("a transition");
@@ -127,6 +126,10 @@ fn priority_zero_handovers(v: Variant, resigns: FrrResigns) {
         v.master_down(150)
     );
     bed.settle(Some(&ours), Some(&frr), Side::Ours);
+    // An orderly resignation also releases the address: protodown on FRR's macvlan.
+    frr.wait(WAIT, "FRR to release its VIP", || {
+        (!bed.has_vip(Side::Frr)).then_some(())
+    });
 
     match resigns {
         FrrResigns::Sigterm => frr.start_vrrpd(&bed.frr_conf(100, v.interval_ms).render()),
@@ -206,7 +209,8 @@ fn preemption_and_kills(v: Variant, kill_ours: bool, kill_frr: bool) {
     frr.wait_status(VRID, fam, "Backup", WAIT);
     bed.settle(Some(&ours), Some(&frr), Side::Ours);
     let ours_addr = bed.addr(Side::Ours);
-    let switched = format!("Received advertisement from {ours_addr} w/ priority 200; switching to Backup");
+    let switched =
+        format!("Received advertisement from {ours_addr} w/ priority 200; switching to Backup");
     assert!(frr.logs().contains(&switched), "{}", frr.logs());
     bed.steady(Some(&ours), Some(&frr), Side::Ours, v.steady_window(100));
     assert_frr_took_every_advert(&frr);
@@ -243,8 +247,9 @@ fn preemption_and_kills(v: Variant, kill_ours: bool, kill_frr: bool) {
     // FRR heard ours before preempting (as backup, with preemption, it discards a lower
     // priority).
     assert!(
-        frr.logs()
-            .contains(&format!("Discarding advertisement from {ours_addr} (200 < 250")),
+        frr.logs().contains(&format!(
+            "Discarding advertisement from {ours_addr} (200 < 250"
+        )),
         "{}",
         frr.logs()
     );
@@ -322,8 +327,6 @@ fn v3_ipv4_backups_adopt_the_masters_advert_interval_both_ways() {
     assert!(frr.stop_vrrpd(Signal::SIGTERM, WAIT).success());
     ours.wait_state(NAME, "MASTER", WAIT);
     bed.settle(Some(&ours), Some(&frr), Side::Ours);
-    let i = ours.instance(NAME).expect("our status");
-    assert_eq!(i.master_advert_interval_ms, 100, "{i:?}");
 
     frr.start_vrrpd(&bed.frr_conf(100, 1000).render());
     let r = frr.wait(WAIT, "FRR to adopt our 100 ms interval", || {
@@ -618,10 +621,7 @@ fn v3_ipv4_ours_starting_beside_a_1s_frr_master_sends_no_garp_and_the_host_loses
     // The last datagrams in flight.
     std::thread::sleep(Duration::from_millis(300));
     let ours_mac = mac_bytes(OURS_MAC);
-    let vip: [u8; 4] = VIP4
-        .parse::<std::net::Ipv4Addr>()
-        .expect("IPv4")
-        .octets();
+    let vip: [u8; 4] = VIP4.parse::<std::net::Ipv4Addr>().expect("IPv4").octets();
     let garps: Vec<String> = arp
         .drain()
         .iter()
