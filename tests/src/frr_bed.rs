@@ -285,7 +285,14 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
 
     pub fn start_ours_with(&self, c: &OursConf) -> Agent {
         let agent = Agent::run("ours", &self.dir, &self.ours_toml(c));
-        wait_for(WAIT, "our agent's status socket", || agent.status());
+        wait_for(WAIT, "our agent's status socket", || {
+            assert!(
+                agent.running() || agent.status().is_some(),
+                "our agent exited at start:\n{}",
+                agent.logs()
+            );
+            agent.status()
+        });
         let dataplane = agent.status().expect("status").agent.dataplane;
         if self.v.xdp {
             assert!(
