@@ -53,7 +53,7 @@ fn master_death_the_next_in_line_takes_over_after_its_master_down_interval() {
         .events()
         .iter()
         .rev()
-        .find(|e| e.instance == 1 && matches!(e.output, vrrp_agent::fsm::Output::SendAdvert(_)))
+        .find(|e| e.instance == 1 && matches!(e.output, vrrp_agent::fsm::Output::SendAdvert { .. }))
         .expect("the master advertises")
         .at;
     sim.kill_node(1);
@@ -453,7 +453,7 @@ fn fencing_gap(sim: &Sim, old: usize, new: usize, lease: Duration) -> Duration {
             .expect("event")
     };
     let expired = last(old, &|o| {
-        matches!(o, vrrp_agent::fsm::Output::SendAdvert(_))
+        matches!(o, vrrp_agent::fsm::Output::SendAdvert { .. })
     }) + lease;
     let owned = last(new, &|o| {
         matches!(o, vrrp_agent::fsm::Output::SetOwnership { owned: true, .. })

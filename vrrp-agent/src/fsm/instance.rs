@@ -1,5 +1,7 @@
-//! One virtual router: RFC 5798 §6.4 (Initialize, Backup, Master) plus keepalived's FAULT,
-//! tracking, preempt delay and sync-group commands.
+//! One virtual router: RFC 9568 §6.4 (Initialize, Backup, Active, which this code calls
+//! MASTER as RFC 5798, RFC 3768 and keepalived do) plus keepalived's FAULT, tracking, preempt
+//! delay and sync-group commands, the startup listening period and the checksum form of
+//! VRRPv3 over IPv4.
 
 use std::{
     collections::VecDeque,
@@ -8,15 +10,16 @@ use std::{
 };
 
 use super::{
-    ConfigError, Counters, GroupCommand, InitialState, Input, InstanceConfig, Output, Reason,
-    State, VirtualAddress, VirtualRoute,
+    ChecksumPolicy, ConfigError, Counters, GroupCommand, InitialState, Input, InstanceConfig,
+    Notice, Output, Reason, State, VirtualAddress, VirtualRoute,
     garp::GarpSchedule,
+    notice::NoticeLimiter,
     receive,
     replay::AhSequence,
     timing::{master_down_interval, skew_time},
     tracking::Tracking,
 };
-use crate::packet::{Advert, Auth, Centisecs, Version};
+use crate::packet::{Advert, Auth, Centisecs, ChecksumForm, DecodeError, Version};
 
 /// A snapshot for status reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub struct InstanceStatus {
     /// The interval the current master advertises (v3 backups adopt it).
     pub master_adver_interval: Centisecs,
     pub last_transition: Option<(Instant, Reason)>,
+    /// The checksum form our VRRPv3-over-IPv4 adverts have now (`None` for other kinds).
+    pub checksum_form: Option<ChecksumForm>,
     pub counters: Counters,
 }
 
@@ -61,6 +66,10 @@ pub struct Instance {
     highest_peer_priority: u8,
     /// AH sequence numbers and keepalived's anti-replay rule (`auth_type AH` only).
     ah_sequence: AhSequence,
+    /// The checksum form of the adverts we send (VRRPv3 over IPv4; see `ChecksumPolicy`).
+    checksum_form: ChecksumForm,
+    /// Rate limit of what we say about received adverts.
+    notices: NoticeLimiter,
     counters: Counters,
     outputs: VecDeque<Output>,
 }
@@ -70,6 +79,10 @@ impl Instance {
     /// address of its interface: the source of its adverts and its side of the tie-break.
     pub fn new(config: InstanceConfig, primary: IpAddr) -> Result<Self, ConfigError> {
         config.validate()?;
+        let checksum_form = match config.v3_checksum {
+            ChecksumPolicy::Auto => ChecksumForm::WithPseudoHeader,
+            ChecksumPolicy::Fixed(form) => form,
+        };
         Ok(Self {
             tracking: Tracking::new(&config.tracked),
             master_adver_interval: config.advert_interval,
@@ -89,6 +102,8 @@ impl Instance {
             last_transition: None,
             highest_peer_priority: 0,
             ah_sequence: AhSequence::default(),
+            checksum_form,
+            notices: NoticeLimiter::default(),
             counters: Counters::default(),
             outputs: VecDeque::new(),
         })
@@ -134,6 +149,7 @@ impl Instance {
             advert_interval: self.config.advert_interval,
             master_adver_interval: self.master_adver_interval,
             last_transition: self.last_transition.clone(),
+            checksum_form: self.v3_over_ipv4().then_some(self.checksum_form),
             counters: self.counters.clone(),
         }
     }
@@ -209,9 +225,20 @@ impl Instance {
                 }
             }
             Input::Shutdown => self.shutdown(now),
-            Input::Advert { src, advert } => self.receive(src, advert, now),
-            Input::RxDecodeError(e) => self.counters.rx_errors.bump(e.kind()),
-            Input::RxSourceNotAllowed => self.counters.rx_errors.bump("source_not_allowed"),
+            Input::Advert {
+                src,
+                advert,
+                checksum,
+            } => self.receive(src, advert, checksum, now),
+            Input::RxDecodeError { src, error } => self.rx_decode_error(src, error, now),
+            Input::RxSourceNotAllowed { src } => self.refuse(
+                src,
+                "source_not_allowed",
+                "its source is not in this instance's allow-list (advert_sources / \
+                 unicast_peer)"
+                    .to_string(),
+                now,
+            ),
             Input::Tracked { index, up } => {
                 if self.tracking.set(index, up) {
                     self.reevaluate_fault(now);
@@ -259,6 +286,9 @@ impl Instance {
 
     fn apply_config(&mut self, new: InstanceConfig, now: Instant) {
         let old = std::mem::replace(&mut self.config, new);
+        if let ChecksumPolicy::Fixed(form) = self.config.v3_checksum {
+            self.checksum_form = form;
+        }
         if self.state == State::Master {
             let old_addrs = all_addresses(&old);
             let new_addrs = all_addresses(&self.config);
@@ -315,6 +345,13 @@ impl Instance {
             self.become_master(now, Reason::StartupWantMaster);
         } else {
             self.become_backup(now, Reason::Startup, self.config.advert_interval);
+            // Listen at least `startup_delay` before claiming anything: a master that
+            // advertises less often than we do may not have spoken yet (the adverts reset the
+            // timer as usual, so this only matters while nothing is heard).
+            let listen_until = now + self.config.startup_delay;
+            if let Some(t) = self.master_down_timer.as_mut() {
+                *t = (*t).max(listen_until);
+            }
         }
     }
 
@@ -337,7 +374,7 @@ impl Instance {
         self.finish_transition();
     }
 
-    fn receive(&mut self, src: IpAddr, advert: Advert, now: Instant) {
+    fn receive(&mut self, src: IpAddr, advert: Advert, checksum: ChecksumForm, now: Instant) {
         if !self.running || advert.vrid != self.config.vrid || src == self.primary {
             // Not started, not ours (the driver dispatches by VRID), or our own advert
             // looped back: nothing to act on.
@@ -348,7 +385,7 @@ impl Instance {
             match receive::check(&self.config, priority, src, &advert, &mut self.ah_sequence) {
                 Ok(a) => a,
                 Err(e) => {
-                    self.counters.rx_errors.bump(e.kind());
+                    self.refuse(src, e.kind(), e.to_string(), now);
                     return;
                 }
             };
@@ -359,8 +396,37 @@ impl Instance {
         }
         if accepted.address_list_differs {
             self.counters.rx_errors.bump("address_list");
+            if let Some(suppressed) = self.notices.admit("address_list", now) {
+                let ours = self.config.virtual_addresses.iter().map(|a| a.addr);
+                self.outputs.push_back(Output::Notice(Notice::Rejected {
+                    from: src,
+                    kind: "address_list",
+                    reason: format!(
+                        "not refused, but it lists {} where this instance lists {} \
+                         (RFC 9568 §7.1: misconfiguration)",
+                        list(advert.addresses.iter().copied()),
+                        list(ours),
+                    ),
+                    suppressed,
+                }));
+            }
         }
         let v3 = self.config.version == Version::V3;
+        if advert.priority != 0 {
+            self.follow_checksum_form(src, checksum);
+            if v3
+                && advert.interval != self.config.advert_interval
+                && let Some(suppressed) = self.notices.admit("interval_differs", now)
+            {
+                self.outputs
+                    .push_back(Output::Notice(Notice::IntervalDiffers {
+                        from: src,
+                        theirs: advert.interval,
+                        ours: self.config.advert_interval,
+                        suppressed,
+                    }));
+            }
+        }
         match self.state {
             State::Backup => {
                 self.ah_sequence.clear_cycled();
@@ -474,6 +540,59 @@ impl Instance {
                 self.reevaluate_fault(now);
             }
         }
+    }
+
+    // ---- what we say about received adverts ------------------------------------------
+
+    fn rx_decode_error(&mut self, src: IpAddr, error: DecodeError, now: Instant) {
+        let reason = match error {
+            DecodeError::Checksum { .. } if self.v3_over_ipv4() => format!(
+                "{error}: it matches neither VRRPv3 IPv4 form, {} nor {}",
+                ChecksumForm::WithPseudoHeader.describe(),
+                ChecksumForm::MessageOnly.describe()
+            ),
+            _ => error.to_string(),
+        };
+        self.refuse(src, error.kind(), reason, now);
+    }
+
+    /// Counts a refused advert under `kind` and logs it, rate-limited.
+    fn refuse(&mut self, from: IpAddr, kind: &'static str, reason: String, now: Instant) {
+        self.counters.rx_errors.bump(kind);
+        if let Some(suppressed) = self.notices.admit(kind, now) {
+            self.outputs.push_back(Output::Notice(Notice::Rejected {
+                from,
+                kind,
+                reason,
+                suppressed,
+            }));
+        }
+    }
+
+    /// A valid advert (priority > 0) from `src` arrived with its checksum in `form`: with
+    /// `v3_checksum = auto` we send what the routers we hear send (the master we follow, or
+    /// the one competing with us); otherwise we say once per peer that it differs.
+    fn follow_checksum_form(&mut self, src: IpAddr, form: ChecksumForm) {
+        if !self.v3_over_ipv4() || form == self.checksum_form {
+            return;
+        }
+        let ours = self.checksum_form;
+        let following = self.config.v3_checksum == ChecksumPolicy::Auto;
+        if following {
+            self.checksum_form = form;
+        }
+        if self.notices.first_checksum_note(src, form) {
+            self.outputs.push_back(Output::Notice(Notice::ChecksumForm {
+                peer: src,
+                theirs: form,
+                ours,
+                following,
+            }));
+        }
+    }
+
+    fn v3_over_ipv4(&self) -> bool {
+        self.config.version == Version::V3 && !self.config.is_ipv6()
     }
 
     // ---- transitions --------------------------------------------------------------------
@@ -689,7 +808,7 @@ impl Instance {
             self.outputs
                 .push_back(Output::RenewLease(self.fencing_lease()));
         }
-        self.outputs.push_back(Output::SendAdvert(Advert {
+        let advert = Advert {
             version: self.config.version,
             vrid: self.config.vrid,
             priority,
@@ -701,7 +820,11 @@ impl Instance {
                 .map(|a| a.addr)
                 .collect(),
             auth,
-        }));
+        };
+        self.outputs.push_back(Output::SendAdvert {
+            advert,
+            checksum: self.checksum_form,
+        });
     }
 
     fn push_gratuitous(&mut self, repeat: u32) {
@@ -713,6 +836,12 @@ impl Instance {
             repeat,
         });
     }
+}
+
+/// Addresses for a log line: `[a, b]`.
+fn list(addresses: impl Iterator<Item = IpAddr>) -> String {
+    let all: Vec<String> = addresses.map(|a| a.to_string()).collect();
+    format!("[{}]", all.join(", "))
 }
 
 /// Advertised and excluded addresses: all that a master configures.
