@@ -15,6 +15,14 @@
 //! addresses.
 //!
 //! The binaries are Debian's, in `/usr/lib/frr` (`$FRR_SBIN` overrides) and `vtysh` on PATH.
+//!
+//! What FRR 8.4 does that a test must know: SIGTERM to vrrpd and `vrrp N shutdown` both send
+//! a priority-0 advert (as master) and set protodown on; `kill -9` leaves the macvlan up with
+//! its addresses (nothing fences it); VRRPv3 over IPv4 always uses the IPv4 pseudo-header
+//! (`checksum-with-ipv4-pseudoheader` came with FRR 10.0); VRRPv2 refuses adverts whose
+//! interval differs from its own; after each Backup -> Master over IPv6 the first advert is
+//! lost ("Failed to find address to bind": the macvlan's link-local address comes back with
+//! carrier); a daemon started as root exits unless root is in the `frrvty` group.
 
 use std::{
     os::unix::process::CommandExt,

@@ -1,6 +1,6 @@
 //! Support for vrrp-xdp's privileged end-to-end tests: network namespaces that clean up after
 //! themselves, the keepalived fixture captures, frame builders, and handles on real agent
-//! processes. Every test that uses this crate needs root (see [`require_root`]). The
+//! processes and real peers (keepalived, FRR's vrrpd). Every test that uses this crate needs root (see [`require_root`]). The
 //! benchmarks, the demo and the test bed tool build on it from their own crate (`tests/bench/`,
 //! `vrrp-bench`); nothing here depends on them.
 //!
