@@ -109,7 +109,7 @@ impl Manager {
         };
         // Who owns each virtual address, and whose gateway each interface is.
         let mut owners: HashMap<AddrKey, u32> = HashMap::new();
-        let mut gateways: HashMap<PortKey, u32> = HashMap::new();
+        let mut gateways: HashMap<PortKey, (u32, [u8; 6])> = HashMap::new();
         for (k, info) in &self.instances {
             if k.router != id {
                 continue;
@@ -117,8 +117,8 @@ impl Manager {
             for v in &info.vips {
                 owners.insert(*v, info.slot);
             }
-            for (p, _) in &info.gateways {
-                gateways.insert(*p, info.slot);
+            for (p, mac) in &info.gateways {
+                gateways.insert(*p, (info.slot, *mac));
             }
         }
         let mut now = Written::default();
@@ -208,8 +208,10 @@ impl Manager {
             self.control.upsert_port(
                 k,
                 PortValue {
-                    slot: gateway.unwrap_or(NO_SLOT),
-                    mac: p.mac,
+                    slot: gateway.map_or(NO_SLOT, |(slot, _)| slot),
+                    // A gateway's MAC as registered: with use_vmac the virtual MAC, which
+                    // routed traffic is addressed to, not the interface's own.
+                    mac: gateway.map_or(p.mac, |(_, mac)| mac),
                     flags,
                     tx,
                 },

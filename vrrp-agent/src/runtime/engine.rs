@@ -67,6 +67,8 @@ pub struct Engine {
 
 /// How long shutdown may take in all (Neutron expects an exit within 5 s of SIGTERM).
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(4);
+/// Deleting the macvlans (`use_vmac`) after that may take at most this (still within 5 s).
+const VMAC_BUDGET: Duration = Duration::from_millis(500);
 
 impl Engine {
     pub fn new(
@@ -161,10 +163,12 @@ impl Engine {
     /// Bounded, so timers still fire under a flood. Returns a shutdown request met on the way
     /// (the rest is left for later).
     async fn take_pending(&mut self) -> Option<EngineEvent> {
+        let vmacs = self.slots.values().filter_map(|s| s.vmac.as_ref());
         let sockets: Vec<_> = self
             .sockets
             .iter()
             .map(|(k, s)| (k.clone(), std::sync::Arc::clone(&s.socket)))
+            .chain(vmacs.map(|v| (v.socket_key().clone(), std::sync::Arc::clone(v.socket()))))
             .collect();
         for (key, socket) in sockets {
             // At most about what a socket buffer holds.
@@ -244,6 +248,9 @@ impl Engine {
     // ---- packets and netlink ------------------------------------------------------------
 
     fn on_packet(&mut self, socket: &SocketKey, received: crate::net::Received, now: Instant) {
+        let Some(socket) = &self.rx_socket(socket, &received) else {
+            return;
+        };
         let packet = Packet {
             vrrp: &received.vrrp,
             ah: received.ah_packet.as_deref(),
@@ -266,6 +273,27 @@ impl Engine {
             }
         }
         self.carry_out();
+    }
+
+    /// The socket a packet counts as received on, `None` to leave it. With `use_vmac` a
+    /// master's multicast adverts arrive through its macvlan (`super::vmac::Vmac::is_up`):
+    /// those count as received on the instance's interface, and the copies of them that
+    /// also arrive there are left (one advert, one delivery).
+    fn rx_socket(&self, socket: &SocketKey, received: &crate::net::Received) -> Option<SocketKey> {
+        let vmacs = || self.slots.values().filter(|s| s.vmac.is_some());
+        if let Some(s) =
+            vmacs().find(|s| s.vmac.as_ref().map(super::vmac::Vmac::socket_key) == Some(socket))
+        {
+            return Some(s.socket_key());
+        }
+        let vrid = received.vrrp.get(1).copied();
+        let heard_on_vmac = received.meta.dst.is_multicast()
+            && vmacs().any(|s| {
+                s.socket_key() == *socket
+                    && Some(s.spec.vrrp.vrid) == vrid
+                    && s.vmac.as_ref().is_some_and(super::vmac::Vmac::is_up)
+            });
+        (!heard_on_vmac).then(|| socket.clone())
     }
 
     async fn on_netlink(&mut self, netns: Option<String>, event: NetlinkEvent, now: Instant) {
@@ -476,6 +504,10 @@ impl Engine {
         self.carry_out();
         if let Some(slot) = self.slots.remove(&id) {
             self.dataplane.unregister(&slot.owner_key());
+            // Deleted after the adverts and the "down" its release queued.
+            if let Some(v) = &slot.vmac {
+                drop(v.remove());
+            }
         }
     }
 
@@ -498,6 +530,19 @@ impl Engine {
         let all = futures::future::join_all(barriers);
         if tokio::time::timeout(SHUTDOWN_BUDGET, all).await.is_err() {
             tracing::warn!("shutdown: some addresses or routes could not be released in time");
+        }
+        // use_vmac: the macvlans go after the priority-0 adverts queued through them.
+        let removed: Vec<_> = self
+            .slots
+            .values()
+            .filter_map(|s| s.vmac.as_ref().map(super::vmac::Vmac::remove))
+            .collect();
+        if !removed.is_empty()
+            && tokio::time::timeout(VMAC_BUDGET, futures::future::join_all(removed))
+                .await
+                .is_err()
+        {
+            tracing::warn!("shutdown: some macvlans (use_vmac) could not be deleted in time");
         }
         // Let the priority-0 adverts leave before the sockets close.
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -1,5 +1,5 @@
 //! The socket options of a raw VRRP socket: bound to one interface, member of the VRRP group
-//! there, multicast out of it, TTL / hop limit 255 both for multicast and unicast, no
+//! there (on `use_vmac`'s macvlan also free to send from the interface's address), multicast out of it, TTL / hop limit 255 both for multicast and unicast, no
 //! multicast loop (we must not hear ourselves), only the groups this socket joined, ancillary
 //! data on receive, a receive buffer of at least [`RECV_BUFFER`] bytes, and keepalived's
 //! header fields on what it sends: TOS / traffic class 0xc0 (network control) and, for IPv4,
@@ -28,12 +28,38 @@ pub(super) const RECV_BUFFER: usize = 1 << 20;
 /// writes `tos = 0xc0` into the header it builds).
 pub(super) const ADVERT_TOS: u8 = 0xc0;
 
+/// What a socket is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// The instance's interface.
+    Interface,
+    /// `use_vmac`'s macvlan: as on the interface, and it may send from an address of another
+    /// interface of the namespace (`IP_FREEBIND` / `IPV6_FREEBIND`): the instance's
+    /// interface's, as keepalived does, where the macvlan has none of its own.
+    Macvlan,
+}
+
 /// Sets every option of a raw VRRP socket for interface `ifname` / `ifindex`.
-pub(super) fn configure(socket: &Socket, ifindex: u32, ifname: &str, ipv6: bool) -> io::Result<()> {
+pub(super) fn configure(
+    socket: &Socket,
+    ifindex: u32,
+    ifname: &str,
+    ipv6: bool,
+    role: Role,
+) -> io::Result<()> {
     socket
         .bind_device(Some(ifname.as_bytes()))
         .map_err(context("SO_BINDTODEVICE"))?;
     set_recv_buffer(socket)?;
+    match role {
+        Role::Interface => {}
+        Role::Macvlan if ipv6 => socket
+            .set_freebind_v6(true)
+            .map_err(context("IPV6_FREEBIND"))?,
+        Role::Macvlan => socket
+            .set_freebind_v4(true)
+            .map_err(context("IP_FREEBIND"))?,
+    }
     if ipv6 {
         configure_v6(socket, ifindex)
     } else {

@@ -1,0 +1,73 @@
+//! Links for `use_vmac`: creating a private-mode macvlan with a given name, lower device and
+//! MAC, setting an alias, switching a link up or down, deleting one. Whether one is there already and
+//! whether it is usable is the caller's business (`runtime::vmac` adopts, replaces or
+//! creates). Imports `handle`, `error`.
+
+use rtnetlink::{
+    LinkMacVlan, LinkUnspec,
+    packet_route::link::{LinkAttribute, MacVlanMode},
+};
+
+use super::{Netlink, NetlinkError, error::kernel_errno};
+
+impl Netlink {
+    /// Creates macvlan `name` on `lower` in mode private (as keepalived's VMACs: it talks to
+    /// no other macvlan of `lower`), with hardware address `mac`, administratively down.
+    /// Fails if a link of that name exists. (The kernel ignores an alias given here: see
+    /// [`Self::set_link_alias`].)
+    pub async fn add_macvlan(
+        &self,
+        name: &str,
+        lower: u32,
+        mac: [u8; 6],
+    ) -> Result<(), NetlinkError> {
+        let message = LinkMacVlan::new(name, lower, MacVlanMode::Private)
+            .address(mac.to_vec())
+            .build();
+        self.handle
+            .link()
+            .add(message)
+            .execute()
+            .await
+            .map_err(|e| self.request_error(format!("creating macvlan {name}"), e))
+    }
+
+    /// Sets `alias` as the description of link `index`.
+    pub async fn set_link_alias(&self, index: u32, alias: &str) -> Result<(), NetlinkError> {
+        let mut message = LinkUnspec::new_with_index(index).build();
+        message
+            .attributes
+            .push(LinkAttribute::IfAlias(alias.to_string()));
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(|e| self.request_error(format!("setting the alias of index {index}"), e))
+    }
+
+    /// Sets link `index` administratively up or down.
+    pub async fn set_link_up(&self, index: u32, up: bool) -> Result<(), NetlinkError> {
+        let builder = LinkUnspec::new_with_index(index);
+        let message = if up { builder.up() } else { builder.down() }.build();
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(|e| {
+                let state = if up { "up" } else { "down" };
+                self.request_error(format!("setting index {index} {state}"), e)
+            })
+    }
+
+    /// Deletes link `index`; one that is gone already is fine.
+    pub async fn del_link(&self, index: u32) -> Result<(), NetlinkError> {
+        match self.handle.link().del(index).execute().await {
+            Err(e) if kernel_errno(&e) != Some(libc::ENODEV) => {
+                Err(self.request_error(format!("deleting index {index}"), e))
+            }
+            _ => Ok(()),
+        }
+    }
+}
