@@ -61,12 +61,12 @@ impl VrrpSocket {
         Self::open_protocol(ifindex, ifname, ipv6, false, options::Role::Interface)
     }
 
-    /// Opens the socket (an AH one if `ah`) of `use_vmac`'s macvlan `ifname` (index
-    /// `ifindex`): the options of [`VrrpSocket::open`] (or [`VrrpSocket::open_ah`]), and it
-    /// may send from an address the macvlan does not have (the instance's interface's primary
-    /// address, which keepalived sends from). The group membership is the macvlan's; the
-    /// agent keeps the macvlan down unless master, so its IGMP / MLD reports only ever leave
-    /// a master.
+    /// Opens a socket (an AH one if `ah`) that sends through `use_vmac`'s macvlan `ifname`
+    /// (index `ifindex`): the options of [`VrrpSocket::open`] (or [`VrrpSocket::open_ah`])
+    /// except that it joins no group, so the macvlan never reports one (an IGMP or MLD report
+    /// would carry the virtual MAC), and that it may send from an address the macvlan does
+    /// not have (the instance's interface's primary address, as keepalived sends from it).
+    /// Adverts are received on the instance's interface; nothing is read from this one.
     pub fn open_macvlan(ifindex: u32, ifname: &str, ipv6: bool, ah: bool) -> io::Result<Self> {
         Self::open_protocol(ifindex, ifname, ipv6, ah, options::Role::Macvlan)
     }

@@ -38,8 +38,11 @@ pub struct LinkInfo {
     pub alias: Option<String>,
 }
 
-/// `MACVLAN_MODE_PRIVATE`: a macvlan in this mode talks to no other macvlan of its device.
+/// `MACVLAN_MODE_PRIVATE`: talks to no other macvlan of its device, and takes a multicast
+/// frame whose source is its own MAC for itself alone.
 pub const MACVLAN_MODE_PRIVATE: u32 = 1;
+/// `MACVLAN_MODE_VEPA`: talks to other macvlans of its device only through the wire.
+pub const MACVLAN_MODE_VEPA: u32 = 2;
 
 impl LinkInfo {
     /// Decodes an `RTM_NEWLINK`/`RTM_DELLINK` message (`None` without a name).

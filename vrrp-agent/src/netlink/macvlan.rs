@@ -1,4 +1,4 @@
-//! Links for `use_vmac`: creating a private-mode macvlan with a given name, lower device and
+//! Links for `use_vmac`: creating a VEPA-mode macvlan (or switching one to that mode) with a given name, lower device and
 //! MAC, setting an alias, switching a link up or down, deleting one. Whether one is there already and
 //! whether it is usable is the caller's business (`runtime::vmac` adopts, replaces or
 //! creates). Imports `handle`, `error`.
@@ -11,9 +11,9 @@ use rtnetlink::{
 use super::{Netlink, NetlinkError, error::kernel_errno};
 
 impl Netlink {
-    /// Creates macvlan `name` on `lower` in mode private (as keepalived's VMACs: it talks to
-    /// no other macvlan of `lower`), with hardware address `mac`, administratively down.
-    /// Fails if a link of that name exists. (The kernel ignores an alias given here: see
+    /// Creates macvlan `name` on `lower` in mode VEPA (see `runtime::vmac_link` for why not
+    /// keepalived's private), with hardware address `mac`, administratively down. Fails if a
+    /// link of that name exists. (The kernel ignores an alias given here: see
     /// [`Self::set_link_alias`].)
     pub async fn add_macvlan(
         &self,
@@ -21,7 +21,7 @@ impl Netlink {
         lower: u32,
         mac: [u8; 6],
     ) -> Result<(), NetlinkError> {
-        let message = LinkMacVlan::new(name, lower, MacVlanMode::Private)
+        let message = LinkMacVlan::new(name, lower, MacVlanMode::Vepa)
             .address(mac.to_vec())
             .build();
         self.handle
@@ -30,6 +30,21 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| self.request_error(format!("creating macvlan {name}"), e))
+    }
+
+    /// Switches macvlan `name` (index `index`) to mode VEPA.
+    pub async fn set_macvlan_vepa(&self, index: u32, name: &str) -> Result<(), NetlinkError> {
+        let mut message = LinkMacVlan::new(name, 0, MacVlanMode::Vepa).build();
+        message.header.index = index;
+        message
+            .attributes
+            .retain(|a| !matches!(a, LinkAttribute::Link(_) | LinkAttribute::IfName(_)));
+        self.handle
+            .link()
+            .change(message)
+            .execute()
+            .await
+            .map_err(|e| self.request_error(format!("setting {name} to mode vepa"), e))
     }
 
     /// Sets `alias` as the description of link `index`.

@@ -19,5 +19,5 @@ mod route;
 pub use error::NetlinkError;
 pub use events::{NetlinkEvent, NetlinkEvents};
 pub use handle::Netlink;
-pub use info::{AddrInfo, LinkInfo, MACVLAN_MODE_PRIVATE, select_primary};
+pub use info::{AddrInfo, LinkInfo, MACVLAN_MODE_PRIVATE, MACVLAN_MODE_VEPA, select_primary};
 pub use names::{parse_protocol, parse_scope};

@@ -163,12 +163,10 @@ impl Engine {
     /// Bounded, so timers still fire under a flood. Returns a shutdown request met on the way
     /// (the rest is left for later).
     async fn take_pending(&mut self) -> Option<EngineEvent> {
-        let vmacs = self.slots.values().filter_map(|s| s.vmac.as_ref());
         let sockets: Vec<_> = self
             .sockets
             .iter()
             .map(|(k, s)| (k.clone(), std::sync::Arc::clone(&s.socket)))
-            .chain(vmacs.map(|v| (v.socket_key().clone(), std::sync::Arc::clone(v.socket()))))
             .collect();
         for (key, socket) in sockets {
             // At most about what a socket buffer holds.
@@ -248,9 +246,6 @@ impl Engine {
     // ---- packets and netlink ------------------------------------------------------------
 
     fn on_packet(&mut self, socket: &SocketKey, received: crate::net::Received, now: Instant) {
-        let Some(socket) = &self.rx_socket(socket, &received) else {
-            return;
-        };
         let packet = Packet {
             vrrp: &received.vrrp,
             ah: received.ah_packet.as_deref(),
@@ -273,27 +268,6 @@ impl Engine {
             }
         }
         self.carry_out();
-    }
-
-    /// The socket a packet counts as received on, `None` to leave it. With `use_vmac` a
-    /// master's multicast adverts arrive through its macvlan (`super::vmac::Vmac::is_up`):
-    /// those count as received on the instance's interface, and the copies of them that
-    /// also arrive there are left (one advert, one delivery).
-    fn rx_socket(&self, socket: &SocketKey, received: &crate::net::Received) -> Option<SocketKey> {
-        let vmacs = || self.slots.values().filter(|s| s.vmac.is_some());
-        if let Some(s) =
-            vmacs().find(|s| s.vmac.as_ref().map(super::vmac::Vmac::socket_key) == Some(socket))
-        {
-            return Some(s.socket_key());
-        }
-        let vrid = received.vrrp.get(1).copied();
-        let heard_on_vmac = received.meta.dst.is_multicast()
-            && vmacs().any(|s| {
-                s.socket_key() == *socket
-                    && Some(s.spec.vrrp.vrid) == vrid
-                    && s.vmac.as_ref().is_some_and(super::vmac::Vmac::is_up)
-            });
-        (!heard_on_vmac).then(|| socket.clone())
     }
 
     async fn on_netlink(&mut self, netns: Option<String>, event: NetlinkEvent, now: Instant) {

@@ -140,7 +140,7 @@ impl Engine {
         let Ok(Some(base)) = netlink.link_by_name(&spec.interface).await else {
             return;
         };
-        let opened = super::vmac::Vmac::open(netlink, spec, &base, false, self.events_tx.clone());
+        let opened = super::vmac::Vmac::open(netlink, spec, &base, false);
         match opened.await {
             Ok(v) => {
                 if let Some(slot) = self.slots.get_mut(&id) {

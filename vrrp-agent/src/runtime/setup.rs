@@ -175,9 +175,7 @@ impl Engine {
         let vmac = match &spec.vmac {
             None => None,
             Some(_) => {
-                let opened =
-                    super::vmac::Vmac::open(&netlink, &spec, &link, resume, self.events_tx.clone())
-                        .await;
+                let opened = super::vmac::Vmac::open(&netlink, &spec, &link, resume).await;
                 match opened {
                     Ok(v) => Some(v),
                     Err(e) => {

@@ -10,30 +10,25 @@
 //!   [`Vmac::queue_down`] after the removals): the macvlan goes down in its worker, after the
 //!   adverts queued before (a resigning master's priority 0 leaves from the virtual MAC), and
 //!   only if the instance has not taken over again in between.
-//! - Adverts ([`Vmac::send`]) leave through the macvlan in order, unless `vmac_xmit_base`.
-//!   While it is up, multicast adverts are received through it (see [`Vmac::is_up`]); while
-//!   it is down, on the instance's interface. The XDP program checks them on the interface
-//!   either way: it runs there before the macvlan takes the frame.
+//! - Adverts ([`Vmac::send`]) leave through the macvlan in order, from a socket that joins no
+//!   group, unless `vmac_xmit_base`. They are received on the instance's interface either way
+//!   (the macvlan is in VEPA mode, see `vmac_link`), where the XDP program checks them.
 //! - Removal ([`Vmac::remove`]): deleted after everything queued before.
 //!
-//! Imports `super::{events, slot, vmac_link}`, `crate::{config, net, netlink, netns, packet,
+//! Imports `super::{slot, vmac_link}`, `crate::{config, net, netlink, netns, packet,
 //! pathstate}`.
 
 use std::sync::{Arc, Mutex};
 
-use tokio::{
-    sync::{mpsc, oneshot},
-    task::AbortHandle,
-};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    events::EngineEvent,
-    slot::{Outgoing, SocketKey},
+    slot::Outgoing,
     vmac_link::{self, VmacLink},
 };
 use crate::{
     config::InstanceSpec,
-    net::{AsyncVrrpSocket, RecvError, VrrpSocket},
+    net::{AsyncVrrpSocket, VrrpSocket},
     netlink::{LinkInfo, Netlink},
     netns,
     packet::Auth,
@@ -46,21 +41,12 @@ const RTM_NEWLINK: u16 = 16;
 const IFF_UP: u32 = 1;
 
 /// An instance's macvlan as the engine drives it.
+/// Dropped, its worker finishes what was queued (a removal) and ends with the queue.
 pub struct Vmac {
     pub link: VmacLink,
     pub xmit_base: bool,
     switch: Arc<Mutex<Switch>>,
     jobs: mpsc::UnboundedSender<Job>,
-    socket: Arc<AsyncVrrpSocket>,
-    key: SocketKey,
-    reader: AbortHandle,
-}
-
-impl Drop for Vmac {
-    fn drop(&mut self) {
-        // The worker finishes what was queued (a removal) and ends with the queue.
-        self.reader.abort();
-    }
 }
 
 /// Whether the macvlan should be up, and the blocking netlink socket (inside its namespace)
@@ -108,16 +94,14 @@ pub enum VmacSetupError {
 }
 
 impl Vmac {
-    /// Creates or adopts the macvlan of `spec` on `base`, opens its VRRP socket, whose reader
-    /// queues what arrives on `events` (as from socket [`Self::socket_key`]), and starts its
-    /// worker. Unless the instance resumes as master, the macvlan is down from here on (one
-    /// a killed master left up goes down before its socket joins the VRRP group there).
+    /// Creates or adopts the macvlan of `spec` on `base`, opens its VRRP socket (unless
+    /// `vmac_xmit_base`) and starts its worker. Unless the instance resumes as master, the
+    /// macvlan is down from here on (one a killed master left up goes down now).
     pub async fn open(
         netlink: &Netlink,
         spec: &InstanceSpec,
         base: &LinkInfo,
         resume: bool,
-        events: mpsc::Sender<EngineEvent>,
     ) -> Result<Self, VmacSetupError> {
         let link = vmac_link::ensure(netlink, spec, base).await?;
         let xmit_base = spec.vmac.as_ref().is_some_and(|v| v.xmit_base);
@@ -139,20 +123,24 @@ impl Vmac {
                 .set(false)
                 .map_err(|e| open_err(format!("setting it down: {e}")))?;
         }
-        let (index, name) = (link.index, link.name.clone());
-        let (ipv6, ah) = (
-            spec.vrrp.is_ipv6(),
-            matches!(spec.vrrp.auth, Auth::Ah { .. }),
-        );
-        let socket = netns::run_in(ns, move || VrrpSocket::open_macvlan(index, &name, ipv6, ah))
-            .map_err(|e| open_err(e.to_string()))?
-            .map_err(|e| open_err(e.to_string()))?;
-        let socket = Arc::new(socket.into_async().map_err(|e| open_err(e.to_string()))?);
-        let key: SocketKey = (spec.netns.clone(), link.name.clone(), ipv6, ah);
-        let reader = tokio::spawn(read(Arc::clone(&socket), key.clone(), events)).abort_handle();
+        let sender = if xmit_base {
+            None
+        } else {
+            let (index, name) = (link.index, link.name.clone());
+            let (ipv6, ah) = (
+                spec.vrrp.is_ipv6(),
+                matches!(spec.vrrp.auth, Auth::Ah { .. }),
+            );
+            let socket =
+                netns::run_in(ns, move || VrrpSocket::open_macvlan(index, &name, ipv6, ah))
+                    .map_err(|e| open_err(e.to_string()))?
+                    .map_err(|e| open_err(e.to_string()))?;
+            Some(Arc::new(
+                socket.into_async().map_err(|e| open_err(e.to_string()))?,
+            ))
+        };
         let switch = Arc::new(Mutex::new(switch));
         let (jobs, queue) = mpsc::unbounded_channel();
-        let sender = (!xmit_base).then(|| Arc::clone(&socket));
         tokio::spawn(work(
             queue,
             sender,
@@ -165,30 +153,7 @@ impl Vmac {
             xmit_base,
             switch,
             jobs,
-            socket,
-            key,
-            reader,
         })
-    }
-
-    /// The key its reader queues packets under (its namespace, its name, the instance's
-    /// family and AH); the engine hands them to the instance as from the instance's socket.
-    pub fn socket_key(&self) -> &SocketKey {
-        &self.key
-    }
-
-    /// Its VRRP socket (to take what arrived before a timer fired; see the engine).
-    pub fn socket(&self) -> &Arc<AsyncVrrpSocket> {
-        &self.socket
-    }
-
-    /// Whether the macvlan is (to be) up: the instance is master. Multicast adverts then
-    /// reach the instance through the macvlan: one whose source is the virtual MAC (another
-    /// router that also thinks it is master) only there, since a private macvlan takes a
-    /// multicast frame with its own MAC as source for itself (`macvlan_handle_frame`); others
-    /// there and on the interface, so the engine takes them from the macvlan only.
-    pub fn is_up(&self) -> bool {
-        lock(&self.switch).wanted
     }
 
     /// The instance takes over: the macvlan goes up now.
@@ -230,31 +195,6 @@ impl Vmac {
         let (tx, rx) = oneshot::channel();
         let _ = self.jobs.send(Job::Remove(tx));
         rx
-    }
-}
-
-/// Queues what arrives on the macvlan's socket as from `key`.
-async fn read(socket: Arc<AsyncVrrpSocket>, key: SocketKey, events: mpsc::Sender<EngineEvent>) {
-    loop {
-        let event = match socket.recv().await {
-            Ok(received) => EngineEvent::Packet {
-                socket: key.clone(),
-                received,
-            },
-            Err(RecvError::Io(e)) => {
-                // Down (a backup's) or gone: wait rather than spin.
-                tracing::debug!(netns = ?key.0, vmac = key.1, "VRRP socket: {e}; retrying in 1 s");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-            Err(error) => EngineEvent::RecvError {
-                socket: key.clone(),
-                error,
-            },
-        };
-        if events.send(event).await.is_err() {
-            break;
-        }
     }
 }
 

@@ -1,6 +1,17 @@
-//! The kernel side of `use_vmac`: the instance's macvlan (mode private, the RFC 9568 virtual
-//! MAC, created down), created or adopted, with the settings keepalived 2.2.7 gives it
-//! (vrrp_if_config.c, vrrp_vmac.c), and deleted with the base interface's settings restored.
+//! The kernel side of `use_vmac`: the instance's macvlan (the RFC 9568 virtual MAC, created
+//! down), created or adopted, with the settings keepalived 2.2.7 gives it (vrrp_if_config.c,
+//! vrrp_vmac.c), and deleted with the base interface's settings restored.
+//!
+//! Its mode is VEPA, not keepalived's private. A private macvlan takes a multicast frame
+//! whose source is its own MAC for itself alone (`macvlan_handle_frame`): the adverts of
+//! another router that is master with the same virtual MAC (a split brain, a preempting
+//! router) never reach the interface below. keepalived receives on the macvlan, whose VRRP
+//! group membership it keeps there (and moves the IGMP / MLD reports that would leave from the
+//! virtual MAC to the base interface with nftables). The agent receives on the instance's
+//! interface, where its XDP program checks adverts anyway; in VEPA mode such a frame reaches
+//! the interface too, and the macvlan joins no group, so it never reports one (not even the
+//! leave a killed master's socket would send). A private macvlan of keepalived's is switched
+//! to VEPA when adopted.
 //!
 //! - On the macvlan of an IPv4 instance: `arp_ignore=1` (it answers ARP only for its own
 //!   addresses, so a backup's macvlan never answers for the base interface's), `accept_local=1`,
@@ -19,9 +30,9 @@
 //! The macvlan carries an alias (`vrrp-agent use_vmac; base arp_ignore=I arp_filter=F
 //! arp_announce=A`):
 //! a restarted agent recognises its own macvlan (also one a killed run left, under another
-//! name) and what the base's settings were before the first macvlan changed them. A private
-//! macvlan of the right name, device and MAC that lacks the alias (keepalived's) is adopted;
-//! anything else in the way is an error, never deleted.
+//! name) and what the base's settings were before the first macvlan changed them. A macvlan
+//! of the right name, device and MAC that lacks the alias (keepalived's) is adopted; anything
+//! else in the way is an error, never deleted.
 //!
 //! Imports `crate::{config, netlink, netns}`.
 
@@ -29,7 +40,7 @@ use std::path::PathBuf;
 
 use crate::{
     config::InstanceSpec,
-    netlink::{LinkInfo, MACVLAN_MODE_PRIVATE, Netlink, NetlinkError},
+    netlink::{LinkInfo, MACVLAN_MODE_VEPA, Netlink, NetlinkError},
     netns,
 };
 
@@ -121,11 +132,9 @@ fn parse_alias(alias: Option<&str>) -> Option<Option<BaseArp>> {
     Some(BaseArp::from_values(&values))
 }
 
-/// Whether `link` is the macvlan `spec` wants on `base` (name aside).
+/// Whether `link` is a macvlan on `base` with `mac` (name and mode aside).
 fn fits(link: &LinkInfo, base: u32, mac: [u8; 6]) -> bool {
-    link.macvlan_mode == Some(MACVLAN_MODE_PRIVATE)
-        && link.link == Some(base)
-        && link.mac == Some(mac)
+    link.macvlan_mode.is_some() && link.link == Some(base) && link.mac == Some(mac)
 }
 
 /// Creates the macvlan of `spec` (which has `use_vmac`) on its interface `base`, or adopts
@@ -197,11 +206,17 @@ pub async fn ensure(
                 index = l.index,
                 "adopting the macvlan already there"
             );
+            if l.macvlan_mode != Some(MACVLAN_MODE_VEPA) {
+                netlink
+                    .set_macvlan_vepa(l.index, &name)
+                    .await
+                    .map_err(nl_err)?;
+            }
         }
         Some(l) if l.macvlan_mode.is_some() && parse_alias(l.alias.as_deref()).is_some() => {
             tracing::info!(
                 vmac = name,
-                "replacing the macvlan of an earlier run (other device, MAC or mode)"
+                "replacing the macvlan of an earlier run (other device or MAC)"
             );
             netlink.del_link(l.index).await.map_err(nl_err)?;
             netlink
