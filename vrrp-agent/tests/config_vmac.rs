@@ -61,6 +61,16 @@ vrrp_instance PLAIN {
     assert_eq!(instance(c, "PLAIN").vmac, None, "shared MAC unless asked");
     assert_eq!(instance(c, "V4").vmac_mac(), Some([0, 0, 0x5e, 0, 1, 7]));
     assert_eq!(instance(c, "V6").vmac_mac(), Some([0, 0, 0x5e, 0, 2, 7]));
+    let summary = vrrp_agent::config::summary(c);
+    assert!(
+        summary.contains("instance V4: netns -, interface eth0 (use_vmac vrrp.7), VRID 7,"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("interface eth1 (use_vmac vip-8, adverts on eth1), VRID 8,"),
+        "{summary}"
+    );
+    assert!(summary.contains("interface eth1, VRID 9,"), "{summary}");
 }
 
 #[test]
