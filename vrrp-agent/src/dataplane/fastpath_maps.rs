@@ -209,9 +209,12 @@ impl Manager {
                 k,
                 PortValue {
                     slot: gateway.map_or(NO_SLOT, |(slot, _)| slot),
-                    // A gateway's MAC as registered: with use_vmac the virtual MAC, which
-                    // routed traffic is addressed to, not the interface's own.
-                    mac: gateway.map_or(p.mac, |(_, mac)| mac),
+                    // With use_vmac, routed traffic is addressed to the virtual MAC the
+                    // gateway was registered with, not to the interface's own.
+                    mac: match gateway {
+                        Some((_, mac)) if is_virtual_mac(mac) => mac,
+                        _ => p.mac,
+                    },
                     flags,
                     tx,
                 },
@@ -264,5 +267,23 @@ impl Manager {
         }
         self.fastpath.written.insert(id, now);
         Ok(())
+    }
+}
+
+/// Whether `mac` is an RFC 9568 virtual router MAC (`00:00:5e:00:01:xx` or `00:00:5e:00:02:xx`).
+fn is_virtual_mac(mac: [u8; 6]) -> bool {
+    mac[..4] == [0, 0, 0x5e, 0] && matches!(mac[4], 1 | 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_macs_are_those_of_rfc_9568() {
+        assert!(is_virtual_mac([0, 0, 0x5e, 0, 1, 7]));
+        assert!(is_virtual_mac([0, 0, 0x5e, 0, 2, 255]));
+        assert!(!is_virtual_mac([0, 0, 0x5e, 0, 3, 7]));
+        assert!(!is_virtual_mac([0x02, 0, 0x5e, 0, 1, 7]));
     }
 }
