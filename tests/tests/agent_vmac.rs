@@ -673,3 +673,30 @@ fn with_keepalived_use_vmac_on_the_other_node_one_master_and_the_mac_never_moves
     assert_eq!(bed.host_neighbour(VIP4), Some(mac_text(VMAC4)));
     ka.stop(WAIT);
 }
+
+#[test]
+fn an_interface_deleted_and_created_again_gets_its_macvlan_again() {
+    require_root();
+    let bed = Bed::new();
+    let r1 = bed.start(0, 100, false);
+    r1.wait_state(VR, "MASTER", WAIT);
+    let ns = &bed.routers[0];
+    assert_vmac(ns, VMAC4, true, VIP4);
+    // Deleting the interface deletes the macvlan on it; the instance goes to FAULT.
+    ns.ip(&["link", "del", "eth0"]);
+    r1.wait_state(VR, "FAULT", WAIT);
+    assert!(link(ns, VMAC).is_none());
+    bed.lan.attach(ns, "eth0", None);
+    ns.ip(&["addr", "add", "10.0.20.1/24", "dev", "eth0"]);
+    r1.wait_state(VR, "MASTER", WAIT);
+    wait_for(WAIT, "the macvlan back, up, with the VIP", || {
+        addresses(ns, VMAC)
+            .iter()
+            .any(|a| a.starts_with(VIP4))
+            .then_some(())
+    });
+    assert_vmac(ns, VMAC4, true, VIP4);
+    bed.host.ip(&["neigh", "flush", "dev", "eth0"]);
+    bed.pings(VIP4, 3);
+    assert_eq!(bed.host_neighbour(VIP4), Some(mac_text(VMAC4)));
+}
