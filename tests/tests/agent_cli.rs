@@ -1,6 +1,6 @@
 //! The agent's command line next to running agents, in namespaces this test creates: a second
 //! `run` on a running agent's status socket is refused with the running agent's pid and
-//! leaves it alone; an explicit `--log-level` wins over RUST_LOG; `dataplane-stats` reads a
+//! leaves it alone, and `status` into a closed pipe ends quietly; an explicit `--log-level` wins over RUST_LOG; `dataplane-stats` reads a
 //! running agent's counters from its pinned maps (and says so clearly when no agent runs).
 //! Needs root.
 
@@ -124,6 +124,29 @@ fn a_second_run_on_a_running_agents_socket_is_refused_and_the_first_keeps_answer
     assert_eq!(reports[0]["agent"]["pid"], pid);
     assert_eq!(reports[0]["instances"][0]["state"], "MASTER");
     assert_eq!(first.instance("VR_1").expect("status").state, "MASTER");
+
+    // `status --json | head`: a reader that is gone ends the output quietly (the first
+    // write meets a closed pipe here: its read end is closed before the command starts).
+    for args in [&["status", "--json"][..], &["status"][..]] {
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        drop(read);
+        let out = Command::new(agent::binary())
+            .args(args)
+            .arg("--socket")
+            .arg(first.socket())
+            .stdout(std::process::Stdio::from(write))
+            .output()
+            .expect("vrrp-agent status");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "{args:?}: quiet, got: {stderr}");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(Signal::SIGPIPE as i32),
+            "{args:?}: ended by the broken pipe as `head`'s writers are: {:?}",
+            out.status
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The VRRP checksum: every single-bit flip of a valid advert is rejected (in keepalived's AH
 //! adverts by the ICV, which covers the whole message), the v3 checksum covers the
-//! pseudo-header (source and destination), the v2 checksum does not.
+//! pseudo-header (source and destination), the v2 checksum does not, and VRRPv3 over IPv4
+//! comes in two forms, both accepted (RFC 9568 §5.2.8).
 
 mod common;
 
@@ -11,8 +12,8 @@ use common::{
     meta_from, sample_v2, sample_v3_v4, sample_v3_v6, samples,
 };
 use vrrp_agent::packet::{
-    Advert, DecodeError, RxMeta, VRRP_GROUP_V4, VRRP_HEADER_LEN, Version, split_ah_packet,
-    vrrp_checksum,
+    Advert, ChecksumForm, DecodeError, RxMeta, VRRP_GROUP_V4, VRRP_HEADER_LEN, Version,
+    split_ah_packet, vrrp_checksum,
 };
 
 /// Flips every bit of `vrrp` one at a time: decoding must fail every time. Flips in the
@@ -221,4 +222,85 @@ fn v2_checksum_does_not_depend_on_addresses() {
     assert_eq!(Advert::decode(&a, &elsewhere), Ok(advert.clone()));
     let packet = ipv4_packet(&a, Ipv4Addr::new(203, 0, 113, 9), VRRP_GROUP_V4, 255, &[]);
     assert_eq!(decode_ipv4_packet(&packet).map(|(a, _)| a), Ok(advert));
+}
+
+/// RFC 9568 change (§5.2.8): over IPv4 the VRRPv3 checksum covers the VRRP message only;
+/// RFC 5798 as keepalived 2.2 and FRR read it adds the pseudo-header. Both are on the wire, so
+/// both decode, and the decoder says which one the message had.
+#[test]
+fn rfc9568_5_2_8_v3_over_ipv4_decodes_in_either_form_and_reports_it() {
+    let advert = sample_v3_v4();
+    let meta = meta_from(SRC_V4.into());
+    for form in [ChecksumForm::WithPseudoHeader, ChecksumForm::MessageOnly] {
+        let vrrp = advert.encode_as(meta.src, meta.dst, form).unwrap();
+        assert_eq!(
+            Advert::decode_with_form(&vrrp, &meta),
+            Ok((advert.clone(), form))
+        );
+    }
+    let pseudo = advert
+        .encode_as(meta.src, meta.dst, ChecksumForm::WithPseudoHeader)
+        .unwrap();
+    let message_only = advert
+        .encode_as(meta.src, meta.dst, ChecksumForm::MessageOnly)
+        .unwrap();
+    assert_ne!(pseudo[6..8], message_only[6..8]);
+    // The message-only form does not depend on the addresses of the IP header.
+    let elsewhere = RxMeta {
+        src: Ipv4Addr::new(192, 0, 2, 99).into(),
+        ..meta
+    };
+    assert_eq!(
+        Advert::decode_with_form(&message_only, &elsewhere),
+        Ok((advert.clone(), ChecksumForm::MessageOnly))
+    );
+    // Neither form: refused.
+    let mut bad = message_only.clone();
+    bad[7] ^= 1;
+    assert!(matches!(
+        Advert::decode(&bad, &meta),
+        Err(DecodeError::Checksum { .. })
+    ));
+}
+
+/// RFC 9568 §5.2.8: over IPv6 the pseudo-header is part of the checksum, one form only.
+#[test]
+fn rfc9568_5_2_8_v3_over_ipv6_has_only_the_pseudo_header_form() {
+    let advert = sample_v3_v6();
+    let meta = meta_from(SRC_V6.into());
+    let vrrp = advert
+        .encode_as(meta.src, meta.dst, ChecksumForm::MessageOnly)
+        .unwrap();
+    assert_eq!(
+        Advert::decode_with_form(&vrrp, &meta),
+        Ok((advert.clone(), ChecksumForm::WithPseudoHeader)),
+        "the form is ignored where only one exists"
+    );
+    let mut message_only = vrrp.clone();
+    message_only[6..8].copy_from_slice(&[0, 0]);
+    let csum = vrrp_agent::packet::internet_checksum(&message_only);
+    message_only[6..8].copy_from_slice(&csum.to_be_bytes());
+    assert!(matches!(
+        Advert::decode(&message_only, &meta),
+        Err(DecodeError::Checksum { .. })
+    ));
+}
+
+/// RFC 3768 §5.3.8: VRRPv2 over the message only; a pseudo-header sum is refused.
+#[test]
+fn rfc3768_5_3_8_v2_has_only_the_message_form() {
+    let advert = sample_v2();
+    let meta = meta_from(SRC_V4.into());
+    let mut vrrp = advert.encode(meta.src, meta.dst).unwrap();
+    assert_eq!(
+        Advert::decode_with_form(&vrrp, &meta),
+        Ok((advert.clone(), ChecksumForm::MessageOnly))
+    );
+    vrrp[6..8].copy_from_slice(&[0, 0]);
+    let csum = vrrp_agent::packet::pseudo_header_checksum(meta.src, meta.dst, 112, &vrrp);
+    vrrp[6..8].copy_from_slice(&csum.to_be_bytes());
+    assert!(matches!(
+        Advert::decode(&vrrp, &meta),
+        Err(DecodeError::Checksum { .. })
+    ));
 }

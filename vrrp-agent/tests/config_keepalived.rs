@@ -9,8 +9,8 @@ use std::{net::IpAddr, time::Duration};
 use config_support::*;
 use vrrp_agent::{
     config::{NotifySpec, ScriptUser, TrackSpec},
-    fsm::{GarpConfig, InitialState},
-    packet::{Centisecs, Version},
+    fsm::{ChecksumPolicy, GarpConfig, InitialState},
+    packet::{Centisecs, ChecksumForm, Version},
 };
 
 #[test]
@@ -407,4 +407,69 @@ fn many_instances_in_one_file_keep_their_order() {
     let c = keepalived_ok(&text).config;
     let vrids: Vec<u8> = c.instances.iter().map(|i| i.vrrp.vrid).collect();
     assert_eq!(vrids, (1..=20).collect::<Vec<u8>>());
+}
+
+/// `v3_checksum_as_v2 [true|false]` (per instance) and `vrrp_startup_delay` (global).
+#[test]
+fn checksum_form_and_startup_delay() {
+    let spec = |global: &str, extra: &str| {
+        let text = format!("global_defs {{\n{global}\n}}\n{}", ka_instance(extra));
+        instance(&keepalived_ok(&text).config, "VI_1").vrrp.clone()
+    };
+    let v = spec("", "    version 3");
+    assert_eq!(
+        v.v3_checksum,
+        ChecksumPolicy::Auto,
+        "default: follow the peers"
+    );
+    for extra in [
+        "v3_checksum_as_v2",
+        "v3_checksum_as_v2 true",
+        "v3_checksum_as_v2 on",
+    ] {
+        assert_eq!(
+            spec("", &format!("    version 3\n    {extra}")).v3_checksum,
+            ChecksumPolicy::Fixed(ChecksumForm::MessageOnly),
+            "{extra}"
+        );
+    }
+    assert_eq!(
+        spec("", "    version 3\n    v3_checksum_as_v2 false").v3_checksum,
+        ChecksumPolicy::Auto
+    );
+    // The default startup delay: nothing more than the RFC at 1 s ...
+    assert_eq!(v.startup_delay, Duration::ZERO);
+    // ... and a 1 s master's down interval below 1 s.
+    let fast = spec("", "    version 3\n    advert_int 0.1");
+    assert_eq!(fast.startup_delay, Duration::from_millis(3600));
+    assert_eq!(
+        spec(
+            "    vrrp_startup_delay 5.5",
+            "    version 3\n    advert_int 0.1"
+        )
+        .startup_delay,
+        Duration::from_millis(5500)
+    );
+    assert_eq!(
+        spec(
+            "    vrrp_startup_delay 0",
+            "    version 3\n    advert_int 0.1"
+        )
+        .startup_delay,
+        Duration::ZERO,
+        "0: the RFC alone"
+    );
+    ka_fails(
+        &format!(
+            "global_defs {{\n    vrrp_startup_delay soon\n}}\n{}",
+            ka_instance("")
+        ),
+        2,
+        "vrrp_startup_delay: expected seconds (such as 5 or 2.5), got `soon`",
+    );
+    ka_fails(
+        &ka_instance("    v3_checksum_as_v2 maybe"),
+        7,
+        "v3_checksum_as_v2: expected on or off (true/false, yes/no), got `maybe`",
+    );
 }

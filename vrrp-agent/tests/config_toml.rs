@@ -222,3 +222,43 @@ fn garp_table() {
     let off = toml_ok(&toml_instance("garp = { refresh = 0 }")).config;
     assert_eq!(instance(&off, "VI_1").vrrp.garp, GarpConfig::default());
 }
+
+/// `v3_checksum` per instance, `startup_delay` in `[global]`.
+#[test]
+fn checksum_form_and_startup_delay() {
+    use vrrp_agent::{fsm::ChecksumPolicy, packet::ChecksumForm};
+    let spec = |global: &str, extra: &str| {
+        let text = format!("[global]\n{global}\n{}", toml_instance(extra));
+        instance(&toml_ok(&text).config, "VI_1").vrrp.clone()
+    };
+    assert_eq!(spec("", "").v3_checksum, ChecksumPolicy::Auto);
+    assert_eq!(
+        spec("", "v3_checksum = \"message_only\"").v3_checksum,
+        ChecksumPolicy::Fixed(ChecksumForm::MessageOnly)
+    );
+    assert_eq!(
+        spec("", "v3_checksum = \"pseudo_header\"").v3_checksum,
+        ChecksumPolicy::Fixed(ChecksumForm::WithPseudoHeader)
+    );
+    assert_eq!(
+        spec("", "advert_interval = 0.05").startup_delay,
+        std::time::Duration::from_millis(3600),
+        "default below 1 s: a 1 s master's down interval"
+    );
+    assert_eq!(
+        spec("startup_delay = 2", "advert_interval = 0.05").startup_delay,
+        std::time::Duration::from_secs(2)
+    );
+    assert_eq!(
+        spec("startup_delay = 0", "advert_interval = 0.05").startup_delay,
+        std::time::Duration::ZERO
+    );
+    toml_fails(
+        &toml_instance("v3_checksum = \"rfc\""),
+        6,
+        "instance `VI_1`: v3_checksum: expected \"auto\" (accept both VRRPv3 IPv4 checksum \
+         forms, send what the other routers send), \"pseudo_header\" (RFC 5798 as keepalived \
+         2.2 and FRR send it) or \"message_only\" (RFC 9568, keepalived's v3_checksum_as_v2), \
+         got `rfc`",
+    );
+}

@@ -1,5 +1,12 @@
-//! One test per RFC 5798 / RFC 3768 rule, named after its section, on a single state machine
-//! driven with virtual time. Timings for the default config (v3, priority 100, 1 s):
+//! One test per RFC 9568 (VRRPv3, which obsoletes RFC 5798 and keeps its section numbers) /
+//! RFC 3768 (VRRPv2) rule, named after its section, on a single state machine driven with
+//! virtual time. RFC 9568 renames Master to Active Router (Master_Down_Interval to
+//! Active_Down_Interval ...); the code and these names keep keepalived's MASTER.
+//! The changes RFC 9568 made have tests of their own, marked "RFC 9568 change": the checksum
+//! forms (`fsm_checksum.rs` and `codec_checksum.rs`), Skew_Time recomputed with the adopted
+//! interval, the immediate advert against a lower-priority Active Router, rate-limited logs
+//! of refused adverts, of a mismatched address list or interval, and of a second owner.
+//! Timings for the default config (v3, priority 100, 1 s):
 //! Skew_Time = (256-100)*100/256 = 60 cs, Master_Down_Interval = 300 + 60 = 360 cs.
 
 mod fsm_support;
@@ -8,7 +15,7 @@ use std::net::IpAddr;
 
 use fsm_support::*;
 use vrrp_agent::{
-    fsm::{InitialState, Input, Output, Reason, State, VirtualRoute},
+    fsm::{InitialState, Input, NOTICE_RATE_LIMIT, Notice, Output, Reason, State, VirtualRoute},
     packet::{Advert, Auth, Centisecs, DecodeError, Version},
 };
 
@@ -16,7 +23,7 @@ const DOWN: u64 = 3600; // ms
 const SKEW: u64 = 600; // ms
 
 #[test]
-fn rfc5798_6_4_1_startup_non_owner_enters_backup_with_master_down_timer() {
+fn rfc9568_6_4_1_startup_non_owner_enters_backup_with_master_down_timer() {
     let (h, out) = Harness::started(config());
     assert_eq!(h.state(), State::Backup);
     assert_eq!(transitions(&out), [(State::Initialize, State::Backup)]);
@@ -82,7 +89,7 @@ fn starting_as_backup_or_in_fault_removes_what_a_killed_run_left() {
 }
 
 #[test]
-fn rfc5798_6_4_1_startup_owner_becomes_master_advertises_and_announces() {
+fn rfc9568_6_4_1_startup_owner_becomes_master_advertises_and_announces() {
     let mut c = config();
     c.priority = 255;
     let (h, out) = Harness::started(c);
@@ -131,7 +138,7 @@ fn keepalived_state_master_starts_as_master() {
 }
 
 #[test]
-fn rfc5798_6_4_2_master_down_timer_expiry_makes_backup_master() {
+fn rfc9568_6_4_2_master_down_timer_expiry_makes_backup_master() {
     let (mut h, _) = Harness::started(config());
     let out = h.advance(ms(DOWN - 1));
     assert!(
@@ -163,7 +170,7 @@ fn rfc5798_6_4_2_master_down_timer_expiry_makes_backup_master() {
 }
 
 #[test]
-fn rfc5798_6_4_2_backup_resets_master_down_timer_on_each_advert() {
+fn rfc9568_6_4_2_backup_resets_master_down_timer_on_each_advert() {
     let (mut h, _) = Harness::started(config());
     for _ in 0..10 {
         h.advance(ms(1000));
@@ -175,7 +182,7 @@ fn rfc5798_6_4_2_backup_resets_master_down_timer_on_each_advert() {
 }
 
 #[test]
-fn rfc5798_6_4_2_priority_zero_sets_master_down_timer_to_skew_time() {
+fn rfc9568_6_4_2_priority_zero_sets_master_down_timer_to_skew_time() {
     let (mut h, _) = Harness::started(config());
     h.advert_from(HIGHER_PEER, 150);
     h.advance(ms(500));
@@ -191,7 +198,7 @@ fn rfc5798_6_4_2_priority_zero_sets_master_down_timer_to_skew_time() {
 }
 
 #[test]
-fn rfc5798_6_4_2_backup_without_preempt_accepts_a_lower_priority_master() {
+fn rfc9568_6_4_2_backup_without_preempt_accepts_a_lower_priority_master() {
     let mut c = config();
     c.preempt = false;
     let (mut h, _) = Harness::started(c);
@@ -203,7 +210,7 @@ fn rfc5798_6_4_2_backup_without_preempt_accepts_a_lower_priority_master() {
 }
 
 #[test]
-fn rfc5798_6_4_2_backup_with_preempt_discards_lower_priority_and_takes_over() {
+fn rfc9568_6_4_2_backup_with_preempt_discards_lower_priority_and_takes_over() {
     let (mut h, _) = Harness::started(config());
     h.advance(ms(1000));
     h.advert_from(LOWER_PEER, 50);
@@ -229,7 +236,7 @@ fn rfc5798_6_4_2_backup_with_preempt_discards_lower_priority_and_takes_over() {
 }
 
 #[test]
-fn rfc5798_6_4_2_backup_accepts_equal_priority() {
+fn rfc9568_6_4_2_backup_accepts_equal_priority() {
     let (mut h, _) = Harness::started(config());
     for _ in 0..10 {
         h.advance(ms(1000));
@@ -239,7 +246,7 @@ fn rfc5798_6_4_2_backup_accepts_equal_priority() {
 }
 
 #[test]
-fn rfc5798_6_4_2_v3_backup_adopts_the_masters_advert_interval() {
+fn rfc9568_6_4_2_v3_backup_adopts_the_masters_advert_interval() {
     let (mut h, _) = Harness::started(config());
     let mut a = Advert {
         version: Version::V3,
@@ -256,6 +263,70 @@ fn rfc5798_6_4_2_v3_backup_adopts_the_masters_advert_interval() {
     a.interval = Centisecs(200);
     h.advert(HIGHER_PEER, a);
     assert_eq!(h.next_deadline_in(), Some(ms(6000 + 1210)));
+    // Once master, the Active_Adver_Interval is our own again (RFC 9568 §6.1).
+    h.advance(ms(7210));
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.inst.status().master_adver_interval, Centisecs(100));
+}
+
+/// RFC 9568 change (§6.4.2): on an advert the backup recomputes Skew_Time from the adopted
+/// interval too, so a resignation that follows is timed with the master's interval.
+#[test]
+fn rfc9568_6_4_2_skew_time_is_recomputed_from_the_adopted_interval() {
+    let (mut h, _) = Harness::started(config());
+    let mut a = Advert {
+        version: Version::V3,
+        vrid: 7,
+        priority: 200,
+        interval: Centisecs(200),
+        addresses: vec![VIP],
+        auth: Auth::None,
+    };
+    h.advert(HIGHER_PEER, a.clone());
+    a.priority = 0;
+    h.advert(HIGHER_PEER, a);
+    // (256 - 100) * 200 / 256 = 121.8 -> 121 cs, not the 60 cs of our own 1 s.
+    assert_eq!(h.next_deadline_in(), Some(ms(1210)));
+}
+
+/// Not an RFC rule (a deviation, see README): a starting backup listens `startup_delay`
+/// at least, so a master slower than our interval is heard before we claim anything.
+#[test]
+fn startup_listens_for_the_startup_delay_before_claiming() {
+    let mut c = config();
+    c.advert_interval = Centisecs(10);
+    c.startup_delay = ms(3600);
+    let (mut h, _) = Harness::started(c);
+    assert_eq!(h.next_deadline_in(), Some(ms(3600)), "not 0.36 s");
+    // A 1 s master speaks: from then on the RFC timers (its interval) rule.
+    h.advance(ms(900));
+    let a = Advert {
+        version: Version::V3,
+        vrid: 7,
+        priority: 150,
+        interval: Centisecs(100),
+        addresses: vec![VIP],
+        auth: Auth::None,
+    };
+    assert!(h.advert(HIGHER_PEER, a).is_empty());
+    assert_eq!(h.next_deadline_in(), Some(ms(DOWN)));
+    let out = h.advance(ms(DOWN - 1));
+    assert!(out.is_empty(), "nothing while the master may still speak");
+    assert_eq!(h.state(), State::Backup);
+    h.advance(ms(1));
+    assert_eq!(
+        h.state(),
+        State::Master,
+        "a master that then stops is timed out"
+    );
+}
+
+#[test]
+fn startup_without_a_delay_follows_the_rfc() {
+    let mut c = config();
+    c.advert_interval = Centisecs(10);
+    let (h, _) = Harness::started(c);
+    assert_eq!(h.next_deadline_in(), Some(ms(360)));
 }
 
 #[test]
@@ -279,7 +350,7 @@ fn master() -> Harness {
 }
 
 #[test]
-fn rfc5798_6_4_3_master_advertises_every_interval() {
+fn rfc9568_6_4_3_master_advertises_every_interval() {
     let mut h = master();
     let out = h.advance(ms(10_000));
     let ads = adverts(&out);
@@ -292,7 +363,7 @@ fn rfc5798_6_4_3_master_advertises_every_interval() {
 }
 
 #[test]
-fn rfc5798_6_4_3_a_late_timer_does_not_stretch_the_interval() {
+fn rfc9568_6_4_3_a_late_timer_does_not_stretch_the_interval() {
     let mut h = master();
     // Every wake-up 3 ms late (timer granularity, a busy loop): the adverts keep their phase.
     let start = h.now;
@@ -317,7 +388,7 @@ fn rfc5798_6_4_3_a_late_timer_does_not_stretch_the_interval() {
 }
 
 #[test]
-fn rfc5798_6_4_3_master_answers_priority_zero_with_an_advert_at_once() {
+fn rfc9568_6_4_3_master_answers_priority_zero_with_an_advert_at_once() {
     let mut h = master();
     h.advance(ms(300));
     let out = h.advert_from(LOWER_PEER, 0);
@@ -327,7 +398,7 @@ fn rfc5798_6_4_3_master_answers_priority_zero_with_an_advert_at_once() {
 }
 
 #[test]
-fn rfc5798_6_4_3_master_steps_down_for_higher_priority() {
+fn rfc9568_6_4_3_master_steps_down_for_higher_priority() {
     let mut h = master();
     let out = h.advert_from(LOWER_PEER, 101);
     assert_eq!(h.state(), State::Backup);
@@ -353,7 +424,7 @@ fn rfc5798_6_4_3_master_steps_down_for_higher_priority() {
 }
 
 #[test]
-fn rfc5798_6_4_3_equal_priority_higher_address_wins() {
+fn rfc9568_6_4_3_equal_priority_higher_address_wins() {
     let mut h = master();
     let out = h.advert_from(HIGHER_PEER, 100);
     assert_eq!(h.state(), State::Backup);
@@ -367,7 +438,7 @@ fn rfc5798_6_4_3_equal_priority_higher_address_wins() {
 }
 
 #[test]
-fn rfc5798_6_4_3_equal_priority_lower_address_is_discarded_and_we_reassert() {
+fn rfc9568_6_4_3_equal_priority_lower_address_is_discarded_and_we_reassert() {
     let mut h = master();
     let out = h.advert_from(LOWER_PEER, 100);
     assert_eq!(h.state(), State::Master);
@@ -382,7 +453,7 @@ fn rfc5798_6_4_3_equal_priority_lower_address_is_discarded_and_we_reassert() {
 }
 
 #[test]
-fn rfc5798_6_4_3_shutdown_sends_priority_zero_and_releases_ownership_first() {
+fn rfc9568_6_4_3_shutdown_sends_priority_zero_and_releases_ownership_first() {
     let mut h = master();
     let out = h.input(Input::Shutdown);
     assert_eq!(h.state(), State::Initialize);
@@ -406,7 +477,7 @@ fn rfc5798_6_4_3_shutdown_sends_priority_zero_and_releases_ownership_first() {
 }
 
 #[test]
-fn rfc5798_6_4_2_shutdown_from_backup_cancels_the_timer_silently() {
+fn rfc9568_6_4_2_shutdown_from_backup_cancels_the_timer_silently() {
     let (mut h, _) = Harness::started(config());
     let out = h.input(Input::Shutdown);
     // Silently: no advert. Whatever a killed earlier run may have left goes (keepalived too
@@ -426,20 +497,53 @@ fn rfc5798_6_4_2_shutdown_from_backup_cancels_the_timer_silently() {
 }
 
 #[test]
-fn rfc5798_7_1_the_address_owner_discards_adverts() {
+fn rfc9568_7_1_the_address_owner_discards_adverts() {
     let mut c = config();
     c.priority = 255;
     let (mut h, _) = Harness::started(c);
     h.drain();
-    let out = h.advert_from(HIGHER_PEER, 255);
+    let out = h.advert_from(HIGHER_PEER, 200);
     assert!(out.is_empty());
     assert_eq!(h.state(), State::Master);
     assert_eq!(h.inst.counters().rx_errors.get("owner_conflict"), 1);
     assert_eq!(h.inst.counters().adverts_rx, 0);
 }
 
+/// RFC 9568 change (§8.3.2): a second router claiming to own the addresses is logged,
+/// rate-limited, and named as such (not as an ordinary refusal).
 #[test]
-fn rfc5798_7_1_version_mismatch_is_discarded_and_counted() {
+fn rfc9568_8_3_2_a_second_owner_is_logged_rate_limited() {
+    let mut c = config();
+    c.priority = 255;
+    let (mut h, _) = Harness::started(c);
+    h.drain();
+    h.take_notices();
+    for _ in 0..5 {
+        assert!(h.advert_from(HIGHER_PEER, 255).is_empty());
+        h.advance(ms(1000));
+    }
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.inst.counters().rx_errors.get("second_owner"), 5);
+    let notices = h.take_notices();
+    assert_eq!(notices.len(), 1, "rate-limited: {notices:?}");
+    let line = notices[0].to_string();
+    assert!(
+        line.contains(&HIGHER_PEER.to_string()) && line.contains("8.3.2"),
+        "{line}"
+    );
+    h.advance(NOTICE_RATE_LIMIT);
+    h.advert_from(HIGHER_PEER, 255);
+    let notices = h.take_notices();
+    assert_eq!(notices.len(), 1);
+    assert!(
+        notices[0].to_string().contains("4 more like it"),
+        "the suppressed count: {}",
+        notices[0]
+    );
+}
+
+#[test]
+fn rfc9568_7_1_version_mismatch_is_discarded_and_counted() {
     let (mut h, _) = Harness::started(config());
     let advert = Advert {
         version: Version::V2,
@@ -455,7 +559,7 @@ fn rfc5798_7_1_version_mismatch_is_discarded_and_counted() {
 }
 
 #[test]
-fn rfc5798_7_1_address_list_mismatch_is_counted_but_accepted_in_v3() {
+fn rfc9568_7_1_address_list_mismatch_is_counted_but_accepted_in_v3() {
     let (mut h, _) = Harness::started(config());
     let advert = Advert {
         version: Version::V3,
@@ -474,6 +578,83 @@ fn rfc5798_7_1_address_list_mismatch_is_counted_but_accepted_in_v3() {
     );
     assert_eq!(h.inst.counters().rx_errors.get("address_list"), 1);
     assert_eq!(h.inst.counters().adverts_rx, 1);
+    // RFC 9568 change: and logged (rate-limited), naming both lists.
+    let notices = h.take_notices();
+    let line = notices
+        .iter()
+        .map(ToString::to_string)
+        .find(|l| l.contains("address_list"))
+        .expect("an address-list notice");
+    assert!(
+        line.contains("10.9.9.9") && line.contains(&VIP.to_string()),
+        "{line}"
+    );
+}
+
+/// RFC 9568 change (§7.1): a Max Advertise Interval unlike ours is logged (rate-limited);
+/// the backup still follows the master's (§6.4.2).
+#[test]
+fn rfc9568_7_1_an_interval_unlike_ours_is_logged_once_per_period() {
+    let (mut h, _) = Harness::started(config());
+    let advert = Advert {
+        version: Version::V3,
+        vrid: 7,
+        priority: 200,
+        interval: Centisecs(50),
+        addresses: vec![VIP],
+        auth: Auth::None,
+    };
+    for _ in 0..10 {
+        h.advert(HIGHER_PEER, advert.clone());
+        h.advance(ms(500));
+    }
+    assert_eq!(h.state(), State::Backup);
+    let notices = h.take_notices();
+    assert!(
+        matches!(
+            notices.as_slice(),
+            [Notice::IntervalDiffers {
+                theirs: Centisecs(50),
+                ours: Centisecs(100),
+                ..
+            }]
+        ),
+        "{notices:?}"
+    );
+    assert_eq!(h.inst.counters().rx_errors.total(), 0, "not an error");
+}
+
+/// RFC 9568 change (§7.1): a refused advert is logged with its source and reason,
+/// rate-limited per reason; each reason has its own budget.
+#[test]
+fn rfc9568_7_1_refused_adverts_are_logged_with_source_and_reason_rate_limited() {
+    let (mut h, _) = Harness::started(config());
+    for _ in 0..20 {
+        h.input(Input::RxDecodeError {
+            src: LOWER_PEER,
+            error: DecodeError::Checksum { found: 0x1234 },
+        });
+        h.advance(ms(100));
+    }
+    h.input(Input::RxDecodeError {
+        src: HIGHER_PEER,
+        error: DecodeError::Ttl { ttl: 64 },
+    });
+    let lines: Vec<String> = h.take_notices().iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 2, "one per reason: {lines:?}");
+    assert!(
+        lines[0].contains(&LOWER_PEER.to_string())
+            && lines[0].contains("checksum")
+            && lines[0].contains("neither"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains(&HIGHER_PEER.to_string()) && lines[1].contains("TTL"));
+    assert_eq!(
+        h.inst.counters().rx_errors.get("checksum"),
+        20,
+        "all counted"
+    );
 }
 
 #[test]
@@ -538,14 +719,29 @@ fn rfc3768_7_1_interval_mismatch_is_dropped() {
     h.advert(HIGHER_PEER, advert);
     assert_eq!(h.inst.counters().rx_errors.get("interval_mismatch"), 1);
     assert_eq!(h.inst.counters().adverts_rx, 0);
+    // RFC 3768 §7.1: "SHOULD log" it.
+    let line = h.take_notices()[0].to_string();
+    assert!(
+        line.contains(&HIGHER_PEER.to_string()) && line.contains("interval"),
+        "{line}"
+    );
 }
 
 #[test]
 fn codec_errors_for_the_vrid_are_counted_by_kind() {
     let (mut h, _) = Harness::started(config());
-    h.input(Input::RxDecodeError(DecodeError::Ttl { ttl: 64 }));
-    h.input(Input::RxDecodeError(DecodeError::Checksum { found: 1 }));
-    h.input(Input::RxDecodeError(DecodeError::Checksum { found: 2 }));
+    h.input(Input::RxDecodeError {
+        src: LOWER_PEER,
+        error: DecodeError::Ttl { ttl: 64 },
+    });
+    h.input(Input::RxDecodeError {
+        src: LOWER_PEER,
+        error: DecodeError::Checksum { found: 1 },
+    });
+    h.input(Input::RxDecodeError {
+        src: LOWER_PEER,
+        error: DecodeError::Checksum { found: 2 },
+    });
     let c = h.inst.counters();
     assert_eq!(
         (c.rx_errors.get("ttl"), c.rx_errors.get("checksum")),
@@ -848,8 +1044,11 @@ fn a_sync_group_member_waits_for_its_group_before_becoming_master() {
     );
 }
 
+/// RFC 9568 change (§6.4.3): an Active Router that receives a lower-priority advert discards
+/// it and sends an advert at once (so the other stops, and learning bridges relearn); here at
+/// most once per interval, so a peer that never yields cannot make it a storm.
 #[test]
-fn a_master_reasserts_against_a_lower_master_at_most_once_per_interval() {
+fn rfc9568_6_4_3_a_master_answers_a_lower_master_at_once_at_most_once_per_interval() {
     let mut h = master();
     assert_eq!(
         kinds(&h.advert_from(LOWER_PEER, 50)),

@@ -421,7 +421,9 @@ fn a_master_renews_its_lease_before_each_advert_through_the_router() {
         .iter()
         .position(|(_, o)| matches!(o, Output::RenewLease(_)))
         .expect("a lease");
-    assert!(matches!(out[lease + 1].1, Output::SendAdvert(ref ad) if ad.priority == 255));
+    assert!(
+        matches!(out[lease + 1].1, Output::SendAdvert { ref advert, .. } if advert.priority == 255)
+    );
     assert_eq!(
         out[lease].1,
         Output::RenewLease(r.instance(a).unwrap().fencing_lease())

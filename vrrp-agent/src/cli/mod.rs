@@ -103,13 +103,33 @@ pub fn debug_enabled() -> bool {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::DataplaneStats(args) => dataplane_stats::run(args),
+        Command::DataplaneStats(args) => {
+            end_quietly_on_broken_pipe();
+            dataplane_stats::run(args)
+        }
         Command::Keepalived { args } => keepalived::main(&args),
         Command::Run(args) => run_cmd::run_cmd(args),
-        Command::CheckConfig(args) => check_config::run(args),
-        Command::Status(args) => status::run(args),
+        Command::CheckConfig(args) => {
+            end_quietly_on_broken_pipe();
+            check_config::run(args)
+        }
+        Command::Status(args) => {
+            end_quietly_on_broken_pipe();
+            status::run(args)
+        }
         Command::Node(args) => node_cmd::run(args),
     }
+}
+
+/// For the commands that print for a reader (`status | head`, a pager): when the reader goes
+/// away, the output ends quietly, as with every other Unix tool, instead of `println!`
+/// panicking on EPIPE. Rust starts programs with SIGPIPE ignored; these commands get the
+/// default back (the daemons keep it ignored: a peer closing a socket must not kill them).
+fn end_quietly_on_broken_pipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: installs the default disposition, no handler function, before this command
+    // starts any thread; nothing else in the process relies on SIGPIPE being ignored.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 #[cfg(test)]

@@ -49,7 +49,11 @@ pub(crate) fn assemble(draft: Draft, diag: &mut Diag) -> Result<AgentConfig, Con
         scripts.into_iter().map(|s| (s.value, s.line)).collect();
 
     let mut out = Vec::with_capacity(instances.len());
-    for inst in instances {
+    for mut inst in instances {
+        let v = &mut inst.spec.vrrp;
+        v.startup_delay = global.startup_delay.unwrap_or_else(|| {
+            fsm::default_startup_delay(v.version, v.priority, v.advert_interval)
+        });
         let group = membership.get(inst.spec.vrrp.name.as_str()).cloned();
         out.push(finish_instance(inst, group, &scripts, diag)?);
     }

@@ -21,3 +21,5 @@ pub(crate) const GARP_REFRESH_MAX_S: u32 = 86_400;
 pub(crate) const GARP_REPEAT_MAX: u32 = 1000;
 /// `notify_timeout`: 1 ms to an hour.
 pub(crate) const NOTIFY_TIMEOUT_MAX_MS: u64 = 3_600_000;
+/// `startup_delay` / `vrrp_startup_delay`: at most an hour.
+pub(crate) const STARTUP_DELAY_MAX_MS: u64 = 3_600_000;

@@ -57,6 +57,10 @@ pub struct GlobalConfig {
     /// `ip netns exec`): set by the node agent for a router whose `keepalived` process Neutron
     /// started there, so the scripts see what they would under keepalived.
     pub script_netns: Option<String>,
+    /// How long a starting instance listens as BACKUP at least before it claims mastership
+    /// (native `startup_delay`, keepalived's `vrrp_startup_delay`). `None`: the default of
+    /// [`fsm::default_startup_delay`](crate::fsm::default_startup_delay) per instance.
+    pub startup_delay: Option<Duration>,
 }
 
 /// Whether the XDP data plane runs.
@@ -94,6 +98,7 @@ impl Default for GlobalConfig {
             fast_path: false,
             fast_path_peer_napi: false,
             script_netns: None,
+            startup_delay: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use crate::packet::{Auth, Centisecs, Version};
+use crate::packet::{Auth, Centisecs, ChecksumForm, Version};
 
 /// A virtual address (`virtual_ipaddress` or `virtual_ipaddress_excluded`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -90,6 +90,19 @@ pub enum InitialState {
     Master,
 }
 
+/// Which checksum form a VRRPv3-over-IPv4 instance sends ([`ChecksumForm`]). It accepts
+/// adverts in either form whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChecksumPolicy {
+    /// Send the pseudo-header form (what keepalived 2.2 and FRR send and, by default, accept)
+    /// until another router's advert arrives in the other form, then send that one: a peer
+    /// set to RFC 9568's form refuses the pseudo-header form, and the reverse.
+    #[default]
+    Auto,
+    /// Always send this form.
+    Fixed(ChecksumForm),
+}
+
 /// A tracked object (interface, script, reachability check) as the state machine sees it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TrackedObject {
@@ -128,6 +141,12 @@ pub struct InstanceConfig {
     /// Name of the sync group this instance belongs to: it then becomes master only
     /// together with every other member (see [`SyncGroup`](super::SyncGroup)).
     pub sync_group: Option<String>,
+    /// The checksum form of VRRPv3 adverts over IPv4 (`v3_checksum`).
+    pub v3_checksum: ChecksumPolicy,
+    /// After startup, how long at least to listen as BACKUP before claiming mastership when
+    /// no advert arrived (the Master_Down_Timer of RFC 9568 §6.4.1, when longer). Zero: the
+    /// RFC's Master_Down_Interval alone.
+    pub startup_delay: Duration,
 }
 
 /// A configuration the state machine cannot run.
@@ -175,6 +194,8 @@ impl InstanceConfig {
             garp: GarpConfig::default(),
             tracked: Vec::new(),
             sync_group: None,
+            v3_checksum: ChecksumPolicy::Auto,
+            startup_delay: Duration::ZERO,
         }
     }
 

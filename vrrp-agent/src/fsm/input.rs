@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::packet::{Advert, DecodeError};
+use crate::packet::{Advert, ChecksumForm, DecodeError};
 
 /// An event for [`Instance::handle_input`](super::Instance::handle_input).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,13 +15,18 @@ pub enum Input {
     Resume,
     /// Stop: a master sends priority 0 and releases everything (RFC 5798 §6.4.3 Shutdown).
     Shutdown,
-    /// A decoded advert for this VRID, sent from `src`.
-    Advert { src: IpAddr, advert: Advert },
-    /// A packet for this VRID failed a codec check (counted only).
-    RxDecodeError(DecodeError),
+    /// A decoded advert for this VRID, sent from `src`, its checksum in form `checksum`.
+    Advert {
+        src: IpAddr,
+        advert: Advert,
+        checksum: ChecksumForm,
+    },
+    /// A packet for this VRID from `src` failed a codec check (counted and logged only).
+    RxDecodeError { src: IpAddr, error: DecodeError },
     /// An advert for this VRID from a source outside the instance's allow-list
-    /// (`advert_sources`, else `unicast_peers`): counted as `source_not_allowed` only.
-    RxSourceNotAllowed,
+    /// (`advert_sources`, else `unicast_peers`): counted as `source_not_allowed` and logged
+    /// only.
+    RxSourceNotAllowed { src: IpAddr },
     /// A tracked object (by index in the config) went up or down.
     Tracked { index: usize, up: bool },
     /// The primary address of the instance's interface changed (the source of our adverts

@@ -1,5 +1,7 @@
-//! One virtual router: RFC 5798 §6.4 (Initialize, Backup, Master) plus keepalived's FAULT,
-//! tracking, preempt delay and sync-group commands.
+//! One virtual router: RFC 9568 §6.4 (Initialize, Backup, Active, which this code calls
+//! MASTER as RFC 5798, RFC 3768 and keepalived do) plus keepalived's FAULT, tracking, preempt
+//! delay and sync-group commands, the startup listening period and the checksum form of
+//! VRRPv3 over IPv4.
 
 use std::{
     collections::VecDeque,
@@ -8,15 +10,16 @@ use std::{
 };
 
 use super::{
-    ConfigError, Counters, GroupCommand, InitialState, Input, InstanceConfig, Output, Reason,
-    State, VirtualAddress, VirtualRoute,
+    ChecksumPolicy, ConfigError, Counters, GroupCommand, InitialState, Input, InstanceConfig,
+    Notice, Output, Reason, State, VirtualAddress, VirtualRoute,
     garp::GarpSchedule,
+    notice::NoticeLimiter,
     receive,
     replay::AhSequence,
     timing::{master_down_interval, skew_time},
     tracking::Tracking,
 };
-use crate::packet::{Advert, Auth, Centisecs, Version};
+use crate::packet::{Advert, Auth, Centisecs, ChecksumForm, DecodeError, Version};
 
 /// A snapshot for status reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub struct InstanceStatus {
     /// The interval the current master advertises (v3 backups adopt it).
     pub master_adver_interval: Centisecs,
     pub last_transition: Option<(Instant, Reason)>,
+    /// The checksum form our VRRPv3-over-IPv4 adverts have now (`None` for other kinds).
+    pub checksum_form: Option<ChecksumForm>,
     pub counters: Counters,
 }
 
@@ -51,6 +56,8 @@ pub struct Instance {
     garp: GarpSchedule,
     preempt_deadline: Option<Instant>,
     master: Option<IpAddr>,
+    /// The priority the master we follow advertises (see `master_down_interval`).
+    master_priority: Option<u8>,
     resigned_by: Option<IpAddr>,
     /// Sync-group member whose down timer expired: why it wants MASTER.
     wants_master: Option<Reason>,
@@ -61,6 +68,10 @@ pub struct Instance {
     highest_peer_priority: u8,
     /// AH sequence numbers and keepalived's anti-replay rule (`auth_type AH` only).
     ah_sequence: AhSequence,
+    /// The checksum form of the adverts we send (VRRPv3 over IPv4; see `ChecksumPolicy`).
+    checksum_form: ChecksumForm,
+    /// Rate limit of what we say about received adverts.
+    notices: NoticeLimiter,
     counters: Counters,
     outputs: VecDeque<Output>,
 }
@@ -70,6 +81,10 @@ impl Instance {
     /// address of its interface: the source of its adverts and its side of the tie-break.
     pub fn new(config: InstanceConfig, primary: IpAddr) -> Result<Self, ConfigError> {
         config.validate()?;
+        let checksum_form = match config.v3_checksum {
+            ChecksumPolicy::Auto => ChecksumForm::WithPseudoHeader,
+            ChecksumPolicy::Fixed(form) => form,
+        };
         Ok(Self {
             tracking: Tracking::new(&config.tracked),
             master_adver_interval: config.advert_interval,
@@ -83,12 +98,15 @@ impl Instance {
             garp: GarpSchedule::default(),
             preempt_deadline: None,
             master: None,
+            master_priority: None,
             resigned_by: None,
             wants_master: None,
             last_reassert: None,
             last_transition: None,
             highest_peer_priority: 0,
             ah_sequence: AhSequence::default(),
+            checksum_form,
+            notices: NoticeLimiter::default(),
             counters: Counters::default(),
             outputs: VecDeque::new(),
         })
@@ -132,8 +150,15 @@ impl Instance {
             master: self.master,
             primary: self.primary,
             advert_interval: self.config.advert_interval,
-            master_adver_interval: self.master_adver_interval,
+            // A master's is its own (RFC 9568 §6.1: Active_Adver_Interval is the interval the
+            // Active Router advertises at).
+            master_adver_interval: if self.state == State::Master {
+                self.config.advert_interval
+            } else {
+                self.master_adver_interval
+            },
             last_transition: self.last_transition.clone(),
+            checksum_form: self.v3_over_ipv4().then_some(self.checksum_form),
             counters: self.counters.clone(),
         }
     }
@@ -209,9 +234,20 @@ impl Instance {
                 }
             }
             Input::Shutdown => self.shutdown(now),
-            Input::Advert { src, advert } => self.receive(src, advert, now),
-            Input::RxDecodeError(e) => self.counters.rx_errors.bump(e.kind()),
-            Input::RxSourceNotAllowed => self.counters.rx_errors.bump("source_not_allowed"),
+            Input::Advert {
+                src,
+                advert,
+                checksum,
+            } => self.receive(src, advert, checksum, now),
+            Input::RxDecodeError { src, error } => self.rx_decode_error(src, error, now),
+            Input::RxSourceNotAllowed { src } => self.refuse(
+                src,
+                "source_not_allowed",
+                "its source is not in this instance's allow-list (advert_sources / \
+                 unicast_peer)"
+                    .to_string(),
+                now,
+            ),
             Input::Tracked { index, up } => {
                 if self.tracking.set(index, up) {
                     self.reevaluate_fault(now);
@@ -259,6 +295,9 @@ impl Instance {
 
     fn apply_config(&mut self, new: InstanceConfig, now: Instant) {
         let old = std::mem::replace(&mut self.config, new);
+        if let ChecksumPolicy::Fixed(form) = self.config.v3_checksum {
+            self.checksum_form = form;
+        }
         if self.state == State::Master {
             let old_addrs = all_addresses(&old);
             let new_addrs = all_addresses(&self.config);
@@ -315,6 +354,13 @@ impl Instance {
             self.become_master(now, Reason::StartupWantMaster);
         } else {
             self.become_backup(now, Reason::Startup, self.config.advert_interval);
+            // Listen at least `startup_delay` before claiming anything: a master that
+            // advertises less often than we do may not have spoken yet (the adverts reset the
+            // timer as usual, so this only matters while nothing is heard).
+            let listen_until = now + self.config.startup_delay;
+            if let Some(t) = self.master_down_timer.as_mut() {
+                *t = (*t).max(listen_until);
+            }
         }
     }
 
@@ -334,10 +380,11 @@ impl Instance {
         }
         self.clear_timers();
         self.master = None;
+        self.master_priority = None;
         self.finish_transition();
     }
 
-    fn receive(&mut self, src: IpAddr, advert: Advert, now: Instant) {
+    fn receive(&mut self, src: IpAddr, advert: Advert, checksum: ChecksumForm, now: Instant) {
         if !self.running || advert.vrid != self.config.vrid || src == self.primary {
             // Not started, not ours (the driver dispatches by VRID), or our own advert
             // looped back: nothing to act on.
@@ -348,7 +395,7 @@ impl Instance {
             match receive::check(&self.config, priority, src, &advert, &mut self.ah_sequence) {
                 Ok(a) => a,
                 Err(e) => {
-                    self.counters.rx_errors.bump(e.kind());
+                    self.refuse(src, e.kind(), e.to_string(), now);
                     return;
                 }
             };
@@ -359,8 +406,37 @@ impl Instance {
         }
         if accepted.address_list_differs {
             self.counters.rx_errors.bump("address_list");
+            if let Some(suppressed) = self.notices.admit("address_list", now) {
+                let ours = self.config.virtual_addresses.iter().map(|a| a.addr);
+                self.outputs.push_back(Output::Notice(Notice::Rejected {
+                    from: src,
+                    kind: "address_list",
+                    reason: format!(
+                        "not refused, but it lists {} where this instance lists {} \
+                         (RFC 9568 §7.1: misconfiguration)",
+                        list(advert.addresses.iter().copied()),
+                        list(ours),
+                    ),
+                    suppressed,
+                }));
+            }
         }
         let v3 = self.config.version == Version::V3;
+        if advert.priority != 0 {
+            self.follow_checksum_form(src, checksum);
+            if v3
+                && advert.interval != self.config.advert_interval
+                && let Some(suppressed) = self.notices.admit("interval_differs", now)
+            {
+                self.outputs
+                    .push_back(Output::Notice(Notice::IntervalDiffers {
+                        from: src,
+                        theirs: advert.interval,
+                        ours: self.config.advert_interval,
+                        suppressed,
+                    }));
+            }
+        }
         match self.state {
             State::Backup => {
                 self.ah_sequence.clear_cycled();
@@ -384,8 +460,9 @@ impl Instance {
                     if v3 {
                         self.master_adver_interval = advert.interval;
                     }
-                    self.master_down_timer = Some(now + self.master_down_interval());
                     self.master = Some(src);
+                    self.master_priority = Some(advert.priority);
+                    self.master_down_timer = Some(now + self.master_down_interval());
                     self.resigned_by = None;
                     self.wants_master = None;
                     if advert.priority >= priority {
@@ -422,6 +499,7 @@ impl Instance {
                     self.ah_sequence.clear_cycled();
                     self.become_backup(now, reason, interval);
                     self.master = Some(src);
+                    self.master_priority = Some(advert.priority);
                 } else {
                     // A lower master (split brain healing). With AH, number our adverts past
                     // its own, or it would refuse them as replays (keepalived's rule).
@@ -476,6 +554,59 @@ impl Instance {
         }
     }
 
+    // ---- what we say about received adverts ------------------------------------------
+
+    fn rx_decode_error(&mut self, src: IpAddr, error: DecodeError, now: Instant) {
+        let reason = match error {
+            DecodeError::Checksum { .. } if self.v3_over_ipv4() => format!(
+                "{error}: it matches neither VRRPv3 IPv4 form, {} nor {}",
+                ChecksumForm::WithPseudoHeader.describe(),
+                ChecksumForm::MessageOnly.describe()
+            ),
+            _ => error.to_string(),
+        };
+        self.refuse(src, error.kind(), reason, now);
+    }
+
+    /// Counts a refused advert under `kind` and logs it, rate-limited.
+    fn refuse(&mut self, from: IpAddr, kind: &'static str, reason: String, now: Instant) {
+        self.counters.rx_errors.bump(kind);
+        if let Some(suppressed) = self.notices.admit(kind, now) {
+            self.outputs.push_back(Output::Notice(Notice::Rejected {
+                from,
+                kind,
+                reason,
+                suppressed,
+            }));
+        }
+    }
+
+    /// A valid advert (priority > 0) from `src` arrived with its checksum in `form`: with
+    /// `v3_checksum = auto` we send what the routers we hear send (the master we follow, or
+    /// the one competing with us); otherwise we say once per peer that it differs.
+    fn follow_checksum_form(&mut self, src: IpAddr, form: ChecksumForm) {
+        if !self.v3_over_ipv4() || form == self.checksum_form {
+            return;
+        }
+        let ours = self.checksum_form;
+        let following = self.config.v3_checksum == ChecksumPolicy::Auto;
+        if following {
+            self.checksum_form = form;
+        }
+        if self.notices.first_checksum_note(src, form) {
+            self.outputs.push_back(Output::Notice(Notice::ChecksumForm {
+                peer: src,
+                theirs: form,
+                ours,
+                following,
+            }));
+        }
+    }
+
+    fn v3_over_ipv4(&self) -> bool {
+        self.config.version == Version::V3 && !self.config.is_ipv6()
+    }
+
     // ---- transitions --------------------------------------------------------------------
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
@@ -487,6 +618,7 @@ impl Instance {
         self.preempt_deadline = None;
         self.resigned_by = None;
         self.master = Some(self.primary);
+        self.master_priority = None;
         self.outputs.push_back(Output::SetOwnership {
             owned: true,
             accept: self.config.accept_mode,
@@ -517,6 +649,7 @@ impl Instance {
         self.master_adver_interval = master_interval;
         self.master_down_timer = Some(now + self.master_down_interval());
         self.master = None;
+        self.master_priority = None;
         self.finish_transition();
     }
 
@@ -536,6 +669,7 @@ impl Instance {
         }
         self.clear_timers();
         self.master = None;
+        self.master_priority = None;
         self.finish_transition();
     }
 
@@ -641,8 +775,9 @@ impl Instance {
     /// above the one used here (ours, configured or effective, or the highest any peer ever
     /// advertised), the lease runs out first and two routers never forward at once, while
     /// the silence between fencing and takeover is only the difference in skew (zero for
-    /// equal priorities, as Neutron configures them). A higher-priority backup that never
-    /// advertised while we listened could overlap by at most its skew difference.
+    /// equal priorities, as Neutron configures them). A backup of higher priority than ours
+    /// (that never advertised while we listened) times us out with our skew, not its own
+    /// (see `master_down_interval`), so it waits the lease out too.
     pub fn fencing_lease(&self) -> Duration {
         let fastest = self
             .config
@@ -652,12 +787,19 @@ impl Instance {
         master_down_interval(self.config.version, fastest, self.config.advert_interval)
     }
 
+    /// Master_Down_Interval, with the skew of our priority, or of the master's when we follow
+    /// one of lower priority (nopreempt, preempt_delay, or our priority rose since): that
+    /// master's fencing lease was computed without knowing our priority, and its skew is what
+    /// it lasts. Timing out on our own (shorter) skew would let us forward up to the skew
+    /// difference before a killed master's lease ran out. (A deviation from RFC 9568 §6.1 of
+    /// less than one interval, only where the RFC's own election would not make us master.)
     fn master_down_interval(&self) -> Duration {
-        master_down_interval(
-            self.config.version,
-            self.effective_priority(),
-            self.master_adver_interval,
-        )
+        let ours = self.effective_priority();
+        let priority = match self.master_priority {
+            Some(theirs) if theirs > 0 && theirs < ours => theirs,
+            _ => ours,
+        };
+        master_down_interval(self.config.version, priority, self.master_adver_interval)
     }
 
     /// With preempt_delay: tolerate a lower-priority master until the delay, counted from the
@@ -689,7 +831,7 @@ impl Instance {
             self.outputs
                 .push_back(Output::RenewLease(self.fencing_lease()));
         }
-        self.outputs.push_back(Output::SendAdvert(Advert {
+        let advert = Advert {
             version: self.config.version,
             vrid: self.config.vrid,
             priority,
@@ -701,7 +843,11 @@ impl Instance {
                 .map(|a| a.addr)
                 .collect(),
             auth,
-        }));
+        };
+        self.outputs.push_back(Output::SendAdvert {
+            advert,
+            checksum: self.checksum_form,
+        });
     }
 
     fn push_gratuitous(&mut self, repeat: u32) {
@@ -713,6 +859,12 @@ impl Instance {
             repeat,
         });
     }
+}
+
+/// Addresses for a log line: `[a, b]`.
+fn list(addresses: impl Iterator<Item = IpAddr>) -> String {
+    let all: Vec<String> = addresses.map(|a| a.to_string()).collect();
+    format!("[{}]", all.join(", "))
 }
 
 /// Advertised and excluded addresses: all that a master configures.

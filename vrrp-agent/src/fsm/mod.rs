@@ -1,4 +1,4 @@
-//! The sans-IO VRRP state machine (RFC 5798 §6, RFC 3768 §6, with keepalived's FAULT state,
+//! The sans-IO VRRP state machine (RFC 9568 §6, RFC 3768 §6, with keepalived's FAULT state,
 //! tracking and sync groups) for one virtual router.
 //!
 //! [`Router`] holds every instance of a node (dispatch, sync groups, tracked objects); the
@@ -15,6 +15,7 @@ mod counters;
 mod garp;
 mod input;
 mod instance;
+mod notice;
 mod output;
 mod receive;
 mod replay;
@@ -25,12 +26,13 @@ mod timing;
 mod tracking;
 
 pub use config::{
-    ConfigError, GarpConfig, InitialState, InstanceConfig, TrackedObject, VirtualAddress,
-    VirtualRoute,
+    ChecksumPolicy, ConfigError, GarpConfig, InitialState, InstanceConfig, TrackedObject,
+    VirtualAddress, VirtualRoute,
 };
 pub use counters::{Counters, RxErrorCounters};
 pub use input::{GroupCommand, Input};
 pub use instance::{Instance, InstanceStatus};
+pub use notice::{Notice, RATE_LIMIT as NOTICE_RATE_LIMIT};
 pub use output::Output;
 pub use receive::RxCheckError;
 pub use replay::AhSequence;
@@ -39,4 +41,4 @@ pub use router::{
 };
 pub use state::{Reason, State};
 pub use sync_group::SyncGroup;
-pub use timing::{master_down_interval, skew_time};
+pub use timing::{default_startup_delay, master_down_interval, skew_time};

@@ -11,8 +11,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Reason, State, VirtualAddress, VirtualRoute};
-use crate::packet::Advert;
+use super::{Notice, Reason, State, VirtualAddress, VirtualRoute};
+use crate::packet::{Advert, ChecksumForm};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -33,8 +33,12 @@ pub enum Output {
     /// [`Instance::fencing_lease`](super::Instance::fencing_lease)). Always right before the
     /// `SendAdvert` it covers.
     RenewLease(Duration),
-    /// Multicast this advert (priority 0 when resigning).
-    SendAdvert(Advert),
+    /// Multicast this advert (priority 0 when resigning), its checksum in `checksum` (which
+    /// matters for VRRPv3 over IPv4 only).
+    SendAdvert {
+        advert: Advert,
+        checksum: ChecksumForm,
+    },
     AddAddresses(Vec<VirtualAddress>),
     RemoveAddresses(Vec<VirtualAddress>),
     AddRoutes(Vec<VirtualRoute>),
@@ -51,6 +55,8 @@ pub enum Output {
         state: State,
         priority: u8,
     },
+    /// Something to log about received adverts (already rate-limited).
+    Notice(Notice),
     /// A sync-group member's master-down timer expired: it wants MASTER but waits until
     /// every member does (the driver asks its [`SyncGroup`](super::SyncGroup)).
     SyncWantsMaster,

@@ -1,4 +1,4 @@
-//! The receive checks that need the instance's configuration (RFC 5798 §7.1, RFC 3768 §7.1),
+//! The receive checks that need the instance's configuration (RFC 9568 §7.1, RFC 3768 §7.1),
 //! after the codec's own checks passed.
 
 use std::{collections::BTreeSet, net::IpAddr};
@@ -25,6 +25,11 @@ pub enum RxCheckError {
     AddressList,
     #[error("we own the addresses (priority 255) and ignore other routers' adverts")]
     WeAreOwner,
+    #[error(
+        "it claims to own the addresses too (priority 255): only one router per VRID may \
+         (RFC 9568 §8.3.2); check both configurations"
+    )]
+    SecondOwner,
 }
 
 impl RxCheckError {
@@ -39,6 +44,7 @@ impl RxCheckError {
             RxCheckError::IntervalMismatch { .. } => "interval_mismatch",
             RxCheckError::AddressList => "address_list",
             RxCheckError::WeAreOwner => "owner_conflict",
+            RxCheckError::SecondOwner => "second_owner",
         }
     }
 }
@@ -92,7 +98,11 @@ pub fn check(
         }
     }
     if effective_priority == 255 {
-        return Err(RxCheckError::WeAreOwner);
+        return Err(if advert.priority == 255 {
+            RxCheckError::SecondOwner
+        } else {
+            RxCheckError::WeAreOwner
+        });
     }
     let ours: BTreeSet<IpAddr> = config.virtual_addresses.iter().map(|a| a.addr).collect();
     let theirs: BTreeSet<IpAddr> = advert.addresses.iter().copied().collect();

@@ -19,7 +19,7 @@ use std::{
 };
 
 use super::{ConfigError, Input, Instance, InstanceConfig, Output, SyncGroup};
-use crate::packet::{Advert, Auth, DecodeError, RxMeta, split_ah_packet};
+use crate::packet::{Advert, Auth, ChecksumForm, DecodeError, RxMeta, split_ah_packet};
 
 /// An instance of a [`Router`]: never reused, so a stale id cannot reach a newer instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -292,19 +292,32 @@ where
                 // machine's to judge. keepalived leaves the TTL out of the ICV of unicast
                 // instances and does not check it from unicast peers.
                 let unicast = !m.rx.unicast_peers.is_empty();
-                split_ah_packet(ah).and_then(|p| p.decode(key, unicast, !from_unicast_peer))
+                split_ah_packet(ah)
+                    .and_then(|p| p.decode(key, unicast, !from_unicast_peer))
+                    .map(|advert| (advert, ChecksumForm::MessageOnly))
             }
-            _ if from_unicast_peer => Advert::decode_any_ttl(packet.vrrp, &packet.meta),
-            _ => Advert::decode(packet.vrrp, &packet.meta),
+            _ if from_unicast_peer => Advert::decode_any_ttl_with_form(packet.vrrp, &packet.meta),
+            _ => Advert::decode_with_form(packet.vrrp, &packet.meta),
         };
         let (input, delivery) = match decoded {
             // The XDP program drops these before they get here; without it this is the only
             // check.
-            Ok(_) if !m.rx.allows(src) => {
-                (Input::RxSourceNotAllowed, Delivery::SourceNotAllowed(id))
-            }
-            Ok(advert) => (Input::Advert { src, advert }, Delivery::Advert(id)),
-            Err(e) => (Input::RxDecodeError(e), Delivery::Undecodable(id, e)),
+            Ok(_) if !m.rx.allows(src) => (
+                Input::RxSourceNotAllowed { src },
+                Delivery::SourceNotAllowed(id),
+            ),
+            Ok((advert, checksum)) => (
+                Input::Advert {
+                    src,
+                    advert,
+                    checksum,
+                },
+                Delivery::Advert(id),
+            ),
+            Err(error) => (
+                Input::RxDecodeError { src, error },
+                Delivery::Undecodable(id, error),
+            ),
         };
         self.input(id, input, now);
         delivery

@@ -14,7 +14,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{Centisecs, DecodeError, EncodeError, VRRP_TTL, checksum::vrrp_checksum};
+use super::{
+    Centisecs, DecodeError, EncodeError, VRRP_TTL,
+    checksum::{ChecksumForm, verify_vrrp_checksum, vrrp_checksum_as},
+};
 
 /// Length of the fixed header, both versions.
 pub const VRRP_HEADER_LEN: usize = 8;
@@ -137,8 +140,20 @@ impl Advert {
 
     /// Encodes the VRRP message (no IP header) with its checksum, for sending from `src` to
     /// `dst` (which the v3 checksum covers; `dst` and every address must be of the family of
-    /// `src`).
+    /// `src`). A VRRPv3 advert over IPv4 gets the pseudo-header form of the checksum; see
+    /// [`encode_as`](Self::encode_as).
     pub fn encode(&self, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, EncodeError> {
+        self.encode_as(src, dst, ChecksumForm::WithPseudoHeader)
+    }
+
+    /// [`encode`](Self::encode) with the checksum in `form` (which matters for VRRPv3 over
+    /// IPv4 only).
+    pub fn encode_as(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        form: ChecksumForm,
+    ) -> Result<Vec<u8>, EncodeError> {
         let count =
             u8::try_from(self.addresses.len()).map_err(|_| EncodeError::TooManyAddresses {
                 count: self.addresses.len(),
@@ -192,7 +207,7 @@ impl Advert {
                 Auth::Simple(data) => data,
             });
         }
-        let csum = vrrp_checksum(self.version, &out, src, dst);
+        let csum = vrrp_checksum_as(self.version, form, &out, src, dst);
         out[6..8].copy_from_slice(&csum.to_be_bytes());
         Ok(out)
     }
@@ -207,19 +222,36 @@ impl Advert {
 
     /// Decodes and checks a received VRRP message (the IP payload). Checks, in order: TTL,
     /// length of the fixed header, version, type, length of the address list (and v2 auth
-    /// data), checksum, interval, v2 authentication type. Bytes after the announced length
-    /// are allowed (and covered by the checksum, as the sender computed it over them).
+    /// data), checksum (a VRRPv3 advert over IPv4 in either [`ChecksumForm`]), interval, v2
+    /// authentication type. Bytes after the announced length are allowed (and covered by the
+    /// checksum, as the sender computed it over them).
     pub fn decode(vrrp: &[u8], meta: &RxMeta) -> Result<Self, DecodeError> {
+        Self::decode_with_form(vrrp, meta).map(|(advert, _)| advert)
+    }
+
+    /// [`Advert::decode`], also telling which form its checksum had.
+    pub fn decode_with_form(
+        vrrp: &[u8],
+        meta: &RxMeta,
+    ) -> Result<(Self, ChecksumForm), DecodeError> {
         if meta.ttl != VRRP_TTL {
             return Err(DecodeError::Ttl { ttl: meta.ttl });
         }
-        Self::decode_any_ttl(vrrp, meta)
+        Self::decode_unchecked_ttl(vrrp, meta, None)
     }
 
     /// [`Advert::decode`] without the TTL / hop-limit check, for adverts from a configured
     /// unicast peer: keepalived does not check it on unicast and sends IPv6 unicast adverts
     /// with the default hop limit (64), so a router that insisted on 255 would never hear it.
     pub fn decode_any_ttl(vrrp: &[u8], meta: &RxMeta) -> Result<Self, DecodeError> {
+        Self::decode_any_ttl_with_form(vrrp, meta).map(|(advert, _)| advert)
+    }
+
+    /// [`Advert::decode_any_ttl`], also telling which form its checksum had.
+    pub fn decode_any_ttl_with_form(
+        vrrp: &[u8],
+        meta: &RxMeta,
+    ) -> Result<(Self, ChecksumForm), DecodeError> {
         Self::decode_unchecked_ttl(vrrp, meta, None)
     }
 
@@ -231,7 +263,7 @@ impl Advert {
         vrrp: &[u8],
         meta: &RxMeta,
         ah: Option<Auth>,
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<(Self, ChecksumForm), DecodeError> {
         let [ver_type, vrid, priority, count, b4, b5, c0, c1, ..] = *vrrp else {
             return Err(DecodeError::Truncated { len: vrrp.len() });
         };
@@ -261,11 +293,11 @@ impl Advert {
                 count,
             });
         }
-        if vrrp_checksum(version, vrrp, meta.src, meta.dst) != 0 {
+        let Some(form) = verify_vrrp_checksum(version, vrrp, meta.src, meta.dst) else {
             return Err(DecodeError::Checksum {
                 found: u16::from_be_bytes([c0, c1]),
             });
-        }
+        };
         let interval = match version {
             Version::V3 => Centisecs(u32::from(u16::from_be_bytes([b4, b5]) & 0x0fff)),
             Version::V2 => Centisecs::from_secs(u32::from(b5)),
@@ -293,14 +325,15 @@ impl Advert {
                 Err(_) => IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])),
             })
             .collect();
-        Ok(Advert {
+        let advert = Advert {
             version,
             vrid,
             priority,
             interval,
             addresses,
             auth,
-        })
+        };
+        Ok((advert, form))
     }
 }
 
@@ -317,7 +350,7 @@ mod tests {
         let mut vrrp = vec![
             0x21, 1, 100, 1, 5, 0, 0, 0, 192, 0, 2, 100, 0, 0, 0, 0, 0, 0, 0, 0,
         ];
-        let csum = vrrp_checksum(Version::V2, &vrrp, src, dst);
+        let csum = super::super::checksum::vrrp_checksum(Version::V2, &vrrp, src, dst);
         vrrp[6..8].copy_from_slice(&csum.to_be_bytes());
         let meta = RxMeta { src, dst, ttl: 255 };
         assert_eq!(Advert::decode(&vrrp, &meta), Err(DecodeError::ZeroInterval));

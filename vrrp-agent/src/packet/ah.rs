@@ -202,7 +202,7 @@ impl<'a> AhPacket<'a> {
             key: *key,
             seq: self.seq(),
         };
-        Advert::decode_unchecked_ttl(self.vrrp, &self.meta, Some(auth))
+        Advert::decode_unchecked_ttl(self.vrrp, &self.meta, Some(auth)).map(|(advert, _)| advert)
     }
 }
 

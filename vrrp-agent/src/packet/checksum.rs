@@ -1,7 +1,8 @@
 //! The Internet checksum (RFC 1071), the same under an IPv4 / IPv6 pseudo-header (RFC 768,
 //! RFC 8200 §8.1; ICMPv6 uses it too), and the VRRP checksum: VRRPv2 over the VRRP message only
-//! (RFC 3768 §5.3.8), VRRPv3 over the message plus the pseudo-header with next header 112
-//! (RFC 5798 §5.2.8). Depends on nothing but the VRRP constants.
+//! (RFC 3768 §5.3.8); VRRPv3 over IPv6 over the message plus the pseudo-header with next
+//! header 112; VRRPv3 over IPv4 in either of two forms that both exist on the wire
+//! ([`ChecksumForm`]). Depends on nothing but the VRRP constants.
 
 use std::net::IpAddr;
 
@@ -58,12 +59,87 @@ pub fn pseudo_header_checksum(src: IpAddr, dst: IpAddr, next_header: u8, data: &
     !fold(sum_words(data, acc))
 }
 
-/// The checksum of a VRRP message (`vrrp` with its checksum field zeroed, or filled in when
-/// verifying: then a correct message yields 0). `src`/`dst` are used for VRRPv3 only.
+/// What the checksum of a VRRPv3 advert over IPv4 covers. The two VRRPv3 texts disagree and
+/// both forms are deployed:
+///
+/// * RFC 5798 §5.2.8 was read as "the message plus the IPv4 pseudo-header" by keepalived 2.2
+///   and by FRR's vrrpd by default ([`WithPseudoHeader`](Self::WithPseudoHeader));
+/// * RFC 9568 §5.2.8, which obsoletes it, keeps the pseudo-header for IPv6 only, so over IPv4
+///   the checksum covers the VRRP message alone, as in VRRPv2 (keepalived's
+///   `v3_checksum_as_v2`, FRR's `no vrrp N checksum-with-ipv4-pseudoheader`)
+///   ([`MessageOnly`](Self::MessageOnly)).
+///
+/// VRRPv2 always has the message-only form and VRRPv3 over IPv6 always the pseudo-header one;
+/// decoding reports the form a message had.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChecksumForm {
+    #[default]
+    WithPseudoHeader,
+    MessageOnly,
+}
+
+impl ChecksumForm {
+    /// Plain words for logs.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            ChecksumForm::WithPseudoHeader => {
+                "over the IPv4 pseudo-header and the message (RFC 5798 as keepalived 2.2 and FRR read it)"
+            }
+            ChecksumForm::MessageOnly => "over the VRRP message only (RFC 9568)",
+        }
+    }
+
+    /// Stable snake_case name (config values, status).
+    pub const fn name(self) -> &'static str {
+        match self {
+            ChecksumForm::WithPseudoHeader => "pseudo_header",
+            ChecksumForm::MessageOnly => "message_only",
+        }
+    }
+}
+
+/// The checksum of a VRRP message in the form a VRRPv3-over-IPv4 sender chose (`form` is
+/// ignored where only one form exists): `vrrp` with its checksum field zeroed, or filled in
+/// when verifying (then a correct message yields 0). `src`/`dst` are used for VRRPv3 only.
+pub fn vrrp_checksum_as(
+    version: Version,
+    form: ChecksumForm,
+    vrrp: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+) -> u16 {
+    match (version, form, src) {
+        (Version::V2, ..) | (Version::V3, ChecksumForm::MessageOnly, IpAddr::V4(_)) => {
+            internet_checksum(vrrp)
+        }
+        (Version::V3, ..) => pseudo_header_checksum(src, dst, IPPROTO_VRRP, vrrp),
+    }
+}
+
+/// The checksum of a VRRP message in the pseudo-header form for VRRPv3 (see
+/// [`vrrp_checksum_as`]).
 pub fn vrrp_checksum(version: Version, vrrp: &[u8], src: IpAddr, dst: IpAddr) -> u16 {
-    match version {
-        Version::V2 => internet_checksum(vrrp),
-        Version::V3 => pseudo_header_checksum(src, dst, IPPROTO_VRRP, vrrp),
+    vrrp_checksum_as(version, ChecksumForm::WithPseudoHeader, vrrp, src, dst)
+}
+
+/// Verifies the checksum of a received VRRP message: the form it was computed in, or `None`
+/// when no form matches. A VRRPv3 advert over IPv4 is valid in either form (RFC 9568's, or
+/// RFC 5798's as deployed); the pseudo-header form is tried first.
+pub fn verify_vrrp_checksum(
+    version: Version,
+    vrrp: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+) -> Option<ChecksumForm> {
+    let ok = |form| vrrp_checksum_as(version, form, vrrp, src, dst) == 0;
+    match (version, src) {
+        (Version::V2, _) => ok(ChecksumForm::MessageOnly).then_some(ChecksumForm::MessageOnly),
+        (Version::V3, IpAddr::V6(_)) => {
+            ok(ChecksumForm::WithPseudoHeader).then_some(ChecksumForm::WithPseudoHeader)
+        }
+        (Version::V3, IpAddr::V4(_)) => [ChecksumForm::WithPseudoHeader, ChecksumForm::MessageOnly]
+            .into_iter()
+            .find(|form| ok(*form)),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Pure VRRP codec: RFC 5798 (VRRPv3, IPv4 and IPv6) and RFC 3768 (VRRPv2 with auth types
+//! Pure VRRP codec: RFC 9568 (VRRPv3, IPv4 and IPv6, both IPv4 checksum forms) and RFC 3768 (VRRPv2 with auth types
 //! none and simple password, and RFC 2338's IPsec AH as keepalived implements it) adverts,
 //! their checksums, the IPv4 header (and AH header) in front of them, and the gratuitous ARP /
 //! unsolicited neighbour advertisement frames sent on takeover.
@@ -29,7 +29,10 @@ pub use advert::{Advert, Auth, RxMeta, VRRP_HEADER_LEN, Version};
 pub use ah::{
     AH_HEADER_LEN, AhIpv4, AhPacket, IPPROTO_AH, compute_icv, encode_ah_packet, split_ah_packet,
 };
-pub use checksum::{internet_checksum, pseudo_header_checksum, vrrp_checksum};
+pub use checksum::{
+    ChecksumForm, internet_checksum, pseudo_header_checksum, verify_vrrp_checksum, vrrp_checksum,
+    vrrp_checksum_as,
+};
 pub use error::{DecodeError, EncodeError};
 pub use ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6, virtual_mac};
 pub use garp::{GARP_FRAME_LEN, gratuitous_arp};

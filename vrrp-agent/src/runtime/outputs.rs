@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     fsm::{InstanceId, Output},
-    packet::{Advert, AhIpv4, VRRP_GROUP_V4, VRRP_GROUP_V6, encode_ah_packet},
+    packet::{Advert, AhIpv4, ChecksumForm, VRRP_GROUP_V4, VRRP_GROUP_V6, encode_ah_packet},
 };
 
 impl Engine {
@@ -61,7 +61,14 @@ impl Engine {
                 let key = slot.owner_key();
                 self.dataplane.renew(&key, lease);
             }
-            Output::SendAdvert(advert) => self.send_advert(id, &advert),
+            Output::SendAdvert { advert, checksum } => self.send_advert(id, &advert, checksum),
+            Output::Notice(notice) => tracing::info!(
+                instance = slot.spec.vrrp.name,
+                netns = slot.spec.netns.as_deref().unwrap_or("-"),
+                interface = slot.spec.interface,
+                vrid = slot.spec.vrrp.vrid,
+                "{notice}"
+            ),
             Output::AddAddresses(list) => self.effect(id, |s| Effect::AddAddresses {
                 instance: s.spec.vrrp.name.clone(),
                 ifindex: s.addr_ifindex(),
@@ -130,7 +137,7 @@ impl Engine {
 
     /// Queues an advert on the instance's socket (its writer sends them in order), or with
     /// `use_vmac` on its macvlan's worker.
-    fn send_advert(&mut self, id: InstanceId, advert: &Advert) {
+    fn send_advert(&mut self, id: InstanceId, advert: &Advert, checksum: ChecksumForm) {
         let ip_id = self.next_ip_id(id);
         let slot = self.slot(id);
         let vmac = slot.vmac.as_ref().filter(|v| v.carries_adverts());
@@ -170,7 +177,7 @@ impl Engine {
                         unicast,
                     },
                 ),
-                _ => advert.encode(src, dst),
+                _ => advert.encode_as(src, dst, checksum),
             };
             let bytes = match encoded {
                 Ok(b) => b,

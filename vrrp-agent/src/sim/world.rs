@@ -18,8 +18,8 @@ use crate::{
         RxPolicy, State,
     },
     packet::{
-        Advert, AhIpv4, Auth, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, encode_ah_packet,
-        split_ah_packet,
+        Advert, AhIpv4, Auth, ChecksumForm, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL,
+        encode_ah_packet, split_ah_packet,
     },
 };
 
@@ -574,7 +574,7 @@ impl Sim {
                 Output::RenewLease(lease) => {
                     self.instances[i].lease_until = Some(self.now + lease);
                 }
-                Output::SendAdvert(advert) => self.broadcast(i, &advert),
+                Output::SendAdvert { advert, checksum } => self.broadcast(i, &advert, checksum),
                 Output::SetOwnership { owned, .. } => {
                     let inst = &mut self.instances[i];
                     if !owned {
@@ -589,7 +589,7 @@ impl Sim {
         }
     }
 
-    fn broadcast(&mut self, from: usize, advert: &Advert) {
+    fn broadcast(&mut self, from: usize, advert: &Advert, checksum: ChecksumForm) {
         let src = self.instance(from).status().primary;
         let dst = if src.is_ipv4() {
             IpAddr::V4(VRRP_GROUP_V4)
@@ -607,7 +607,7 @@ impl Sim {
                     unicast: false,
                 },
             ),
-            _ => advert.encode(src, dst),
+            _ => advert.encode_as(src, dst, checksum),
         }
         .unwrap_or_else(|e| panic!("the state machine produced an unencodable advert: {e}"));
         let (segment, vrid, node) = {

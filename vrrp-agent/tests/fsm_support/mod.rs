@@ -10,8 +10,8 @@ use std::{
 };
 
 use vrrp_agent::{
-    fsm::{Input, Instance, InstanceConfig, Output, State},
-    packet::{Advert, Auth},
+    fsm::{Input, Instance, InstanceConfig, Notice, Output, State},
+    packet::{Advert, Auth, ChecksumForm},
 };
 
 pub const PRIMARY: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
@@ -32,6 +32,9 @@ pub struct Harness {
     pub inst: Instance,
     pub start: Instant,
     pub now: Instant,
+    /// What the instance said about received adverts (log lines), kept apart from the
+    /// effects that the tests compare.
+    pub notices: Vec<Notice>,
 }
 
 impl Harness {
@@ -41,6 +44,7 @@ impl Harness {
             inst: Instance::new(config, PRIMARY).expect("valid config"),
             start,
             now: start,
+            notices: Vec::new(),
         }
     }
 
@@ -59,8 +63,21 @@ impl Harness {
         self.now - self.start
     }
 
+    /// The effects since the last drain; notices go to [`Harness::notices`].
     pub fn drain(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.inst.poll_output()).collect()
+        let mut out = Vec::new();
+        while let Some(o) = self.inst.poll_output() {
+            match o {
+                Output::Notice(n) => self.notices.push(n),
+                o => out.push(o),
+            }
+        }
+        out
+    }
+
+    /// The notices so far, taken.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
     }
 
     pub fn input(&mut self, input: Input) -> Vec<Output> {
@@ -79,11 +96,40 @@ impl Harness {
             addresses: c.virtual_addresses.iter().map(|a| a.addr).collect(),
             auth: c.auth,
         };
-        self.input(Input::Advert { src, advert })
+        self.advert(src, advert)
     }
 
+    /// `advert` from `src`, its checksum in the pseudo-header form.
     pub fn advert(&mut self, src: IpAddr, advert: Advert) -> Vec<Output> {
-        self.input(Input::Advert { src, advert })
+        self.advert_in(src, advert, ChecksumForm::WithPseudoHeader)
+    }
+
+    /// `advert` from `src`, its checksum in `checksum`.
+    pub fn advert_in(
+        &mut self,
+        src: IpAddr,
+        advert: Advert,
+        checksum: ChecksumForm,
+    ) -> Vec<Output> {
+        self.input(Input::Advert {
+            src,
+            advert,
+            checksum,
+        })
+    }
+
+    /// An advert like the instance's own from `src` with `priority`, its checksum in `form`.
+    pub fn advert_from_in(&mut self, src: IpAddr, priority: u8, form: ChecksumForm) -> Vec<Output> {
+        let c = self.inst.config().clone();
+        let advert = Advert {
+            version: c.version,
+            vrid: c.vrid,
+            priority,
+            interval: c.advert_interval,
+            addresses: c.virtual_addresses.iter().map(|a| a.addr).collect(),
+            auth: c.auth,
+        };
+        self.advert_in(src, advert, form)
     }
 
     /// Advances virtual time by `d`, firing every timer on the way (at its deadline).
@@ -117,8 +163,8 @@ pub fn kinds(outputs: &[Output]) -> Vec<&'static str> {
             Output::SetOwnership { owned: true, .. } => "own",
             Output::SetOwnership { owned: false, .. } => "disown",
             Output::RenewLease(_) => "renew_lease",
-            Output::SendAdvert(a) if a.priority == 0 => "advert0",
-            Output::SendAdvert(_) => "advert",
+            Output::SendAdvert { advert, .. } if advert.priority == 0 => "advert0",
+            Output::SendAdvert { .. } => "advert",
             Output::AddAddresses(_) => "add_addresses",
             Output::RemoveAddresses(_) => "remove_addresses",
             Output::AddRoutes(_) => "add_routes",
@@ -127,6 +173,7 @@ pub fn kinds(outputs: &[Output]) -> Vec<&'static str> {
             Output::WriteState(_) => "write_state",
             Output::RunNotify { .. } => "notify",
             Output::SyncWantsMaster => "sync_wants_master",
+            Output::Notice(_) => "notice",
         })
         .collect()
 }
@@ -136,7 +183,7 @@ pub fn adverts(outputs: &[Output]) -> Vec<Advert> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::SendAdvert(a) => Some(a.clone()),
+            Output::SendAdvert { advert, .. } => Some(advert.clone()),
             _ => None,
         })
         .collect()

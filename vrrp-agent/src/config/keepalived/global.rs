@@ -17,7 +17,7 @@ use super::{
 use crate::{
     config::{
         diag::Diag,
-        limits::{GARP_DELAY_MAX_S, GARP_REFRESH_MAX_S, GARP_REPEAT_MAX},
+        limits::{GARP_DELAY_MAX_S, GARP_REFRESH_MAX_S, GARP_REPEAT_MAX, STARTUP_DELAY_MAX_MS},
         types::{ConfigError, GlobalConfig},
         values,
     },
@@ -87,6 +87,10 @@ pub(crate) fn parse(
                 seen.note(diag, s, SECTION);
                 defaults.garp.refresh_repeat = garp_repeat(diag, s)?;
             }
+            "vrrp_startup_delay" => {
+                seen.note(diag, s, SECTION);
+                global.startup_delay = Some(startup_delay(diag, s)?);
+            }
             "script_user" => {
                 seen.note(diag, s, SECTION);
                 global.script_user = Some(args::script_user(diag, s)?);
@@ -115,6 +119,25 @@ pub(crate) fn parse(
         }
     }
     Ok(())
+}
+
+/// `vrrp_startup_delay`: seconds (decimals allowed, as keepalived), 0 to an hour.
+fn startup_delay(diag: &Diag, s: &Stmt) -> Result<Duration, ConfigError> {
+    let v = args::one(diag, s)?;
+    let Ok(secs) = v.parse::<f64>() else {
+        return Err(diag.error(
+            s.line,
+            format!("vrrp_startup_delay: expected seconds (such as 5 or 2.5), got `{v}`"),
+        ));
+    };
+    if secs == 0.0 {
+        return Ok(Duration::ZERO);
+    }
+    at(
+        diag,
+        s.line,
+        values::float_secs_in("vrrp_startup_delay", secs, 10, STARTUP_DELAY_MAX_MS),
+    )
 }
 
 /// `version` / `vrrp_version`: 2 or 3.

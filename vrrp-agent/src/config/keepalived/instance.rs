@@ -60,6 +60,8 @@ pub(crate) struct Raw {
     pub unicast_src: Option<IpAddr>,
     pub mcast_src: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
+    /// `v3_checksum_as_v2`.
+    pub v3_checksum_as_v2: bool,
     pub notify: NotifySpec,
     pub lines: InstanceLines,
     /// `use_vmac [NAME]` (the name, if given, and the line).
@@ -68,15 +70,18 @@ pub(crate) struct Raw {
     pub vmac_xmit_base: usize,
 }
 
-/// `strict_mode`'s value, as keepalived reads booleans.
-fn strict_value(diag: &Diag, s: &Stmt) -> Result<bool, ConfigError> {
+/// A boolean argument (`strict_mode`, `v3_checksum_as_v2`), as keepalived reads booleans.
+fn bool_value(diag: &Diag, s: &Stmt) -> Result<bool, ConfigError> {
     let v = args::one(diag, s)?;
     match v.to_ascii_lowercase().as_str() {
         "on" | "true" | "yes" => Ok(true),
         "off" | "false" | "no" => Ok(false),
         _ => Err(diag.error(
             s.line,
-            format!("strict_mode: expected on or off (true/false, yes/no), got `{v}`"),
+            format!(
+                "{}: expected on or off (true/false, yes/no), got `{v}`",
+                s.keyword()
+            ),
         )),
     }
 }
@@ -136,7 +141,6 @@ fn unsupported(keyword: &str) -> Option<&'static str> {
         | "thread_timer_expired"
         | "kernel_rx_buf_size"
         | "skip_check_adv_addr"
-        | "v3_checksum_as_v2"
         | "debug"
         | "smtp_alert"
         | "notify_priority_changes"
@@ -239,6 +243,13 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
             raw.native_ipv6 = true;
             raw.native_ipv6_line = line;
         }
+        "v3_checksum_as_v2" => {
+            // keepalived: `v3_checksum_as_v2 [true|false]`, true when bare.
+            raw.v3_checksum_as_v2 = match s.args() {
+                [] => true,
+                _ => bool_value(diag, s)?,
+            };
+        }
         "accept" | "no_accept" => {
             args::flag(diag, s)?;
             raw.accept = Some(key == "accept");
@@ -248,7 +259,7 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
         "strict_mode" => {
             raw.strict = Some(match s.args() {
                 [] => true,
-                _ => strict_value(diag, s)?,
+                _ => bool_value(diag, s)?,
             });
             diag.warn(line, format!("strict_mode: {}", global::STRICT_NOTE));
         }

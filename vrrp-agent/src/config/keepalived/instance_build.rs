@@ -18,8 +18,8 @@ use crate::{
         types::{ConfigError, InstanceSpec},
         values,
     },
-    fsm::{GarpConfig, InitialState, InstanceConfig},
-    packet::{Auth, Centisecs, Version},
+    fsm::{ChecksumPolicy, GarpConfig, InitialState, InstanceConfig},
+    packet::{Auth, Centisecs, ChecksumForm, Version},
 };
 
 pub(crate) fn build(
@@ -57,6 +57,7 @@ pub(crate) fn build(
         unicast_src,
         mcast_src,
         unicast_peers,
+        v3_checksum_as_v2,
         notify,
         lines,
         use_vmac,
@@ -158,6 +159,15 @@ pub(crate) fn build(
         garp,
         tracked: Vec::new(),
         sync_group: None,
+        // keepalived 2.2 sends the pseudo-header form unless told otherwise, and accepts
+        // only the form it sends; we accept both, and by default follow the peers.
+        v3_checksum: if v3_checksum_as_v2 {
+            ChecksumPolicy::Fixed(ChecksumForm::MessageOnly)
+        } else {
+            ChecksumPolicy::Auto
+        },
+        // Filled in by `assemble` from `vrrp_startup_delay`.
+        startup_delay: std::time::Duration::ZERO,
     };
     Ok(DraftInstance {
         spec: InstanceSpec {

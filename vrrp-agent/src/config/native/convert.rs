@@ -12,7 +12,9 @@ use super::{instance, schema};
 use crate::config::{
     diag::{Diag, line_of},
     draft::{Draft, DraftGroup, Located, NotifyLines},
-    limits::{COUNT_MAX, NOTIFY_TIMEOUT_MAX_MS, SCRIPT_MAX_MS, SCRIPT_MIN_MS},
+    limits::{
+        COUNT_MAX, NOTIFY_TIMEOUT_MAX_MS, SCRIPT_MAX_MS, SCRIPT_MIN_MS, STARTUP_DELAY_MAX_MS,
+    },
     types::{
         ConfigError, DataplaneMode, GlobalConfig, NotifySpec, ScriptSpec, ScriptUser,
         SyncGroupSpec, XdpAttach,
@@ -89,6 +91,13 @@ pub(crate) fn global(ctx: &Ctx, g: Option<schema::Global>) -> Result<GlobalConfi
     }
     if let Some(t) = &g.notify_timeout {
         out.notify_timeout = ctx.secs("notify_timeout", t, 1, NOTIFY_TIMEOUT_MAX_MS)?;
+    }
+    if let Some(t) = &g.startup_delay {
+        out.startup_delay = Some(if *t.get_ref() == 0.0 {
+            Duration::ZERO
+        } else {
+            ctx.secs("global: startup_delay", t, 10, STARTUP_DELAY_MAX_MS)?
+        });
     }
     if let Some(d) = &g.dataplane {
         out.dataplane = match d.get_ref().as_str() {

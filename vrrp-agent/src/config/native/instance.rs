@@ -17,8 +17,8 @@ use crate::{
         types::{ConfigError, InstanceSpec},
         values,
     },
-    fsm::{GarpConfig, InitialState, InstanceConfig},
-    packet::{Auth, Version},
+    fsm::{ChecksumPolicy, GarpConfig, InitialState, InstanceConfig},
+    packet::{Auth, ChecksumForm, Version},
 };
 
 pub(crate) fn convert(
@@ -233,6 +233,26 @@ pub(crate) fn convert(
     );
     lines.notify = notify_lines;
     let vmac = vmac(ctx, &key, i.use_vmac, i.vmac_xmit_base)?;
+    let v3_checksum = match &i.v3_checksum {
+        None => ChecksumPolicy::Auto,
+        Some(v) => match v.get_ref().as_str() {
+            "auto" => ChecksumPolicy::Auto,
+            "pseudo_header" => ChecksumPolicy::Fixed(ChecksumForm::WithPseudoHeader),
+            "message_only" => ChecksumPolicy::Fixed(ChecksumForm::MessageOnly),
+            other => {
+                return Err(ctx.error(
+                    v.span(),
+                    format!(
+                        "{}: expected \"auto\" (accept both VRRPv3 IPv4 checksum forms, send \
+                         what the other routers send), \"pseudo_header\" (RFC 5798 as \
+                         keepalived 2.2 and FRR send it) or \"message_only\" (RFC 9568, \
+                         keepalived's v3_checksum_as_v2), got `{other}`",
+                        key("v3_checksum")
+                    ),
+                ));
+            }
+        },
+    };
     let vrrp = InstanceConfig {
         name,
         vrid,
@@ -250,6 +270,9 @@ pub(crate) fn convert(
         garp,
         tracked: Vec::new(),
         sync_group: None,
+        v3_checksum,
+        // Filled in by `assemble` from the global `startup_delay`.
+        startup_delay: Duration::ZERO,
     };
     Ok(DraftInstance {
         spec: InstanceSpec {

@@ -47,6 +47,9 @@ pub(crate) struct Global {
     pub fast_path: Option<bool>,
     /// Attach a pass-through XDP program to the veth peers of router ports (default false).
     pub fast_path_peer_napi: Option<bool>,
+    /// Seconds a starting instance listens before claiming mastership (default: see
+    /// `fsm::default_startup_delay`).
+    pub startup_delay: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +113,8 @@ pub(crate) struct Instance {
     pub preempt_delay: Option<Spanned<f64>>,
     /// Accept_Mode (default true, as keepalived without `vrrp_strict`).
     pub accept: Option<bool>,
+    /// VRRPv3 over IPv4: "auto" (default), "pseudo_header" or "message_only".
+    pub v3_checksum: Option<Spanned<String>>,
     pub state: Option<State>,
     pub auth_type: Option<Spanned<AuthType>>,
     pub auth_pass: Option<Spanned<String>>,
