@@ -24,7 +24,7 @@ virtual_server 10.0.0.1 80 {
 }
 vrrp_instance VI_1 {
     interface eth0
-    use_vmac
+    use_ipvlan
     sparkle {
         priority 1
         virtual_router_id 99
@@ -43,7 +43,7 @@ vrrp_instance VI_1 {
             (3, "unknown keyword `frobnicate` in global_defs, ignored"),
             (4, "`notification_email` in global_defs is not supported, ignored (vrrp-agent sends no e-mail)"),
             (8, "unknown keyword `virtual_server` in the top level, ignored (and its block)"),
-            (16, "`use_vmac` in vrrp_instance VI_1 is not supported, ignored (no VMAC/ipvlan interfaces; the XDP program owns the addresses instead)"),
+            (16, "`use_ipvlan` in vrrp_instance VI_1 is not supported, ignored (only use_vmac's macvlan of the instance's interface; the XDP program owns the addresses)"),
             (17, "unknown keyword `sparkle` in vrrp_instance VI_1, ignored (and its block)"),
             (24, "virtual_ipaddress 192.0.2.1/24: `-nodad` is not supported, ignored"),
         ]

@@ -87,6 +87,9 @@ pub struct InstanceReport {
     pub name: String,
     pub netns: Option<String>,
     pub interface: String,
+    /// With `use_vmac`: the macvlan carrying the instance's addresses (on `interface`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmac: Option<String>,
     pub vrid: u8,
     pub version: u8,
     pub family: String,

@@ -112,7 +112,11 @@ pub fn render(reports: &[StatusReport]) -> String {
         cells.push(vec![
             i.name.clone(),
             i.netns.clone().unwrap_or_else(|| "-".into()),
-            i.interface.clone(),
+            // As `ip link` shows a macvlan: `vrrp.1@eth0`.
+            match &i.vmac {
+                Some(v) => format!("{v}@{}", i.interface),
+                None => i.interface.clone(),
+            },
             i.vrid.to_string(),
             i.state.clone(),
             prio,
@@ -186,6 +190,7 @@ mod tests {
             name: name.into(),
             netns: Some("qrouter-1".into()),
             interface: "ha-1".into(),
+            vmac: None,
             vrid: 7,
             version: 3,
             family: "ipv4".into(),
@@ -303,6 +308,21 @@ mod tests {
         let row = out.lines().find(|l| l.starts_with("router-1")).unwrap();
         assert!(row.ends_with(" off"), "{out}");
         assert!(!out.contains("fast path qrouter-1"), "{out}");
+    }
+
+    #[test]
+    fn the_iface_column_names_the_macvlan_of_use_vmac_as_ip_link_does() {
+        let mut with = instance("with-vmac", None);
+        with.vmac = Some("vrrp.7".into());
+        let out = render(&[report(vec![with, instance("plain", None)])]);
+        let row = |name: &str| {
+            out.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap()
+                .to_string()
+        };
+        assert!(row("with-vmac").contains(" vrrp.7@ha-1 "), "{out}");
+        assert!(row("plain").contains(" ha-1 "), "{out}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! state machine's own `validate()`, and the cross-checks of `super::checks`. Every error
 //! names the line of the offending item.
 //!
-//! Imports `super::{draft, checks, diag, types}` and `crate::fsm`.
+//! Imports `super::{draft, checks, diag, types, vmac}` and `crate::fsm`.
 
 use std::collections::HashMap;
 
@@ -21,7 +21,7 @@ pub(crate) fn assemble(draft: Draft, diag: &mut Diag) -> Result<AgentConfig, Con
         global,
         scripts,
         sync_groups,
-        instances,
+        mut instances,
     } = draft;
     checks::unique(
         diag,
@@ -44,6 +44,7 @@ pub(crate) fn assemble(draft: Draft, diag: &mut Diag) -> Result<AgentConfig, Con
         diag.warn(0, "no instances configured: the agent would do nothing");
     }
     let membership = group_membership(&sync_groups, &instances, diag)?;
+    super::vmac::resolve(diag, &mut instances)?;
     let scripts: Vec<(ScriptSpec, usize)> =
         scripts.into_iter().map(|s| (s.value, s.line)).collect();
 
@@ -144,6 +145,7 @@ fn finish_instance(
         line,
         tracks,
         lines,
+        vmac: _,
     } = inst;
     for t in tracks {
         let default_weight = match &t.kind {

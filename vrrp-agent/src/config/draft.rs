@@ -49,6 +49,18 @@ pub(crate) struct DraftInstance {
     pub line: usize,
     pub tracks: Vec<DraftTrack>,
     pub lines: InstanceLines,
+    /// `use_vmac` as written; `super::vmac` names it and fills `spec.vmac`.
+    pub vmac: Option<DraftVmac>,
+}
+
+/// `use_vmac [NAME]` and `vmac_xmit_base` before the default name is chosen.
+#[derive(Debug, Default)]
+pub(crate) struct DraftVmac {
+    /// The name given, if any.
+    pub name: Option<String>,
+    pub xmit_base: bool,
+    /// The line of `use_vmac` (0: the instance's).
+    pub line: usize,
 }
 
 /// A tracked object; `weight: None` means the default (the script's weight for scripts, 0

@@ -3,7 +3,8 @@
 //! with file/line diagnostics (`load`). Both formats produce a `draft` that `assemble`
 //! resolves and cross-checks (`checks`); `settings` are the keepalived entry point's node-wide
 //! settings file; one-line entries (addresses, routes, tracking) share
-//! one parser (`entries`, over `values`); `summary` describes a configuration for humans.
+//! one parser (`entries`, over `values`); `vmac` names `use_vmac`'s macvlans; `summary`
+//! describes a configuration for humans.
 //!
 //! May import `crate::fsm` and `crate::packet` (the model embeds `fsm::InstanceConfig`).
 //! Never panics on any input.
@@ -21,6 +22,7 @@ pub mod settings;
 mod summary;
 mod types;
 mod values;
+mod vmac;
 
 pub use load::{Format, Loaded, detect, load, parse_keepalived, parse_toml};
 pub use summary::summary;

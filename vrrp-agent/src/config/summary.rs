@@ -59,11 +59,18 @@ fn instance_line(inst: &InstanceSpec) -> String {
         Version::V3 => "VRRPv3",
     };
     let family = if v.is_ipv6() { "IPv6" } else { "IPv4" };
+    let interface = match &inst.vmac {
+        Some(m) if m.xmit_base => format!(
+            "{} (use_vmac {}, adverts on {})",
+            inst.interface, m.name, inst.interface
+        ),
+        Some(m) => format!("{} (use_vmac {})", inst.interface, m.name),
+        None => inst.interface.clone(),
+    };
     let mut line = format!(
-        "instance {}: netns {}, interface {}, VRID {}, {version} {family}, priority {}, interval {}, {}",
+        "instance {}: netns {}, interface {interface}, VRID {}, {version} {family}, priority {}, interval {}, {}",
         v.name,
         inst.netns.as_deref().unwrap_or("-"),
-        inst.interface,
         v.vrid,
         v.priority,
         v.advert_interval,

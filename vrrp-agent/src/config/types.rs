@@ -129,6 +129,19 @@ pub struct InstanceSpec {
     /// agent itself, so also without XDP); empty: from anyone, unless `unicast_peers` is set
     /// (then from them only, as keepalived does).
     pub advert_sources: Vec<IpAddr>,
+    /// keepalived's `use_vmac`: the instance's addresses live on a macvlan of `interface`
+    /// whose MAC is the RFC 9568 virtual MAC, so the addresses keep their MAC across
+    /// failovers (`None`: on `interface` itself, answered with its own MAC).
+    pub vmac: Option<VmacSpec>,
+}
+
+/// keepalived's `use_vmac [NAME]` with `vmac_xmit_base`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmacSpec {
+    /// The macvlan's name (keepalived's `vrrp.VRID` unless configured; `config::vmac`).
+    pub name: String,
+    /// Adverts are sent (and received) on the instance's interface instead of the macvlan.
+    pub xmit_base: bool,
 }
 
 impl InstanceSpec {
@@ -162,6 +175,21 @@ impl InstanceSpec {
         } else {
             self.unicast_src.or(self.mcast_src)
         }
+    }
+
+    /// The macvlan's MAC with `use_vmac` (RFC 9568 §7.3).
+    pub fn vmac_mac(&self) -> Option<[u8; 6]> {
+        self.vmac
+            .as_ref()
+            .map(|_| crate::packet::virtual_mac(self.vrrp.vrid, self.vrrp.is_ipv6()))
+    }
+
+    /// Whether `address` goes on the macvlan (with `use_vmac`): as keepalived, an address of
+    /// the instance's family that names no interface or the instance's own.
+    pub fn on_vmac(&self, address: &crate::fsm::VirtualAddress) -> bool {
+        self.vmac.is_some()
+            && address.addr.is_ipv6() == self.vrrp.is_ipv6()
+            && address.dev.as_deref().is_none_or(|d| d == self.interface)
     }
 
     /// Every interface the instance uses, its own first: its VRRP interface, those its
@@ -343,6 +371,7 @@ mod tests {
             track: vec![],
             floating_ips: vec![],
             advert_sources: ips(advert_sources),
+            vmac: None,
         }
     }
 
@@ -381,5 +410,25 @@ mod tests {
         }];
         assert_eq!(s.interfaces(), ["eth0", "qr", "qg"]);
         assert_eq!(spec(&[], &[]).interfaces(), ["eth0"]);
+    }
+
+    #[test]
+    fn with_use_vmac_addresses_of_the_family_on_the_own_interface_go_on_the_macvlan() {
+        let mut s = spec(&[], &[]);
+        let on = |a: &str, dev: Option<&str>| crate::fsm::VirtualAddress {
+            dev: dev.map(str::to_string),
+            ..crate::fsm::VirtualAddress::host(a.parse().unwrap())
+        };
+        assert!(!s.on_vmac(&on("10.0.0.1", None)), "without use_vmac");
+        assert_eq!(s.vmac_mac(), None);
+        s.vmac = Some(VmacSpec {
+            name: "vrrp.1".into(),
+            xmit_base: false,
+        });
+        assert_eq!(s.vmac_mac(), Some([0, 0, 0x5e, 0, 1, 1]));
+        assert!(s.on_vmac(&on("10.0.0.1", None)));
+        assert!(s.on_vmac(&on("10.0.0.2", Some("eth0"))));
+        assert!(!s.on_vmac(&on("10.0.0.3", Some("qr"))), "another interface");
+        assert!(!s.on_vmac(&on("2001:db8::1", None)), "the other family");
     }
 }

@@ -109,7 +109,7 @@ impl Manager {
         };
         // Who owns each virtual address, and whose gateway each interface is.
         let mut owners: HashMap<AddrKey, u32> = HashMap::new();
-        let mut gateways: HashMap<PortKey, u32> = HashMap::new();
+        let mut gateways: HashMap<PortKey, (u32, [u8; 6])> = HashMap::new();
         for (k, info) in &self.instances {
             if k.router != id {
                 continue;
@@ -117,8 +117,8 @@ impl Manager {
             for v in &info.vips {
                 owners.insert(*v, info.slot);
             }
-            for (p, _) in &info.gateways {
-                gateways.insert(*p, info.slot);
+            for (p, mac) in &info.gateways {
+                gateways.insert(*p, (info.slot, *mac));
             }
         }
         let mut now = Written::default();
@@ -208,8 +208,13 @@ impl Manager {
             self.control.upsert_port(
                 k,
                 PortValue {
-                    slot: gateway.unwrap_or(NO_SLOT),
-                    mac: p.mac,
+                    slot: gateway.map_or(NO_SLOT, |(slot, _)| slot),
+                    // With use_vmac, routed traffic is addressed to the virtual MAC the
+                    // gateway was registered with, not to the interface's own.
+                    mac: match gateway {
+                        Some((_, mac)) if is_virtual_mac(mac) => mac,
+                        _ => p.mac,
+                    },
                     flags,
                     tx,
                 },
@@ -262,5 +267,23 @@ impl Manager {
         }
         self.fastpath.written.insert(id, now);
         Ok(())
+    }
+}
+
+/// Whether `mac` is an RFC 9568 virtual router MAC (`00:00:5e:00:01:xx` or `00:00:5e:00:02:xx`).
+fn is_virtual_mac(mac: [u8; 6]) -> bool {
+    mac[..4] == [0, 0, 0x5e, 0] && matches!(mac[4], 1 | 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_macs_are_those_of_rfc_9568() {
+        assert!(is_virtual_mac([0, 0, 0x5e, 0, 1, 7]));
+        assert!(is_virtual_mac([0, 0, 0x5e, 0, 2, 255]));
+        assert!(!is_virtual_mac([0, 0, 0x5e, 0, 3, 7]));
+        assert!(!is_virtual_mac([0x02, 0, 0x5e, 0, 1, 7]));
     }
 }

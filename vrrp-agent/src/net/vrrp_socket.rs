@@ -58,7 +58,17 @@ impl VrrpSocket {
     ///
     /// Fails if `ifname` is not the interface `ifindex` of this namespace.
     pub fn open(ifindex: u32, ifname: &str, ipv6: bool) -> io::Result<Self> {
-        Self::open_protocol(ifindex, ifname, ipv6, false)
+        Self::open_protocol(ifindex, ifname, ipv6, false, options::Role::Interface)
+    }
+
+    /// Opens a socket (an AH one if `ah`) that sends through `use_vmac`'s macvlan `ifname`
+    /// (index `ifindex`): the options of [`VrrpSocket::open`] (or [`VrrpSocket::open_ah`])
+    /// except that it joins no group, so the macvlan never reports one (an IGMP or MLD report
+    /// would carry the virtual MAC), and that it may send from an address the macvlan does
+    /// not have (the instance's interface's primary address, as keepalived sends from it).
+    /// Adverts are received on the instance's interface; nothing is read from this one.
+    pub fn open_macvlan(ifindex: u32, ifname: &str, ipv6: bool, ah: bool) -> io::Result<Self> {
+        Self::open_protocol(ifindex, ifname, ipv6, ah, options::Role::Macvlan)
     }
 
     /// Opens the socket of VRRPv2 with `auth_type AH` on interface `ifname` (index
@@ -66,10 +76,16 @@ impl VrrpSocket {
     /// packets), and otherwise the options of [`VrrpSocket::open`]. Receives every AH packet
     /// arriving on the interface (the kernel's own IPsec still sees them too).
     pub fn open_ah(ifindex: u32, ifname: &str) -> io::Result<Self> {
-        Self::open_protocol(ifindex, ifname, false, true)
+        Self::open_protocol(ifindex, ifname, false, true, options::Role::Interface)
     }
 
-    fn open_protocol(ifindex: u32, ifname: &str, ipv6: bool, ah: bool) -> io::Result<Self> {
+    fn open_protocol(
+        ifindex: u32,
+        ifname: &str,
+        ipv6: bool,
+        ah: bool,
+        role: options::Role,
+    ) -> io::Result<Self> {
         let what = format!(
             "{} {} socket on {ifname}",
             if ipv6 { "IPv6" } else { "IPv4" },
@@ -88,7 +104,7 @@ impl VrrpSocket {
             Some(Protocol::from(i32::from(protocol))),
         )
         .map_err(context(format!("{what}: socket({name})")))?;
-        options::configure(&socket, ifindex, ifname, ipv6).map_err(context(&what))?;
+        options::configure(&socket, ifindex, ifname, ipv6, role).map_err(context(&what))?;
         if ah {
             socket
                 .set_header_included_v4(true)

@@ -7,7 +7,10 @@ use std::net::IpAddr;
 use netlink_packet_route::{
     AddressFamily,
     address::{AddressAttribute, AddressFlags, AddressMessage},
-    link::{LinkAttribute, LinkFlags, LinkMessage, State},
+    link::{
+        InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo as Info, LinkMessage,
+        State,
+    },
 };
 
 /// One network interface.
@@ -28,7 +31,18 @@ pub struct LinkInfo {
     /// `IFLA_LINK_NETNSID`: the namespace of `link`, as this namespace numbers it (`None`:
     /// this very namespace).
     pub link_netnsid: Option<i32>,
+    /// For a macvlan, its mode (`IFLA_MACVLAN_MODE`; `MACVLAN_MODE_PRIVATE` is 1; 0 when the
+    /// kernel did not say); `None` for any other kind of link.
+    pub macvlan_mode: Option<u32>,
+    /// `IFLA_IFALIAS`, the free-text description (`ip link set X alias ...`).
+    pub alias: Option<String>,
 }
+
+/// `MACVLAN_MODE_PRIVATE`: talks to no other macvlan of its device, and takes a multicast
+/// frame whose source is its own MAC for itself alone.
+pub const MACVLAN_MODE_PRIVATE: u32 = 1;
+/// `MACVLAN_MODE_VEPA`: talks to other macvlans of its device only through the wire.
+pub const MACVLAN_MODE_VEPA: u32 = 2;
 
 impl LinkInfo {
     /// Decodes an `RTM_NEWLINK`/`RTM_DELLINK` message (`None` without a name).
@@ -39,8 +53,12 @@ impl LinkInfo {
         let mut oper_up = false;
         let mut link = None;
         let mut link_netnsid = None;
+        let mut macvlan_mode = None;
+        let mut alias = None;
         for attribute in &message.attributes {
             match attribute {
+                LinkAttribute::LinkInfo(infos) => macvlan_mode = macvlan(infos),
+                LinkAttribute::IfAlias(a) => alias = Some(a.clone()),
                 LinkAttribute::IfName(n) => name = Some(n.clone()),
                 LinkAttribute::Link(l) => link = Some(*l),
                 LinkAttribute::LinkNetNsId(n) => link_netnsid = Some(*n),
@@ -60,8 +78,28 @@ impl LinkInfo {
             mtu,
             link,
             link_netnsid,
+            macvlan_mode,
+            alias,
         })
     }
+}
+
+/// The mode of a macvlan's `IFLA_LINKINFO` (0 if it has none), `None` for other kinds.
+fn macvlan(infos: &[Info]) -> Option<u32> {
+    if !infos
+        .iter()
+        .any(|i| matches!(i, Info::Kind(InfoKind::MacVlan)))
+    {
+        return None;
+    }
+    let mode = infos.iter().find_map(|i| match i {
+        Info::Data(InfoData::MacVlan(data)) => data.iter().find_map(|d| match d {
+            InfoMacVlan::Mode(m) => Some(u32::from(*m)),
+            _ => None,
+        }),
+        _ => None,
+    });
+    Some(mode.unwrap_or(0))
 }
 
 /// One address on an interface.
@@ -280,8 +318,23 @@ mod tests {
                 mtu: 1500,
                 link: None,
                 link_netnsid: None,
+                macvlan_mode: None,
+                alias: None,
             }
         );
+        let mut macvlan = message.clone();
+        macvlan.attributes.push(LinkAttribute::LinkInfo(vec![
+            Info::Kind(InfoKind::MacVlan),
+            Info::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                netlink_packet_route::link::MacVlanMode::Private,
+            )])),
+        ]));
+        macvlan
+            .attributes
+            .push(LinkAttribute::IfAlias("ours".into()));
+        let m = LinkInfo::from_message(&macvlan).unwrap();
+        assert_eq!(m.macvlan_mode, Some(MACVLAN_MODE_PRIVATE));
+        assert_eq!(m.alias.as_deref(), Some("ours"));
         message.attributes.push(LinkAttribute::OperState(State::Up));
         assert!(LinkInfo::from_message(&message).unwrap().carrier);
         message

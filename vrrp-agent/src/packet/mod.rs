@@ -34,7 +34,7 @@ pub use checksum::{
     vrrp_checksum_as,
 };
 pub use error::{DecodeError, EncodeError};
-pub use ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6};
+pub use ethernet::{BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6, virtual_mac};
 pub use garp::{GARP_FRAME_LEN, gratuitous_arp};
 pub use interval::Centisecs;
 pub use ipv4::split_ipv4_packet;

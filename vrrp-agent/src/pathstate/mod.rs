@@ -17,7 +17,7 @@ pub mod conntrack;
 pub mod facts_read;
 pub mod facts_watch;
 pub mod links;
-mod nl;
+pub(crate) mod nl;
 pub mod policy_rules;
 pub mod tc;
 pub mod xdp_features;

@@ -67,6 +67,8 @@ pub struct Engine {
 
 /// How long shutdown may take in all (Neutron expects an exit within 5 s of SIGTERM).
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(4);
+/// Deleting the macvlans (`use_vmac`) after that may take at most this (still within 5 s).
+const VMAC_BUDGET: Duration = Duration::from_millis(500);
 
 impl Engine {
     pub fn new(
@@ -476,6 +478,10 @@ impl Engine {
         self.carry_out();
         if let Some(slot) = self.slots.remove(&id) {
             self.dataplane.unregister(&slot.owner_key());
+            // Deleted after the adverts and the "down" its release queued.
+            if let Some(v) = &slot.vmac {
+                drop(v.remove());
+            }
         }
     }
 
@@ -498,6 +504,19 @@ impl Engine {
         let all = futures::future::join_all(barriers);
         if tokio::time::timeout(SHUTDOWN_BUDGET, all).await.is_err() {
             tracing::warn!("shutdown: some addresses or routes could not be released in time");
+        }
+        // use_vmac: the macvlans go after the priority-0 adverts queued through them.
+        let removed: Vec<_> = self
+            .slots
+            .values()
+            .filter_map(|s| s.vmac.as_ref().map(super::vmac::Vmac::remove))
+            .collect();
+        if !removed.is_empty()
+            && tokio::time::timeout(VMAC_BUDGET, futures::future::join_all(removed))
+                .await
+                .is_err()
+        {
+            tracing::warn!("shutdown: some macvlans (use_vmac) could not be deleted in time");
         }
         // Let the priority-0 adverts leave before the sockets close.
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -35,4 +35,6 @@ mod setup;
 mod slot;
 mod status;
 mod tracking;
+mod vmac;
+mod vmac_link;
 pub mod xdp_sink;

@@ -48,6 +48,14 @@ impl Engine {
                 let addresses: Vec<IpAddr> =
                     slot.spec.vrrp.all_addresses().map(|a| a.addr).collect();
                 self.dataplane.set_owned(&key, owned, accept, &addresses);
+                // use_vmac: the macvlan is up exactly while master (`super::vmac`).
+                if let Some(v) = self.slots.get(&id).and_then(|s| s.vmac.as_ref()) {
+                    if owned {
+                        v.take_over();
+                    } else {
+                        v.give_up();
+                    }
+                }
             }
             Output::RenewLease(lease) => {
                 let key = slot.owner_key();
@@ -63,36 +71,34 @@ impl Engine {
             ),
             Output::AddAddresses(list) => self.effect(id, |s| Effect::AddAddresses {
                 instance: s.spec.vrrp.name.clone(),
-                ifindex: s.ifindex,
-                list,
+                ifindex: s.addr_ifindex(),
+                list: s.placed(list),
             }),
-            Output::RemoveAddresses(list) => self.effect(id, |s| Effect::RemoveAddresses {
-                instance: s.spec.vrrp.name.clone(),
-                ifindex: s.ifindex,
-                list,
-            }),
+            Output::RemoveAddresses(list) => {
+                self.effect(id, |s| Effect::RemoveAddresses {
+                    instance: s.spec.vrrp.name.clone(),
+                    ifindex: s.addr_ifindex(),
+                    list: s.placed(list),
+                });
+                // Every release ends with this: a macvlan given up goes down now.
+                if let Some(v) = self.slots.get(&id).and_then(|s| s.vmac.as_ref()) {
+                    v.queue_down();
+                }
+            }
             Output::AddRoutes(list) => self.effect(id, |s| Effect::AddRoutes {
                 instance: s.spec.vrrp.name.clone(),
-                ifindex: s.ifindex,
+                ifindex: s.addr_ifindex(),
                 list,
             }),
             Output::RemoveRoutes(list) => self.effect(id, |s| Effect::RemoveRoutes {
                 instance: s.spec.vrrp.name.clone(),
-                ifindex: s.ifindex,
+                ifindex: s.addr_ifindex(),
                 list,
             }),
             Output::SendGratuitous { addresses, repeat } => self.effect(id, |s| {
-                let all = s.spec.vrrp.all_addresses();
                 let targets = addresses
                     .iter()
-                    .map(|addr| {
-                        let dev = all
-                            .clone()
-                            .find(|a| a.addr == *addr)
-                            .and_then(|a| a.dev.clone())
-                            .unwrap_or_else(|| s.spec.interface.clone());
-                        (*addr, dev)
-                    })
+                    .map(|addr| (*addr, s.announce_dev(*addr)))
                     .collect();
                 Effect::Gratuitous {
                     instance: s.spec.vrrp.name.clone(),
@@ -129,17 +135,19 @@ impl Engine {
         }
     }
 
-    /// Queues an advert on the instance's socket (its writer sends them in order).
+    /// Queues an advert on the instance's socket (its writer sends them in order), or with
+    /// `use_vmac` on its macvlan's worker.
     fn send_advert(&mut self, id: InstanceId, advert: &Advert, checksum: ChecksumForm) {
         let ip_id = self.next_ip_id(id);
         let slot = self.slot(id);
-        let Some(sender) = self
+        let vmac = slot.vmac.as_ref().filter(|v| v.carries_adverts());
+        let sender = self
             .sockets
             .get(&slot.socket_key())
-            .map(|s| s.sender.clone())
-        else {
+            .map(|s| s.sender.clone());
+        if vmac.is_none() && sender.is_none() {
             return;
-        };
+        }
         // The primary address (chosen at setup from unicast_src, mcast_src or the interface)
         // is also the state machine's side of the tie-break.
         let Some(src) = self.router.instance(id).map(|i| i.status().primary) else {
@@ -178,12 +186,19 @@ impl Engine {
                     return;
                 }
             };
-            let _ = sender.send(Outgoing {
+            let outgoing = Outgoing {
                 bytes,
                 src,
                 dst,
                 instance: name.clone(),
-            });
+            };
+            match (vmac, &sender) {
+                (Some(v), _) => v.send(outgoing),
+                (None, Some(s)) => {
+                    let _ = s.send(outgoing);
+                }
+                (None, None) => {}
+            }
         }
     }
 

@@ -1,7 +1,8 @@
 //! Interfaces that changed behind the engine's back. One deleted and created again under the
 //! same name (Neutron re-plugging a port, an operator recreating a veth) has a new ifindex, so
 //! the VRRP socket bound to the old one hears nothing and the XDP program went away with it:
-//! the engine rebinds both and keeps the instances' state. And when the namespace's netlink
+//! the engine rebinds both (and creates a `use_vmac` macvlan again, which went with it) and
+//! keeps the instances' state. And when the namespace's netlink
 //! events were lost (socket overrun), every interface is read again and what the lost events
 //! would have said is replayed. Uses the engine's setup helpers; no I/O of its own.
 
@@ -116,11 +117,37 @@ impl Engine {
                 if let Err(e) = self.socket(&spec, index) {
                     tracing::error!(instance = spec.vrrp.name, "rebinding the VRRP socket: {e}");
                 }
+                // use_vmac: the macvlan went away with the interface below it.
+                if spec.vmac.is_some() {
+                    self.recreate_vmac(i, &spec, &netlink).await;
+                }
             }
             let ifindex = self.slot(i).ifindex;
             self.register_dataplane(&spec, ifindex, &netlink).await;
         }
         // Addresses may have arrived on the new interface before it came up.
         self.refresh_primaries(netns, None, now).await;
+    }
+
+    /// Creates instance `id`'s macvlan again on its recreated interface. The instance is in
+    /// FAULT (its interface went away), so the new macvlan stays down until it takes over.
+    async fn recreate_vmac(
+        &mut self,
+        id: InstanceId,
+        spec: &crate::config::InstanceSpec,
+        netlink: &crate::netlink::Netlink,
+    ) {
+        let Ok(Some(base)) = netlink.link_by_name(&spec.interface).await else {
+            return;
+        };
+        let opened = super::vmac::Vmac::open(netlink, spec, &base, false);
+        match opened.await {
+            Ok(v) => {
+                if let Some(slot) = self.slots.get_mut(&id) {
+                    slot.vmac = Some(v);
+                }
+            }
+            Err(e) => tracing::error!(instance = spec.vrrp.name, "recreating the macvlan: {e}"),
+        }
     }
 }

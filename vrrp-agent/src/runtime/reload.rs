@@ -11,7 +11,8 @@ pub enum Change {
         old: usize,
         new: usize,
     },
-    /// Same identity (namespace, interface, VRID, family, version), other settings differ:
+    /// Same identity (namespace, interface, VRID, family, version, `use_vmac`), other
+    /// settings differ:
     /// reconfigure the running state machine in place.
     Update {
         old: usize,
@@ -30,13 +31,26 @@ pub enum Change {
     },
 }
 
-fn identity(s: &InstanceSpec) -> (&Option<String>, &str, u8, bool, u8) {
+/// What an instance cannot change in place. `use_vmac` is part of it: switching it on or off,
+/// renaming the macvlan or moving adverts between it and the interface replaces the instance
+/// (its addresses move between interfaces).
+type Identity<'a> = (
+    &'a Option<String>,
+    &'a str,
+    u8,
+    bool,
+    u8,
+    Option<&'a crate::config::VmacSpec>,
+);
+
+fn identity(s: &InstanceSpec) -> Identity<'_> {
     (
         &s.netns,
         s.interface.as_str(),
         s.vrrp.vrid,
         s.vrrp.is_ipv6(),
         s.vrrp.version.number(),
+        s.vmac.as_ref(),
     )
 }
 
@@ -81,6 +95,7 @@ mod tests {
             track: vec![],
             floating_ips: vec![],
             advert_sources: vec![],
+            vmac: None,
         }
     }
 
@@ -111,5 +126,27 @@ mod tests {
             ]
         );
         assert_eq!(plan(&old, &old[..1]).len(), 3, "two removals and a keep");
+    }
+
+    #[test]
+    fn switching_use_vmac_replaces_the_instance() {
+        let old = vec![spec("a", 1, "eth0")];
+        let mut on = spec("a", 1, "eth0");
+        on.vmac = Some(crate::config::VmacSpec {
+            name: "vrrp.1".into(),
+            xmit_base: false,
+        });
+        assert_eq!(
+            plan(&old, &[on.clone()]),
+            [Change::Replace { old: 0, new: 0 }]
+        );
+        assert_eq!(
+            plan(&[on.clone()], &old),
+            [Change::Replace { old: 0, new: 0 }]
+        );
+        assert_eq!(
+            plan(&[on.clone()], &[on]),
+            [Change::Keep { old: 0, new: 0 }]
+        );
     }
 }

@@ -287,6 +287,7 @@ mod tests {
                 ],
                 floating_ips: vec![],
                 advert_sources: vec![],
+                vmac: None,
             }],
             scripts: vec![ScriptSpec {
                 name: "chk".into(),

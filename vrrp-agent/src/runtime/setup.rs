@@ -1,7 +1,7 @@
 //! Bringing instances up: the namespace context (netlink handle, event forwarding, effects
-//! worker), the instance's interface and primary address, its VRRP socket with its reader and
-//! writer tasks, the state of the links it tracks, and the checks (scripts, probes) of every
-//! tracked object.
+//! worker), the instance's interface and primary address, its macvlan (`use_vmac`), its VRRP
+//! socket with its reader and writer tasks, the state of the links it tracks, and the checks
+//! (scripts, probes) of every tracked object.
 
 use std::{net::IpAddr, sync::Arc, time::Instant};
 
@@ -80,6 +80,16 @@ pub fn effective(spec: &InstanceSpec) -> (InstanceConfig, Vec<TrackSpec>) {
         });
     }
     (vrrp, track)
+}
+
+/// How the data plane knows an instance.
+fn owner_key(spec: &InstanceSpec) -> OwnerKey {
+    OwnerKey {
+        netns: spec.netns.clone(),
+        interface: spec.interface.clone(),
+        vrid: spec.vrrp.vrid,
+        ipv6: spec.vrrp.is_ipv6(),
+    }
 }
 
 /// What the core's router needs of an instance.
@@ -161,6 +171,23 @@ impl Engine {
         self.socket(&spec, link.index)?;
 
         let resume = self.register_dataplane(&spec, link.index, &netlink).await;
+        // use_vmac: the macvlan, down unless the instance resumes as master.
+        let vmac = match &spec.vmac {
+            None => None,
+            Some(_) => {
+                let opened = super::vmac::Vmac::open(&netlink, &spec, &link, resume).await;
+                match opened {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.dataplane.unregister(&owner_key(&spec));
+                        return Err(SetupError::Config {
+                            instance: name.clone(),
+                            error: e.to_string(),
+                        });
+                    }
+                }
+            }
+        };
         // The links it tracks, as they are now (scripts and probes report when they run).
         let now = Instant::now();
         self.read_links(&spec, now).await;
@@ -175,6 +202,7 @@ impl Engine {
             instance = name,
             netns = spec.netns.as_deref().unwrap_or("-"),
             interface = spec.interface,
+            vmac = vmac.as_ref().map_or("-", |v| v.link.name.as_str()),
             vrid = spec.vrrp.vrid,
             %primary,
             "instance ready"
@@ -188,6 +216,7 @@ impl Engine {
                 last_transition: None,
                 resume,
                 ip_id: 0,
+                vmac,
             },
         );
         Ok(id)
@@ -232,12 +261,22 @@ impl Engine {
             .collect();
         gateway_names.sort();
         gateway_names.dedup();
+        // use_vmac: traffic routed through the instance's addresses on its macvlan reaches
+        // the program on the interface below it (XDP runs before the macvlan takes the
+        // frame), addressed to the virtual MAC.
+        let vmac_gateway = spec
+            .vmac_mac()
+            .filter(|_| spec.vrrp.all_addresses().any(|a| spec.on_vmac(a)));
         let mut attach: Vec<(String, u32)> = Vec::new();
         let mut gateways: Vec<(u32, [u8; 6])> = Vec::new();
         for name in spec.interfaces() {
             match netlink.link_by_name(name).await {
                 Ok(Some(l)) => {
                     if let Some(mac) = l.mac.filter(|_| gateway_names.iter().any(|g| g == name)) {
+                        let mac = match vmac_gateway {
+                            Some(v) if name == spec.interface => v,
+                            _ => mac,
+                        };
                         gateways.push((l.index, mac));
                     }
                     attach.push((name.to_string(), l.index));
@@ -274,13 +313,7 @@ impl Engine {
             accept: spec.vrrp.accept_mode,
             address_owner: spec.vrrp.priority == 255,
         };
-        let key = OwnerKey {
-            netns: spec.netns.clone(),
-            interface: spec.interface.clone(),
-            vrid: spec.vrrp.vrid,
-            ipv6: spec.vrrp.is_ipv6(),
-        };
-        match self.dataplane.register(&key, reg) {
+        match self.dataplane.register(&owner_key(spec), reg) {
             Ok(resume) => resume,
             Err(e) => {
                 tracing::error!(

@@ -2,16 +2,16 @@
 //! configuration and the kernel facts it runs with (a [`Slot`]), per namespace the netlink
 //! handle and effects worker, per socket the open socket with its reader and writer, and the
 //! keys by which the core knows sockets and tracked objects. Plain types; no behaviour
-//! beyond deriving keys.
+//! beyond deriving keys and placing addresses (`use_vmac`).
 
 use std::{net::IpAddr, sync::Arc, time::SystemTime};
 
 use tokio::sync::mpsc;
 
-use super::{effects::Effect, ownership::OwnerKey};
+use super::{effects::Effect, ownership::OwnerKey, vmac::Vmac};
 use crate::{
     config::{InstanceSpec, ReachabilitySpec, TrackSpec},
-    fsm::{InstanceId, Reason, RxPolicy, State},
+    fsm::{InstanceId, Reason, RxPolicy, State, VirtualAddress},
     net::AsyncVrrpSocket,
     netlink::Netlink,
     packet::Auth,
@@ -65,6 +65,8 @@ pub struct Slot {
     /// The IPv4 identification of our last AH advert (keepalived: 1, 2, ... skipping 0; the
     /// AH ICV covers it, so the agent chooses it, not the kernel).
     pub ip_id: u16,
+    /// With `use_vmac`: the instance's macvlan.
+    pub vmac: Option<Vmac>,
 }
 
 impl Slot {
@@ -79,6 +81,45 @@ impl Slot {
 
     pub fn socket_key(&self) -> SocketKey {
         socket_key(&self.spec)
+    }
+
+    /// Where the instance's own addresses and routes go by default: its macvlan with
+    /// `use_vmac`, else its interface.
+    pub fn addr_ifindex(&self) -> u32 {
+        self.vmac.as_ref().map_or(self.ifindex, |v| v.link.index)
+    }
+
+    /// `list` as it must be applied: with `use_vmac`, an address that goes on the macvlan
+    /// names no interface (so it goes to [`Self::addr_ifindex`]) and one of the other family
+    /// without an interface names the instance's own (as keepalived places them).
+    pub fn placed(&self, list: Vec<VirtualAddress>) -> Vec<VirtualAddress> {
+        if self.vmac.is_none() {
+            return list;
+        }
+        list.into_iter()
+            .map(|a| {
+                if self.spec.on_vmac(&a) {
+                    VirtualAddress { dev: None, ..a }
+                } else {
+                    VirtualAddress {
+                        dev: a.dev.clone().or_else(|| Some(self.spec.interface.clone())),
+                        ..a
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The interface GARPs / NAs for `addr` leave through: its `dev`, the macvlan for an
+    /// address on it, else the instance's interface.
+    pub fn announce_dev(&self, addr: std::net::IpAddr) -> String {
+        let Some(a) = self.spec.vrrp.all_addresses().find(|a| a.addr == addr) else {
+            return self.spec.interface.clone();
+        };
+        match &self.vmac {
+            Some(v) if self.spec.on_vmac(a) => v.link.name.clone(),
+            _ => a.dev.clone().unwrap_or_else(|| self.spec.interface.clone()),
+        }
     }
 
     /// The AH key of a VRRPv2 instance with `auth_type AH`.

@@ -28,6 +28,7 @@ pub(super) fn instance_report(
         name: s.spec.vrrp.name.clone(),
         netns: s.spec.netns.clone(),
         interface: s.spec.interface.clone(),
+        vmac: s.vmac.as_ref().map(|v| v.link.name.clone()),
         vrid: s.spec.vrrp.vrid,
         version: s.spec.vrrp.version.number(),
         family: if s.spec.vrrp.is_ipv6() {

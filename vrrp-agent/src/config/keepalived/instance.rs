@@ -64,6 +64,10 @@ pub(crate) struct Raw {
     pub v3_checksum_as_v2: bool,
     pub notify: NotifySpec,
     pub lines: InstanceLines,
+    /// `use_vmac [NAME]` (the name, if given, and the line).
+    pub use_vmac: Option<(Option<String>, usize)>,
+    /// The line of `vmac_xmit_base` (0: not given).
+    pub vmac_xmit_base: usize,
 }
 
 /// A boolean argument (`strict_mode`, `v3_checksum_as_v2`), as keepalived reads booleans.
@@ -82,11 +86,37 @@ fn bool_value(diag: &Diag, s: &Stmt) -> Result<bool, ConfigError> {
     }
 }
 
+/// `use_vmac [NAME]`: the macvlan's name, if given. keepalived also takes a MAC address
+/// there; the agent's macvlan always has the RFC 9568 virtual MAC, so one is refused.
+fn use_vmac(diag: &Diag, s: &Stmt) -> Result<Option<String>, ConfigError> {
+    let mut name = None;
+    for arg in s.args().iter().map(|w| w.text.as_str()) {
+        if arg.contains(':') {
+            return Err(diag.error(
+                s.line,
+                format!(
+                    "use_vmac: a MAC address ({arg}) is not supported: the macvlan has the \
+                     RFC 9568 virtual MAC 00:00:5e:00:01:VRID (IPv6: 00:00:5e:00:02:VRID)"
+                ),
+            ));
+        }
+        if name.is_some() {
+            return Err(diag.error(
+                s.line,
+                format!("use_vmac: expected at most one interface name, got `{arg}` too"),
+            ));
+        }
+        name = Some(at(diag, s.line, values::ifname("use_vmac", arg))?);
+    }
+    Ok(name)
+}
+
 /// Keepalived keywords vrrp-agent knows but does not implement, and why.
 fn unsupported(keyword: &str) -> Option<&'static str> {
     Some(match keyword {
-        "use_vmac" | "vmac_xmit_base" | "use_vmac_addr" | "use_ipvlan" => {
-            "no VMAC/ipvlan interfaces; the XDP program owns the addresses instead"
+        "use_vmac_addr" | "use_ipvlan" => {
+            "only use_vmac's macvlan of the instance's interface; the XDP program owns the \
+             addresses"
         }
         "dont_track_primary" | "track_src_ip" | "linkbeat_use_polling" => {
             "the instance's interface is always tracked"
@@ -287,6 +317,11 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
                 &mut raw.lines.unicast_peers,
             )?;
             return Ok(false);
+        }
+        "use_vmac" => raw.use_vmac = Some((use_vmac(diag, s)?, line)),
+        "vmac_xmit_base" => {
+            args::flag(diag, s)?;
+            raw.vmac_xmit_base = line;
         }
         k if notify::is_notify(k) => {
             notify::set(diag, s, &mut raw.notify, &mut raw.lines.notify)?;

@@ -14,7 +14,7 @@ use super::{global::Defaults, instance::Raw};
 use crate::{
     config::{
         diag::Diag,
-        draft::{DraftInstance, InstanceLines},
+        draft::{DraftInstance, DraftVmac, InstanceLines},
         types::{ConfigError, InstanceSpec},
         values,
     },
@@ -60,6 +60,8 @@ pub(crate) fn build(
         v3_checksum_as_v2,
         notify,
         lines,
+        use_vmac,
+        vmac_xmit_base,
     } = raw;
     let required =
         |key: &str| diag.error(line, format!("vrrp_instance {name}: `{key}` is required"));
@@ -138,6 +140,8 @@ pub(crate) fn build(
         refresh_repeat: garp_refresh_repeat.unwrap_or(defaults.garp.refresh_repeat),
     };
     track_interfaces.extend(track_scripts);
+    let strict = strict.unwrap_or(defaults.strict);
+    let vmac = vmac(diag, &name, use_vmac, vmac_xmit_base, strict);
     let vrrp = InstanceConfig {
         name,
         vrid,
@@ -177,10 +181,49 @@ pub(crate) fn build(
             track: Vec::new(),
             floating_ips: Vec::new(),
             advert_sources: Vec::new(),
+            vmac: None,
         },
         line,
         tracks: track_interfaces,
         lines,
+        vmac,
+    })
+}
+
+/// `use_vmac` and `vmac_xmit_base` as keepalived 2.2.7 takes them: `vmac_xmit_base` alone
+/// does nothing, and strict mode clears it (vrrp.c: "xmit_base is incompatible with strict
+/// mode - resetting"); both with a warning.
+fn vmac(
+    diag: &mut Diag,
+    name: &str,
+    use_vmac: Option<(Option<String>, usize)>,
+    xmit_base_line: usize,
+    strict: bool,
+) -> Option<DraftVmac> {
+    let Some((vmac_name, line)) = use_vmac else {
+        if xmit_base_line != 0 {
+            diag.warn(
+                xmit_base_line,
+                format!("vrrp_instance {name}: vmac_xmit_base without use_vmac is ignored"),
+            );
+        }
+        return None;
+    };
+    let mut xmit_base = xmit_base_line != 0;
+    if xmit_base && strict {
+        diag.warn(
+            xmit_base_line,
+            format!(
+                "vrrp_instance {name}: vmac_xmit_base is incompatible with strict mode; \
+                 ignored, as keepalived resets it"
+            ),
+        );
+        xmit_base = false;
+    }
+    Some(DraftVmac {
+        name: vmac_name,
+        xmit_base,
+        line,
     })
 }
 

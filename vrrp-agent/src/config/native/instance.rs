@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::{convert::Ctx, lists, schema};
 use crate::{
     config::{
-        draft::{DraftInstance, InstanceLines},
+        draft::{DraftInstance, DraftVmac, InstanceLines},
         limits::{GARP_DELAY_MAX_S, GARP_REFRESH_MAX_S, GARP_REPEAT_MAX, PREEMPT_DELAY_MAX_MS},
         types::{ConfigError, InstanceSpec},
         values,
@@ -232,6 +232,7 @@ pub(crate) fn convert(
         ],
     );
     lines.notify = notify_lines;
+    let vmac = vmac(ctx, &key, i.use_vmac, i.vmac_xmit_base)?;
     let v3_checksum = match &i.v3_checksum {
         None => ChecksumPolicy::Auto,
         Some(v) => match v.get_ref().as_str() {
@@ -285,11 +286,51 @@ pub(crate) fn convert(
             track: Vec::new(),
             floating_ips,
             advert_sources,
+            vmac: None,
         },
         line,
         tracks,
         lines,
+        vmac,
     })
+}
+
+/// `use_vmac` (true, false or the macvlan's name) and `vmac_xmit_base`, which needs it.
+fn vmac(
+    ctx: &Ctx,
+    key: &impl Fn(&str) -> String,
+    use_vmac: Option<Spanned<schema::UseVmac>>,
+    xmit_base: Option<Spanned<bool>>,
+) -> Result<Option<DraftVmac>, ConfigError> {
+    let (name, line) = match use_vmac {
+        None => (None, 0),
+        Some(u) => {
+            let line = ctx.line(u.span());
+            match u.get_ref() {
+                schema::UseVmac::Flag(false) => (None, 0),
+                schema::UseVmac::Flag(true) => (Some(None), line),
+                schema::UseVmac::Name(n) => (
+                    Some(Some(ctx.at(u.span(), values::ifname(&key("use_vmac"), n))?)),
+                    line,
+                ),
+            }
+        }
+    };
+    let xmit = xmit_base.as_ref().is_some_and(|x| *x.get_ref());
+    let Some(name) = name else {
+        if let Some(x) = xmit_base.filter(|x| *x.get_ref()) {
+            return Err(ctx.error(
+                x.span(),
+                format!("{} needs use_vmac", key("vmac_xmit_base")),
+            ));
+        }
+        return Ok(None);
+    };
+    Ok(Some(DraftVmac {
+        name,
+        xmit_base: xmit,
+        line,
+    }))
 }
 
 /// An `ip netns` name: a file name under /run/netns.

@@ -144,6 +144,18 @@ pub(crate) struct Instance {
     pub notify_backup: Option<Spanned<String>>,
     pub notify_fault: Option<Spanned<String>>,
     pub notify_stop: Option<Spanned<String>>,
+    /// keepalived's `use_vmac`: `true` (the macvlan is named `vrrp.VRID`) or its name.
+    pub use_vmac: Option<Spanned<UseVmac>>,
+    /// keepalived's `vmac_xmit_base` (default false).
+    pub vmac_xmit_base: Option<Spanned<bool>>,
+}
+
+/// `use_vmac = true` or `use_vmac = "vrrp.1"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum UseVmac {
+    Flag(bool),
+    Name(String),
 }
 
 /// `{ floating = "203.0.113.20", fixed = "10.0.10.5", interface = "qg-1" }`.

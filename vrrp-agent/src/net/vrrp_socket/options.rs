@@ -1,5 +1,5 @@
 //! The socket options of a raw VRRP socket: bound to one interface, member of the VRRP group
-//! there, multicast out of it, TTL / hop limit 255 both for multicast and unicast, no
+//! there (on `use_vmac`'s macvlan: none, and free to send from the interface's address), multicast out of it, TTL / hop limit 255 both for multicast and unicast, no
 //! multicast loop (we must not hear ourselves), only the groups this socket joined, ancillary
 //! data on receive, a receive buffer of at least [`RECV_BUFFER`] bytes, and keepalived's
 //! header fields on what it sends: TOS / traffic class 0xc0 (network control) and, for IPv4,
@@ -28,24 +28,54 @@ pub(super) const RECV_BUFFER: usize = 1 << 20;
 /// writes `tos = 0xc0` into the header it builds).
 pub(super) const ADVERT_TOS: u8 = 0xc0;
 
+/// What a socket is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// The instance's interface.
+    Interface,
+    /// `use_vmac`'s macvlan, for sending only: it joins no group (the macvlan must never
+    /// report one: an IGMP / MLD report would carry the virtual MAC, also from a backup or a
+    /// killed master), and it may send from an address of another interface of the
+    /// namespace (`IP_FREEBIND` / `IPV6_FREEBIND`): the instance's interface's, as keepalived
+    /// does, where the macvlan has none of its own.
+    Macvlan,
+}
+
 /// Sets every option of a raw VRRP socket for interface `ifname` / `ifindex`.
-pub(super) fn configure(socket: &Socket, ifindex: u32, ifname: &str, ipv6: bool) -> io::Result<()> {
+pub(super) fn configure(
+    socket: &Socket,
+    ifindex: u32,
+    ifname: &str,
+    ipv6: bool,
+    role: Role,
+) -> io::Result<()> {
     socket
         .bind_device(Some(ifname.as_bytes()))
         .map_err(context("SO_BINDTODEVICE"))?;
-    set_recv_buffer(socket)?;
+    match role {
+        Role::Interface => set_recv_buffer(socket)?,
+        Role::Macvlan if ipv6 => socket
+            .set_freebind_v6(true)
+            .map_err(context("IPV6_FREEBIND"))?,
+        Role::Macvlan => socket
+            .set_freebind_v4(true)
+            .map_err(context("IP_FREEBIND"))?,
+    }
+    let join = role == Role::Interface;
     if ipv6 {
-        configure_v6(socket, ifindex)
+        configure_v6(socket, ifindex, join)
     } else {
-        configure_v4(socket, ifindex)
+        configure_v4(socket, ifindex, join)
     }
 }
 
-fn configure_v4(socket: &Socket, ifindex: u32) -> io::Result<()> {
+fn configure_v4(socket: &Socket, ifindex: u32, join: bool) -> io::Result<()> {
     let ttl = u32::from(VRRP_TTL);
-    socket
-        .join_multicast_v4_n(&VRRP_GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
-        .map_err(context(format!("joining {VRRP_GROUP_V4}")))?;
+    if join {
+        socket
+            .join_multicast_v4_n(&VRRP_GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
+            .map_err(context(format!("joining {VRRP_GROUP_V4}")))?;
+    }
     set_multicast_if_v4(socket, ifindex).map_err(context("IP_MULTICAST_IF"))?;
     socket
         .set_multicast_ttl_v4(ttl)
@@ -69,11 +99,13 @@ fn configure_v4(socket: &Socket, ifindex: u32) -> io::Result<()> {
         .map_err(context("IP_PKTINFO"))
 }
 
-fn configure_v6(socket: &Socket, ifindex: u32) -> io::Result<()> {
+fn configure_v6(socket: &Socket, ifindex: u32, join: bool) -> io::Result<()> {
     let hops = u32::from(VRRP_TTL);
-    socket
-        .join_multicast_v6(&VRRP_GROUP_V6, ifindex)
-        .map_err(context(format!("joining {VRRP_GROUP_V6}")))?;
+    if join {
+        socket
+            .join_multicast_v6(&VRRP_GROUP_V6, ifindex)
+            .map_err(context(format!("joining {VRRP_GROUP_V6}")))?;
+    }
     socket
         .set_multicast_if_v6(ifindex)
         .map_err(context("IPV6_MULTICAST_IF"))?;
