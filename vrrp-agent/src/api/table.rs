@@ -200,6 +200,7 @@ mod tests {
             tracked: vec![],
             counters: CountersReport::default(),
             ah_sequence: None,
+            v3_checksum: None,
             dataplane,
         }
     }

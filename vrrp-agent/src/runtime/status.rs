@@ -58,6 +58,7 @@ pub(super) fn instance_report(
         tracked,
         counters: CountersReport::from(&status.counters),
         ah_sequence: matches!(s.spec.vrrp.auth, Auth::Ah { .. }).then(|| fsm.ah_sequence()),
+        v3_checksum: status.checksum_form.map(|f| f.name().to_string()),
         dataplane: None,
     }
 }
