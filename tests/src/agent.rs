@@ -246,6 +246,12 @@ impl Agent {
         }
     }
 
+    /// Whether the agent process still runs (it has not exited; a zombie has).
+    pub fn running(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    }
+
     /// Sends a signal to the agent.
     pub fn signal(&self, sig: Signal) {
         nix::sys::signal::kill(Pid::from_raw(self.child.id() as i32), sig)

@@ -18,12 +18,20 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// Every frame, received or sent.
     pub fn start(ns: &NetNs) -> Self {
+        Self::start_ethertype(ns, ETH_P_ALL)
+    }
+
+    /// Only received frames of one ethertype (`0x0806`: ARP), so that a busy namespace does
+    /// not fill the socket's buffer with the rest (the kernel hands frames it sends only to
+    /// sockets of every type).
+    pub fn start_ethertype(ns: &NetNs, ethertype: u16) -> Self {
         let socket = vrrp_agent::netns::run_in(Some(ns.name()), || {
             Socket::new(
                 Domain::PACKET,
                 Type::RAW,
-                Some(Protocol::from(i32::from(ETH_P_ALL.to_be()))),
+                Some(Protocol::from(i32::from(ethertype.to_be()))),
             )
         })
         .expect("enter namespace")

@@ -67,11 +67,21 @@ pub fn vrrp_offset(frame: &[u8]) -> usize {
     }
 }
 
-/// Rewrites the VRID of an advert (the checksum is not fixed: the XDP program does not
-/// verify it; the agent does).
+/// Rewrites the VRID of an advert, its VRRP checksum updated to match (the XDP program
+/// verifies it; an AH advert's ICV is left as it was: only the agent checks that).
 pub fn with_vrid(frame: &[u8], vrid: u8) -> Vec<u8> {
     let mut out = frame.to_vec();
-    out[vrrp_offset(frame) + 1] = vrid;
+    let at = vrrp_offset(frame);
+    let old = u16::from_be_bytes([out[at], out[at + 1]]);
+    out[at + 1] = vrid;
+    let new = u16::from_be_bytes([out[at], out[at + 1]]);
+    // The checksum, updated for the changed word (RFC 1624 eqn. 3), whichever form it has.
+    let check = u16::from_be_bytes([out[at + 6], out[at + 7]]);
+    let mut sum = u32::from(!check) + u32::from(!old) + u32::from(new);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    out[at + 6..at + 8].copy_from_slice(&(!(sum as u16)).to_be_bytes());
     out
 }
 

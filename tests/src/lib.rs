@@ -1,6 +1,6 @@
 //! Support for vrrp-xdp's privileged end-to-end tests: network namespaces that clean up after
 //! themselves, the keepalived fixture captures, frame builders, and handles on real agent
-//! processes. Every test that uses this crate needs root (see [`require_root`]). The
+//! processes and real peers (keepalived, FRR's vrrpd). Every test that uses this crate needs root (see [`require_root`]). The
 //! benchmarks, the demo and the test bed tool build on it from their own crate (`tests/bench/`,
 //! `vrrp-bench`); nothing here depends on them.
 //!
@@ -15,6 +15,8 @@ pub mod differential;
 pub mod fixtures;
 pub mod flows;
 pub mod frames;
+pub mod frr;
+pub mod frr_bed;
 pub mod keepalived;
 pub mod links;
 pub mod netlink_support;

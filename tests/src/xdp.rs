@@ -303,7 +303,7 @@ impl Xdp {
 }
 
 /// Counter changes caused by one frame: every non-zero delta, by name.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
     pub stats: BTreeMap<&'static str, u64>,
     pub adverts: BTreeMap<(u8, u8, &'static str), u64>,

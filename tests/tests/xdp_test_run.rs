@@ -1,14 +1,15 @@
 //! The XDP program on crafted and captured frames via BPF_PROG_TEST_RUN: verdicts, untouched
 //! bytes, and exact counter movement for every frame. Adverts (also keepalived's AH ones) pass
 //! only for a configured instance (registered here on the loopback interface the test runs
-//! arrive on); malformed frames are dropped. Needs root.
+//! arrive on) and with a checksum in a form of their kind (else they pass to the agent counted
+//! as bad checksums); malformed frames are dropped. Needs root.
 
 use vrrp_ebpf_common::{
     counters::Stat,
     dataplane::{FAMILY_IPV4, FAMILY_IPV6, InstanceCounter},
 };
 use vrrp_tests::{
-    fixtures::{self, CAPTURES, Kind, one_per_kind},
+    fixtures::{self, CAPTURES, CaptureKind, Kind, one_per_kind},
     frames::{self, l3_offset, vrrp_offset, with_ipv4_options, with_vlan, with_vrid},
     xdp::{Delta, LOOPBACK_IFINDEX, Xdp, assert_drop, assert_pass},
 };
@@ -598,4 +599,89 @@ fn malformed_ah_adverts_are_dropped_and_counted_by_kind() {
     for (what, frame, kind) in &cases {
         assert_drop(&dp, frame, Delta::frame(*kind), what);
     }
+}
+
+/// `frame` (an advert) with its VRRP checksum recomputed over the VRRP message only: RFC
+/// 9568's form for VRRPv3 over IPv4.
+fn with_message_only_checksum(frame: &[u8]) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    let l3 = l3_offset(frame);
+    let at = vrrp_offset(frame);
+    let field = |i: usize| usize::from(u16::from_be_bytes([frame[i], frame[i + 1]]));
+    let end = match frame[l3] >> 4 {
+        4 => l3 + field(l3 + 2),
+        _ => l3 + 40 + field(l3 + 4),
+    };
+    out[at + 6..at + 8].copy_from_slice(&[0, 0]);
+    let csum = vrrp_agent::packet::internet_checksum(&out[at..end]);
+    out[at + 6..at + 8].copy_from_slice(&csum.to_be_bytes());
+    out
+}
+
+/// RFC 9568 §5.2.8 in the program: a VRRPv3-over-IPv4 advert passes in either checksum form
+/// (keepalived's captures have the pseudo-header form; here also RFC 9568's); an advert whose
+/// checksum matches no form of its kind passes for the agent to refuse and log, counted as
+/// `advert_bad_checksum`, never as an advert.
+#[test]
+fn checksums_are_verified_in_every_form_of_each_kind() {
+    let dp = load();
+    for capture in one_per_kind() {
+        let advert = fixtures::first_advert(capture.name);
+        let ipv6 = capture.kind.ipv6();
+        let bad = Delta::frame(Stat::AdvertBadChecksum)
+            .slot(slot_of(1, ipv6), InstanceCounter::AdvertsBadChecksum);
+        // One flipped bit in the checksum field: no form matches.
+        let mut flipped = advert.clone();
+        flipped[vrrp_offset(&advert) + 7] ^= 0x10;
+        assert_pass(&dp, &flipped, bad.clone(), &format!("{capture}: flipped"));
+        let message_only = with_message_only_checksum(&advert);
+        let expected = match capture.kind {
+            // VRRPv2's one form is the message-only one: nothing changed.
+            CaptureKind::V2Pass | CaptureKind::V2Ah => expected_for(&advert),
+            CaptureKind::V3Ipv4 => expected_for(&advert),
+            // IPv6 always includes the pseudo-header.
+            CaptureKind::V3Ipv6 => bad,
+        };
+        assert_pass(
+            &dp,
+            &message_only,
+            expected,
+            &format!("{capture}: message-only checksum"),
+        );
+    }
+}
+
+/// An advert longer than the program verifies passes unverified, under its own counter.
+#[test]
+fn adverts_too_long_to_verify_pass_unverified() {
+    use vrrp_agent::packet::{Advert, Auth, Centisecs, Version};
+    let dp = load();
+    let src: std::net::Ipv6Addr = "fe80::1".parse().unwrap();
+    let dst = vrrp_agent::packet::VRRP_GROUP_V6;
+    let addresses: Vec<std::net::IpAddr> = (0..65u16)
+        .map(|i| std::net::Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i + 1).into())
+        .collect();
+    let vrrp = Advert {
+        version: Version::V3,
+        vrid: 1,
+        priority: 100,
+        interval: Centisecs(100),
+        addresses,
+        auth: Auth::None,
+    }
+    .encode(src.into(), dst.into())
+    .unwrap();
+    assert!(vrrp.len() > vrrp_ebpf_common::proto::MAX_VERIFIED_VRRP_LEN);
+    let mut frame = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [0x33, 0x33, 0, 0, 0, 0x12])
+        .ipv6(src.octets(), dst.octets(), 255)
+        .write(&mut frame, etherparse::IpNumber(112), &vrrp)
+        .unwrap();
+    assert_pass(
+        &dp,
+        &frame,
+        Delta::frame(Stat::AdvertUnverified)
+            .slot(slot_of(1, true), InstanceCounter::AdvertsUnverified),
+        "65 IPv6 addresses",
+    );
 }

@@ -263,6 +263,10 @@ fn rfc9568_6_4_2_v3_backup_adopts_the_masters_advert_interval() {
     a.interval = Centisecs(200);
     h.advert(HIGHER_PEER, a);
     assert_eq!(h.next_deadline_in(), Some(ms(6000 + 1210)));
+    // Once master, the Active_Adver_Interval is our own again (RFC 9568 §6.1).
+    h.advance(ms(7210));
+    assert_eq!(h.state(), State::Master);
+    assert_eq!(h.inst.status().master_adver_interval, Centisecs(100));
 }
 
 /// RFC 9568 change (§6.4.2): on an advert the backup recomputes Skew_Time from the adopted

@@ -522,9 +522,13 @@ fn killed_master_that_heard_a_higher_priority_fences_by_that_routers_timer() {
 }
 
 #[test]
-fn an_unheard_higher_priority_backup_can_overlap_by_at_most_the_skew_difference() {
-    // The documented limit: r2 (200, nopreempt) starts after r1 (50) is master and never
-    // advertises, so r1 cannot know that a backup with a shorter skew exists.
+fn an_unheard_higher_priority_backup_waits_out_the_lease_of_the_master_it_follows() {
+    // r2 (200, nopreempt) starts after r1 (50) is master and never advertises, so r1 cannot
+    // know that a backup with a shorter skew exists: its lease lasts r1's own master-down
+    // interval. r2 follows a master of lower priority, so it times it out with that master's
+    // skew, not its own (once an overlap of up to the skew difference, here 0.4 of an
+    // interval; the property tests found the same through a reload that raised a backup's
+    // priority).
     let mut sim = routers(NetConfig::default(), &[nopreempt(50), nopreempt(200)]);
     sim.start(0);
     sim.run_for(Duration::from_secs(1));
@@ -532,15 +536,12 @@ fn an_unheard_higher_priority_backup_can_overlap_by_at_most_the_skew_difference(
     sim.run_for(Duration::from_secs(1));
     assert_eq!(states(&sim), [State::Master, State::Backup]);
     sim.kill_node(0);
-    until_one_master(&mut sim, Duration::from_secs(2)).expect("takeover");
+    assert_eq!(
+        until_one_master(&mut sim, Duration::from_secs(2)),
+        Some(1),
+        "takeover"
+    );
     sim.run_for(Duration::from_secs(1));
     let overlaps = sim.ledger().overlaps();
-    assert_eq!(overlaps.len(), 1, "{overlaps:?}");
-    let o = &overlaps[0];
-    let bound = skew_time(Version::V3, 50, INTERVAL) - skew_time(Version::V3, 200, INTERVAL);
-    assert!(
-        o.end.expect("ended") - o.start <= bound,
-        "{:?} > {bound:?}",
-        o.end.unwrap() - o.start
-    );
+    assert!(overlaps.is_empty(), "{overlaps:?}");
 }

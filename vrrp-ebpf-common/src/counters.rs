@@ -48,6 +48,7 @@ pub const fn advert_slot_key(slot: u32) -> (u8, u8, Family) {
 /// |---|---|
 /// | `NotVrrp` | pass untouched |
 /// | `Adverts` | pass |
+/// | `AdvertBadChecksum`, `AdvertUnverified` | pass (the agent refuses, counts and logs) |
 /// | `Malformed*` | drop |
 /// | `AdvertBadTtl`, `AdvertUnknownInstance`, `AdvertSpoofed` | drop |
 /// | `VipPassed` | pass |
@@ -113,10 +114,19 @@ pub enum Stat {
     /// which is not the address owner (RFC 9568 §6.4.3): dropped. ARP and IPv6 neighbour
     /// solicitations and advertisements are not (they are `VipPassed`).
     AcceptModeDropped = 20,
+    /// Advert of a configured instance whose VRRP checksum matches no form (VRRPv2 and
+    /// VRRPv3 over IPv6: their one form; VRRPv3 over IPv4: RFC 9568's message-only form or
+    /// the pseudo-header form keepalived 2.2 and FRR send). Passed, not as an advert: the
+    /// agent refuses it and logs it with its source.
+    AdvertBadChecksum = 21,
+    /// Advert of a configured instance too long for the program to verify its checksum
+    /// (more than [`MAX_VERIFIED_VRRP_LEN`](crate::proto::MAX_VERIFIED_VRRP_LEN) bytes):
+    /// passed for the agent to check.
+    AdvertUnverified = 22,
 }
 
 /// Number of slots in [`STATS_MAP`].
-pub const STAT_COUNT: u32 = 21;
+pub const STAT_COUNT: u32 = 23;
 
 impl Stat {
     /// All kinds in index order (for printing).
@@ -142,6 +152,8 @@ impl Stat {
         Stat::EgressNoXdp,
         Stat::KernelPath,
         Stat::AcceptModeDropped,
+        Stat::AdvertBadChecksum,
+        Stat::AdvertUnverified,
     ];
 
     /// Stable snake_case name used in logs and JSON.
@@ -168,6 +180,8 @@ impl Stat {
             Stat::EgressNoXdp => "egress_no_xdp",
             Stat::KernelPath => "kernel_path",
             Stat::AcceptModeDropped => "accept_mode_dropped",
+            Stat::AdvertBadChecksum => "advert_bad_checksum",
+            Stat::AdvertUnverified => "advert_unverified",
         }
     }
 
@@ -200,7 +214,7 @@ impl Stat {
 }
 
 const _: () = assert!(Stat::ALL.len() == STAT_COUNT as usize);
-const _: () = assert!(Stat::AcceptModeDropped as u32 == STAT_COUNT - 1);
+const _: () = assert!(Stat::AdvertUnverified as u32 == STAT_COUNT - 1);
 const _: () = assert!(advert_slot(255, true, Family::Ipv6) == ADVERT_SLOTS - 1);
 
 #[cfg(test)]

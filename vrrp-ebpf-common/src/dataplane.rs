@@ -25,7 +25,7 @@
 /// Version of the map layouts (names, key and value types, sizes). Pinned maps live in a
 /// folder named after it, so an upgraded agent never reuses maps of another layout (aya
 /// reuses a pin without comparing sizes). Bump on any layout change.
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 
 /// Name of the global `u32` the agent sets at load time: this program instance's router id.
 pub const ROUTER_ID_GLOBAL: &str = "ROUTER_ID";
@@ -269,9 +269,13 @@ pub enum InstanceCounter {
     /// IPv4 / IPv6 packets to a virtual address of this master, which has Accept_Mode off and
     /// is not the address owner ([`OWNER_FLAG_ACCEPT`] clear): dropped.
     AcceptModeDropped = 12,
+    /// Adverts whose VRRP checksum matches no form: passed for the agent to refuse and log.
+    AdvertsBadChecksum = 13,
+    /// Adverts too long to verify here (see `proto::MAX_VERIFIED_VRRP_LEN`): passed.
+    AdvertsUnverified = 14,
 }
 
-pub const INSTANCE_COUNTER_COUNT: usize = 13;
+pub const INSTANCE_COUNTER_COUNT: usize = 15;
 
 impl InstanceCounter {
     pub const ALL: [InstanceCounter; INSTANCE_COUNTER_COUNT] = [
@@ -288,6 +292,8 @@ impl InstanceCounter {
         InstanceCounter::EgressNoXdp,
         InstanceCounter::KernelPath,
         InstanceCounter::AcceptModeDropped,
+        InstanceCounter::AdvertsBadChecksum,
+        InstanceCounter::AdvertsUnverified,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -305,6 +311,8 @@ impl InstanceCounter {
             InstanceCounter::EgressNoXdp => "egress_no_xdp",
             InstanceCounter::KernelPath => "kernel_path",
             InstanceCounter::AcceptModeDropped => "accept_mode_dropped",
+            InstanceCounter::AdvertsBadChecksum => "adverts_bad_checksum",
+            InstanceCounter::AdvertsUnverified => "adverts_unverified",
         }
     }
 }
@@ -319,9 +327,9 @@ const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
 const _: () = assert!(core::mem::size_of::<PortKey>() == 8);
 const _: () = assert!(core::mem::size_of::<PortValue>() == 16);
 const _: () = assert!(core::mem::size_of::<InstanceCounters>() == 8 * INSTANCE_COUNTER_COUNT);
-const _: () = assert!(core::mem::size_of::<InstanceCounters>() == 104);
+const _: () = assert!(core::mem::size_of::<InstanceCounters>() == 120);
 const _: () = assert!(InstanceCounter::ALL.len() == INSTANCE_COUNTER_COUNT);
-const _: () = assert!(InstanceCounter::AcceptModeDropped as usize == INSTANCE_COUNTER_COUNT - 1);
+const _: () = assert!(InstanceCounter::AdvertsUnverified as usize == INSTANCE_COUNTER_COUNT - 1);
 
 /// An address as stored in keys (IPv4 in the first 4 bytes).
 pub const fn addr_v4(a: [u8; 4]) -> [u8; 16] {

@@ -15,6 +15,9 @@ pub const VRRP_HEADER_LEN: usize = 8;
 pub const VRRP_V2_AUTH_LEN: usize = 8;
 /// VRRP packet type "advertisement", the only type defined by RFC 3768 / RFC 5798.
 pub const VRRP_TYPE_ADVERT: u8 = 1;
+/// The longest VRRP message (the IP payload of an advert) whose checksum the XDP program
+/// verifies: 63 IPv6 addresses or 254 IPv4 ones fit. Longer adverts pass unverified.
+pub const MAX_VERIFIED_VRRP_LEN: usize = 1024;
 /// EtherType values (host order).
 pub const ETH_P_IPV4: u16 = 0x0800;
 pub const ETH_P_IPV6: u16 = 0x86dd;

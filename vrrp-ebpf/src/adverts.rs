@@ -1,8 +1,9 @@
 //! The checks a well-formed VRRP advert must pass before the agent sees it: TTL / hop limit
-//! 255 (RFC 5798 §7.1; waived for the configured peers of a unicast instance, as keepalived
+//! 255 (RFC 9568 §7.1; waived for the configured peers of a unicast instance, as keepalived
 //! waives it), a configured instance for (router, ingress interface, VRID, family), and,
-//! when the instance has an allow-list, a source address in it. Owns the instance and peer
-//! maps.
+//! when the instance has an allow-list, a source address in it. Then its checksum
+//! (`advert_csum`): an advert that fails it, or is too long to verify, is passed to the
+//! agent under its own counter, never as a passed advert. Owns the instance and peer maps.
 
 use aya_ebpf::{bindings::BPF_F_NO_PREALLOC, macros::map, maps::HashMap, programs::XdpContext};
 use vrrp_ebpf_common::{
@@ -14,6 +15,7 @@ use vrrp_ebpf_common::{
 };
 
 use crate::{
+    advert_csum::{self, Check},
     counters::{self, Verdict},
     parse::Vrrp,
 };
@@ -34,8 +36,9 @@ pub struct Advert {
     pub family: Family,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
-    /// Source address (IPv4 in the first 4 bytes, the rest zero).
+    /// Source and destination addresses (IPv4 in the first 4 bytes, the rest zero).
     pub src: [u8; 16],
+    pub dst: [u8; 16],
 }
 
 /// RFC 5798 §5.1.1.3 / §5.1.2.3: adverts are sent with TTL / hop limit 255 and a receiver
@@ -43,8 +46,8 @@ pub struct Advert {
 const VRRP_TTL: u8 = 255;
 
 /// The verdict for one advert; counts it per slot (when the instance is known) and per VRID
-/// (when passed).
-#[inline(always)]
+/// (when passed). A BPF subprogram (not inlined): the IPv4 and IPv6 paths share one copy.
+#[inline(never)]
 pub fn check(ctx: &XdpContext, advert: &Advert) -> Verdict {
     let family = match advert.family {
         Family::Ipv4 => FAMILY_IPV4,
@@ -87,7 +90,15 @@ pub fn check(ctx: &XdpContext, advert: &Advert) -> Verdict {
         counters::slot(instance.slot, InstanceCounter::AdvertsSpoofed);
         return Verdict::drop(Stat::AdvertSpoofed);
     }
-    counters::slot(instance.slot, InstanceCounter::AdvertsPassed);
+    let (counter, stat) = match advert_csum::check(ctx, advert) {
+        Check::Valid => (InstanceCounter::AdvertsPassed, Stat::Adverts),
+        Check::Invalid => (InstanceCounter::AdvertsBadChecksum, Stat::AdvertBadChecksum),
+        Check::Unverified => (InstanceCounter::AdvertsUnverified, Stat::AdvertUnverified),
+    };
+    counters::slot(instance.slot, counter);
+    if stat != Stat::Adverts {
+        return Verdict::pass(stat);
+    }
     counters::advert(advert.vrrp.vrid, advert.vrrp.v3, advert.family);
     Verdict::pass(Stat::Adverts)
 }

@@ -11,9 +11,10 @@ fn word(hi: u8, lo: u8) -> u32 {
     (u32::from(hi) << 8) | u32::from(lo)
 }
 
-/// Folds a sum of at most five 16-bit words into 16 bits with end-around carries.
+/// Folds a sum of 16-bit words (below 2^32 - 2^16, so two rounds suffice) into 16 bits with
+/// end-around carries.
 #[inline(always)]
-fn fold(sum: u32) -> u16 {
+pub fn fold(sum: u32) -> u16 {
     let sum = (sum & 0xffff) + (sum >> 16);
     let sum = (sum & 0xffff) + (sum >> 16);
     sum as u16

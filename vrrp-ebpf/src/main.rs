@@ -49,6 +49,8 @@
 #![cfg_attr(target_arch = "bpf", no_main)]
 
 #[cfg(target_arch = "bpf")]
+mod advert_csum;
+#[cfg(target_arch = "bpf")]
 mod adverts;
 #[cfg(target_arch = "bpf")]
 mod counters;
@@ -167,6 +169,7 @@ mod program {
                         family: Family::Ipv4,
                         ttl: ip.ttl,
                         src: addr_v4(ip.src),
+                        dst: addr_v4(ip.dst),
                     },
                 ),
             };
@@ -207,6 +210,7 @@ mod program {
                         family: Family::Ipv6,
                         ttl: ip.hop_limit,
                         src: ip.src,
+                        dst: ip.dst,
                     },
                 ),
             };

@@ -78,6 +78,10 @@ pub struct Ipv6 {
 pub struct Vrrp {
     pub vrid: u8,
     pub v3: bool,
+    /// Where the VRRP message starts in the frame, and its length (the IP payload after any
+    /// AH header: what the sender's checksum covers).
+    pub offset: usize,
+    pub len: usize,
 }
 
 /// The fixed 8-byte VRRP header (v2 and v3 share its layout up to the meaning of bytes 4-5).
@@ -340,7 +344,12 @@ fn vrrp(ctx: &XdpContext, offset: usize, payload_len: usize, family: Family) -> 
     if payload_len < VRRP_HEADER_LEN + count as usize * addr_len + auth_len {
         return Err(Stat::MalformedVrrpLength);
     }
-    Ok(Vrrp { vrid, v3 })
+    Ok(Vrrp {
+        vrid,
+        v3,
+        offset,
+        len: payload_len,
+    })
 }
 
 /// The target address of an ICMPv6 neighbour solicitation (the ICMPv6 header right after the

@@ -38,6 +38,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("curl", "curl"),
     // Neutron's `ha_conntrackd_enabled` runs it per router.
     ("conntrackd", "conntrackd"),
+    // FRR's VRRP daemon (with zebra and vtysh): the second real peer of the interop tests.
+    ("/usr/lib/frr/vrrpd", "frr"),
     // The benchmark plots' text.
     (
         "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -337,8 +339,27 @@ pub fn install_packages(list: &[(&str, &str)], no_install: bool, why: &str) -> R
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
     .with_context(|| format!("`apt-get install {list}` failed"))?;
+    if missing.contains(&"frr") {
+        quiet_frr_service();
+    }
     done("packages installed", t);
     Ok(())
+}
+
+/// Debian's frr package enables `frr.service` (zebra, staticd, watchfrr in the root
+/// namespace) and starts it where systemd runs. The tests start their own daemons in their
+/// own namespaces with private sockets and files, so a system-wide FRR does not disturb them;
+/// but one that setup itself brought in has no business running: stop and disable it. (In a
+/// container without systemd, `policy-rc.d` or the missing init already kept it from
+/// starting.)
+fn quiet_frr_service() {
+    if !Path::new("/run/systemd/system").is_dir() {
+        return;
+    }
+    match cmd::run(Command::new("systemctl").args(["disable", "--now", "frr.service"])) {
+        Ok(()) => eprintln!("    frr.service (installed with frr): stopped and disabled"),
+        Err(e) => eprintln!("    warning: could not stop and disable frr.service: {e:#}"),
+    }
 }
 
 /// Effective uid 0, read from /proc so xtask needs no libc binding.

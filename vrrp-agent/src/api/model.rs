@@ -105,8 +105,8 @@ pub struct InstanceReport {
     /// With `auth_type AH`: the AH sequence number last sent or accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ah_sequence: Option<u32>,
-    /// VRRPv3 over IPv4: the checksum form the adverts it sends now have, `pseudo_header` or
-    /// `message_only` (RFC 9568); with `v3_checksum = "auto"` the form the other routers use.
+    /// VRRPv3 over IPv4: the checksum form our adverts have now (`pseudo_header` or
+    /// `message_only`; with `v3_checksum = "auto"` the one the other routers use).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v3_checksum: Option<String>,
     /// Data-plane counters for this instance, when the XDP program runs.

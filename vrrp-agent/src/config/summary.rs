@@ -76,6 +76,19 @@ fn instance_line(inst: &InstanceSpec) -> String {
     if !v.preempt {
         line.push_str(", nopreempt");
     }
+    if let crate::fsm::ChecksumPolicy::Fixed(form) = v.v3_checksum
+        && v.version == Version::V3
+        && !v.is_ipv6()
+    {
+        let _ = write!(line, ", checksum {}", form.name());
+    }
+    if !v.startup_delay.is_zero() {
+        let _ = write!(
+            line,
+            ", listens {:.1} s at startup",
+            v.startup_delay.as_secs_f64()
+        );
+    }
     if let Some(g) = &v.sync_group {
         let _ = write!(line, ", sync group {g}");
     }

@@ -56,6 +56,8 @@ pub struct Instance {
     garp: GarpSchedule,
     preempt_deadline: Option<Instant>,
     master: Option<IpAddr>,
+    /// The priority the master we follow advertises (see `master_down_interval`).
+    master_priority: Option<u8>,
     resigned_by: Option<IpAddr>,
     /// Sync-group member whose down timer expired: why it wants MASTER.
     wants_master: Option<Reason>,
@@ -96,6 +98,7 @@ impl Instance {
             garp: GarpSchedule::default(),
             preempt_deadline: None,
             master: None,
+            master_priority: None,
             resigned_by: None,
             wants_master: None,
             last_reassert: None,
@@ -147,7 +150,13 @@ impl Instance {
             master: self.master,
             primary: self.primary,
             advert_interval: self.config.advert_interval,
-            master_adver_interval: self.master_adver_interval,
+            // A master's is its own (RFC 9568 §6.1: Active_Adver_Interval is the interval the
+            // Active Router advertises at).
+            master_adver_interval: if self.state == State::Master {
+                self.config.advert_interval
+            } else {
+                self.master_adver_interval
+            },
             last_transition: self.last_transition.clone(),
             checksum_form: self.v3_over_ipv4().then_some(self.checksum_form),
             counters: self.counters.clone(),
@@ -371,6 +380,7 @@ impl Instance {
         }
         self.clear_timers();
         self.master = None;
+        self.master_priority = None;
         self.finish_transition();
     }
 
@@ -450,8 +460,9 @@ impl Instance {
                     if v3 {
                         self.master_adver_interval = advert.interval;
                     }
-                    self.master_down_timer = Some(now + self.master_down_interval());
                     self.master = Some(src);
+                    self.master_priority = Some(advert.priority);
+                    self.master_down_timer = Some(now + self.master_down_interval());
                     self.resigned_by = None;
                     self.wants_master = None;
                     if advert.priority >= priority {
@@ -488,6 +499,7 @@ impl Instance {
                     self.ah_sequence.clear_cycled();
                     self.become_backup(now, reason, interval);
                     self.master = Some(src);
+                    self.master_priority = Some(advert.priority);
                 } else {
                     // A lower master (split brain healing). With AH, number our adverts past
                     // its own, or it would refuse them as replays (keepalived's rule).
@@ -606,6 +618,7 @@ impl Instance {
         self.preempt_deadline = None;
         self.resigned_by = None;
         self.master = Some(self.primary);
+        self.master_priority = None;
         self.outputs.push_back(Output::SetOwnership {
             owned: true,
             accept: self.config.accept_mode,
@@ -636,6 +649,7 @@ impl Instance {
         self.master_adver_interval = master_interval;
         self.master_down_timer = Some(now + self.master_down_interval());
         self.master = None;
+        self.master_priority = None;
         self.finish_transition();
     }
 
@@ -655,6 +669,7 @@ impl Instance {
         }
         self.clear_timers();
         self.master = None;
+        self.master_priority = None;
         self.finish_transition();
     }
 
@@ -760,8 +775,9 @@ impl Instance {
     /// above the one used here (ours, configured or effective, or the highest any peer ever
     /// advertised), the lease runs out first and two routers never forward at once, while
     /// the silence between fencing and takeover is only the difference in skew (zero for
-    /// equal priorities, as Neutron configures them). A higher-priority backup that never
-    /// advertised while we listened could overlap by at most its skew difference.
+    /// equal priorities, as Neutron configures them). A backup of higher priority than ours
+    /// (that never advertised while we listened) times us out with our skew, not its own
+    /// (see `master_down_interval`), so it waits the lease out too.
     pub fn fencing_lease(&self) -> Duration {
         let fastest = self
             .config
@@ -771,12 +787,19 @@ impl Instance {
         master_down_interval(self.config.version, fastest, self.config.advert_interval)
     }
 
+    /// Master_Down_Interval, with the skew of our priority, or of the master's when we follow
+    /// one of lower priority (nopreempt, preempt_delay, or our priority rose since): that
+    /// master's fencing lease was computed without knowing our priority, and its skew is what
+    /// it lasts. Timing out on our own (shorter) skew would let us forward up to the skew
+    /// difference before a killed master's lease ran out. (A deviation from RFC 9568 §6.1 of
+    /// less than one interval, only where the RFC's own election would not make us master.)
     fn master_down_interval(&self) -> Duration {
-        master_down_interval(
-            self.config.version,
-            self.effective_priority(),
-            self.master_adver_interval,
-        )
+        let ours = self.effective_priority();
+        let priority = match self.master_priority {
+            Some(theirs) if theirs > 0 && theirs < ours => theirs,
+            _ => ours,
+        };
+        master_down_interval(self.config.version, priority, self.master_adver_interval)
     }
 
     /// With preempt_delay: tolerate a lower-priority master until the delay, counted from the
