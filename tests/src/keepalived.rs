@@ -4,7 +4,9 @@
 //! arguments to a file, stopped with SIGTERM. On drop, the whole process group (the parent,
 //! its VRRP child, running notify scripts) is killed.
 //!
-//! keepalived is the distribution's `/usr/sbin/keepalived` (`$KEEPALIVED_BIN` overrides).
+//! keepalived is the distribution's `/usr/sbin/keepalived` (`$KEEPALIVED_BIN` overrides), or
+//! with [`rfc9568_binary`] the keepalived 2.3 `cargo xtask setup` builds from Debian trixie's
+//! source, which has `v3_checksum_as_v2` (RFC 9568's VRRPv3-over-IPv4 checksum).
 
 use std::{
     os::unix::process::CommandExt,
@@ -24,6 +26,58 @@ pub fn binary() -> PathBuf {
     std::env::var_os("KEEPALIVED_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/sbin/keepalived"))
+}
+
+/// The variable `cargo xtask test` sets to the keepalived built with RFC 9568 checksums.
+pub const RFC9568_ENV: &str = "KEEPALIVED_RFC9568_BIN";
+
+/// keepalived 2.2.8 or later (it has `v3_checksum_as_v2`): `$KEEPALIVED_RFC9568_BIN` (set by
+/// `cargo xtask test`), else the newest `keepalived-<version>/keepalived` that `cargo xtask
+/// setup` built into its cache folder (`$VRRP_XDP_CACHE`, else `$XDG_CACHE_HOME/vrrp-xdp`,
+/// else `~/.cache/vrrp-xdp`). Panics, saying to run `cargo xtask setup`, when there is none:
+/// the tests that need it fail rather than skip.
+pub fn rfc9568_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os(RFC9568_ENV) {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "{RFC9568_ENV}={} is not a file: run `cargo xtask setup`, which builds keepalived \
+             2.3 from Debian trixie's source",
+            p.display()
+        );
+        return p;
+    }
+    let cache = std::env::var_os("VRRP_XDP_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("vrrp-xdp")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/vrrp-xdp")))
+        .expect("neither VRRP_XDP_CACHE, XDG_CACHE_HOME nor HOME is set: no cache folder");
+    let mut found: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let version: Option<Vec<u32>> = name
+                .strip_prefix("keepalived-")?
+                .split('.')
+                .map(|p| p.parse().ok())
+                .collect();
+            let bin = e.path().join("keepalived");
+            bin.is_file().then_some((version?, bin))
+        })
+        .collect();
+    found.sort();
+    match found.pop() {
+        Some((_, bin)) => bin,
+        None => panic!(
+            "no keepalived with `v3_checksum_as_v2` (2.2.8 or later): {RFC9568_ENV} is unset \
+             and {} holds no keepalived-<version>/keepalived. Run `cargo xtask setup` (it \
+             builds keepalived 2.3 from Debian trixie's source package, about a minute once), \
+             or run the tests with `cargo xtask test`",
+            cache.display()
+        ),
+    }
 }
 
 /// The notify script of keepalived `label` in `dir`: appends its arguments (`INSTANCE name

@@ -1,6 +1,7 @@
-//! Every advert keepalived 2.2.7 sent in the captures (all of `common::CAPTURES`) decodes to
-//! the expected fields, and our encoder reproduces its bytes exactly: the VRRP message, or for
-//! AH the whole IPv4 packet (its ICV covers it). The list is the capture folder, and the
+//! Every advert keepalived sent in the captures (all of `common::CAPTURES`: 2.2.7, and 2.3.3
+//! with `v3_checksum_as_v2`) decodes to the expected fields with the checksum form the capture
+//! was made with, and our encoder reproduces its bytes exactly in that form: the VRRP message,
+//! or for AH the whole IPv4 packet (its ICV covers it). The list is the capture folder, and the
 //! captures hold nothing but adverts and takeover frames.
 
 mod common;
@@ -8,12 +9,12 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::{
-    CAPTURES, Capture, Frame, MAC_A, MAC_B, captures::captures_dir, classify, decode_ipv4_packet,
-    eth_src, ipv4_payload,
+    CAPTURES, Capture, CaptureKind, Frame, MAC_A, MAC_B, captures::captures_dir, classify,
+    decode_ipv4_packet, eth_src, ipv4_payload,
 };
 use vrrp_agent::packet::{
-    Advert, AhIpv4, Auth, Centisecs, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, Version,
-    encode_ah_packet, split_ah_packet,
+    Advert, AhIpv4, Auth, Centisecs, ChecksumForm, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL,
+    Version, encode_ah_packet, split_ah_packet,
 };
 
 /// What every advert of one capture must say.
@@ -27,6 +28,8 @@ struct Expected {
     /// The two nodes' source addresses.
     sources: [IpAddr; 2],
     count: usize,
+    /// The form of every advert's checksum (VRRPv2 and VRRPv3 over IPv6 have one form each).
+    checksum: ChecksumForm,
 }
 
 fn v4(a: [u8; 4]) -> IpAddr {
@@ -49,14 +52,19 @@ fn decode_and_rebuild(frame: &[u8], exp: &Expected, ctx: &str) -> Option<(Advert
             let (advert, meta) =
                 decode_ipv4_packet(ip_packet).unwrap_or_else(|e| panic!("{ctx}: {e}"));
             let vrrp = ipv4_payload(ip_packet);
+            let (_, form) =
+                Advert::decode_with_form(vrrp, &meta).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            assert_eq!(form, exp.checksum, "{ctx}: checksum form");
             assert_eq!(advert.encoded_len(), vrrp.len(), "{ctx}");
-            let rebuilt = advert.encode(meta.src, meta.dst);
+            let rebuilt = advert.encode_as(meta.src, meta.dst, exp.checksum);
             (advert, meta, vrrp, rebuilt)
         }
         Frame::V6Advert { vrrp, meta } => {
-            let advert = Advert::decode(vrrp, &meta).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            let (advert, form) =
+                Advert::decode_with_form(vrrp, &meta).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            assert_eq!(form, exp.checksum, "{ctx}: checksum form");
             assert_eq!(advert.encoded_len(), vrrp.len(), "{ctx}");
-            let rebuilt = advert.encode(meta.src, meta.dst);
+            let rebuilt = advert.encode_as(meta.src, meta.dst, exp.checksum);
             (advert, meta, vrrp, rebuilt)
         }
         Frame::V4AhAdvert { ip_packet } => {
@@ -147,6 +155,7 @@ fn expected(capture: Capture) -> Expected {
             addresses: vec![v4([169, 254, 0, 1])],
             sources: node_sources_v4(),
             count: 11,
+            checksum: ChecksumForm::MessageOnly,
         },
         "v3-ipv4" => Expected {
             version: Version::V3,
@@ -155,6 +164,18 @@ fn expected(capture: Capture) -> Expected {
             addresses: vec![v4([169, 254, 0, 1])],
             sources: node_sources_v4(),
             count: 11,
+            // keepalived's default (RFC 5798 as it reads it).
+            checksum: ChecksumForm::WithPseudoHeader,
+        },
+        // v3-ipv4 with `v3_checksum_as_v2` (keepalived 2.3.3): RFC 9568's form.
+        "v3-rfc9568" => Expected {
+            version: Version::V3,
+            interval: Centisecs(100),
+            auth: Auth::None,
+            addresses: vec![v4([169, 254, 0, 1])],
+            sources: node_sources_v4(),
+            count: 13,
+            checksum: ChecksumForm::MessageOnly,
         },
         "v3-ipv6" => Expected {
             version: Version::V3,
@@ -166,6 +187,7 @@ fn expected(capture: Capture) -> Expected {
                 v6("fe80::f816:3eff:fe09:29d4"),
             ],
             count: 11,
+            checksum: ChecksumForm::WithPseudoHeader,
         },
         "v3-cs" => Expected {
             version: Version::V3,
@@ -174,6 +196,7 @@ fn expected(capture: Capture) -> Expected {
             addresses: vec![v4([169, 254, 0, 1])],
             sources: node_sources_v4(),
             count: 237,
+            checksum: ChecksumForm::WithPseudoHeader,
         },
         "v2-ah" => Expected {
             version: Version::V2,
@@ -185,6 +208,7 @@ fn expected(capture: Capture) -> Expected {
             addresses: vec![v4([169, 254, 0, 1])],
             sources: node_sources_v4(),
             count: 15,
+            checksum: ChecksumForm::MessageOnly,
         },
         other => panic!("no expectations for capture `{other}`"),
     }
@@ -194,6 +218,40 @@ fn expected(capture: Capture) -> Expected {
 fn every_capture_decodes_to_its_expected_fields_and_re_encodes() {
     for capture in CAPTURES {
         check_capture(capture, &expected(capture));
+    }
+}
+
+/// The list's `v3_checksum_as_v2` says which VRRPv3-over-IPv4 captures have RFC 9568's form
+/// (tests choose the form to rebuild or forge adverts in by it), and at least one has each.
+#[test]
+fn the_list_says_which_captures_have_the_message_only_checksum() {
+    let mut forms = Vec::new();
+    for capture in CAPTURES
+        .into_iter()
+        .filter(|c| c.kind == CaptureKind::V3Ipv4)
+    {
+        let want = if capture.v3_checksum_as_v2 {
+            ChecksumForm::MessageOnly
+        } else {
+            ChecksumForm::WithPseudoHeader
+        };
+        assert_eq!(expected(capture).checksum, want, "{capture}");
+        forms.push(want);
+    }
+    for form in [ChecksumForm::WithPseudoHeader, ChecksumForm::MessageOnly] {
+        assert!(
+            forms.contains(&form),
+            "no VRRPv3 IPv4 capture with {form:?}"
+        );
+    }
+    for capture in CAPTURES
+        .into_iter()
+        .filter(|c| c.kind != CaptureKind::V3Ipv4)
+    {
+        assert!(
+            !capture.v3_checksum_as_v2,
+            "{capture}: not VRRPv3 over IPv4"
+        );
     }
 }
 

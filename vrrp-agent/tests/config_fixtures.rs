@@ -1,5 +1,6 @@
-//! The keepalived 2.2.7 configurations used for the captures in `tests/fixtures/keepalived/`
-//! import without warnings, with the values the captures show.
+//! The keepalived configurations used for the captures in `tests/fixtures/keepalived/` (2.2.7's,
+//! and 2.3.3's with `v3_checksum_as_v2`) import without warnings, with the values the captures
+//! show.
 
 mod config_support;
 
@@ -8,8 +9,9 @@ use std::time::Duration;
 use config_support::*;
 use vrrp_agent::{
     config::Format,
+    fsm::ChecksumPolicy,
     fsm::GarpConfig,
-    packet::{Auth, Centisecs, Version},
+    packet::{Auth, Centisecs, ChecksumForm, Version},
 };
 
 /// Two nodes' configs for each capture of the list, and no other config in the folder.
@@ -105,6 +107,28 @@ fn v3_centiseconds_and_an_empty_excluded_block() {
     assert_eq!(v.advert_interval, Centisecs(5), "advert_int 0.05");
     assert_eq!(v.auth, Auth::None);
     assert!(v.excluded_addresses.is_empty());
+}
+
+/// The capture list's `v3_checksum_as_v2` is the configs': those nodes send RFC 9568's form
+/// only (`v3_checksum = "message_only"`), the others follow their peers.
+#[test]
+fn v3_checksum_as_v2_as_the_list_says() {
+    for capture in captures::CAPTURES {
+        for node in ['a', 'b'] {
+            let c = load_ok(&capture.config_path(node)).config;
+            let v = &instance(&c, "VR_1").vrrp;
+            let want = if capture.v3_checksum_as_v2 {
+                ChecksumPolicy::Fixed(ChecksumForm::MessageOnly)
+            } else {
+                ChecksumPolicy::Auto
+            };
+            assert_eq!(v.v3_checksum, want, "{capture} node {node}");
+        }
+    }
+    let c = load_ok(&captures::capture("v3-rfc9568").config_path('b')).config;
+    let v = &instance(&c, "VR_1").vrrp;
+    assert_eq!(v.version, Version::V3);
+    assert_eq!(v.advert_interval, Centisecs(100));
 }
 
 #[test]

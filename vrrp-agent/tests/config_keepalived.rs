@@ -473,3 +473,89 @@ fn checksum_form_and_startup_delay() {
         "v3_checksum_as_v2: expected on or off (true/false, yes/no), got `maybe`",
     );
 }
+
+/// keepalived 2.2.8+'s `v3_checksum_as_v2` in global_defs: the default of every instance (RFC
+/// 9568's message-only form, fixed), which an instance's own setting overrides either way.
+#[test]
+fn global_v3_checksum_as_v2_is_every_instances_default() {
+    let message_only = ChecksumPolicy::Fixed(ChecksumForm::MessageOnly);
+    let policies = |global: &str, first: &str| {
+        let text = format!(
+            "global_defs {{\n{global}\n}}\n{}{}",
+            ka_instance(&format!("    version 3\n{first}")),
+            ka_instance("    version 3")
+                .replace("VI_1", "VI_2")
+                .replace("virtual_router_id 51", "virtual_router_id 52"),
+        );
+        let loaded = keepalived_ok(&text);
+        assert!(
+            loaded.warnings.is_empty(),
+            "{global}: {:?}",
+            loaded.warnings
+        );
+        let c = &loaded.config;
+        (
+            instance(c, "VI_1").vrrp.v3_checksum,
+            instance(c, "VI_2").vrrp.v3_checksum,
+        )
+    };
+    assert_eq!(
+        policies("", ""),
+        (ChecksumPolicy::Auto, ChecksumPolicy::Auto)
+    );
+    for global in [
+        "    v3_checksum_as_v2",
+        "    v3_checksum_as_v2 true",
+        "    v3_checksum_as_v2 yes",
+    ] {
+        assert_eq!(
+            policies(global, ""),
+            (message_only, message_only),
+            "{global}"
+        );
+        // The instance's own setting wins, off ...
+        assert_eq!(
+            policies(global, "    v3_checksum_as_v2 false"),
+            (ChecksumPolicy::Auto, message_only),
+            "{global}"
+        );
+        // ... or on.
+        assert_eq!(
+            policies(global, "    v3_checksum_as_v2"),
+            (message_only, message_only),
+            "{global}"
+        );
+    }
+    assert_eq!(
+        policies("    v3_checksum_as_v2 off", ""),
+        (ChecksumPolicy::Auto, ChecksumPolicy::Auto)
+    );
+    assert_eq!(
+        policies("    v3_checksum_as_v2 off", "    v3_checksum_as_v2 on"),
+        (message_only, ChecksumPolicy::Auto)
+    );
+    ka_fails(
+        &format!(
+            "global_defs {{\n    v3_checksum_as_v2 sometimes\n}}\n{}",
+            ka_instance("")
+        ),
+        2,
+        "v3_checksum_as_v2: expected on or off (true/false, yes/no), got `sometimes`",
+    );
+    // Given twice, the later one wins with a warning.
+    let text = format!(
+        "global_defs {{\n    v3_checksum_as_v2\n    v3_checksum_as_v2 off\n}}\n{}",
+        ka_instance("    version 3")
+    );
+    let loaded = keepalived_ok(&text);
+    assert_eq!(
+        instance(&loaded.config, "VI_1").vrrp.v3_checksum,
+        ChecksumPolicy::Auto
+    );
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0].message.contains("also set at line 2"),
+        "{:?}",
+        loaded.warnings
+    );
+}

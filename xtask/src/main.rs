@@ -2,7 +2,8 @@
 //!
 //! * `setup`: idempotent toolchain bootstrap (nightly `rust-src`, a `bpf-linker` built against
 //!   the nightly toolchain's own LLVM, Debian packages the tests use, OpenStack Neutron in a
-//!   venv). Cached: a second run takes seconds.
+//!   venv, keepalived 2.3 built from Debian trixie's source). Cached: a second run takes
+//!   seconds.
 //! * `build`: the XDP object (nightly, `bpfel-unknown-none`) and the agent that embeds it.
 //! * `test`: setup, build, lint, then every test suite, ending with a summary.
 //! * `demo`: the README's demo on the test bed (two agents, traffic, failover, numbers).
@@ -13,6 +14,7 @@
 mod bins;
 mod cmd;
 mod ebpf;
+mod keepalived;
 mod neutron;
 mod setup;
 mod test;

@@ -5,7 +5,9 @@
 //! (`$VRRP_XDP_CACHE`, else `$XDG_CACHE_HOME/vrrp-xdp`, else `~/.cache/vrrp-xdp`), linked
 //! against the nightly toolchain's own `libLLVM` so its bitcode always matches rustc's.
 //! OpenStack Neutron, whose own code writes the iptables rules the test beds carry, is
-//! installed into a venv in the same folder (see [`crate::neutron`]).
+//! installed into a venv in the same folder (see [`crate::neutron`]), and so is a keepalived
+//! built from Debian trixie's source that sends RFC 9568's VRRPv3 checksum (see
+//! [`crate::keepalived`]).
 
 use std::{
     env, fs,
@@ -58,6 +60,9 @@ pub struct Toolchain {
     pub bpf_linker_bin: PathBuf,
     /// The python of the venv holding Neutron (for the tests: `crate::neutron::PYTHON_ENV`).
     pub neutron_python: PathBuf,
+    /// keepalived 2.2.8 or later, with `v3_checksum_as_v2` (for the tests:
+    /// `crate::keepalived::BIN_ENV`).
+    pub keepalived_rfc9568: PathBuf,
 }
 
 struct Nightly {
@@ -74,12 +79,14 @@ pub fn run(args: &SetupArgs) -> Result<Toolchain> {
     let nightly = nightly()?;
     rust_src(&nightly)?;
     let bpf_linker_bin = bpf_linker(&nightly)?;
-    packages(args.no_packages)?;
+    install_packages(PACKAGES, args.no_packages, "for the tests")?;
     let neutron_python = crate::neutron::install(&cache_root()?)?;
+    let keepalived_rfc9568 = crate::keepalived::install(&cache_root()?, args.no_packages)?;
     done("setup complete", t);
     Ok(Toolchain {
         bpf_linker_bin,
         neutron_python,
+        keepalived_rfc9568,
     })
 }
 
@@ -282,9 +289,12 @@ fn works(linker: &Path) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn packages(no_install: bool) -> Result<()> {
+/// Installs the Debian packages of `list` (`(probe, package)`: a program on PATH or in an sbin
+/// folder, or an absolute path to a file the package provides) that are missing; `why` says
+/// what for. With `no_install`, missing packages are an error.
+pub fn install_packages(list: &[(&str, &str)], no_install: bool, why: &str) -> Result<()> {
     let sbin = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
-    let missing: Vec<&str> = PACKAGES
+    let missing: Vec<&str> = list
         .iter()
         .filter(|(probe, _)| {
             if probe.starts_with('/') {
@@ -297,29 +307,25 @@ fn packages(no_install: bool) -> Result<()> {
         .collect();
     if missing.is_empty() {
         eprintln!(
-            "    packages: {} present",
-            PACKAGES
-                .iter()
-                .map(|(_, p)| *p)
-                .collect::<Vec<_>>()
-                .join(", ")
+            "    packages {why}: {} present",
+            list.iter().map(|(_, p)| *p).collect::<Vec<_>>().join(", ")
         );
         return Ok(());
     }
     let list = missing.join(" ");
     if no_install {
-        bail!("missing Debian packages: {list}; install them with `apt-get install {list}`");
+        bail!("missing Debian packages {why}: {list}; install them with `apt-get install {list}`");
     }
     if !on_path("apt-get") {
         bail!(
-            "missing packages: {list}. This machine has no apt-get: install the equivalent \
-             packages with your distribution's package manager"
+            "missing packages {why}: {list}. This machine has no apt-get: install the \
+             equivalent packages with your distribution's package manager"
         );
     }
     if !is_root() {
-        bail!("missing packages: {list}; run as root or `sudo apt-get install {list}`");
+        bail!("missing packages {why}: {list}; run as root or `sudo apt-get install {list}`");
     }
-    let t = step(&format!("installing Debian packages: {list}"));
+    let t = step(&format!("installing Debian packages {why}: {list}"));
     cmd::run(
         Command::new("apt-get")
             .args(["update", "-q"])

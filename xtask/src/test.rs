@@ -70,6 +70,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     test.env(OBJECT_ENV, &object)
         .env("VRRP_AGENT_BIN", &agent_bin)
         .env(crate::neutron::PYTHON_ENV, &tc.neutron_python)
+        .env(crate::keepalived::BIN_ENV, &tc.keepalived_rfc9568)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let shown = cmd::display(&test);

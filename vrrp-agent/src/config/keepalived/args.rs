@@ -1,5 +1,5 @@
 //! Reading a statement's arguments with diagnostics: exactly one value, a flag without
-//! values, a required or forbidden block, a command line (scripts, notify), a script user,
+//! values, a boolean, a required or forbidden block, a command line (scripts, notify), a script user,
 //! block entries, and the warnings for unknown or ignored keywords and settings given twice.
 //!
 //! Imports `super::tree` and `crate::config::{diag, types}`.
@@ -40,6 +40,27 @@ pub(crate) fn flag(diag: &Diag, stmt: &Stmt) -> Result<(), ConfigError> {
         Some(w) => Err(diag.error(
             stmt.line,
             format!("{}: takes no value, got `{}`", stmt.keyword(), w.text),
+        )),
+    }
+}
+
+/// A boolean keyword such as `strict_mode` or `v3_checksum_as_v2`, as keepalived reads them:
+/// true when bare, else one of on/off, true/false, yes/no.
+pub(crate) fn bool_or_bare(diag: &Diag, stmt: &Stmt) -> Result<bool, ConfigError> {
+    if stmt.args().is_empty() {
+        no_block(diag, stmt)?;
+        return Ok(true);
+    }
+    let v = one(diag, stmt)?;
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(diag.error(
+            stmt.line,
+            format!(
+                "{}: expected on or off (true/false, yes/no), got `{v}`",
+                stmt.keyword()
+            ),
         )),
     }
 }

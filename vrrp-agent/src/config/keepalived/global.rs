@@ -1,6 +1,6 @@
 //! `global_defs { ... }`: the agent-wide settings (`router_id`, `script_user`,
 //! `enable_script_security`) and the defaults instances inherit (`vrrp_version`,
-//! `vrrp_garp_master_*`, `vrrp_strict`'s Accept_Mode default). E-mail settings are
+//! `vrrp_garp_master_*`, `vrrp_strict`'s Accept_Mode default, `v3_checksum_as_v2`). E-mail settings are
 //! accepted and ignored with a warning, except `notification_email_from`: Neutron writes it
 //! into every router's configuration, and alone (no `smtp_server`, no `notification_email`)
 //! it sends nothing in keepalived either, so it is a note.
@@ -33,6 +33,9 @@ pub(crate) struct Defaults {
     pub garp: GarpConfig,
     /// `vrrp_strict`: instances default to Accept_Mode off (as keepalived's strict mode).
     pub strict: bool,
+    /// `v3_checksum_as_v2` (keepalived 2.2.8+): instances without their own send RFC 9568's
+    /// VRRPv3-over-IPv4 checksum (message only).
+    pub v3_checksum_as_v2: bool,
 }
 
 impl Default for Defaults {
@@ -41,6 +44,7 @@ impl Default for Defaults {
             version: Version::V2,
             garp: GarpConfig::default(),
             strict: false,
+            v3_checksum_as_v2: false,
         }
     }
 }
@@ -98,6 +102,12 @@ pub(crate) fn parse(
             "enable_script_security" => {
                 args::flag(diag, s)?;
                 global.script_security = true;
+            }
+            "v3_checksum_as_v2" => {
+                // keepalived's manual: `v3_checksum_as_v2 [<BOOL>]`, the default of every
+                // vrrp_instance. (keepalived 2.3.3 itself sets it whatever the argument.)
+                seen.note(diag, s, SECTION);
+                defaults.v3_checksum_as_v2 = args::bool_or_bare(diag, s)?;
             }
             "vrrp_strict" => {
                 args::flag(diag, s)?;

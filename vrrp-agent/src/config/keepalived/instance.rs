@@ -60,30 +60,14 @@ pub(crate) struct Raw {
     pub unicast_src: Option<IpAddr>,
     pub mcast_src: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
-    /// `v3_checksum_as_v2`.
-    pub v3_checksum_as_v2: bool,
+    /// `v3_checksum_as_v2` (unset: `global_defs`' setting).
+    pub v3_checksum_as_v2: Option<bool>,
     pub notify: NotifySpec,
     pub lines: InstanceLines,
     /// `use_vmac [NAME]` (the name, if given, and the line).
     pub use_vmac: Option<(Option<String>, usize)>,
     /// The line of `vmac_xmit_base` (0: not given).
     pub vmac_xmit_base: usize,
-}
-
-/// A boolean argument (`strict_mode`, `v3_checksum_as_v2`), as keepalived reads booleans.
-fn bool_value(diag: &Diag, s: &Stmt) -> Result<bool, ConfigError> {
-    let v = args::one(diag, s)?;
-    match v.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" => Ok(true),
-        "off" | "false" | "no" => Ok(false),
-        _ => Err(diag.error(
-            s.line,
-            format!(
-                "{}: expected on or off (true/false, yes/no), got `{v}`",
-                s.keyword()
-            ),
-        )),
-    }
 }
 
 /// `use_vmac [NAME]`: the macvlan's name, if given. keepalived also takes a MAC address
@@ -244,11 +228,9 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
             raw.native_ipv6_line = line;
         }
         "v3_checksum_as_v2" => {
-            // keepalived: `v3_checksum_as_v2 [true|false]`, true when bare.
-            raw.v3_checksum_as_v2 = match s.args() {
-                [] => true,
-                _ => bool_value(diag, s)?,
-            };
+            // keepalived: `v3_checksum_as_v2 [true|false]`, true when bare; it overrides
+            // global_defs' either way.
+            raw.v3_checksum_as_v2 = Some(args::bool_or_bare(diag, s)?);
         }
         "accept" | "no_accept" => {
             args::flag(diag, s)?;
@@ -257,10 +239,7 @@ fn keyword(diag: &mut Diag, s: &Stmt, raw: &mut Raw, section: &str) -> Result<bo
             return Ok(false);
         }
         "strict_mode" => {
-            raw.strict = Some(match s.args() {
-                [] => true,
-                _ => bool_value(diag, s)?,
-            });
+            raw.strict = Some(args::bool_or_bare(diag, s)?);
             diag.warn(line, format!("strict_mode: {}", global::STRICT_NOTE));
         }
         "authentication" => {

@@ -2,8 +2,9 @@
 //! when priority is 255), priority 100 (255 for `state MASTER`), advert_int 1 s, version
 //! from `vrrp_version` (3 for IPv6), preempt unless `nopreempt`, Accept_Mode unless
 //! `no_accept` (in strict mode, `vrrp_strict` or `strict_mode`: only with `accept` or at
-//! priority 255, and never for VRRPv2 below 255, as keepalived 2.2.7 decides it), and the
-//! `global_defs` garp settings. The advert interval and authentication are checked
+//! priority 255, and never for VRRPv2 below 255, as keepalived 2.2.7 decides it), the
+//! `global_defs` garp settings, and the VRRPv3-over-IPv4 checksum form (`v3_checksum_as_v2`,
+//! the instance's, else global_defs'). The advert interval and authentication are checked
 //! for the version here, where their lines are known; `state MASTER` with AH becomes BACKUP
 //! with a warning, as in keepalived.
 //!
@@ -160,8 +161,9 @@ pub(crate) fn build(
         tracked: Vec::new(),
         sync_group: None,
         // keepalived 2.2 sends the pseudo-header form unless told otherwise, and accepts
-        // only the form it sends; we accept both, and by default follow the peers.
-        v3_checksum: if v3_checksum_as_v2 {
+        // only the form it sends; we accept both, and by default follow the peers. The
+        // instance's own `v3_checksum_as_v2` wins over global_defs'.
+        v3_checksum: if v3_checksum_as_v2.unwrap_or(defaults.v3_checksum_as_v2) {
             ChecksumPolicy::Fixed(ChecksumForm::MessageOnly)
         } else {
             ChecksumPolicy::Auto
