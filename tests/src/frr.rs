@@ -22,7 +22,11 @@
 //! (`checksum-with-ipv4-pseudoheader` came with FRR 10.0); VRRPv2 refuses adverts whose
 //! interval differs from its own; after each Backup -> Master over IPv6 the first advert is
 //! lost ("Failed to find address to bind": the macvlan's link-local address comes back with
-//! carrier); a daemon started as root exits unless root is in the `frrvty` group.
+//! carrier); a daemon started as root exits unless root is in the `frrvty` group. Protodown
+//! takes only the macvlan's carrier: it keeps its addresses and still takes frames addressed to
+//! the virtual MAC (until the bridge learns that MAC at the new master), and with Linux's default
+//! `arp_ignore=0` the base interface answers ARP for the virtual IPv4 address from the node's
+//! own MAC, also as backup (FRR's documentation does not ask for `arp_ignore=1`).
 
 use std::{
     os::unix::process::CommandExt,

@@ -4,10 +4,11 @@
 //! how each side is started; and one look at both sides ([`Observed`]): who says it is master
 //! and who holds the virtual address.
 //!
-//! Ours holds the address when it is on its `ha`; FRR when it is on its macvlan and the macvlan
-//! has carrier (vrrpd sets `protodown` on it as backup). A side whose process is gone (killed)
-//! claims nothing: a `kill -9` leaves its addresses behind (our XDP lease fences ours; nothing
-//! fences FRR's macvlan), which the tests look at separately.
+//! Ours holds the address when it is on its `ha`, or with `use_vmac` ([`Variant::vmac`]) on its
+//! macvlan `vrrp.VRID` while that is up (the agent sets it up only as master); FRR when it is on
+//! its macvlan and the macvlan has carrier (vrrpd sets `protodown` on it as backup). A side
+//! whose process is gone (killed) claims nothing: a `kill -9` leaves its addresses behind (our
+//! XDP lease fences ours; nothing fences FRR's macvlan), which the tests look at separately.
 //!
 //! Builds on `frr`, `agent`, `topo`, `netns`.
 
@@ -33,6 +34,8 @@ pub const OURS_MAC: &str = "02:00:5e:10:00:01";
 pub const THEIRS_MAC: &str = "02:00:5e:10:00:02";
 pub const VIP4: &str = "169.254.0.1";
 pub const VIP6: &str = "fd00:1::100";
+/// The macvlan our agent makes with `use_vmac` (keepalived's name for the VRID).
+pub const OURS_VMAC_IF: &str = "vrrp.51";
 /// How often a steady state is sampled, and how many samples at least (a loaded machine
 /// stretches the window rather than thinning it out).
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(50);
@@ -47,6 +50,9 @@ pub struct Variant {
     pub interval_ms: u32,
     /// Our agent's data plane: XDP (true) or `dataplane = "none"`.
     pub xdp: bool,
+    /// Our instance with `use_vmac = true`: its addresses on [`OURS_VMAC_IF`], which carries
+    /// the same virtual MAC as FRR's macvlan.
+    pub vmac: bool,
 }
 
 impl Variant {
@@ -61,8 +67,22 @@ impl Variant {
         Self { xdp: false, ..self }
     }
 
+    pub fn with_vmac(self) -> Self {
+        Self { vmac: true, ..self }
+    }
+
     pub fn family(&self) -> Family {
         if self.ipv6 { Family::V6 } else { Family::V4 }
+    }
+
+    /// The virtual address, without its prefix length.
+    pub fn vip_addr(&self) -> &'static str {
+        if self.ipv6 { VIP6 } else { VIP4 }
+    }
+
+    /// The virtual MAC of the variant's family (both FRR's macvlan and ours with `use_vmac`).
+    pub fn virtual_mac(&self) -> String {
+        frr::virtual_mac(VRID, self.family())
     }
 
     /// The virtual address, with its prefix length.
@@ -245,6 +265,9 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
         if let Some(c) = c.v3_checksum {
             s.push_str(&format!("v3_checksum = \"{c}\"\n"));
         }
+        if v.vmac {
+            s.push_str("use_vmac = true\n");
+        }
         s
     }
 
@@ -303,6 +326,10 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
         } else {
             assert!(dataplane.starts_with("none"), "{dataplane}");
         }
+        if self.v.vmac {
+            let vmac = wait_for(WAIT, "our instance", || agent.instance(NAME)).vmac;
+            assert_eq!(vmac.as_deref(), Some(OURS_VMAC_IF), "our use_vmac macvlan");
+        }
         agent
     }
 
@@ -316,20 +343,15 @@ garp = {{ master_delay = 0, master_repeat = 1 }}
     }
 
     pub fn has_vip(&self, side: Side) -> bool {
+        let vip = self.v.vip();
         match side {
-            Side::Ours => addresses(&self.ours, IF).contains(&self.v.vip()),
-            Side::Frr => {
-                let out = self
-                    .theirs
-                    .ip(&["-j", "addr", "show", "dev", &self.macvlan]);
-                let v: serde_json::Value =
-                    serde_json::from_str(&out).unwrap_or(serde_json::Value::Null);
-                let link = &v[0];
-                let carrier = link["flags"]
-                    .as_array()
-                    .is_some_and(|f| f.iter().any(|f| f == "LOWER_UP"));
-                carrier && addresses(&self.theirs, &self.macvlan).contains(&self.v.vip())
+            Side::Ours if self.v.vmac => {
+                // On `ha` would be a bug, but it would still claim the address.
+                addresses(&self.ours, IF).contains(&vip)
+                    || link_holds(&self.ours, OURS_VMAC_IF, &vip)
             }
+            Side::Ours => addresses(&self.ours, IF).contains(&vip),
+            Side::Frr => link_holds(&self.theirs, &self.macvlan, &vip),
         }
     }
 
@@ -420,6 +442,30 @@ pub fn assert_frr_took_every_advert(frr: &Frr) {
         "FRR refused adverts:\n{}",
         refused.join("\n")
     );
+}
+
+/// Whether `dev` in `ns` exists, is up with carrier, and has `addr` ("addr/len").
+pub fn link_holds(ns: &NetNs, dev: &str, addr: &str) -> bool {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns.name(), "-j", "addr", "show", "dev", dev])
+        .output()
+        .expect("run ip");
+    if !out.status.success() {
+        return false;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let link = &v[0];
+    let flags = link["flags"].as_array().cloned().unwrap_or_default();
+    let up = ["UP", "LOWER_UP"]
+        .iter()
+        .all(|f| flags.iter().any(|x| x == f));
+    let has = link["addr_info"].as_array().into_iter().flatten().any(|a| {
+        a["local"]
+            .as_str()
+            .zip(a["prefixlen"].as_u64())
+            .is_some_and(|(l, p)| format!("{l}/{p}") == addr)
+    });
+    up && has
 }
 
 /// The link-local address of `dev` in `ns`.

@@ -108,7 +108,8 @@ pub struct UdpSource {
 
 impl UdpSource {
     pub fn start(ns: &NetNs, to: SocketAddr, interval: Duration) -> Self {
-        let socket = in_ns(ns, || UdpSocket::bind("0.0.0.0:0")).expect("bind source");
+        let any = if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+        let socket = in_ns(ns, || UdpSocket::bind(any)).expect("bind source");
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(Mutex::new(Vec::new()));
         let (s, times) = (Arc::clone(&stop), Arc::clone(&sent));

@@ -17,6 +17,12 @@
 //!   sending to the virtual address every 10 ms loses nothing;
 //! - in every steady state both sides are sampled every ~50 ms: never two masters once
 //!   adverts flow, and always the expected one.
+//! - ours with `use_vmac` (its macvlan `vrrp.51`, up only while master, with the same virtual
+//!   MAC as FRR's): a host sending to the virtual address every 10 ms keeps its neighbour entry
+//!   on the virtual MAC 00:00:5e:00:01:33 (VRID 51; IPv6 00:00:5e:00:02:33) across takeovers
+//!   both ways, in every sample and in every ARP / ND frame it gets, and loses probes only
+//!   within each takeover (at most the master-down interval and a margin); FRR's node then
+//!   needs `arp_ignore=1` on `ha`, or `ha` answers for the virtual address with its own MAC.
 //!
 //! FRR's state comes from `show vrrp json` and its macvlan (the address on it, with carrier:
 //! vrrpd sets `protodown` on as backup); ours from its status socket and its address. The
@@ -25,6 +31,11 @@
 
 use std::{
     net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -33,8 +44,8 @@ use vrrp_tests::{
     capture::Capture,
     frr::Frr,
     frr_bed::{
-        Bed, IF, NAME, OURS_MAC, OursConf, SAMPLE_EVERY, Side, VIP4, VRID, Variant, WAIT,
-        assert_frr_took_every_advert,
+        Bed, IF, NAME, OURS_MAC, OURS_VMAC_IF, OursConf, SAMPLE_EVERY, Side, THEIRS_MAC, VIP4,
+        VRID, Variant, WAIT, assert_frr_took_every_advert,
     },
     netns::NetNs,
     require_root,
@@ -47,6 +58,7 @@ const V3_IPV4: Variant = Variant {
     ipv6: false,
     interval_ms: 100,
     xdp: true,
+    vmac: false,
 };
 const V3_IPV6: Variant = Variant {
     ipv6: true,
@@ -57,6 +69,7 @@ const V2: Variant = Variant {
     ipv6: false,
     interval_ms: 1000,
     xdp: true,
+    vmac: false,
 };
 /// Interval of the handover tests (every version).
 const HANDOVER_INTERVAL_MS: u32 = 1000;
@@ -662,10 +675,627 @@ fn v3_ipv4_ours_starting_beside_a_1s_frr_master_sends_no_garp_and_the_host_loses
     bed.assert_ours_follows_frr(&ours);
 }
 
-// TODO(use_vmac): failover between ours with `use_vmac` and FRR leaves hosts' ARP entries
-// unchanged. Both sides then answer for the virtual address from 00:00:5e:00:01:VRID (FRR from
-// its macvlan), so a host on the segment (a client namespace like the one above) keeps one ARP
-// entry across every handover: start FRR master and ours (use_vmac) backup, let the host
-// resolve the VIP, SIGTERM FRR, then SIGTERM ours with FRR back, and after each handover
-// check `ip neigh` of the host still shows 00:00:5e:00:01:33 and a probe every 10 ms lost at
-// most the handover's own gap. Left for the use_vmac change (another helper's).
+/// The host of the `use_vmac` tests: its MAC and addresses on the segment.
+const HOST_MAC: &str = "02:00:5e:10:00:0a";
+const HOST4: &str = "169.254.0.10/24";
+const HOST6: &str = "fd00:1::10/64";
+const PROBE_PORT: u16 = 7000;
+const PROBE_EVERY: Duration = Duration::from_millis(10);
+/// How often the host's neighbour entry for the virtual address is read.
+const NEIGHBOUR_EVERY: Duration = Duration::from_millis(25);
+/// Beyond the master-down interval, how long a takeover may lose the host's probes: the new
+/// master sets its macvlan up (ours) or protodown off (FRR, through zebra), adds the address
+/// and sends its gratuitous ARP / NA, which teaches the bridge where the virtual MAC now is.
+const TAKEOVER_MARGIN: Duration = Duration::from_secs(1);
+/// A probe sent this long before a takeover began may still be lost with it (in flight to a
+/// master that was killed or resigned).
+const IN_FLIGHT: Duration = Duration::from_millis(100);
+
+/// One sample of the host's neighbour entry for the virtual address: when, its MAC (none
+/// while it has no entry or an incomplete one) and its state.
+type NeighbourSample = (Instant, Option<String>, String);
+
+/// The host's neighbour entry for `addr` on its `eth0`, as `ip -j neigh` shows it.
+fn neighbour_entry(ns: &str, addr: &str) -> (Option<String>, String) {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns, "-j", "neigh", "show", addr, "dev", "eth0"])
+        .output()
+        .expect("run ip");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let n = &v[0];
+    let state = n["state"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    (n["lladdr"].as_str().map(str::to_string), state)
+}
+
+/// A thread reading the host's neighbour entry for an address every [`NEIGHBOUR_EVERY`].
+struct NeighbourSampler {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Vec<NeighbourSample>>>,
+}
+
+impl NeighbourSampler {
+    fn start(ns: &NetNs, addr: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, ns, addr) = (Arc::clone(&stop), ns.name().to_string(), addr.to_string());
+        let thread = std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !s.load(Ordering::Relaxed) {
+                let (mac, state) = neighbour_entry(&ns, &addr);
+                samples.push((Instant::now(), mac, state));
+                std::thread::sleep(NEIGHBOUR_EVERY);
+            }
+            samples
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) -> Vec<NeighbourSample> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .map(|t| t.join().expect("neighbour sampler"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for NeighbourSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A frame received by the host that binds the virtual address to a MAC: an ARP frame whose
+/// sender is the address, an NA whose target it is, or an NS sent from it. Its Ethernet
+/// source and the MAC it names (the ARP sender, the link-layer option if any).
+#[derive(Debug)]
+struct Binding {
+    what: &'static str,
+    src: String,
+    names: Option<String>,
+}
+
+fn mac_text(mac: &[u8]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The binding `frame` makes for `vip`, if any.
+fn binding(frame: &[u8], vip: std::net::IpAddr) -> Option<Binding> {
+    let src = mac_text(frame.get(6..12)?);
+    match vip {
+        std::net::IpAddr::V4(vip) => {
+            let (sender_mac, sender) = arp_sender(frame)?;
+            (sender == vip.octets()).then(|| Binding {
+                what: "ARP",
+                src,
+                names: Some(mac_text(&sender_mac)),
+            })
+        }
+        std::net::IpAddr::V6(vip) => {
+            let ip = frame.get(14..)?;
+            if frame.get(12..14)? != [0x86, 0xdd] || *ip.get(6)? != 58 {
+                return None;
+            }
+            let from = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?);
+            let icmp = ip.get(40..)?;
+            let target = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(icmp.get(8..24)?).ok()?);
+            let (what, option) = match icmp[0] {
+                135 if from == vip => ("NS", 1),
+                136 if target == vip => ("NA", 2),
+                _ => return None,
+            };
+            let mut names = None;
+            let mut opts = icmp.get(24..)?;
+            while let [ty, len, ..] = *opts {
+                let len = usize::from(len) * 8;
+                if len == 0 || len > opts.len() {
+                    break;
+                }
+                if ty == option && len == 8 {
+                    names = Some(mac_text(&opts[2..8]));
+                }
+                opts = &opts[len..];
+            }
+            Some(Binding { what, src, names })
+        }
+    }
+}
+
+/// A takeover the host lives through: what caused it, who takes over, when it began, and how
+/// long the host may lose probes ([`TAKEOVER_MARGIN`] over the new master's master-down
+/// interval).
+struct Takeover {
+    what: &'static str,
+    to: Side,
+    at: Instant,
+    bound: Duration,
+}
+
+/// A host on the segment sending a UDP probe to the virtual address every [`PROBE_EVERY`]
+/// (a sink in each router's namespace counts what arrives where), its neighbour entry for the
+/// address sampled, and every frame it receives that binds the address to a MAC kept.
+struct VmacHost {
+    v: Variant,
+    vmac: String,
+    /// Who is master when the probes start.
+    first: Side,
+    capture: Capture,
+    bindings: Vec<Binding>,
+    ours_sink: UdpSink,
+    frr_sink: UdpSink,
+    probes: Option<UdpSource>,
+    sampler: Option<NeighbourSampler>,
+    takeovers: Vec<Takeover>,
+    ns: NetNs,
+}
+
+impl VmacHost {
+    /// Attaches the host to the bed's segment and starts its probes, `first` being master.
+    fn start(bed: &Bed, first: Side) -> Self {
+        let v = bed.v;
+        let ns = NetNs::new();
+        bed.ha.attach(&ns, "eth0", Some(HOST_MAC));
+        if v.ipv6 {
+            ns.ip(&["addr", "add", HOST6, "dev", "eth0", "nodad"]);
+        } else {
+            ns.ip(&["addr", "add", HOST4, "dev", "eth0"]);
+        }
+        let capture = Capture::start_ethertype(&ns, if v.ipv6 { 0x86dd } else { 0x0806 });
+        let any: SocketAddr = if v.ipv6 {
+            format!("[::]:{PROBE_PORT}")
+        } else {
+            format!("0.0.0.0:{PROBE_PORT}")
+        }
+        .parse()
+        .expect("address");
+        let ours_sink = UdpSink::start(&bed.ours, any);
+        let frr_sink = UdpSink::start(&bed.theirs, any);
+        let sampler = NeighbourSampler::start(&ns, v.vip_addr());
+        let to = SocketAddr::new(v.vip_addr().parse().expect("address"), PROBE_PORT);
+        let probes = UdpSource::start(&ns, to, PROBE_EVERY);
+        Self {
+            v,
+            vmac: v.virtual_mac(),
+            first,
+            capture,
+            bindings: Vec::new(),
+            ours_sink,
+            frr_sink,
+            probes: Some(probes),
+            sampler: Some(sampler),
+            takeovers: Vec::new(),
+            ns,
+        }
+    }
+
+    fn sink(&self, side: Side) -> &UdpSink {
+        match side {
+            Side::Ours => &self.ours_sink,
+            Side::Frr => &self.frr_sink,
+        }
+    }
+
+    /// A takeover by `to` begins now; `backup_priority` is its priority as backup.
+    fn takeover(&mut self, what: &'static str, to: Side, backup_priority: u8) {
+        self.takeovers.push(Takeover {
+            what,
+            to,
+            at: Instant::now(),
+            bound: self.v.master_down(backup_priority) + TAKEOVER_MARGIN,
+        });
+    }
+
+    /// `master` serves the host: its probes arrive there again, its neighbour entry for the
+    /// address is the virtual MAC, and pings to the address are answered.
+    fn served_by(&mut self, master: Side) {
+        let sink = self.sink(master);
+        let before = sink.count();
+        wait_for(WAIT, &format!("the host's probes at {master:?}"), || {
+            (sink.count() >= before + 10).then_some(())
+        });
+        let vip = self.v.vip_addr();
+        let (mac, state) = neighbour_entry(self.ns.name(), vip);
+        assert_eq!(
+            mac.as_deref(),
+            Some(self.vmac.as_str()),
+            "the host's entry for {vip} with {master:?} master ({state})"
+        );
+        wait_for(WAIT, &format!("3 pings to {vip} answered"), || {
+            let out = self
+                .ns
+                .exec("ping", &["-n", "-c", "3", "-i", "0.05", "-W", "1", vip]);
+            String::from_utf8_lossy(&out.stdout)
+                .contains(" 3 received")
+                .then_some(())
+        });
+        self.drain_bindings();
+    }
+
+    /// Keeps what the capture holds (its buffer is small).
+    fn drain_bindings(&mut self) {
+        let vip = self.v.vip_addr().parse().expect("address");
+        let frames = self.capture.drain();
+        self.bindings
+            .extend(frames.iter().filter_map(|f| binding(f, vip)));
+    }
+
+    /// Stops the probes and checks the run: the neighbour entry was the virtual MAC in every
+    /// sample once the host had one, every frame binding the address named the virtual MAC
+    /// from the virtual MAC, every lost probe was lost in a takeover (within its bound), none
+    /// arrived twice, and none arrived at the former master once the new one had them.
+    fn finish(mut self) {
+        let sent = self.probes.take().expect("probes").stop_with_times();
+        // The last probes in flight.
+        std::thread::sleep(Duration::from_millis(300));
+        let samples = self.sampler.take().expect("sampler").stop();
+        self.drain_bindings();
+        let vip = self.v.vip_addr();
+
+        let mut states = std::collections::BTreeMap::<String, usize>::new();
+        let mut wrong = Vec::new();
+        let mut resolved = false;
+        let t0 = sent.first().copied().unwrap_or_else(Instant::now);
+        for (at, mac, state) in &samples {
+            resolved |= mac.is_some();
+            if resolved {
+                *states.entry(state.clone()).or_default() += 1;
+                if mac.as_deref() != Some(self.vmac.as_str()) {
+                    wrong.push(format!("{:?}: {mac:?} {state}", at.duration_since(t0)));
+                }
+            }
+        }
+        let wrong_bindings: Vec<_> = self
+            .bindings
+            .iter()
+            .filter(|b| b.src != self.vmac || b.names.as_ref().is_some_and(|m| *m != self.vmac))
+            .collect();
+
+        // How many times each probe arrived (at either router).
+        let mut arrivals = std::collections::BTreeMap::<u64, usize>::new();
+        for side in [Side::Ours, Side::Frr] {
+            for (_, seq) in self.sink(side).received.lock().expect("sink").iter() {
+                *arrivals.entry(*seq).or_default() += 1;
+            }
+        }
+        let duplicates: Vec<u64> = arrivals
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(s, _)| *s)
+            .collect();
+        let mut lost_in = vec![Vec::new(); self.takeovers.len()];
+        let mut unexplained = Vec::new();
+        for (seq, at) in sent.iter().enumerate() {
+            if arrivals.contains_key(&(seq as u64)) {
+                continue;
+            }
+            let during = self.takeovers.iter().rposition(|t| {
+                t.at.checked_sub(IN_FLIGHT).is_none_or(|from| *at >= from) && *at <= t.at + t.bound
+            });
+            match during {
+                Some(i) => lost_in[i].push(*at),
+                None => unexplained.push(format!("probe {seq} sent {:?}", at.duration_since(t0))),
+            }
+        }
+        // Who should have the probes (by when they were sent, and their order): the first
+        // master until the first takeover began; then, within each takeover's phase, the new
+        // master from the first probe it got on (the former one may still get those before:
+        // FRR's macvlan after `kill -9`, or protodown, still takes them).
+        let received_at = |side: Side| -> Vec<(u64, Instant)> {
+            self.sink(side)
+                .received
+                .lock()
+                .expect("sink")
+                .iter()
+                .map(|(at, seq)| (*seq, *at))
+                .collect()
+        };
+        let sent_at = |seq: u64| sent.get(seq as usize).copied().unwrap_or_else(Instant::now);
+        let mut strays = Vec::new();
+        let first_takeover = self.takeovers.first().map(|t| t.at);
+        for (seq, _) in received_at(self.first.other()) {
+            if first_takeover.is_none_or(|f| sent_at(seq) < f) {
+                strays.push(format!(
+                    "probe {seq} at {:?} before any takeover",
+                    self.first.other()
+                ));
+            }
+        }
+        for (i, t) in self.takeovers.iter().enumerate() {
+            let end = self.takeovers.get(i + 1).map(|n| n.at);
+            let in_phase = |seq: u64| sent_at(seq) >= t.at && end.is_none_or(|e| sent_at(seq) < e);
+            let (first, first_at) = received_at(t.to)
+                .into_iter()
+                .filter(|(seq, _)| in_phase(*seq))
+                .min()
+                .unwrap_or_else(|| panic!("no probe reached {:?} after {}", t.to, t.what));
+            for (seq, _) in received_at(t.to.other()) {
+                if in_phase(seq) && seq > first {
+                    strays.push(format!(
+                        "probe {seq} at {:?} after probe {first} reached {:?} ({})",
+                        t.to.other(),
+                        t.to,
+                        t.what
+                    ));
+                }
+            }
+            let lost = &lost_in[i];
+            let span = lost.first().zip(lost.last()).map(|(a, b)| {
+                (
+                    a.saturating_duration_since(t.at),
+                    b.saturating_duration_since(t.at),
+                )
+            });
+            eprintln!(
+                "{} ({:?} takes over): {} probes lost (sent {span:?} after it began; bound \
+                 {:?}, {} probes); the first at {:?} arrived {:?} after it began",
+                t.what,
+                t.to,
+                lost.len(),
+                t.bound,
+                t.bound.as_millis() / PROBE_EVERY.as_millis(),
+                t.to,
+                first_at.saturating_duration_since(t.at),
+            );
+        }
+        let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+        for b in &self.bindings {
+            *kinds.entry(b.what).or_default() += 1;
+        }
+        eprintln!(
+            "host: {} probes sent, {} at ours, {} at FRR; {} neighbour samples once resolved \
+             (states {states:?}); {} frames bound {vip} ({kinds:?})",
+            sent.len(),
+            self.ours_sink.count(),
+            self.frr_sink.count(),
+            states.values().sum::<usize>(),
+            self.bindings.len(),
+        );
+        assert!(resolved, "the host never resolved {vip}");
+        assert!(
+            wrong.is_empty(),
+            "the host's entry for {vip} was not {} in {} of {} samples: {wrong:#?}",
+            self.vmac,
+            wrong.len(),
+            samples.len()
+        );
+        assert!(
+            !self.bindings.is_empty(),
+            "the host received no frame naming a MAC for {vip}"
+        );
+        assert!(
+            wrong_bindings.is_empty(),
+            "frames bound {vip} to, or came from, another MAC than {}: {wrong_bindings:#?}",
+            self.vmac
+        );
+        assert!(
+            duplicates.is_empty(),
+            "probes arrived at both routers: {duplicates:?}"
+        );
+        assert!(
+            unexplained.is_empty(),
+            "probes lost outside any takeover's bound: {unexplained:#?}"
+        );
+        assert!(
+            strays.is_empty(),
+            "probes reached a former master: {strays:#?}"
+        );
+    }
+}
+
+/// Our macvlan `vrrp.51`: whether it exists, and whether it is up.
+fn ours_vmac_link(bed: &Bed) -> Option<bool> {
+    let out = bed.ours.exec("ip", &["-j", "link", "show", OURS_VMAC_IF]);
+    if !out.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j link");
+    let l = &v[0];
+    assert_eq!(l["address"], bed.v.virtual_mac(), "{l}");
+    Some(
+        l["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "UP")),
+    )
+}
+
+/// FRR's node as it must run beside a macvlan carrying the virtual address: with Linux's
+/// default `arp_ignore=0` any interface answers ARP for every local address, so FRR's `ha`
+/// answers a host's request for the virtual address too, from the node's own MAC (also as
+/// backup: protodown takes the macvlan's carrier, not its address), and the host's entry may
+/// end up there. FRR's documentation does not say so. Shown here with a host that asks once,
+/// then `arp_ignore=1` on `ha` (as keepalived and our agent set on their base interface): it
+/// answers only for its own addresses, the macvlan for the virtual one.
+fn frr_node_needs_arp_ignore(bed: &Bed) {
+    // Linux's defaults, whatever the machine's (a namespace inherits its IPv4 settings).
+    for dev in ["all", IF] {
+        bed.theirs
+            .sysctl(&format!("net.ipv4.conf.{dev}.arp_ignore=0"));
+    }
+    let asker = NetNs::new();
+    bed.ha.attach(&asker, "eth0", Some("02:00:5e:10:00:0b"));
+    asker.ip(&["addr", "add", "169.254.0.11/24", "dev", "eth0"]);
+    let arp = Capture::start_ethertype(&asker, 0x0806);
+    let vip = VIP4.parse().expect("address");
+    let mut answers = Vec::new();
+    wait_for(WAIT, "ARP replies for the VIP from FRR's node", || {
+        asker.exec("ping", &["-n", "-c", "1", "-W", "1", VIP4]);
+        answers.extend(arp.drain().iter().filter_map(|f| binding(f, vip)));
+        (answers.len() >= 2).then_some(())
+    });
+    eprintln!("with arp_ignore=0 on FRR's {IF}, the host's ARP request got: {answers:?}");
+    for mac in [THEIRS_MAC.to_string(), bed.v.virtual_mac()] {
+        assert!(
+            answers
+                .iter()
+                .any(|a| a.src == mac && a.names.as_ref() == Some(&mac)),
+            "FRR's node answers ARP for {VIP4} from {mac}: {answers:?}"
+        );
+    }
+    drop(asker);
+    bed.theirs
+        .sysctl(&format!("net.ipv4.conf.{IF}.arp_ignore=1"));
+}
+
+/// FRR and ours with `use_vmac` on one segment, with a host sending to the virtual address:
+/// both answer for it from 00:00:5e:00:01:VRID (FRR from its macvlan, ours from `vrrp.51`,
+/// up only while master), so the host's ARP entry never changes across takeovers both ways:
+/// `kill -9` of vrrpd (ours after its master-down interval), SIGTERM to ours (FRR on our
+/// priority-0 advert), `vrrp 51 shutdown` on FRR (ours on its priority-0 advert), `kill -9` of
+/// ours (FRR after its master-down interval; our XDP lease fences the killed agent's macvlan,
+/// still up with the address). One master in every steady state; every lost probe lost in a
+/// takeover, at most its master-down interval's worth plus [`TAKEOVER_MARGIN`].
+#[test]
+fn v3_ipv4_use_vmac_failovers_both_ways_keep_the_hosts_arp_entry_on_the_virtual_mac() {
+    require_root();
+    let v = V3_IPV4.with_vmac();
+    let bed = Bed::new(v);
+    let fam = v.family();
+    let mut frr = bed.start_frr(200);
+    frr.wait_status(VRID, fam, "Master", WAIT);
+    bed.settle(None, Some(&frr), Side::Frr);
+    frr_node_needs_arp_ignore(&bed);
+    let mut host = VmacHost::start(&bed, Side::Frr);
+    host.served_by(Side::Frr);
+
+    // Ours starts (150) as backup: its macvlan exists, down.
+    let mut ours = bed.start_ours(150);
+    ours.wait_state(NAME, "BACKUP", WAIT);
+    bed.settle(Some(&ours), Some(&frr), Side::Frr);
+    bed.steady(Some(&ours), Some(&frr), Side::Frr, v.steady_window(150));
+    bed.assert_ours_follows_frr(&ours);
+    assert_eq!(ours_vmac_link(&bed), Some(false), "our backup's macvlan");
+    host.served_by(Side::Frr);
+
+    // kill -9 of vrrpd: ours takes over once the master-down interval passes (FRR's macvlan
+    // stays up with the address; the bridge learns the virtual MAC at ours from our GARP).
+    host.takeover("kill -9 of FRR's vrrpd", Side::Ours, 150);
+    frr.stop_vrrpd(Signal::SIGKILL, WAIT);
+    let i = ours.wait_state(NAME, "MASTER", WAIT);
+    let t = i.last_transition.expect("a transition");
+    assert!(t.reason.contains("master-down interval"), "{}", t.reason);
+    bed.settle(Some(&ours), Some(&frr), Side::Ours);
+    assert_eq!(ours_vmac_link(&bed), Some(true), "our master's macvlan");
+    host.served_by(Side::Ours);
+
+    // vrrpd back at 100: backup (its macvlan protodown again).
+    frr.start_vrrpd(&bed.frr_conf(100, v.interval_ms).render());
+    frr.wait_status(VRID, fam, "Backup", WAIT);
+    bed.settle(Some(&ours), Some(&frr), Side::Ours);
+    bed.steady(Some(&ours), Some(&frr), Side::Ours, v.steady_window(100));
+    assert_frr_took_every_advert(&frr);
+
+    // SIGTERM to ours: FRR takes over on our priority-0 advert; our macvlan is deleted.
+    host.takeover("SIGTERM to ours", Side::Frr, 100);
+    ours.signal(Signal::SIGTERM);
+    frr.wait_status(VRID, fam, "Master", WAIT);
+    assert!(ours.wait_exit(WAIT).success(), "our exit");
+    drop(ours);
+    assert!(
+        frr_heard(&frr, &bed.addr(Side::Ours), v.version, 0),
+        "FRR logged no priority-0 advert from ours"
+    );
+    assert_eq!(ours_vmac_link(&bed), None, "our macvlan after SIGTERM");
+    bed.settle(None, Some(&frr), Side::Frr);
+    host.served_by(Side::Frr);
+
+    // Ours back at 50: backup.
+    let mut ours = bed.start_ours(50);
+    ours.wait_state(NAME, "BACKUP", WAIT);
+    bed.settle(Some(&ours), Some(&frr), Side::Frr);
+    bed.steady(Some(&ours), Some(&frr), Side::Frr, v.steady_window(50));
+    bed.assert_ours_follows_frr(&ours);
+
+    // `vrrp 51 shutdown` on FRR: ours takes over on its priority-0 advert.
+    host.takeover("`vrrp 51 shutdown` on FRR", Side::Ours, 50);
+    frr.configure(&[&format!("interface {IF}"), &format!("vrrp {VRID} shutdown")]);
+    let i = ours.wait_state(NAME, "MASTER", WAIT);
+    let t = i.last_transition.expect("a transition");
+    assert!(t.reason.contains("resigned (priority 0)"), "{}", t.reason);
+    bed.settle(Some(&ours), Some(&frr), Side::Ours);
+    host.served_by(Side::Ours);
+
+    // FRR back at 30: backup.
+    frr.configure(&[
+        &format!("interface {IF}"),
+        &format!("vrrp {VRID} priority 30"),
+        &format!("no vrrp {VRID} shutdown"),
+    ]);
+    frr.wait_status(VRID, fam, "Backup", WAIT);
+    bed.settle(Some(&ours), Some(&frr), Side::Ours);
+    bed.steady(Some(&ours), Some(&frr), Side::Ours, v.steady_window(30));
+    assert_frr_took_every_advert(&frr);
+
+    // kill -9 of ours: FRR takes over once its master-down interval passes; our killed
+    // agent's macvlan stays up with the address, fenced by its XDP lease.
+    host.takeover("kill -9 of ours", Side::Frr, 30);
+    ours.signal(Signal::SIGKILL);
+    ours.wait_exit(WAIT);
+    drop(ours);
+    frr.wait_status(VRID, fam, "Master", WAIT);
+    bed.settle(None, Some(&frr), Side::Frr);
+    host.served_by(Side::Frr);
+    bed.steady(None, Some(&frr), Side::Frr, Duration::from_secs(1));
+    assert_frr_took_every_advert(&frr);
+    eprintln!("our killed agent's macvlan: up {:?}", ours_vmac_link(&bed));
+    host.finish();
+}
+
+/// The same over IPv6 (FRR's macvlan and ours with 00:00:5e:00:02:VRID), both ways: SIGTERM to
+/// vrrpd (ours on its priority-0 advert), then `kill -9` of ours (FRR after its master-down
+/// interval). The host's neighbour entry stays the virtual MAC throughout.
+#[test]
+fn v3_ipv6_use_vmac_failovers_both_ways_keep_the_hosts_neighbour_entry_on_the_virtual_mac() {
+    require_root();
+    let v = V3_IPV6.with_vmac();
+    let bed = Bed::new(v);
+    let fam = v.family();
+    let mut frr = bed.start_frr(200);
+    frr.wait_status(VRID, fam, "Master", WAIT);
+    bed.settle(None, Some(&frr), Side::Frr);
+    let mut host = VmacHost::start(&bed, Side::Frr);
+    host.served_by(Side::Frr);
+    let mut ours = bed.start_ours(150);
+    ours.wait_state(NAME, "BACKUP", WAIT);
+    bed.settle(Some(&ours), Some(&frr), Side::Frr);
+    bed.steady(Some(&ours), Some(&frr), Side::Frr, v.steady_window(150));
+    bed.assert_ours_follows_frr(&ours);
+    assert_eq!(ours_vmac_link(&bed), Some(false), "our backup's macvlan");
+
+    host.takeover("SIGTERM to FRR's vrrpd", Side::Ours, 150);
+    assert!(frr.stop_vrrpd(Signal::SIGTERM, WAIT).success());
+    let i = ours.wait_state(NAME, "MASTER", WAIT);
+    let t = i.last_transition.expect("a transition");
+    assert!(t.reason.contains("resigned (priority 0)"), "{}", t.reason);
+    bed.settle(Some(&ours), Some(&frr), Side::Ours);
+    host.served_by(Side::Ours);
+
+    frr.start_vrrpd(&bed.frr_conf(100, v.interval_ms).render());
+    frr.wait_status(VRID, fam, "Backup", WAIT);
+    bed.settle(Some(&ours), Some(&frr), Side::Ours);
+    bed.steady(Some(&ours), Some(&frr), Side::Ours, v.steady_window(100));
+    assert_frr_took_every_advert(&frr);
+
+    host.takeover("kill -9 of ours", Side::Frr, 100);
+    ours.signal(Signal::SIGKILL);
+    ours.wait_exit(WAIT);
+    drop(ours);
+    frr.wait_status(VRID, fam, "Master", WAIT);
+    bed.settle(None, Some(&frr), Side::Frr);
+    host.served_by(Side::Frr);
+    bed.steady(None, Some(&frr), Side::Frr, Duration::from_secs(1));
+    host.finish();
+}
