@@ -190,6 +190,9 @@ fn finish_instance(
             fsm::ConfigError::V2Ipv6 { .. } => at(lines.version),
             fsm::ConfigError::AuthInV3 { .. } => at(lines.auth),
             fsm::ConfigError::GarpRepeat { .. } => at(lines.garp_repeat),
+            fsm::ConfigError::BalanceOwner { .. } => at(lines.priority),
+            // Balancing is not configurable yet: the instance's own line.
+            fsm::ConfigError::BalanceSyncGroup { .. } => line,
         };
         return Err(diag.error(blame, e.to_string()));
     }

@@ -147,6 +147,10 @@ pub struct InstanceConfig {
     /// no advert arrived (the Master_Down_Timer of RFC 9568 §6.4.1, when longer). Zero: the
     /// RFC's Master_Down_Interval alone.
     pub startup_delay: Duration,
+    /// Balance masters across nodes (see [`balance`](super::balance)): the priority becomes
+    /// the node's load, and a less loaded node takes the router over (even without
+    /// `preempt`). Every router of the VRID must be balanced.
+    pub balance: bool,
 }
 
 /// A configuration the state machine cannot run.
@@ -172,6 +176,16 @@ pub enum ConfigError {
     AuthInV3 { name: String },
     #[error("instance {name}: garp_master_repeat must be at least 1")]
     GarpRepeat { name: String },
+    #[error(
+        "instance {name}: balance and priority 255 exclude each other (a balanced router's \
+         priority is its node's load; an address owner never gives its router away)"
+    )]
+    BalanceOwner { name: String },
+    #[error(
+        "instance {name}: balance and sync groups exclude each other (a sync group moves its \
+         members together, balancing moves routers one by one)"
+    )]
+    BalanceSyncGroup { name: String },
 }
 
 impl InstanceConfig {
@@ -196,6 +210,7 @@ impl InstanceConfig {
             sync_group: None,
             v3_checksum: ChecksumPolicy::Auto,
             startup_delay: Duration::ZERO,
+            balance: false,
         }
     }
 
@@ -262,6 +277,12 @@ impl InstanceConfig {
         }
         if self.garp.master_repeat == 0 {
             return Err(ConfigError::GarpRepeat { name });
+        }
+        if self.balance && self.priority == 255 {
+            return Err(ConfigError::BalanceOwner { name });
+        }
+        if self.balance && self.sync_group.is_some() {
+            return Err(ConfigError::BalanceSyncGroup { name });
         }
         Ok(())
     }

@@ -34,6 +34,17 @@ pub enum Input {
     PrimaryAddress(IpAddr),
     /// A command from the instance's sync group.
     Group(GroupCommand),
+    /// Balancing (balanced instances only; from the [`Router`](super::Router)): how many
+    /// *other* balanced instances of the node are MASTER, and the node's hysteresis (see
+    /// [`balance`](super::balance)).
+    NodeLoad {
+        other_masters: usize,
+        hysteresis: u8,
+    },
+    /// Balancing: the node grants this instance its one move in progress (after an
+    /// [`Output::BalanceWanted`](super::Output::BalanceWanted)). Ignored unless it still
+    /// wants the router.
+    BalanceGrant,
 }
 
 /// What a sync group asks a member to do.

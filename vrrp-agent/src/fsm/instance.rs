@@ -1,7 +1,7 @@
 //! One virtual router: RFC 9568 §6.4 (Initialize, Backup, Active, which this code calls
 //! MASTER as RFC 5798, RFC 3768 and keepalived do) plus keepalived's FAULT, tracking, preempt
 //! delay and sync-group commands, the startup listening period and the checksum form of
-//! VRRPv3 over IPv4.
+//! VRRPv3 over IPv4; with `balance`, the instance's share of balancing (`balance`).
 
 use std::{
     collections::VecDeque,
@@ -12,6 +12,7 @@ use std::{
 use super::{
     ChecksumPolicy, ConfigError, Counters, GroupCommand, InitialState, Input, InstanceConfig,
     Notice, Output, Reason, State, VirtualAddress, VirtualRoute,
+    balance::{self, BalanceState, Step},
     garp::GarpSchedule,
     notice::NoticeLimiter,
     receive,
@@ -29,6 +30,9 @@ pub struct InstanceStatus {
     pub state: State,
     pub base_priority: u8,
     pub effective_priority: u8,
+    /// The priority it advertises and elects with: the effective priority, or with
+    /// `balance` the one its node's load gives it.
+    pub election_priority: u8,
     /// Who is master as far as we know (ourselves when master).
     pub master: Option<IpAddr>,
     pub primary: IpAddr,
@@ -70,6 +74,11 @@ pub struct Instance {
     ah_sequence: AhSequence,
     /// The checksum form of the adverts we send (VRRPv3 over IPv4; see `ChecksumPolicy`).
     checksum_form: ChecksumForm,
+    /// With `balance`: the node's load, the wish to take the router and the node's grant.
+    balance: BalanceState,
+    /// The priority of the last advert we sent as master (not 0): what a balanced master
+    /// compares with (see `balance`).
+    advertised: Option<u8>,
     /// Rate limit of what we say about received adverts.
     notices: NoticeLimiter,
     counters: Counters,
@@ -106,6 +115,8 @@ impl Instance {
             highest_peer_priority: 0,
             ah_sequence: AhSequence::default(),
             checksum_form,
+            balance: BalanceState::default(),
+            advertised: None,
             notices: NoticeLimiter::default(),
             counters: Counters::default(),
             outputs: VecDeque::new(),
@@ -140,6 +151,45 @@ impl Instance {
             .effective_priority(self.config.priority, &self.config.tracked)
     }
 
+    /// The priority this instance advertises and elects with: the effective priority, or
+    /// with `balance` the one its node's load gives it (`balance::priority`).
+    pub fn election_priority(&self) -> u8 {
+        if self.config.balance {
+            self.balance.priority()
+        } else {
+            self.effective_priority()
+        }
+    }
+
+    /// With `balance`: whether this node granted this instance its move in progress.
+    pub fn balance_granted(&self) -> bool {
+        self.balance.granted()
+    }
+
+    /// With `balance`, while it wants its router and waits for the node's grant: the
+    /// priority its master advertises.
+    pub fn balance_candidate(&self) -> Option<u8> {
+        if self.running && self.state == State::Backup {
+            self.balance.candidate()
+        } else {
+            None
+        }
+    }
+
+    /// The primary address: the source of our adverts and our side of the tie-break.
+    pub fn primary(&self) -> IpAddr {
+        self.primary
+    }
+
+    /// The interval of the master we follow (our own when master).
+    pub fn master_adver_interval(&self) -> Centisecs {
+        if self.state == State::Master {
+            self.config.advert_interval
+        } else {
+            self.master_adver_interval
+        }
+    }
+
     pub fn status(&self) -> InstanceStatus {
         InstanceStatus {
             name: self.config.name.clone(),
@@ -147,6 +197,7 @@ impl Instance {
             state: self.state,
             base_priority: self.config.priority,
             effective_priority: self.effective_priority(),
+            election_priority: self.election_priority(),
             master: self.master,
             primary: self.primary,
             advert_interval: self.config.advert_interval,
@@ -185,7 +236,7 @@ impl Instance {
         match self.state {
             State::Master => {
                 if let Some(due) = self.adver_timer.filter(|t| *t <= now) {
-                    self.send_advert(self.effective_priority());
+                    self.send_advert(self.election_priority());
                     self.adver_timer = Some(next_advert(
                         due,
                         now,
@@ -260,6 +311,24 @@ impl Instance {
                 }
             }
             Input::Group(cmd) => self.group(cmd, now),
+            Input::NodeLoad {
+                other_masters,
+                hysteresis,
+            } => {
+                if !self.config.balance {
+                    return;
+                }
+                let following = (self.running && self.state == State::Backup)
+                    .then(|| self.master.zip(self.master_priority))
+                    .flatten();
+                let step = self.balance.set_view(other_masters, hysteresis, following);
+                self.balance_step(step, now);
+            }
+            Input::BalanceGrant => {
+                if self.config.balance && self.running && self.state == State::Backup {
+                    self.balance.grant();
+                }
+            }
         }
     }
 
@@ -334,6 +403,9 @@ impl Instance {
         if self.state == State::Backup && self.config.version == Version::V2 {
             self.master_adver_interval = self.config.advert_interval;
         }
+        if !self.config.balance {
+            self.balance.forget();
+        }
         if self.running {
             self.reevaluate_fault(now);
         }
@@ -390,7 +462,7 @@ impl Instance {
             // looped back: nothing to act on.
             return;
         }
-        let priority = self.effective_priority();
+        let priority = self.election_priority();
         let accepted =
             match receive::check(&self.config, priority, src, &advert, &mut self.ah_sequence) {
                 Ok(a) => a,
@@ -453,18 +525,17 @@ impl Instance {
                         now + skew_time(self.config.version, priority, self.master_adver_interval),
                     );
                     self.resigned_by = Some(src);
+                } else if self.config.balance {
+                    // Never RFC preemption: follow, and take the router over by balancing
+                    // when our node is less loaded than the master's (see `balance`).
+                    self.follow(src, &advert, now);
+                    let step = self.balance.on_advert(src, advert.priority);
+                    self.balance_step(step, now);
                 } else if !self.config.preempt
                     || advert.priority >= priority
                     || self.preempt_delay_holds(now)
                 {
-                    if v3 {
-                        self.master_adver_interval = advert.interval;
-                    }
-                    self.master = Some(src);
-                    self.master_priority = Some(advert.priority);
-                    self.master_down_timer = Some(now + self.master_down_interval());
-                    self.resigned_by = None;
-                    self.wants_master = None;
+                    self.follow(src, &advert, now);
                     if advert.priority >= priority {
                         self.preempt_deadline = None;
                     }
@@ -473,14 +544,20 @@ impl Instance {
                 // Master_Down_Timer fires and we take over.
             }
             State::Master => {
+                // A balanced master judges others by the priority it last advertised: what
+                // a backup that takes its router over compared with (its load may have
+                // dropped since, raising the priority of its next advert).
+                let ours = match self.advertised {
+                    Some(p) if self.config.balance => p,
+                    _ => priority,
+                };
                 if advert.priority == 0 {
                     // Another router resigned: assert ourselves at once.
                     self.send_advert(priority);
                     self.adver_timer = Some(now + self.config.advert_interval.as_duration());
-                } else if advert.priority > priority
-                    || (advert.priority == priority && src > self.primary)
+                } else if advert.priority > ours || (advert.priority == ours && src > self.primary)
                 {
-                    let reason = if advert.priority > priority {
+                    let reason = if advert.priority > ours {
                         Reason::HigherPriority {
                             from: src,
                             priority: advert.priority,
@@ -521,6 +598,39 @@ impl Instance {
                 }
             }
             State::Initialize | State::Fault => {}
+        }
+    }
+
+    /// A backup follows the master that sent `advert` from `src`: adopts its interval (v3)
+    /// and times it out from now.
+    fn follow(&mut self, src: IpAddr, advert: &Advert, now: Instant) {
+        if self.config.version == Version::V3 {
+            self.master_adver_interval = advert.interval;
+        }
+        self.master = Some(src);
+        self.master_priority = Some(advert.priority);
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.resigned_by = None;
+        self.wants_master = None;
+    }
+
+    /// Carries out what balancing decided (see `balance`).
+    fn balance_step(&mut self, step: Step, now: Instant) {
+        match step {
+            Step::Nothing => {}
+            Step::Ask => self.outputs.push_back(Output::BalanceWanted),
+            Step::TakeOver {
+                from,
+                from_load,
+                to_load,
+            } => self.become_master(
+                now,
+                Reason::Balance {
+                    from,
+                    from_load,
+                    to_load,
+                },
+            ),
         }
     }
 
@@ -619,6 +729,7 @@ impl Instance {
         self.resigned_by = None;
         self.master = Some(self.primary);
         self.master_priority = None;
+        self.balance.forget();
         self.outputs.push_back(Output::SetOwnership {
             owned: true,
             accept: self.config.accept_mode,
@@ -630,7 +741,7 @@ impl Instance {
             self.outputs
                 .push_back(Output::AddRoutes(self.config.routes.clone()));
         }
-        self.send_advert(self.effective_priority());
+        self.send_advert(self.election_priority());
         self.adver_timer = Some(now + self.config.advert_interval.as_duration());
         let repeat = self.garp.start(&self.config.garp, now);
         self.push_gratuitous(repeat);
@@ -718,7 +829,7 @@ impl Instance {
         self.outputs.push_back(Output::WriteState(self.state));
         self.outputs.push_back(Output::RunNotify {
             state: self.state,
-            priority: self.effective_priority(),
+            priority: self.election_priority(),
         });
     }
 
@@ -761,6 +872,8 @@ impl Instance {
 
     fn clear_timers(&mut self) {
         self.wants_master = None;
+        self.balance.forget();
+        self.advertised = None;
         self.adver_timer = None;
         self.master_down_timer = None;
         self.preempt_deadline = None;
@@ -778,7 +891,17 @@ impl Instance {
     /// equal priorities, as Neutron configures them). A backup of higher priority than ours
     /// (that never advertised while we listened) times us out with our skew, not its own
     /// (see `master_down_interval`), so it waits the lease out too.
+    ///
+    /// A balanced master's is the Master_Down_Interval of `balance::TOP`, the highest
+    /// priority any balanced backup can have (see `balance`).
     pub fn fencing_lease(&self) -> Duration {
+        if self.config.balance {
+            return master_down_interval(
+                self.config.version,
+                balance::TOP,
+                self.config.advert_interval,
+            );
+        }
         let fastest = self
             .config
             .priority
@@ -794,7 +917,7 @@ impl Instance {
     /// difference before a killed master's lease ran out. (A deviation from RFC 9568 §6.1 of
     /// less than one interval, only where the RFC's own election would not make us master.)
     fn master_down_interval(&self) -> Duration {
-        let ours = self.effective_priority();
+        let ours = self.election_priority();
         let priority = match self.master_priority {
             Some(theirs) if theirs > 0 && theirs < ours => theirs,
             _ => ours,
@@ -828,6 +951,7 @@ impl Instance {
         if priority == 0 {
             self.counters.priority_zero_tx += 1;
         } else if self.state == State::Master {
+            self.advertised = Some(priority);
             self.outputs
                 .push_back(Output::RenewLease(self.fencing_lease()));
         }

@@ -10,6 +10,8 @@
 //!
 //! May import `crate::packet` only.
 
+pub mod balance;
+mod balance_gate;
 mod config;
 mod counters;
 mod garp;
@@ -25,6 +27,7 @@ mod sync_group;
 mod timing;
 mod tracking;
 
+pub use balance_gate::{BalanceMove, BalanceSettings, BalanceStatus};
 pub use config::{
     ChecksumPolicy, ConfigError, GarpConfig, InitialState, InstanceConfig, TrackedObject,
     VirtualAddress, VirtualRoute,

@@ -60,4 +60,8 @@ pub enum Output {
     /// A sync-group member's master-down timer expired: it wants MASTER but waits until
     /// every member does (the driver asks its [`SyncGroup`](super::SyncGroup)).
     SyncWantsMaster,
+    /// A balanced backup started wanting its router moved to this node (its master's node is
+    /// busier, see [`balance`](super::balance)): it waits for the node's grant (the
+    /// [`Router`](super::Router) answers with [`Input::BalanceGrant`](super::Input)).
+    BalanceWanted,
 }

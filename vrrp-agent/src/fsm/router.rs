@@ -1,6 +1,7 @@
 //! Every virtual router of one agent (or of one simulated node), sans-IO: the instances, their
 //! sync groups and tracked objects, packet dispatch by (socket, VRID) with decoding and the
-//! source allow-list, and one combined timer. Inputs arrive with `now`; effects leave as
+//! source allow-list, the node's share of balancing (its load told to the balanced instances,
+//! their one move at a time, see `balance`), and one combined timer. Inputs arrive with `now`; effects leave as
 //! `(InstanceId, Output)` in the order they must be carried out.
 //!
 //! The agent's engine and the simulator are thin drivers over this type, so what the
@@ -15,10 +16,15 @@ use std::{
     fmt::Debug,
     hash::Hash,
     net::IpAddr,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
-use super::{ConfigError, Input, Instance, InstanceConfig, Output, SyncGroup};
+use super::{
+    BalanceMove, BalanceSettings, BalanceStatus, ConfigError, Input, Instance, InstanceConfig,
+    Output, Reason, State, SyncGroup,
+    balance_gate::{Gate, rank},
+    timing::master_down_interval,
+};
 use crate::packet::{Advert, Auth, ChecksumForm, DecodeError, RxMeta, split_ah_packet};
 
 /// An instance of a [`Router`]: never reused, so a stale id cannot reach a newer instance.
@@ -29,6 +35,11 @@ impl InstanceId {
     /// The number behind the id (for logs and maps).
     pub fn get(self) -> u64 {
         self.0
+    }
+
+    #[cfg(test)]
+    pub(super) fn for_tests(n: u64) -> Self {
+        Self(n)
     }
 }
 
@@ -128,6 +139,8 @@ pub struct Router<S, K> {
     /// Unknown objects count as up.
     objects: HashMap<K, bool>,
     groups: Vec<SyncGroup>,
+    /// The node's share of balancing.
+    balance: Gate,
     outputs: VecDeque<(InstanceId, Output)>,
 }
 
@@ -153,6 +166,7 @@ where
             dispatch: HashMap::new(),
             objects: HashMap::new(),
             groups: Vec::new(),
+            balance: Gate::default(),
             outputs: VecDeque::new(),
         }
     }
@@ -181,6 +195,7 @@ where
         }
         self.dispatch
             .insert((spec.socket.clone(), instance.config().vrid), id);
+        let balanced = instance.config().balance;
         self.members.insert(
             id,
             Member {
@@ -190,6 +205,9 @@ where
                 rx: spec.rx,
             },
         );
+        if balanced {
+            self.refresh_balance(now);
+        }
         Ok(id)
     }
 
@@ -214,6 +232,8 @@ where
         member.tracks = spec.tracks;
         member.rx = spec.rx;
         self.drain(id, now);
+        // `balance` may have been switched: recount the load and tell everyone.
+        self.refresh_balance(now);
         Ok(())
     }
 
@@ -227,6 +247,16 @@ where
         for g in &mut self.groups {
             g.remove(id);
         }
+        if self.balance.moving == Some(id) {
+            self.balance.abandoned(now, DEFAULT_GATHER);
+        }
+        self.refresh_balance(now);
+    }
+
+    /// The node's balancing settings (see `balance`); every balanced instance learns them.
+    pub fn set_balance(&mut self, settings: BalanceSettings, now: Instant) {
+        self.balance.settings = settings;
+        self.refresh_balance(now);
     }
 
     /// The sync groups: `(name, members)`. Replaces the previous ones.
@@ -353,6 +383,7 @@ where
         self.members
             .values()
             .filter_map(|m| m.instance.poll_timeout())
+            .chain(self.balance.deadline())
             .min()
     }
 
@@ -373,6 +404,9 @@ where
                 m.instance.handle_timeout(now);
                 self.drain(id, now);
             }
+        }
+        if self.balance.deadline().is_some_and(|d| d <= now) {
+            self.grant_move(now);
         }
     }
 
@@ -407,6 +441,21 @@ where
                 up: self.object_up(key),
             })
             .collect()
+    }
+
+    /// The node's balancing: its load, the move in progress, the last move (see `balance`).
+    pub fn balance_status(&self) -> BalanceStatus {
+        let balanced = self
+            .members
+            .values()
+            .filter(|m| m.instance.config().balance)
+            .count();
+        let moving = self
+            .balance
+            .moving
+            .and_then(|id| self.members.get(&id))
+            .map(|m| m.instance.config().name.clone());
+        self.balance.status(balanced, moving)
     }
 
     /// Every object some instance tracks, once each.
@@ -458,13 +507,25 @@ where
             return;
         };
         let outputs: Vec<Output> = std::iter::from_fn(|| m.instance.poll_output()).collect();
+        let balanced = m.instance.config().balance;
         let mut follow_ups: Vec<(InstanceId, Input)> = Vec::new();
+        let mut load_changed = false;
         for out in outputs {
             match &out {
-                Output::Transition { to, reason, .. } => {
+                Output::Transition {
+                    from, to, reason, ..
+                } => {
                     for g in &mut self.groups {
                         follow_ups.extend(g.on_transition(id, *to, reason));
                     }
+                    load_changed |= balanced && (*from == State::Master) != (*to == State::Master);
+                    if let (State::Master, Reason::Balance { .. }) = (to, reason) {
+                        self.balance_completed(id, reason, now);
+                    }
+                }
+                Output::BalanceWanted => {
+                    let gather = self.gather(id);
+                    self.balance.request(now, gather);
                 }
                 Output::SyncWantsMaster => {
                     let members = &self.members;
@@ -481,8 +542,107 @@ where
         for (j, input) in follow_ups {
             self.input(j, input, now);
         }
+        if load_changed {
+            self.refresh_balance(now);
+        }
+        if let Some(m) = self.balance.moving
+            && !self
+                .members
+                .get(&m)
+                .is_some_and(|o| o.instance.balance_granted())
+        {
+            let gather = self.gather(m);
+            self.balance.abandoned(now, gather);
+        }
+    }
+
+    // ---- balancing --------------------------------------------------------------------------
+
+    /// Counts the node's balanced masters and tells every balanced instance how many others
+    /// there are (each judges again whether it wants its router).
+    fn refresh_balance(&mut self, now: Instant) {
+        let is_master = |m: &Member<S, K>| m.instance.state() == State::Master;
+        let load = self
+            .members
+            .values()
+            .filter(|m| m.instance.config().balance && is_master(m))
+            .count();
+        self.balance.load = load;
+        let hysteresis = self.balance.settings.hysteresis;
+        let views: Vec<(InstanceId, usize)> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.instance.config().balance)
+            .map(|(id, m)| (*id, load - usize::from(is_master(m))))
+            .collect();
+        for (id, other_masters) in views {
+            let input = Input::NodeLoad {
+                other_masters,
+                hysteresis,
+            };
+            self.input(id, input, now);
+        }
+    }
+
+    /// The move deadline passed: the best wanting instance gets the node's move.
+    fn grant_move(&mut self, now: Instant) {
+        let best = self
+            .members
+            .iter()
+            .filter_map(|(id, m)| {
+                let p = m.instance.balance_candidate()?;
+                let cfg = m.instance.config();
+                Some((rank(p, m.instance.primary(), cfg.vrid), *id))
+            })
+            .min()
+            .map(|(_, id)| id);
+        self.balance.decide(best);
+        if let Some(id) = best {
+            self.input(id, Input::BalanceGrant, now);
+        }
+    }
+
+    /// Instance `id` took its router over by balancing: the node's cooldown starts.
+    fn balance_completed(&mut self, id: InstanceId, reason: &Reason, now: Instant) {
+        let (
+            Some(m),
+            Reason::Balance {
+                from,
+                from_load,
+                to_load,
+            },
+        ) = (self.members.get(&id), reason)
+        else {
+            return;
+        };
+        let cfg = m.instance.config();
+        let record = BalanceMove {
+            instance: cfg.name.clone(),
+            vrid: cfg.vrid,
+            from: *from,
+            from_load: *from_load,
+            to_load: *to_load,
+            at: now,
+        };
+        let mdi = master_down_interval(
+            cfg.version,
+            m.instance.election_priority(),
+            cfg.advert_interval,
+        );
+        self.balance.completed(id, record, 2 * mdi);
+    }
+
+    /// How long a node waits, once an instance wants a move, for the others to speak: one
+    /// advert interval of its master.
+    fn gather(&self, id: InstanceId) -> Duration {
+        self.members.get(&id).map_or(DEFAULT_GATHER, |m| {
+            m.instance.master_adver_interval().as_duration()
+        })
     }
 }
+
+/// The gather time when the instance is gone: VRRP's default interval.
+const DEFAULT_GATHER: Duration = Duration::from_secs(1);
 
 fn check_tracks<S, K>(spec: &MemberSpec<S, K>) -> Result<(), RouterError> {
     if spec.tracks.len() == spec.config.tracked.len() {

@@ -66,6 +66,13 @@ pub enum Reason {
     FaultCleared,
     /// Another member of the sync group moved.
     SyncGroup { group: String, member: String },
+    /// Balancing: took the router from `from`, whose node was master for `from_load`
+    /// balanced routers; this node is now master for `to_load`.
+    Balance {
+        from: IpAddr,
+        from_load: usize,
+        to_load: usize,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -98,6 +105,15 @@ impl fmt::Display for Reason {
             Reason::SyncGroup { group, member } => {
                 write!(f, "sync group {group}: member {member} moved")
             }
+            Reason::Balance {
+                from,
+                from_load,
+                to_load,
+            } => write!(
+                f,
+                "balance: took the router from {from}, master for {from_load} routers; \
+                 this node is now master for {to_load}"
+            ),
         }
     }
 }

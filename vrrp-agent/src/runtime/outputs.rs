@@ -123,8 +123,9 @@ impl Engine {
                 };
                 self.notifier.notify(&slot.spec.notify, n);
             }
-            // The router has asked the instance's sync group already.
-            Output::SyncWantsMaster => {}
+            // The router has asked the instance's sync group (or granted a balance move)
+            // already.
+            Output::SyncWantsMaster | Output::BalanceWanted => {}
         }
     }
 

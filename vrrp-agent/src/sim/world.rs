@@ -14,8 +14,8 @@ use std::{
 use super::{NetConfig, OwnershipLedger, network::Network};
 use crate::{
     fsm::{
-        Input, Instance, InstanceConfig, InstanceId, MemberSpec, Output, Packet, Reason, Router,
-        RxPolicy, State,
+        BalanceSettings, BalanceStatus, Input, Instance, InstanceConfig, InstanceId, MemberSpec,
+        Output, Packet, Reason, Router, RxPolicy, State,
     },
     packet::{
         Advert, AhIpv4, Auth, ChecksumForm, RxMeta, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL,
@@ -47,6 +47,8 @@ struct Node {
     /// The tracked objects as they are (the router learns them while the node is alive, and
     /// all of them when it restarts, as an agent reads its links when it starts).
     objects: std::collections::BTreeMap<String, bool>,
+    /// The node's balancing settings (given to its router again when it restarts).
+    balance: BalanceSettings,
 }
 
 struct SimInstance {
@@ -117,6 +119,7 @@ impl Sim {
             index_of: std::collections::HashMap::new(),
             groups: Vec::new(),
             objects: std::collections::BTreeMap::new(),
+            balance: BalanceSettings::default(),
         });
         self.nodes.len() - 1
     }
@@ -146,6 +149,17 @@ impl Sim {
         let i = self.instances.len() - 1;
         self.nodes[node].index_of.insert(id, i);
         i
+    }
+
+    /// The balancing settings of `node` (its balanced instances follow them; kept across
+    /// restarts, as a configuration file would be).
+    pub fn set_balance(&mut self, node: usize, settings: BalanceSettings) {
+        self.nodes[node].balance = settings;
+        if self.nodes[node].alive {
+            let now = self.now;
+            self.nodes[node].router.set_balance(settings, now);
+            self.drain(node);
+        }
     }
 
     /// Makes `members` (instances of `node`) a sync group.
@@ -281,6 +295,8 @@ impl Sim {
         }
         self.nodes[node].router = Router::new();
         self.nodes[node].index_of.clear();
+        let settings = self.nodes[node].balance;
+        self.nodes[node].router.set_balance(settings, self.now);
         let objects: Vec<(String, bool)> = self.nodes[node]
             .objects
             .iter()
@@ -311,6 +327,15 @@ impl Sim {
 
     pub fn node_alive(&self, node: usize) -> bool {
         self.nodes[node].alive
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The balancing status of `node`'s router (its last run's, if it is dead).
+    pub fn balance_status(&self, node: usize) -> BalanceStatus {
+        self.nodes[node].router.balance_status()
     }
 
     /// Cuts every link between the nodes of `a` and those of `b`.

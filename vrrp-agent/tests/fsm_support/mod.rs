@@ -173,6 +173,7 @@ pub fn kinds(outputs: &[Output]) -> Vec<&'static str> {
             Output::WriteState(_) => "write_state",
             Output::RunNotify { .. } => "notify",
             Output::SyncWantsMaster => "sync_wants_master",
+            Output::BalanceWanted => "balance_wanted",
             Output::Notice(_) => "notice",
         })
         .collect()

@@ -67,3 +67,58 @@ pub fn until_one_master(sim: &mut Sim, max: Duration) -> Option<usize> {
     sim.run_until(max, |s| s.masters(0, 1).len() == 1)
         .then(|| sim.masters(0, 1)[0])
 }
+
+// ---- balancing ------------------------------------------------------------------------------
+
+/// Neutron's shape with balancing on: priority 50, nopreempt, `balance`.
+pub fn balanced_config(vrid: u8) -> InstanceConfig {
+    let mut c = vr_config(vrid, nopreempt(50));
+    c.balance = true;
+    c
+}
+
+/// `nodes` nodes, each with one balanced instance of every router (VRIDs 1..=`routers` on
+/// segment 0); instance `node * routers + vrid - 1`. Nothing started.
+pub fn balanced_cluster(net: NetConfig, nodes: usize, routers: usize) -> Sim {
+    let mut sim = Sim::new(net);
+    for n in 0..nodes {
+        let node = sim.add_node(&format!("n{n}"));
+        for vrid in 1..=routers {
+            sim.add_instance(node, 0, balanced_config(vrid as u8), addr(node));
+        }
+    }
+    sim
+}
+
+/// The instances of `node` in a [`balanced_cluster`] of `routers` routers.
+pub fn node_instances(node: usize, routers: usize) -> std::ops::Range<usize> {
+    node * routers..(node + 1) * routers
+}
+
+/// How many routers each node is master for (dead nodes: 0).
+pub fn masters_per_node(sim: &Sim) -> Vec<usize> {
+    let mut per = vec![0; sim.node_count()];
+    for i in 0..sim.instance_count() {
+        let node = sim.node_of(i);
+        if sim.node_alive(node) && sim.state(i) == State::Master {
+            per[node] += 1;
+        }
+    }
+    per
+}
+
+/// Every router of a [`balanced_cluster`] has exactly one live master.
+pub fn one_master_each(sim: &Sim, routers: usize) -> bool {
+    (1..=routers).all(|vrid| sim.masters(0, vrid as u8).len() == 1)
+}
+
+/// Masters within ±1 of even among the live nodes (max − min ≤ 1), one per router.
+pub fn balanced(sim: &Sim, routers: usize) -> bool {
+    let per = masters_per_node(sim);
+    let alive: Vec<usize> = (0..sim.node_count())
+        .filter(|n| sim.node_alive(*n))
+        .map(|n| per[n])
+        .collect();
+    let (min, max) = (alive.iter().min(), alive.iter().max());
+    one_master_each(sim, routers) && matches!((min, max), (Some(a), Some(b)) if b - a <= 1)
+}

@@ -170,6 +170,7 @@ pub(crate) fn build(
         },
         // Filled in by `assemble` from `vrrp_startup_delay`.
         startup_delay: std::time::Duration::ZERO,
+        balance: false,
     };
     Ok(DraftInstance {
         spec: InstanceSpec {

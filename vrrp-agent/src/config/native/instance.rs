@@ -273,6 +273,7 @@ pub(crate) fn convert(
         v3_checksum,
         // Filled in by `assemble` from the global `startup_delay`.
         startup_delay: Duration::ZERO,
+        balance: false,
     };
     Ok(DraftInstance {
         spec: InstanceSpec {

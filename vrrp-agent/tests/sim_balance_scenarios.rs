@@ -1,0 +1,189 @@
+//! Balancing scenarios on the deterministic simulator (see `vrrp_agent::fsm::balance`):
+//! Neutron's shape (priority 50, nopreempt) with `balance` on. Interval 10 cs, delay 100 µs.
+
+mod fsm_support;
+
+use std::time::{Duration, Instant};
+
+use fsm_support::sim::*;
+use vrrp_agent::{
+    fsm::{Output, Reason, State},
+    sim::{NetConfig, Sim},
+};
+
+const ROUTERS: usize = 30;
+
+fn balance_moves(sim: &Sim) -> Vec<(usize, usize, usize)> {
+    sim.events()
+        .iter()
+        .filter_map(|e| match &e.output {
+            Output::Transition {
+                to: State::Master,
+                reason:
+                    Reason::Balance {
+                        from_load, to_load, ..
+                    },
+                ..
+            } => Some((e.instance, *from_load, *to_load)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Transitions into MASTER since `from`: (instance, reason).
+fn takeovers_since(sim: &Sim, from: Instant) -> Vec<(usize, Reason)> {
+    sim.events()
+        .iter()
+        .filter(|e| e.at >= from)
+        .filter_map(|e| match &e.output {
+            Output::Transition {
+                to: State::Master,
+                reason,
+                ..
+            } => Some((e.instance, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn transitions_since(sim: &Sim, from: Instant) -> usize {
+    sim.events()
+        .iter()
+        .filter(|e| e.at >= from && matches!(e.output, Output::Transition { .. }))
+        .count()
+}
+
+/// Every overlap of owners lasted one delivery at most (the old master steps down on the
+/// first advert of the new one).
+fn overlaps_within_one_delivery(sim: &Sim) {
+    for o in sim.ledger().overlaps() {
+        let end = o.end.unwrap_or(sim.now());
+        assert!(
+            end - o.start <= DELAY,
+            "two owners for {:?}: {o:?}",
+            end - o.start
+        );
+    }
+}
+
+/// Each node's status counts exactly the balance takeovers of its instances.
+fn status_counts_every_move(sim: &Sim) {
+    for n in 0..sim.node_count() {
+        let moves = balance_moves(sim)
+            .iter()
+            .filter(|(i, ..)| sim.node_of(*i) == n)
+            .count();
+        // A restarted node's router counts from its restart.
+        let status = sim.balance_status(n);
+        assert!(status.moves as usize <= moves, "node {n}: {status:?}");
+        if let Some(last) = &status.last_move {
+            assert!(last.from_load > last.to_load, "{last:?}");
+        }
+    }
+}
+
+const DELAY: Duration = Duration::from_micros(100);
+
+/// Virtual time allowed for 30 routers to spread over 3 nodes from 30/0/0: each taking node
+/// makes 10 moves, one at a time, each taking at most a gather interval, the confirming
+/// adverts and the cooldown (2 × Master_Down_Interval): about 1 s at 10 cs.
+const SPREAD: Duration = Duration::from_secs(15);
+
+#[test]
+fn thirty_routers_started_on_one_node_spread_ten_ten_ten_and_again_after_a_node_returns() {
+    let mut sim = balanced_cluster(NetConfig::default(), 3, ROUTERS);
+    for i in node_instances(0, ROUTERS) {
+        sim.start(i);
+    }
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(masters_per_node(&sim), [30, 0, 0]);
+    assert_eq!(sim.balance_status(0).masters, 30);
+
+    // Nodes 1 and 2 start later (Neutron: nopreempt would leave everything on node 0).
+    for n in [1, 2] {
+        for i in node_instances(n, ROUTERS) {
+            sim.start(i);
+        }
+    }
+    let t0 = sim.now();
+    assert!(sim.run_until(SPREAD, |s| balanced(s, ROUTERS)));
+    let took = sim.now() - t0;
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(masters_per_node(&sim), [10, 10, 10]);
+    // Exactly the 20 moves needed, every one a balance takeover from the busier node, and
+    // the old master stepping down on the new one's higher priority.
+    let moves = takeovers_since(&sim, t0);
+    assert_eq!(moves.len(), 20, "{moves:?}");
+    for (i, reason) in &moves {
+        assert_ne!(sim.node_of(*i), 0);
+        let Reason::Balance {
+            from_load, to_load, ..
+        } = reason
+        else {
+            panic!("instance {i}: {reason:?}");
+        };
+        assert!(from_load > to_load, "{reason:?}");
+    }
+    for i in node_instances(0, ROUTERS) {
+        if sim.state(i) == State::Backup {
+            assert!(matches!(
+                sim.transitions(i).last().unwrap().3,
+                Reason::HigherPriority { .. }
+            ));
+        }
+    }
+    assert_eq!(
+        sim.balance_status(1).moves + sim.balance_status(2).moves,
+        20
+    );
+    status_counts_every_move(&sim);
+    println!("30/0/0 -> 10/10/10: {took:?}, {} moves", moves.len());
+
+    // Node 1 dies: its 10 routers fail over (master-down), then the two others even out.
+    let t1 = sim.now();
+    sim.kill_node(1);
+    assert!(sim.run_until(SPREAD, |s| balanced(s, ROUTERS)));
+    let took = sim.now() - t1;
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(masters_per_node(&sim), [15, 0, 15]);
+    let after_kill = takeovers_since(&sim, t1);
+    let failovers = after_kill
+        .iter()
+        .filter(|(_, r)| *r == Reason::MasterDown)
+        .count();
+    assert!(failovers >= 10, "{after_kill:?}");
+    assert!(
+        after_kill
+            .iter()
+            .all(|(_, r)| matches!(r, Reason::MasterDown | Reason::Balance { .. })),
+        "{after_kill:?}"
+    );
+    println!(
+        "kill: {took:?} to 15/15, {failovers} failovers, {} moves",
+        after_kill.len() - failovers
+    );
+
+    // It returns: 10/10/10 again, by balance moves only.
+    let t2 = sim.now();
+    sim.restart_node(1);
+    assert!(sim.run_until(SPREAD, |s| balanced(s, ROUTERS)));
+    let took = sim.now() - t2;
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(masters_per_node(&sim), [10, 10, 10]);
+    let back = takeovers_since(&sim, t2);
+    assert!(
+        back.iter()
+            .all(|(i, r)| sim.node_of(*i) == 1 && matches!(r, Reason::Balance { .. })),
+        "{back:?}"
+    );
+    assert_eq!(back.len(), 10);
+    assert_eq!(sim.balance_status(1).moves, 10);
+    status_counts_every_move(&sim);
+    println!("restart: {took:?} to 10/10/10, {} moves", back.len());
+
+    // Steady state: nothing moves any more.
+    let quiet = sim.now();
+    sim.run_for(Duration::from_secs(120));
+    assert_eq!(transitions_since(&sim, quiet), 0);
+    overlaps_within_one_delivery(&sim);
+}
