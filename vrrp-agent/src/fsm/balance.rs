@@ -29,9 +29,12 @@
 //! granted ([`Input::BalanceGrant`](super::Input)) it goes on following the master and takes over on the
 //! [`CONFIRM`]-th consecutive advert from it that still shows the imbalance (with
 //! [`Reason::Balance`](super::Reason)). The master steps down on the first advert of the new
-//! one, whose priority is higher than the one it advertised itself (a balanced master compares
-//! with the priority it last *advertised*, what the taker judged, not with the one its load
-//! gives it since). This is RFC preemption, with two refinements:
+//! one, whose priority is higher than the one it advertised itself: a balanced master *is*,
+//! until its next scheduled advert, the priority of its last one (what the taker judged),
+//! whatever its node's load does meanwhile; it compares with it and answers lower masters
+//! with it. So masters that meet (two takers at once, startup, a healed partition) all judge
+//! the same values and resolve in one delivery, as with fixed priorities. This is RFC
+//! preemption, with two refinements:
 //! * taking over right after an advert (rather than when a master-down timer, armed before
 //!   the discarded adverts, expires) means the master was alive a delivery ago: it steps down
 //!   one delivery after the takeover. Had the backup discarded the adverts instead, a master

@@ -76,8 +76,8 @@ pub struct Instance {
     checksum_form: ChecksumForm,
     /// With `balance`: the node's load, the wish to take the router and the node's grant.
     balance: BalanceState,
-    /// The priority of the last advert we sent as master (not 0): what a balanced master
-    /// compares with (see `balance`).
+    /// The priority of our last scheduled advert as master (or the first): what a balanced
+    /// master compares with and answers with until the next one (see `balance`).
     advertised: Option<u8>,
     /// Rate limit of what we say about received adverts.
     notices: NoticeLimiter,
@@ -236,7 +236,7 @@ impl Instance {
         match self.state {
             State::Master => {
                 if let Some(due) = self.adver_timer.filter(|t| *t <= now) {
-                    self.send_advert(self.election_priority());
+                    self.advertise();
                     self.adver_timer = Some(next_advert(
                         due,
                         now,
@@ -544,16 +544,18 @@ impl Instance {
                 // Master_Down_Timer fires and we take over.
             }
             State::Master => {
-                // A balanced master judges others by the priority it last advertised: what
-                // a backup that takes its router over compared with (its load may have
-                // dropped since, raising the priority of its next advert).
+                // A balanced master is, until its next scheduled advert, the priority it
+                // advertised in its last one, whatever its node's load does meanwhile: it
+                // judges others by it (what a backup that takes its router over compared
+                // with) and answers with it, so that masters meeting at once all judge the
+                // same values and the highest steps down nobody but the others.
                 let ours = match self.advertised {
                     Some(p) if self.config.balance => p,
                     _ => priority,
                 };
                 if advert.priority == 0 {
                     // Another router resigned: assert ourselves at once.
-                    self.send_advert(priority);
+                    self.send_advert(ours);
                     self.adver_timer = Some(now + self.config.advert_interval.as_duration());
                 } else if advert.priority > ours || (advert.priority == ours && src > self.primary)
                 {
@@ -592,7 +594,7 @@ impl Instance {
                         // next interval. At most once per interval, so a peer that never
                         // yields cannot turn this into a storm.
                         self.last_reassert = Some(now);
-                        self.send_advert(priority);
+                        self.send_advert(ours);
                         self.adver_timer = Some(now + self.config.advert_interval.as_duration());
                     }
                 }
@@ -741,7 +743,7 @@ impl Instance {
             self.outputs
                 .push_back(Output::AddRoutes(self.config.routes.clone()));
         }
-        self.send_advert(self.election_priority());
+        self.advertise();
         self.adver_timer = Some(now + self.config.advert_interval.as_duration());
         let repeat = self.garp.start(&self.config.garp, now);
         self.push_gratuitous(repeat);
@@ -941,6 +943,13 @@ impl Instance {
         matches!(self.config.auth, Auth::Ah { .. })
     }
 
+    /// A master's scheduled advert (and its first), at the priority it has now.
+    fn advertise(&mut self) {
+        let priority = self.election_priority();
+        self.advertised = Some(priority);
+        self.send_advert(priority);
+    }
+
     fn send_advert(&mut self, priority: u8) {
         let auth = if self.uses_ah() {
             self.config.auth.with_seq(self.ah_sequence.next_to_send())
@@ -951,7 +960,6 @@ impl Instance {
         if priority == 0 {
             self.counters.priority_zero_tx += 1;
         } else if self.state == State::Master {
-            self.advertised = Some(priority);
             self.outputs
                 .push_back(Output::RenewLease(self.fencing_lease()));
         }
