@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use fsm_support::sim::*;
 use vrrp_agent::{
-    fsm::{Output, Reason, State},
+    fsm::{Output, Reason, State, balance},
     sim::{NetConfig, Sim},
 };
 
@@ -186,4 +186,85 @@ fn thirty_routers_started_on_one_node_spread_ten_ten_ten_and_again_after_a_node_
     sim.run_for(Duration::from_secs(120));
     assert_eq!(transitions_since(&sim, quiet), 0);
     overlaps_within_one_delivery(&sim);
+}
+
+/// Node 0 is master for all 4 routers; node 1 starts and wants 2 of them. Runs until node 1
+/// has been granted its first move; returns the VRID and when.
+fn until_first_grant(sim: &mut Sim) -> (u8, Instant) {
+    for i in node_instances(0, 4) {
+        sim.start(i);
+    }
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(masters_per_node(sim), [4, 0]);
+    for i in node_instances(1, 4) {
+        sim.start(i);
+    }
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.balance_status(1).moving.is_some()
+    }));
+    let name = sim.balance_status(1).moving.unwrap();
+    let vrid: u8 = name.trim_start_matches("VR_").parse().unwrap();
+    (vrid, sim.now())
+}
+
+#[test]
+fn a_master_killed_during_a_move_fails_over_after_its_lease() {
+    // The granted backup follows the master while it confirms: when the master dies, it
+    // takes over on master-down like any backup, after the dead master's lease.
+    let mut sim = balanced_cluster(NetConfig::default(), 2, 4);
+    let (_, granted) = until_first_grant(&mut sim);
+    sim.run_for(INTERVAL.as_duration());
+    sim.kill_node(0);
+    sim.run_for(Duration::from_secs(3));
+    assert_eq!(masters_per_node(&sim), [0, 4]);
+    assert!(
+        takeovers_since(&sim, granted)
+            .iter()
+            .all(|(_, r)| *r == Reason::MasterDown)
+    );
+    assert!(
+        sim.ledger().overlaps().is_empty(),
+        "{:?}",
+        sim.ledger().overlaps()
+    );
+}
+
+#[test]
+fn a_master_killed_with_the_advert_that_completes_a_move_in_flight_forwards_until_its_lease() {
+    // The race of any preemption: the master sends the advert on which the backup takes
+    // over, and dies before it hears the new master. Its data plane forwards until its lease
+    // runs out (the property tests allow exactly this).
+    let mut sim = balanced_cluster(NetConfig::default(), 2, 4);
+    let (vrid, granted) = until_first_grant(&mut sim);
+    let master = usize::from(vrid) - 1;
+    let sent = |s: &Sim| {
+        s.events()
+            .iter()
+            .filter(|e| {
+                e.instance == master
+                    && e.at > granted
+                    && matches!(e.output, Output::SendAdvert { .. })
+            })
+            .count()
+    };
+    assert!(sim.run_until(Duration::from_secs(5), |s| sent(s)
+        == usize::from(balance::CONFIRM)));
+    let killed = sim.now();
+    sim.kill_node(0);
+    sim.run_for(Duration::from_secs(1));
+    let taker = node_instances(1, 4).start + master;
+    assert!(matches!(
+        sim.transitions(taker).last().unwrap().3,
+        Reason::Balance { .. }
+    ));
+    let overlaps = sim.ledger().overlaps();
+    assert_eq!(overlaps.len(), 1, "{overlaps:?}");
+    let o = &overlaps[0];
+    assert_eq!(o.start, killed + DELAY);
+    let lease = sim.instance(master).fencing_lease();
+    assert_eq!(
+        o.end,
+        Some(killed + lease),
+        "until the lease of its last advert"
+    );
 }
