@@ -15,6 +15,39 @@ pub struct StatusReport {
     /// The XDP fast path per router namespace (empty without the XDP data plane).
     #[serde(default)]
     pub fastpath: Vec<FastPathReport>,
+    /// Balancing of masters across nodes (`None`: no balanced instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<BalanceReport>,
+}
+
+/// This agent's share of balancing (`fsm::balance`): how many balanced routers it is master
+/// for, the move in progress and the last move it made.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BalanceReport {
+    /// Balanced instances.
+    pub balanced: usize,
+    /// Of those, the ones in MASTER: the load this node advertises.
+    pub masters: usize,
+    pub hysteresis: u8,
+    /// The configured cooldown between moves (`None`: 2 master-down intervals).
+    pub cooldown_secs: Option<f64>,
+    /// The instance whose move is in progress.
+    pub moving: Option<String>,
+    /// Balance takeovers since the agent started.
+    pub moves: u64,
+    pub last_move: Option<BalanceMoveReport>,
+}
+
+/// A balance takeover: the router `instance` taken from `from`, whose node was master for
+/// `from_load` routers; this node is master for `to_load` with it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BalanceMoveReport {
+    pub instance: String,
+    pub vrid: u8,
+    pub from: String,
+    pub from_load: usize,
+    pub to_load: usize,
+    pub seconds_ago: f64,
 }
 
 /// The XDP fast path of one router namespace: switched on or not, what the analysis of the

@@ -1,7 +1,7 @@
 //! Rendering status reports as one table, answering "who is master for router X" at a glance
 //! (like `neutron l3-agent-list-hosting-router` with its ha_state column).
 
-use super::model::{FastPathReport, InstanceReport, StatusReport};
+use super::model::{BalanceReport, FastPathReport, InstanceReport, StatusReport};
 
 fn since(i: &InstanceReport) -> String {
     match &i.last_transition {
@@ -166,6 +166,9 @@ pub fn render(reports: &[StatusReport]) -> String {
             f.summary
         ));
     }
+    for b in reports.iter().filter_map(|r| r.balance.as_ref()) {
+        out.push_str(&balance_line(b));
+    }
     let mut settings: Vec<&str> = reports
         .iter()
         .filter_map(|r| r.agent.settings.as_deref())
@@ -178,12 +181,33 @@ pub fn render(reports: &[StatusReport]) -> String {
     out
 }
 
+/// `balance: master for 10 of 30 balanced routers; last move VR_7 from 10.0.0.1 (its node
+/// master for 12, this one now 10) 3.2 s ago`.
+fn balance_line(b: &BalanceReport) -> String {
+    let mut line = format!(
+        "balance: master for {} of {} balanced routers",
+        b.masters, b.balanced
+    );
+    if let Some(m) = &b.moving {
+        line.push_str(&format!("; moving {m}"));
+    }
+    match &b.last_move {
+        Some(m) => line.push_str(&format!(
+            "; last move {} from {} (its node master for {}, this one now {}) {:.1} s ago",
+            m.instance, m.from, m.from_load, m.to_load, m.seconds_ago
+        )),
+        None => line.push_str("; no move yet"),
+    }
+    line.push('\n');
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::api::model::{AgentInfo, CountersReport};
+    use crate::api::model::{AgentInfo, BalanceMoveReport, CountersReport};
 
     fn instance(name: &str, dataplane: Option<BTreeMap<String, u64>>) -> InstanceReport {
         InstanceReport {
@@ -225,7 +249,35 @@ mod tests {
             },
             instances,
             fastpath: vec![],
+            balance: None,
         }
+    }
+
+    #[test]
+    fn the_balance_line_says_the_load_and_the_last_move() {
+        let mut r = report(vec![instance("VR_7", None)]);
+        r.balance = Some(BalanceReport {
+            balanced: 30,
+            masters: 10,
+            moves: 10,
+            last_move: Some(BalanceMoveReport {
+                instance: "VR_7".into(),
+                vrid: 7,
+                from: "10.0.0.1".into(),
+                from_load: 12,
+                to_load: 10,
+                seconds_ago: 3.25,
+            }),
+            ..BalanceReport::default()
+        });
+        let text = render(&[r]);
+        assert!(
+            text.contains(
+                "balance: master for 10 of 30 balanced routers; last move VR_7 from 10.0.0.1 \
+                 (its node master for 12, this one now 10) 3.2 s ago"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub(crate) fn assemble(draft: Draft, diag: &mut Diag) -> Result<AgentConfig, Con
         v.startup_delay = global.startup_delay.unwrap_or_else(|| {
             fsm::default_startup_delay(v.version, v.priority, v.advert_interval)
         });
+        v.balance = inst.balance.unwrap_or(global.balance);
         let group = membership.get(inst.spec.vrrp.name.as_str()).cloned();
         out.push(finish_instance(inst, group, &scripts, diag)?);
     }
@@ -146,6 +147,7 @@ fn finish_instance(
         tracks,
         lines,
         vmac: _,
+        balance: _,
     } = inst;
     for t in tracks {
         let default_weight = match &t.kind {
@@ -191,10 +193,19 @@ fn finish_instance(
             fsm::ConfigError::AuthInV3 { .. } => at(lines.auth),
             fsm::ConfigError::GarpRepeat { .. } => at(lines.garp_repeat),
             fsm::ConfigError::BalanceOwner { .. } => at(lines.priority),
-            // Balancing is not configurable yet: the instance's own line.
             fsm::ConfigError::BalanceSyncGroup { .. } => line,
         };
         return Err(diag.error(blame, e.to_string()));
+    }
+    if spec.vrrp.balance && spec.vrrp.tracked.iter().any(|t| t.weight != 0) {
+        diag.warn(
+            line,
+            format!(
+                "instance `{}`: with balance the priority is the node's load: tracked objects \
+                 only fault it (weight 0), their weights do not count",
+                spec.vrrp.name
+            ),
+        );
     }
     Ok((spec, line, lines))
 }

@@ -51,6 +51,8 @@ pub(crate) struct DraftInstance {
     pub lines: InstanceLines,
     /// `use_vmac` as written; `super::vmac` names it and fills `spec.vmac`.
     pub vmac: Option<DraftVmac>,
+    /// `balance` as written (`None`: the global default).
+    pub balance: Option<bool>,
 }
 
 /// `use_vmac [NAME]` and `vmac_xmit_base` before the default name is chosen.

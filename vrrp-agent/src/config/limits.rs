@@ -23,3 +23,8 @@ pub(crate) const GARP_REPEAT_MAX: u32 = 1000;
 pub(crate) const NOTIFY_TIMEOUT_MAX_MS: u64 = 3_600_000;
 /// `startup_delay` / `vrrp_startup_delay`: at most an hour.
 pub(crate) const STARTUP_DELAY_MAX_MS: u64 = 3_600_000;
+/// `balance_hysteresis`: 0 to 100 routers.
+pub(crate) const BALANCE_HYSTERESIS_MAX: i64 = 100;
+/// `balance_cooldown`: 10 ms to an hour.
+pub(crate) const BALANCE_COOLDOWN_MIN_MS: u64 = 10;
+pub(crate) const BALANCE_COOLDOWN_MAX_MS: u64 = 3_600_000;

@@ -80,7 +80,9 @@ fn instance_line(inst: &InstanceSpec) -> String {
         let _ = write!(line, " (+{} excluded)", v.excluded_addresses.len());
     }
     let _ = write!(line, ", {}", plural(v.routes.len(), "route", "routes"));
-    if !v.preempt {
+    if v.balance {
+        line.push_str(", balanced (priority: the node's load)");
+    } else if !v.preempt {
         line.push_str(", nopreempt");
     }
     if let crate::fsm::ChecksumPolicy::Fixed(form) = v.v3_checksum

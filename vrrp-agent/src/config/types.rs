@@ -4,7 +4,7 @@
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
-use crate::fsm::InstanceConfig;
+use crate::fsm::{BalanceSettings, InstanceConfig};
 
 /// Everything one agent runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +61,11 @@ pub struct GlobalConfig {
     /// (native `startup_delay`, keepalived's `vrrp_startup_delay`). `None`: the default of
     /// [`fsm::default_startup_delay`](crate::fsm::default_startup_delay) per instance.
     pub startup_delay: Option<Duration>,
+    /// Whether instances balance their masters across nodes unless they say otherwise
+    /// (native `[global] balance`; see [`fsm::balance`](crate::fsm::balance)).
+    pub balance: bool,
+    /// The node's balancing settings (`balance_hysteresis`, `balance_cooldown`).
+    pub balance_settings: BalanceSettings,
 }
 
 /// Whether the XDP data plane runs.
@@ -99,6 +104,8 @@ impl Default for GlobalConfig {
             fast_path_peer_napi: false,
             script_netns: None,
             startup_delay: None,
+            balance: false,
+            balance_settings: BalanceSettings::default(),
         }
     }
 }

@@ -99,6 +99,13 @@ impl Engine {
         }
     }
 
+    /// The node's balancing settings into the core (at start and after a reload).
+    fn apply_balance(&mut self, now: Instant) {
+        self.router
+            .set_balance(self.config.global.balance_settings, now);
+        self.carry_out();
+    }
+
     /// A sender for events (signals, status queries).
     pub fn events(&self) -> mpsc::Sender<EngineEvent> {
         self.events_tx.clone()
@@ -117,6 +124,7 @@ impl Engine {
         self.rebuild_groups();
         self.sync_checks();
         let now = Instant::now();
+        self.apply_balance(now);
         for id in ids {
             self.start_instance(id, now);
         }
@@ -402,6 +410,7 @@ impl Engine {
             }
         }
         self.config = config;
+        self.apply_balance(now);
         self.sync_kernel_nat().await;
         self.sync_fastpath();
         self.rebuild_groups();
@@ -551,6 +560,7 @@ impl Engine {
             },
             instances,
             fastpath: self.fastpath_reports(),
+            balance: super::status::balance_report(&self.router.balance_status(), Instant::now()),
         }
     }
 }

@@ -1,11 +1,15 @@
-//! Building the status report of one instance. Depends on the slot and the core only.
+//! Building the status report of one instance, and of the node's balancing. Depends on the
+//! slot and the core only.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::slot::{ObjectKey, Slot};
 use crate::{
-    api::model::{CountersReport, InstanceReport, TrackedReport, TransitionReport},
-    fsm::{Instance, State, TrackedState},
+    api::model::{
+        BalanceMoveReport, BalanceReport, CountersReport, InstanceReport, TrackedReport,
+        TransitionReport,
+    },
+    fsm::{BalanceStatus, Instance, State, TrackedState},
     packet::Auth,
 };
 
@@ -38,7 +42,8 @@ pub(super) fn instance_report(
         }
         .into(),
         state: status.state.to_string(),
-        priority: status.effective_priority,
+        // What it advertises and elects with (with `balance`, its node's load).
+        priority: status.election_priority,
         base_priority: status.base_priority,
         master: status.master.map(|m| m.to_string()),
         master_is_self: status.state == State::Master,
@@ -62,6 +67,26 @@ pub(super) fn instance_report(
         v3_checksum: status.checksum_form.map(|f| f.name().to_string()),
         dataplane: None,
     }
+}
+
+/// The node's balancing, if any instance is balanced.
+pub(super) fn balance_report(b: &BalanceStatus, now: Instant) -> Option<BalanceReport> {
+    (b.balanced > 0).then(|| BalanceReport {
+        balanced: b.balanced,
+        masters: b.masters,
+        hysteresis: b.settings.hysteresis,
+        cooldown_secs: b.settings.cooldown.map(|c| c.as_secs_f64()),
+        moving: b.moving.clone(),
+        moves: b.moves,
+        last_move: b.last_move.as_ref().map(|m| BalanceMoveReport {
+            instance: m.instance.clone(),
+            vrid: m.vrid,
+            from: m.from.to_string(),
+            from_load: m.from_load,
+            to_load: m.to_load,
+            seconds_ago: now.saturating_duration_since(m.at).as_secs_f64(),
+        }),
+    })
 }
 
 /// Milliseconds since the Unix epoch.

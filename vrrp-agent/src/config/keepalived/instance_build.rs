@@ -190,6 +190,8 @@ pub(crate) fn build(
         tracks: track_interfaces,
         lines,
         vmac,
+        // keepalived.conf has no such keyword (the entry point's settings may turn it on).
+        balance: None,
     })
 }
 

@@ -13,7 +13,8 @@ use crate::config::{
     diag::{Diag, line_of},
     draft::{Draft, DraftGroup, Located, NotifyLines},
     limits::{
-        COUNT_MAX, NOTIFY_TIMEOUT_MAX_MS, SCRIPT_MAX_MS, SCRIPT_MIN_MS, STARTUP_DELAY_MAX_MS,
+        BALANCE_COOLDOWN_MAX_MS, BALANCE_COOLDOWN_MIN_MS, BALANCE_HYSTERESIS_MAX, COUNT_MAX,
+        NOTIFY_TIMEOUT_MAX_MS, SCRIPT_MAX_MS, SCRIPT_MIN_MS, STARTUP_DELAY_MAX_MS,
     },
     types::{
         ConfigError, DataplaneMode, GlobalConfig, NotifySpec, ScriptSpec, ScriptUser,
@@ -125,6 +126,19 @@ pub(crate) fn global(ctx: &Ctx, g: Option<schema::Global>) -> Result<GlobalConfi
                 ));
             }
         };
+    }
+    out.balance = g.balance.unwrap_or(false);
+    if let Some(h) = &g.balance_hysteresis {
+        let h = ctx.int("global: balance_hysteresis", h, 0, BALANCE_HYSTERESIS_MAX)?;
+        out.balance_settings.hysteresis = u8::try_from(h).unwrap_or(0);
+    }
+    if let Some(t) = &g.balance_cooldown {
+        out.balance_settings.cooldown = Some(ctx.secs(
+            "global: balance_cooldown",
+            t,
+            BALANCE_COOLDOWN_MIN_MS,
+            BALANCE_COOLDOWN_MAX_MS,
+        )?);
     }
     out.bpf_pin_dir = g.bpf_pin_dir;
     out.fast_path = g.fast_path.unwrap_or(false);

@@ -293,6 +293,7 @@ pub(crate) fn convert(
         tracks,
         lines,
         vmac,
+        balance: i.balance,
     })
 }
 

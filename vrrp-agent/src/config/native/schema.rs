@@ -50,6 +50,13 @@ pub(crate) struct Global {
     /// Seconds a starting instance listens before claiming mastership (default: see
     /// `fsm::default_startup_delay`).
     pub startup_delay: Option<Spanned<f64>>,
+    /// Balance masters across nodes, for instances that do not say (default false).
+    pub balance: Option<bool>,
+    /// A node takes a router when the master's node is master for at least 2 + this many
+    /// more balanced routers (default 0).
+    pub balance_hysteresis: Option<Spanned<i64>>,
+    /// Seconds between a node's balance moves (default: 2 master-down intervals).
+    pub balance_cooldown: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +155,8 @@ pub(crate) struct Instance {
     pub use_vmac: Option<Spanned<UseVmac>>,
     /// keepalived's `vmac_xmit_base` (default false).
     pub vmac_xmit_base: Option<Spanned<bool>>,
+    /// Balance masters across nodes (default: `[global] balance`).
+    pub balance: Option<bool>,
 }
 
 /// `use_vmac = true` or `use_vmac = "vrrp.1"`.
