@@ -240,6 +240,8 @@ fn many_routers_share_one_agent() {
             "qrouter-0a1b2c3d-0000-4000-8000-000000000003",
         ]
     );
+    // Every router balances its master across the nodes (`[global] balance`).
+    assert!(c.global.balance && c.instances.iter().all(|i| i.vrrp.balance));
     // router-a and router-b share VRID 1 in different namespaces.
     assert_eq!(instance(&c, "router-a").vrrp.vrid, 1);
     assert_eq!(instance(&c, "router-b").vrrp.vrid, 1);
