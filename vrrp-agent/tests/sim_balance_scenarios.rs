@@ -268,3 +268,45 @@ fn a_master_killed_with_the_advert_that_completes_a_move_in_flight_forwards_unti
         "until the lease of its last advert"
     );
 }
+
+#[test]
+fn a_healed_partition_resolves_in_one_interval_and_stays_balanced() {
+    // 5/5; cut apart, each node masters all 10; healed, every router has two masters. Each
+    // pair resolves on its first exchange of adverts (priority, then address): as a node
+    // loses routers its next scheduled adverts say so, so it keeps the later ones, and the
+    // outcome is already within one of even.
+    let mut sim = balanced_cluster(NetConfig::default(), 2, 10);
+    sim.start_all();
+    assert!(sim.run_until(SPREAD, |s| balanced(s, 10)));
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(masters_per_node(&sim), [5, 5]);
+    sim.partition(&[0], &[1]);
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(masters_per_node(&sim), [10, 10]);
+    sim.heal();
+    let healed = sim.now();
+    sim.run_for(INTERVAL.as_duration() + DELAY);
+    assert!(balanced(&sim, 10), "{:?}", masters_per_node(&sim));
+    let resolved = sim.now();
+    sim.run_for(Duration::from_secs(30));
+    assert!(balanced(&sim, 10), "{:?}", masters_per_node(&sim));
+    assert_eq!(
+        takeovers_since(&sim, healed),
+        [],
+        "nobody took over: the masters of the partition stepped down"
+    );
+    assert_eq!(transitions_since(&sim, resolved), 0);
+    for o in sim.ledger().overlaps() {
+        if o.whole_since.is_some() {
+            let end = o.end.unwrap_or(sim.now());
+            assert!(end - o.start <= DELAY, "{o:?}");
+        } else {
+            // The partition's: each ends at the first exchange after the heal.
+            assert!(
+                o.end
+                    .is_some_and(|e| e <= healed + INTERVAL.as_duration() + DELAY),
+                "{o:?}"
+            );
+        }
+    }
+}

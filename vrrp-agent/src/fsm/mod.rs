@@ -1,8 +1,9 @@
 //! The sans-IO VRRP state machine (RFC 9568 §6, RFC 3768 §6, with keepalived's FAULT state,
 //! tracking and sync groups) for one virtual router.
 //!
-//! [`Router`] holds every instance of a node (dispatch, sync groups, tracked objects); the
-//! agent's engine and the simulator drive it. Each [`Instance`] is
+//! [`Router`] holds every instance of a node (dispatch, sync groups, tracked objects, the
+//! node's share of [`balance`], the opt-in spreading of masters across nodes); the agent's
+//! engine and the simulator drive it. Each [`Instance`] is
 //! driven as `handle_input(input, now)` / `handle_timeout(now)`; timers are deadlines
 //! (`poll_timeout()`); effects come out as [`Output`] values (`poll_output()`), in the order
 //! they must be carried out. Time is always an argument: nothing here reads a clock, opens a
