@@ -310,3 +310,27 @@ fn balance_refuses_an_address_owner_and_sync_groups() {
         Err(RouterError::Config(ConfigError::BalanceSyncGroup { .. }))
     ));
 }
+
+#[test]
+fn an_instance_without_balance_beside_balanced_ones_neither_counts_nor_moves() {
+    let t0 = Instant::now();
+    let mut r = R::new();
+    let mut plain = config(1);
+    plain.balance = false;
+    plain.priority = 100;
+    let p = add(&mut r, plain, t0);
+    let b = add(&mut r, config(2), t0);
+    outputs(&mut r);
+    let out = run(&mut r, t0 + 4 * SECOND);
+    assert_eq!((state(&r, p), state(&r, b)), (State::Master, State::Master));
+    // The plain one advertises its configured priority; the balanced one a load of 1.
+    assert_eq!(
+        r.instance(p).unwrap().election_priority(),
+        r.instance(p).unwrap().effective_priority()
+    );
+    assert!(sent_priorities(&out).contains(&100));
+    assert!(sent_priorities(&out).contains(&balance::priority(1)));
+    let status = r.balance_status();
+    assert_eq!((status.balanced, status.masters), (1, 1));
+    assert!(!out.iter().any(|(_, o)| *o == Output::BalanceWanted));
+}
