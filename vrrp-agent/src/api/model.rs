@@ -15,6 +15,21 @@ pub struct StatusReport {
     /// The XDP fast path per router namespace (empty without the XDP data plane).
     #[serde(default)]
     pub fastpath: Vec<FastPathReport>,
+    /// The conntrackd of each namespace with `conntrack_sync` (empty without it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conntrackd: Vec<ConntrackdReport>,
+}
+
+/// One namespace's conntrackd (`conntrack_sync`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConntrackdReport {
+    pub netns: Option<String>,
+    /// Its pid while it runs.
+    pub pid: Option<i32>,
+    /// How many times the agent started it (more than 1: it died and was started again).
+    pub starts: u64,
+    /// Its configuration file.
+    pub config: String,
 }
 
 /// The XDP fast path of one router namespace: switched on or not, what the analysis of the

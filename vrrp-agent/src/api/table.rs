@@ -225,6 +225,7 @@ mod tests {
             },
             instances,
             fastpath: vec![],
+            conntrackd: vec![],
         }
     }
 

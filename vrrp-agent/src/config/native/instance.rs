@@ -287,6 +287,7 @@ pub(crate) fn convert(
             floating_ips,
             advert_sources,
             vmac: None,
+            conntrack_sync: i.conntrack_sync,
         },
         line,
         tracks,

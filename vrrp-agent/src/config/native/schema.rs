@@ -50,6 +50,8 @@ pub(crate) struct Global {
     /// Seconds a starting instance listens before claiming mastership (default: see
     /// `fsm::default_startup_delay`).
     pub startup_delay: Option<Spanned<f64>>,
+    /// The default of every instance's `conntrack_sync` (default false).
+    pub conntrack_sync: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +150,9 @@ pub(crate) struct Instance {
     pub use_vmac: Option<Spanned<UseVmac>>,
     /// keepalived's `vmac_xmit_base` (default false).
     pub vmac_xmit_base: Option<Spanned<bool>>,
+    /// Run a conntrackd in the instance's namespace and commit its connections into the
+    /// kernel before taking over (default: `[global] conntrack_sync`, else false).
+    pub conntrack_sync: Option<bool>,
 }
 
 /// `use_vmac = true` or `use_vmac = "vrrp.1"`.
