@@ -300,8 +300,9 @@ impl Pair {
     }
 }
 
-/// `Rss` and `Pss` of process `pid` in KiB (`/proc/PID/smaps_rollup`).
-pub fn memory_kib(pid: i32) -> (u64, u64) {
+/// `Rss`, `Pss` and private (clean + dirty) memory of process `pid` in KiB
+/// (`/proc/PID/smaps_rollup`).
+pub fn memory_kib(pid: i32) -> (u64, u64, u64) {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     let field = |name: &str| {
         text.lines()
@@ -310,7 +311,11 @@ pub fn memory_kib(pid: i32) -> (u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    (field("Rss:"), field("Pss:"))
+    (
+        field("Rss:"),
+        field("Pss:"),
+        field("Private_Clean:") + field("Private_Dirty:"),
+    )
 }
 
 /// Whether a process whose command line contains `needle` runs.

@@ -14,7 +14,8 @@
 //!   external address on the new master, then come `-f`, `-R`, `-B`; a backup runs `-t`,
 //!   `-n`. A commit that never answers holds the takeover only for the bound, with a warning.
 //! - conntrackd is started again when it dies, private to its namespace (lock file, socket),
-//!   stopped with the agent on SIGTERM and gone with it on `kill -9`.
+//!   stopped and started by reloads switching `conntrack_sync` off and on, stopped with the
+//!   agent on SIGTERM and gone with it on `kill -9`.
 //!
 //! Needs root, conntrackd and the XDP object (`cargo xtask test`).
 
@@ -101,9 +102,10 @@ fn with_conntrack_sync_a_snat_connection_survives_every_failover() {
     for i in 0..2 {
         for d in pair.conntrackd(i) {
             let pid = d.pid.expect("conntrackd runs");
-            let (rss, pss) = memory_kib(pid);
+            let (rss, pss, private) = memory_kib(pid);
             eprintln!(
-                "r{}: conntrackd pid {pid} in {}: RSS {rss} KiB, PSS {pss} KiB",
+                "r{}: conntrackd pid {pid} in {}: RSS {rss} KiB, PSS {pss} KiB, private \
+                 {private} KiB",
                 i + 1,
                 d.netns.unwrap_or_default()
             );
@@ -214,7 +216,8 @@ fn a_commit_that_never_answers_holds_the_takeover_only_for_the_bound() {
 }
 
 #[test]
-fn conntrackd_is_private_to_its_router_restarted_when_it_dies_and_ends_with_the_agent() {
+fn conntrackd_is_private_to_its_router_restarted_when_it_dies_follows_reloads_and_ends_with_the_agent()
+ {
     require_root();
     let mut pair = Pair::up(true, &[]);
     // One each, in each router's namespace, with files of its own.
@@ -260,6 +263,29 @@ fn conntrackd_is_private_to_its_router_restarted_when_it_dies_and_ends_with_the_
     let stream = pair.connection(7800, 1);
     drop(stream.stop());
     eprintln!("restarted: {again:?}");
+
+    // A reload switching it off stops it; on again, a new one runs.
+    let on = std::fs::read_to_string(pair.agent(1).config()).expect("config");
+    let off = on.replace("conntrack_sync = true", "conntrack_sync = false");
+    assert_ne!(on, off);
+    std::fs::write(pair.agent(1).config(), off).expect("config");
+    pair.agent(1).signal(Signal::SIGHUP);
+    wait_for(WAIT, "r2's conntrackd to stop on reload", || {
+        (pair.conntrackd(1).is_empty() && !runs(&c2)).then_some(())
+    });
+    std::fs::write(pair.agent(1).config(), on).expect("config");
+    pair.agent(1).signal(Signal::SIGHUP);
+    wait_for(WAIT, "r2's conntrackd to start again on reload", || {
+        pair.conntrackd(1)
+            .into_iter()
+            .next()
+            .filter(|d| d.starts == 1 && d.pid.is_some())
+    });
+    assert_eq!(
+        pair.agent(1).instance(VR).map(|i| i.state),
+        Some("BACKUP".to_string()),
+        "the reload changed nothing else"
+    );
 
     // SIGTERM: stopped with the agent.
     let a = pair.agents[1].as_mut().expect("r2");

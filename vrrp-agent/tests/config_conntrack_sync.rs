@@ -67,3 +67,14 @@ fn keepalived_conf_instances_follow_the_default() {
     assert_eq!(c.instances[0].conntrack_sync, None);
     assert!(!c.instances[0].syncs_conntrack(&c.global));
 }
+
+#[test]
+fn check_config_names_it() {
+    let text = TWO
+        .replace("{a}", "conntrack_sync = true")
+        .replace("{b}", "");
+    let s = vrrp_agent::config::summary(&toml_ok(&text).config);
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(lines[1].ends_with(", conntrack_sync"), "{s}");
+    assert!(!lines[2].contains("conntrack_sync"), "{s}");
+}

@@ -100,9 +100,10 @@ impl Engine {
         match to {
             State::Master => {
                 let (committed, answer) = oneshot::channel();
+                let asked = Instant::now();
                 daemon.request(Request::Master { committed });
                 if !resumed {
-                    self.hold(id, answer);
+                    self.hold(id, answer, asked);
                 }
             }
             State::Backup | State::Fault => daemon.request(Request::Backup),
@@ -119,8 +120,14 @@ impl Engine {
         self.conntrack.daemons.get(&slot.spec.netns)
     }
 
-    /// Holds `id`'s outputs until `answer` (bounded by [`COMMIT_BUDGET`]).
-    fn hold(&mut self, id: InstanceId, answer: oneshot::Receiver<Result<Duration, ControlError>>) {
+    /// Holds `id`'s outputs until `answer` to the commit asked for at `asked` (bounded by
+    /// [`COMMIT_BUDGET`]).
+    fn hold(
+        &mut self,
+        id: InstanceId,
+        answer: oneshot::Receiver<Result<Duration, ControlError>>,
+        asked: Instant,
+    ) {
         self.conntrack.next += 1;
         let generation = self.conntrack.next;
         self.conntrack.holds.insert(
@@ -128,7 +135,7 @@ impl Engine {
             Hold {
                 generation,
                 queue: VecDeque::new(),
-                since: Instant::now(),
+                since: asked,
             },
         );
         let events = self.events_tx.clone();

@@ -356,6 +356,8 @@ impl Engine {
                 Ok(Some(addr)) if addr != current => {
                     tracing::info!(instance = slot.spec.vrrp.name, %addr, "primary address changed");
                     self.input(id, Input::PrimaryAddress(addr), now);
+                    // conntrackd syncs from the primary address.
+                    self.sync_conntrack_ns(netns);
                 }
                 _ => {}
             }
