@@ -11,6 +11,7 @@ pub mod attack;
 pub mod capture;
 pub mod checksum;
 pub mod child;
+pub mod conntrack_bed;
 pub mod differential;
 pub mod fixtures;
 pub mod flows;

@@ -18,6 +18,9 @@ pub struct StatusReport {
     /// Balancing of masters across nodes (`None`: no balanced instance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<BalanceReport>,
+    /// The conntrackd of each namespace with `conntrack_sync` (empty without it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conntrackd: Vec<ConntrackdReport>,
 }
 
 /// This agent's share of balancing (`fsm::balance`): how many balanced routers it is master
@@ -48,6 +51,18 @@ pub struct BalanceMoveReport {
     pub from_load: usize,
     pub to_load: usize,
     pub seconds_ago: f64,
+}
+
+/// One namespace's conntrackd (`conntrack_sync`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConntrackdReport {
+    pub netns: Option<String>,
+    /// Its pid while it runs.
+    pub pid: Option<i32>,
+    /// How many times the agent started it (more than 1: it died and was started again).
+    pub starts: u64,
+    /// Its configuration file.
+    pub config: String,
 }
 
 /// The XDP fast path of one router namespace: switched on or not, what the analysis of the

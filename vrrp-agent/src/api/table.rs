@@ -250,6 +250,7 @@ mod tests {
             instances,
             fastpath: vec![],
             balance: None,
+            conntrackd: vec![],
         }
     }
 

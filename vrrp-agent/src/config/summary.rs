@@ -31,6 +31,9 @@ pub fn summary(config: &AgentConfig) -> String {
     );
     for inst in &config.instances {
         out.push_str(&instance_line(inst));
+        if inst.syncs_conntrack(&config.global) {
+            out.push_str(", conntrack_sync");
+        }
         out.push('\n');
     }
     for s in &config.scripts {

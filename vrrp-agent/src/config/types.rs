@@ -66,6 +66,9 @@ pub struct GlobalConfig {
     pub balance: bool,
     /// The node's balancing settings (`balance_hysteresis`, `balance_cooldown`).
     pub balance_settings: BalanceSettings,
+    /// The default of every instance's `conntrack_sync` (native `[global] conntrack_sync`;
+    /// off).
+    pub conntrack_sync: bool,
 }
 
 /// Whether the XDP data plane runs.
@@ -106,6 +109,7 @@ impl Default for GlobalConfig {
             startup_delay: None,
             balance: false,
             balance_settings: BalanceSettings::default(),
+            conntrack_sync: false,
         }
     }
 }
@@ -140,6 +144,11 @@ pub struct InstanceSpec {
     /// whose MAC is the RFC 9568 virtual MAC, so the addresses keep their MAC across
     /// failovers (`None`: on `interface` itself, answered with its own MAC).
     pub vmac: Option<VmacSpec>,
+    /// `conntrack_sync`: a conntrackd in the instance's namespace keeps the connections the
+    /// router tracks in sync with the other routers, and a takeover commits them into the
+    /// kernel before it takes the addresses (`runtime::conntrack_sync`). `None`: the node's
+    /// default, [`GlobalConfig::conntrack_sync`].
+    pub conntrack_sync: Option<bool>,
 }
 
 /// keepalived's `use_vmac [NAME]` with `vmac_xmit_base`.
@@ -189,6 +198,12 @@ impl InstanceSpec {
         self.vmac
             .as_ref()
             .map(|_| crate::packet::virtual_mac(self.vrrp.vrid, self.vrrp.is_ipv6()))
+    }
+
+    /// Whether the instance syncs connections (`conntrack_sync`), its own setting or the
+    /// node's default.
+    pub fn syncs_conntrack(&self, global: &GlobalConfig) -> bool {
+        self.conntrack_sync.unwrap_or(global.conntrack_sync)
     }
 
     /// Whether `address` goes on the macvlan (with `use_vmac`): as keepalived, an address of
@@ -379,6 +394,7 @@ mod tests {
             floating_ips: vec![],
             advert_sources: ips(advert_sources),
             vmac: None,
+            conntrack_sync: None,
         }
     }
 

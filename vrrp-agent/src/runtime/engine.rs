@@ -60,6 +60,8 @@ pub struct Engine {
     pub(super) kernel_nat: HashMap<Option<String>, String>,
     /// The fast path per namespace (`super::fastpath`).
     pub(super) fastpath: HashMap<Option<String>, super::fastpath::NamespaceFastPath>,
+    /// conntrackd per namespace and takeovers on hold (`super::conntrack_sync`).
+    pub(super) conntrack: super::conntrack_sync::ConntrackSync,
     pub(super) events_tx: mpsc::Sender<EngineEvent>,
     events_rx: mpsc::Receiver<EngineEvent>,
     started: Instant,
@@ -93,6 +95,7 @@ impl Engine {
             dataplane,
             kernel_nat: HashMap::new(),
             fastpath: HashMap::new(),
+            conntrack: super::conntrack_sync::ConntrackSync::default(),
             events_tx,
             events_rx,
             started: Instant::now(),
@@ -229,6 +232,11 @@ impl Engine {
                 let _ = reply.send(self.report());
             }
             EngineEvent::Reload(config) => self.reload(*config, now).await,
+            EngineEvent::ConntrackCommitted {
+                id,
+                generation,
+                outcome,
+            } => self.on_commit(id, generation, outcome),
             EngineEvent::Shutdown => {}
         }
     }
@@ -356,6 +364,8 @@ impl Engine {
                 Ok(Some(addr)) if addr != current => {
                     tracing::info!(instance = slot.spec.vrrp.name, %addr, "primary address changed");
                     self.input(id, Input::PrimaryAddress(addr), now);
+                    // conntrackd syncs from the primary address.
+                    self.sync_conntrack_ns(netns);
                 }
                 _ => {}
             }
@@ -415,6 +425,7 @@ impl Engine {
         self.sync_fastpath();
         self.rebuild_groups();
         self.sync_checks();
+        self.sync_conntrack();
         tracing::info!(unchanged = kept, "configuration reloaded");
     }
 
@@ -430,6 +441,8 @@ impl Engine {
             );
         }
         let resume = slot.resume;
+        let netns = slot.spec.netns.clone();
+        self.sync_conntrack_ns(&netns);
         self.router.start(id, resume, now);
         self.carry_out();
     }
@@ -485,6 +498,7 @@ impl Engine {
     fn remove_instance(&mut self, id: InstanceId, now: Instant) {
         self.router.remove_instance(id, now);
         self.carry_out();
+        self.release_hold(id);
         if let Some(slot) = self.slots.remove(&id) {
             self.dataplane.unregister(&slot.owner_key());
             // Deleted after the adverts and the "down" its release queued.
@@ -496,6 +510,7 @@ impl Engine {
 
     async fn shutdown(&mut self) {
         tracing::info!("shutting down: resigning mastership and releasing addresses");
+        self.conntrack_shutdown_begins();
         let now = Instant::now();
         let ids: Vec<InstanceId> = self.slots.keys().copied().collect();
         for id in ids {
@@ -531,6 +546,7 @@ impl Engine {
         tokio::time::sleep(Duration::from_millis(20)).await;
         self.dataplane.shutdown();
         self.remove_kernel_nat().await;
+        self.stop_conntrack().await;
     }
 
     // ---- status ----------------------------------------------------------------------------
@@ -561,6 +577,7 @@ impl Engine {
             instances,
             fastpath: self.fastpath_reports(),
             balance: super::status::balance_report(&self.router.balance_status(), Instant::now()),
+            conntrackd: self.conntrack.reports(),
         }
     }
 }

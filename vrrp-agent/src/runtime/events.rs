@@ -34,5 +34,12 @@ pub enum EngineEvent {
         netns: Option<String>,
         snapshot: Box<super::fastpath_watch::PathSnapshot>,
     },
+    /// The conntrackd commit a takeover waits for is done, failed or timed out
+    /// (`super::conntrack_sync`).
+    ConntrackCommitted {
+        id: crate::fsm::InstanceId,
+        generation: u64,
+        outcome: super::conntrack_sync::CommitOutcome,
+    },
     Shutdown,
 }

@@ -15,6 +15,8 @@ pub mod ownership;
 pub mod run;
 pub mod state_file;
 
+mod conntrack_sync;
+mod conntrackd;
 mod effects;
 mod engine;
 mod events;

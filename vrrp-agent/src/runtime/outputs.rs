@@ -1,7 +1,9 @@
 //! Carrying out the core's outputs, in the order they come: ownership and leases into the
 //! data plane at once, adverts onto their socket's ordered writer, addresses, routes, GARP/NA
 //! and state files through the namespace's effects worker, notify scripts in the background.
-//! Part of the engine; depends on the slot types and the workers, not on setup or status.
+//! With `conntrack_sync`, outputs pass `super::conntrack_sync` first, which may hold a
+//! takeover's until conntrackd has committed. Part of the engine; depends on the slot types
+//! and the workers, not on setup or status.
 
 use std::{net::IpAddr, time::SystemTime};
 
@@ -21,12 +23,13 @@ impl Engine {
     pub(super) fn carry_out(&mut self) {
         while let Some((id, out)) = self.router.poll_output() {
             if self.slots.contains_key(&id) {
-                self.execute(id, out);
+                // Through `conntrack_sync`, which may hold a takeover until its commit.
+                self.dispatch(id, out);
             }
         }
     }
 
-    fn execute(&mut self, id: InstanceId, out: Output) {
+    pub(super) fn execute(&mut self, id: InstanceId, out: Output) {
         let slot = self.slots.get_mut(&id).expect("checked");
         match out {
             Output::Transition {

@@ -96,6 +96,7 @@ mod tests {
             floating_ips: vec![],
             advert_sources: vec![],
             vmac: None,
+            conntrack_sync: None,
         }
     }
 

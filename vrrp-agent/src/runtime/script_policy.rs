@@ -288,6 +288,7 @@ mod tests {
                 floating_ips: vec![],
                 advert_sources: vec![],
                 vmac: None,
+                conntrack_sync: None,
             }],
             scripts: vec![ScriptSpec {
                 name: "chk".into(),

@@ -185,6 +185,7 @@ pub(crate) fn build(
             floating_ips: Vec::new(),
             advert_sources: Vec::new(),
             vmac: None,
+            conntrack_sync: None,
         },
         line,
         tracks: track_interfaces,

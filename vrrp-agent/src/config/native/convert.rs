@@ -143,6 +143,7 @@ pub(crate) fn global(ctx: &Ctx, g: Option<schema::Global>) -> Result<GlobalConfi
     out.bpf_pin_dir = g.bpf_pin_dir;
     out.fast_path = g.fast_path.unwrap_or(false);
     out.fast_path_peer_napi = g.fast_path_peer_napi.unwrap_or(false);
+    out.conntrack_sync = g.conntrack_sync.unwrap_or(false);
     Ok(out)
 }
 

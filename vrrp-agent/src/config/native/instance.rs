@@ -288,6 +288,7 @@ pub(crate) fn convert(
             floating_ips,
             advert_sources,
             vmac: None,
+            conntrack_sync: i.conntrack_sync,
         },
         line,
         tracks,

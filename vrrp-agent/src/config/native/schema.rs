@@ -57,6 +57,8 @@ pub(crate) struct Global {
     pub balance_hysteresis: Option<Spanned<i64>>,
     /// Seconds between a node's balance moves (default: 2 master-down intervals).
     pub balance_cooldown: Option<Spanned<f64>>,
+    /// The default of every instance's `conntrack_sync` (default false).
+    pub conntrack_sync: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +159,9 @@ pub(crate) struct Instance {
     pub vmac_xmit_base: Option<Spanned<bool>>,
     /// Balance masters across nodes (default: `[global] balance`).
     pub balance: Option<bool>,
+    /// Run a conntrackd in the instance's namespace and commit its connections into the
+    /// kernel before taking over (default: `[global] conntrack_sync`, else false).
+    pub conntrack_sync: Option<bool>,
 }
 
 /// `use_vmac = true` or `use_vmac = "vrrp.1"`.
