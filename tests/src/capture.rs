@@ -60,6 +60,11 @@ impl Capture {
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
+        // Room for every frame of a test (a bridge namespace sees each frame once per port it
+        // crosses): with the default buffer (~200 KB, a few hundred small frames) the newest
+        // frames were dropped after a few seconds, the ones a test looks for.
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(32 << 20))
+            .expect("SO_RCVBUFFORCE (needs CAP_NET_ADMIN)");
         Self { socket }
     }
 
