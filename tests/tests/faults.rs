@@ -213,8 +213,9 @@ fn duplicates_after(sink: &UdpSink, from: Instant) -> Vec<u64> {
         .collect()
 }
 
-/// When, and the state of the instance on r1 and r2 (`None`: the agent did not answer).
-type Sample = (Instant, [Option<String>; 2]);
+/// When the reads began and ended, and the state of the instance on r1 and r2 (`None`: the
+/// agent did not answer).
+type Sample = (Instant, Instant, [Option<String>; 2]);
 
 /// Samples the state of one instance on both agents every 25 ms, to check the election over
 /// whole periods rather than at single points.
@@ -235,6 +236,9 @@ impl Watch {
         let (out, halt) = (Arc::clone(&samples), Arc::clone(&stop));
         let thread = std::thread::spawn(move || {
             while !halt.load(Ordering::Relaxed) {
+                // A sample counts for a window only if both reads happened inside it (stamped
+                // when the first began and when the second ended).
+                let began = Instant::now();
                 let states = sockets.each_ref().map(|s| {
                     client::query(s)
                         .ok()?
@@ -243,7 +247,7 @@ impl Watch {
                         .find(|i| i.name == name)
                         .map(|i| i.state)
                 });
-                out.lock().unwrap().push((Instant::now(), states));
+                out.lock().unwrap().push((began, Instant::now(), states));
                 std::thread::sleep(Duration::from_millis(25));
             }
         });
@@ -259,8 +263,8 @@ impl Watch {
             .lock()
             .unwrap()
             .iter()
-            .filter(|(t, _)| *t >= from && *t <= to)
-            .map(|(_, s)| s.clone())
+            .filter(|(began, ended, _)| *began >= from && *ended <= to)
+            .map(|(_, _, s)| s.clone())
             .collect()
     }
 
